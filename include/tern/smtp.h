@@ -1,0 +1,299 @@
+/* libtern SMTP/LMTP server: the embedding API.
+ *
+ * A program fills a tern_smtp_options (tern_smtp_options_init() first, then
+ * the fields it cares about), creates a server, adds listen addresses and
+ * either lets Tern run its own event loops (tern_smtp_server_run) or attaches
+ * the server to an event_base it already runs (tern_smtp_server_attach).
+ *
+ * Decisions. Every callback that approves something receives a
+ * tern_smtp_reply *reply_r and returns one of:
+ *   TERN_SMTP_ACCEPT  - go on; the library sends its default positive reply
+ *                       unless the callback filled reply_r with a 2xx reply.
+ *   TERN_SMTP_REJECT  - refuse with the reply in reply_r (code 4xx or 5xx;
+ *                       a missing code becomes 550 / 451 as documented per
+ *                       callback).
+ *   TERN_SMTP_PENDING - decide later: call tern_smtp_session_resume() from
+ *                       the same event loop thread once the decision is made.
+ *                       Input from the client is held (and replies stay in
+ *                       order) until then.
+ * Reply text is copied by the library before the callback returns; it may
+ * contain no CR or LF (control characters are replaced by spaces).
+ *
+ * Threads: a session and all its callbacks belong to one event loop thread.
+ * tern_smtp_server_close() may be called from any thread.
+ *
+ * Ownership words used below: "does not take ownership", "valid until the
+ * callback returns", "the library keeps a copy". */
+#ifndef TERN_SMTP_H
+#define TERN_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tern/tern.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+
+typedef struct tern_smtp_server tern_smtp_server;
+typedef struct tern_smtp_session tern_smtp_session;
+
+enum tern_smtp_decision {
+	TERN_SMTP_ACCEPT = 0,
+	TERN_SMTP_REJECT = 1,
+	TERN_SMTP_PENDING = 2,
+};
+
+/* A reply chosen by the embedder. code 0 means "the library's default".
+ * enhanced is "x.y.z" (RFC 3463) or NULL for the library's choice by code;
+ * text NULL means the default text for the situation. */
+typedef struct tern_smtp_reply {
+	int code;
+	const char *enhanced;
+	const char *text;
+} tern_smtp_reply;
+
+enum tern_smtp_body {
+	TERN_SMTP_BODY_7BIT = 0,       /* no BODY= or BODY=7BIT */
+	TERN_SMTP_BODY_8BITMIME = 1,   /* RFC 6152 */
+	TERN_SMTP_BODY_BINARYMIME = 2, /* RFC 3030 */
+};
+
+enum tern_smtp_ret {
+	TERN_SMTP_RET_UNSET = 0,
+	TERN_SMTP_RET_FULL = 1,
+	TERN_SMTP_RET_HDRS = 2,
+};
+
+/* RFC 3461 NOTIFY bits; 0 means no NOTIFY parameter was given. */
+enum tern_smtp_notify {
+	TERN_SMTP_NOTIFY_NEVER = 1 << 0,
+	TERN_SMTP_NOTIFY_SUCCESS = 1 << 1,
+	TERN_SMTP_NOTIFY_FAILURE = 1 << 2,
+	TERN_SMTP_NOTIFY_DELAY = 1 << 3,
+};
+
+/* MAIL FROM with its parameters. address is "" for the null reverse-path <>.
+ * Strings are NUL-terminated, xtext already decoded, and contain no control
+ * characters. */
+typedef struct tern_smtp_mail {
+	const char *address;
+	uint64_t size;            /* SIZE= value, 0 when not given */
+	enum tern_smtp_body body;
+	bool smtputf8;
+	bool requiretls;
+	enum tern_smtp_ret ret;
+	const char *envid;        /* ENVID, decoded; NULL when not given */
+} tern_smtp_mail;
+
+/* RCPT TO with its DSN parameters. */
+typedef struct tern_smtp_rcpt {
+	const char *address;      /* "postmaster" for <postmaster> */
+	unsigned notify;          /* tern_smtp_notify bits */
+	const char *orcpt_type;   /* ORCPT addr-type ("rfc822", "utf-8"); NULL if absent */
+	const char *orcpt;        /* ORCPT address, xtext decoded; NULL if absent */
+} tern_smtp_rcpt;
+
+/* What the library knows about a finished DATA or BDAT LAST body. */
+typedef struct tern_smtp_data_info {
+	uint64_t size;            /* bytes handed to on_data_chunk, headers included */
+	bool bdat;                /* the body came with BDAT */
+} tern_smtp_data_info;
+
+enum tern_smtp_log_level {
+	TERN_LOG_ERROR = 0,
+	TERN_LOG_WARNING = 1,
+	TERN_LOG_INFO = 2,
+	TERN_LOG_DEBUG = 3,
+};
+
+/* What to do with a bare CR or bare LF inside DATA. Neither is ever taken as
+ * part of the end-of-data sequence (RFC 5321 4.1.1.4; SMTP smuggling). */
+enum tern_smtp_bare_newline {
+	TERN_SMTP_BARE_NEWLINE_NORMALIZE = 0, /* turn it into CRLF (Postfix 3.9 default) */
+	TERN_SMTP_BARE_NEWLINE_REJECT = 1,    /* read to the real end, then 550 5.5.2 */
+};
+
+typedef struct tern_smtp_callbacks {
+	/* A client connected; its addresses are on the session. Default reject
+	 * code: 554 (RFC 5321 3.1), and the connection closes after it. */
+	int (*on_connect)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
+	/* HELO/EHLO/LHLO. name is valid until the callback returns. */
+	int (*on_helo)(tern_smtp_session *session, const char *name, tern_smtp_reply *reply_r,
+		       void *user_data);
+	/* MAIL FROM. The envelope is not changed until the sender is accepted.
+	 * mail is valid until the decision is made. Default reject: 550 5.7.1. */
+	int (*on_mail_from)(tern_smtp_session *session, const tern_smtp_mail *mail,
+			    tern_smtp_reply *reply_r, void *user_data);
+	/* RCPT TO. Default reject: 550 5.1.1. */
+	int (*on_rcpt_to)(tern_smtp_session *session, const tern_smtp_rcpt *rcpt,
+			  tern_smtp_reply *reply_r, void *user_data);
+	/* Before the first byte of a message (DATA, or the first BDAT chunk).
+	 * This is the moment to call tern_smtp_session_add_header(). Default
+	 * reject: 554 5.5.1 (for DATA; the BDAT payload is then discarded). */
+	int (*on_data_start)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
+	/* A piece of the message, after dot-unstuffing, as it arrives; the
+	 * Received: header and added headers come first. buf is valid until the
+	 * callback returns. Return ACCEPT to go on, PENDING to pause reading
+	 * (the chunk counts as consumed; tern_smtp_session_resume(s, NULL)
+	 * continues), or REJECT: the rest of the body is read and dropped and
+	 * reply_r (default 451 4.3.0) answers the message. */
+	int (*on_data_chunk)(tern_smtp_session *session, const void *buf, size_t len,
+			     tern_smtp_reply *reply_r, void *user_data);
+	/* The whole message has arrived. Accept only once the message is stored
+	 * durably: a 250 hands responsibility for it to you (RFC 5321 6.1).
+	 * Default accept text "2.6.0 Message accepted"; default reject 451 4.3.0.
+	 * In LMTP mode the same reply goes to every accepted recipient unless
+	 * tern_smtp_session_set_rcpt_reply() set one for a recipient. */
+	int (*on_data_end)(tern_smtp_session *session, const tern_smtp_data_info *info,
+			   tern_smtp_reply *reply_r, void *user_data);
+	/* The transfer failed or was cut short (too big, bad line, client gone,
+	 * server closing): stored bytes should be thrown away. Optional. */
+	void (*on_data_abort)(tern_smtp_session *session, void *user_data);
+	/* VRFY. Default: 252 2.1.5 (RFC 5321 3.5.3). */
+	int (*on_vrfy)(tern_smtp_session *session, const char *arg, tern_smtp_reply *reply_r,
+		       void *user_data);
+	/* The envelope was cleared (RSET, HELO/EHLO, end of a transaction). */
+	void (*on_reset)(tern_smtp_session *session, void *user_data);
+	/* The connection ended; the session is freed after this returns. */
+	void (*on_close)(tern_smtp_session *session, void *user_data);
+	/* One line per session event. msg is valid until the callback returns.
+	 * session is NULL for server-wide events. Never carries credentials. */
+	void (*on_log)(tern_smtp_session *session, enum tern_smtp_log_level level, const char *msg,
+		       void *user_data);
+} tern_smtp_callbacks;
+
+/* Server options. Mirrors smtp-server's Options where a name exists there.
+ * All strings and arrays are copied at tern_smtp_server_new(). */
+typedef struct tern_smtp_options {
+	const char *name;          /* host name in greeting, EHLO, Received; default gethostname() */
+	const char *banner;        /* appended to "220 <name> ESMTP"; NULL for none */
+	const char *helo_response; /* EHLO/HELO first line; "%s" = name, then client hostname */
+	uint64_t size;             /* message size limit in bytes; 0 = none. Default 25 MiB */
+	bool lmtp;                 /* speak LMTP (RFC 2033) */
+
+	bool hide_pipelining, hide_size, hide_8bitmime, hide_smtputf8, hide_dsn, hide_chunking,
+		hide_binarymime;
+	/* Hides ENHANCEDSTATUSCODES and turns enhanced codes off in replies. */
+	bool hide_enhancedstatuscodes;
+	/* Verbs answered with 502 5.5.1 as if unimplemented, NULL-terminated. */
+	const char *const *disabled_commands;
+
+	unsigned max_clients;            /* 0 = unlimited; over it: 421 4.3.2 and close */
+	unsigned max_line_length;        /* command line incl. CRLF; default 2048 */
+	unsigned max_data_line_length;   /* text line in DATA incl. CRLF; default 1000 */
+	unsigned max_recipients;         /* per message; default 100; 452 4.5.3 over it */
+	unsigned max_bad_commands;       /* before 421 4.7.0 and close; default 10 */
+	unsigned max_pipelined_commands; /* commands parsed ahead; default 32 */
+	enum tern_smtp_bare_newline bare_newline;
+	bool disable_received_header;    /* do not prepend Received: */
+
+	/* Idle limits (RFC 5321 4.5.3.2) in milliseconds; 0 = the default. */
+	unsigned socket_timeout;         /* waiting for a command; default 300000 */
+	unsigned data_timeout;           /* waiting for the next DATA/BDAT bytes; default 180000 */
+	unsigned close_timeout;          /* grace for sessions on close; default 30000 */
+
+	tern_smtp_callbacks callbacks;
+	void *user_data;                 /* handed to every callback; not owned */
+} tern_smtp_options;
+
+/* Fills *opts with the defaults above (zeroes everything else). */
+void tern_smtp_options_init(tern_smtp_options *opts);
+
+/* ---- server ---------------------------------------------------------- */
+
+/* Creates a server. The library keeps a copy of opts and of every string in
+ * it. Returns 0, TERN_ENOMEM or TERN_EINVAL (an option out of range). */
+int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts);
+
+/* Adds a listen address: "127.0.0.1:2525", "[::1]:2525", "localhost:25",
+ * ":2525" (every address). Sockets are opened by run/attach. Returns 0,
+ * TERN_EADDR, TERN_ENOMEM or TERN_ESTATE (already running). */
+int tern_smtp_server_listen(tern_smtp_server *server, const char *addr_port);
+
+/* Opens the listeners and runs `workers` event loops (1 = the calling thread
+ * only; more use SO_REUSEPORT listeners, one loop per thread) until the
+ * server is closed and every session has ended. Returns 0, TERN_EIO (bind or
+ * listen failed: errno is set), TERN_ENOMEM or TERN_ESTATE. */
+int tern_smtp_server_run(tern_smtp_server *server, unsigned workers);
+
+/* Opens the listeners on an event loop the embedder runs. The server never
+ * calls event_base_dispatch itself. Does not take ownership of base. */
+int tern_smtp_server_attach(tern_smtp_server *server, struct event_base *base);
+
+/* Graceful close: stop accepting, let sessions finish for close_timeout, then
+ * send 421 4.3.2 to the rest. Safe from any thread and more than once;
+ * tern_smtp_server_run returns once everything has ended. */
+void tern_smtp_server_close(tern_smtp_server *server);
+
+/* Number of open sessions (approximate while loops run in other threads). */
+unsigned tern_smtp_server_session_count(const tern_smtp_server *server);
+
+/* Frees the server; it must be closed and, when attached, every session must
+ * have ended (or the embedder's loop has stopped). Sets *server to NULL. */
+void tern_smtp_server_destroy(tern_smtp_server **server);
+
+/* Actual bound port of the n-th listen address (useful with port 0).
+ * Returns 0 when not bound. */
+unsigned tern_smtp_server_bound_port(const tern_smtp_server *server, unsigned n);
+
+/* ---- session --------------------------------------------------------- */
+
+/* Completes a PENDING decision. reply NULL means "accept with the default
+ * reply". Only valid while a decision is pending (TERN_ESTATE otherwise).
+ * May be called from inside a callback of the same session only for
+ * on_data_chunk pauses. Returns 0, TERN_ESTATE, TERN_ECLOSED. */
+int tern_smtp_session_resume(tern_smtp_session *session, const tern_smtp_reply *reply);
+
+/* Reject completes a pending decision with a reply, same rules. */
+static inline int tern_smtp_session_reject(tern_smtp_session *session, int code,
+					   const char *enhanced, const char *text)
+{
+	tern_smtp_reply r = {code, enhanced, text};
+	return tern_smtp_session_resume(session, &r);
+}
+
+/* Adds a header line prepended to the message (after Received:). Valid from
+ * on_data_start only. name and value are copied; CR/LF rejected (EINVAL). */
+int tern_smtp_session_add_header(tern_smtp_session *session, const char *name, const char *value);
+
+/* LMTP: reply for the idx-th accepted recipient (0-based), from on_data_end
+ * or before resuming it. The library keeps a copy. */
+int tern_smtp_session_set_rcpt_reply(tern_smtp_session *session, unsigned idx,
+				     const tern_smtp_reply *reply);
+
+/* Closes the connection after flushing what was already queued. */
+void tern_smtp_session_close(tern_smtp_session *session);
+
+/* Accessors; strings are valid until the session ends or the value changes
+ * (HELO name: next HELO/EHLO; envelope: next reset). */
+const char *tern_smtp_session_id(const tern_smtp_session *session);
+const char *tern_smtp_session_remote_address(const tern_smtp_session *session);
+unsigned tern_smtp_session_remote_port(const tern_smtp_session *session);
+const char *tern_smtp_session_local_address(const tern_smtp_session *session);
+unsigned tern_smtp_session_local_port(const tern_smtp_session *session);
+/* "[1.2.3.4]" until reverse lookups exist. */
+const char *tern_smtp_session_client_hostname(const tern_smtp_session *session);
+const char *tern_smtp_session_helo_name(const tern_smtp_session *session); /* NULL before */
+const char *tern_smtp_session_opening_command(const tern_smtp_session *session); /* "EHLO".. */
+/* RFC 3848 WITH value: "SMTP", "ESMTP", "LMTP" (+S/A later with TLS/AUTH). */
+const char *tern_smtp_session_transmission_type(const tern_smtp_session *session);
+unsigned tern_smtp_session_transaction_count(const tern_smtp_session *session);
+bool tern_smtp_session_secure(const tern_smtp_session *session);
+/* The envelope: NULL / 0 when no transaction is open. */
+const tern_smtp_mail *tern_smtp_session_mail_from(const tern_smtp_session *session);
+unsigned tern_smtp_session_rcpt_count(const tern_smtp_session *session);
+const tern_smtp_rcpt *tern_smtp_session_rcpt(const tern_smtp_session *session, unsigned idx);
+
+/* The embedder's own pointer for this session; not owned. */
+void tern_smtp_session_set_context(tern_smtp_session *session, void *context);
+void *tern_smtp_session_get_context(const tern_smtp_session *session);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

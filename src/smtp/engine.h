@@ -1,0 +1,107 @@
+/* The sans-I/O SMTP/LMTP session engine: what the net layer (or a test) uses.
+ *
+ * The engine never touches a socket, a timer or the clock. The caller:
+ *   1. creates a session with the server-wide config and connection facts;
+ *   2. calls tern__smtp_session_start() when it wants the greeting sent
+ *      (after any greeting delay); bytes fed before that are an early talker;
+ *   3. feeds every byte read with tern__smtp_session_feed(); a return smaller
+ *      than len means "paused": keep the rest and stop reading until the io
+ *      wakeup callback fires;
+ *   4. after every call into the engine (and on wakeup) writes out
+ *      tern__smtp_session_output() and reports it with _output_consumed();
+ *   5. closes the connection once want_close() is true and output is empty;
+ *   6. arms an idle timer of timeout_ms() after every feed and calls
+ *      tern__smtp_session_timeout() when it fires.
+ * The session object is the public tern_smtp_session handed to callbacks. */
+#ifndef TERN_SMTP_ENGINE_H
+#define TERN_SMTP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "tern/smtp.h"
+
+/* Server-wide options resolved with defaults; strings owned (copied). One
+ * config is shared read-only by every session of a server, across threads. */
+struct tern__smtp_config {
+	tern_smtp_options opts; /* string fields point into the copies below */
+	char *name;
+	char *banner;
+	char *helo_response;
+	char **disabled_commands; /* NULL-terminated, upper-cased */
+	unsigned greeting_delay;  /* ms the net layer waits before start(); default 0 */
+};
+
+int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts);
+void tern__smtp_config_free(struct tern__smtp_config *cfg);
+
+/* Facts about the connection; the engine keeps copies. */
+struct tern__smtp_conn_info {
+	const char *remote_address; /* numeric, e.g. "127.0.0.1" or "::1" */
+	unsigned remote_port;
+	const char *local_address;
+	unsigned local_port;
+	bool secure;
+};
+
+struct tern__smtp_io {
+	/* Called (outside feed) when the engine has new output, can take input
+	 * again after a pause, or wants to close. The net layer should flush and
+	 * resume feeding from its loop. Must not free the session synchronously. */
+	void (*wakeup)(void *io_ctx);
+	void *io_ctx;
+};
+
+/* Creates a session. id is copied (e.g. "1a2b3c4d"). Returns 0 or TERN_ENOMEM. */
+int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smtp_config *cfg,
+			   const struct tern__smtp_conn_info *conn, const char *id,
+			   const struct tern__smtp_io *io);
+
+/* Runs on_connect and queues the greeting (or the refusal). */
+void tern__smtp_session_start(tern_smtp_session *session);
+
+/* Feeds bytes read from the client. Returns how many were consumed (the rest
+ * must be fed again after wakeup), or TERN_ECLOSED once the session only
+ * wants to close (remaining input is to be discarded). */
+ssize_t tern__smtp_session_feed(tern_smtp_session *session, const void *buf, size_t len);
+
+/* Output waiting to be written (may be empty). */
+void tern__smtp_session_output(tern_smtp_session *session, const void **buf_r, size_t *len_r);
+void tern__smtp_session_output_consumed(tern_smtp_session *session, size_t n);
+
+/* True when the connection should be closed once output is written. */
+bool tern__smtp_session_want_close(const tern_smtp_session *session);
+
+/* True when the engine would consume input now (no decision pending, queue
+ * not full, output not backed up). */
+bool tern__smtp_session_want_input(const tern_smtp_session *session);
+
+/* Idle limit for the current state, in ms; 0 = no timer (waiting on the
+ * embedder's decision, not on the client). */
+unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *session);
+
+/* The idle timer fired: queues 421 4.4.2 and marks the session closing. */
+void tern__smtp_session_timeout(tern_smtp_session *session);
+
+/* The server is closing and the grace time is over: 421 4.3.2, closing. */
+void tern__smtp_session_shutdown(tern_smtp_session *session);
+
+/* The server is closing: new commands get 421 4.3.2 (sessions may finish
+ * the transaction in progress). */
+void tern__smtp_session_draining(tern_smtp_session *session);
+
+/* The client closed or the connection failed: aborts any message in
+ * progress (on_data_abort); the next free will not write anything. */
+void tern__smtp_session_eof(tern_smtp_session *session);
+
+/* Frees the session and calls on_close. Sets *session to NULL. If called from
+ * inside a callback of the same session, the free is deferred until the
+ * callback returns. */
+void tern__smtp_session_free(tern_smtp_session **session);
+
+/* Mark the connection secure (STARTTLS done); resets the session state as
+ * RFC 3207 4.2 demands. For the TLS work to come. */
+void tern__smtp_session_set_secure(tern_smtp_session *session);
+
+#endif
