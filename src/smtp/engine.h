@@ -61,6 +61,10 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 /* Runs on_connect and queues the greeting (or the refusal). */
 void tern__smtp_session_start(tern_smtp_session *session);
 
+/* Instead of start(): the server is full (max_clients). Queues
+ * "421 4.3.2 ... too many connections" and marks the session closing. */
+void tern__smtp_session_start_busy(tern_smtp_session *session);
+
 /* Feeds bytes read from the client. Returns how many were consumed (the rest
  * must be fed again after wakeup), or TERN_ECLOSED once the session only
  * wants to close (remaining input is to be discarded). */
