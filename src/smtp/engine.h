@@ -50,6 +50,9 @@ struct tern__smtp_io {
 	 * again after a pause, or wants to close. The net layer should flush and
 	 * resume feeding from its loop. Must not free the session synchronously. */
 	void (*wakeup)(void *io_ctx);
+	/* Wall-clock seconds for the Received: header. NULL: time(NULL). The
+	 * engine asks nothing else of the clock; tests pass a fixed time. */
+	long long (*now)(void *io_ctx);
 	void *io_ctx;
 };
 
