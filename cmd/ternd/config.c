@@ -1,0 +1,743 @@
+/* ternd configuration parsing; see config.h. One table drives both the
+ * command line and the config file, so a flag and its key can never
+ * disagree. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_kind {
+	OPT_VALUE,  /* takes a value: --flag VALUE, --flag=VALUE, key = value */
+	OPT_BOOL,   /* no value on the command line; yes/no in the file */
+	OPT_ACTION, /* command line only (--help, --version, ...) */
+};
+
+struct opt {
+	const char *name;
+	enum opt_kind kind;
+	const char *arg;   /* for --help */
+	const char *help;
+	int (*set)(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+						      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (errlen > 0)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return TERND_EX_USAGE;
+}
+
+static char *xstrdup(const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *p = malloc(len);
+	if (p != NULL)
+		memcpy(p, s, len);
+	return p;
+}
+
+static int set_string(char **dst, const char *value, const char *what, char *err,
+		      size_t errlen)
+{
+	char *copy = xstrdup(value);
+	if (copy == NULL)
+		return fail(err, errlen, "%s: out of memory", what);
+	free(*dst);
+	*dst = copy;
+	return TERND_EX_OK;
+}
+
+/* Unsigned decimal, digits only (no sign, no blanks, no hex), at most max. */
+static int parse_uint(const char *value, uint64_t max, uint64_t *out)
+{
+	if (value[0] < '0' || value[0] > '9')
+		return EINVAL;
+	uint64_t v = 0;
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return EINVAL;
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return ERANGE;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return ERANGE;
+	*out = v;
+	return 0;
+}
+
+static int set_uint(unsigned *dst, const char *value, const char *what, unsigned min,
+		    unsigned max, char *err, size_t errlen)
+{
+	uint64_t v;
+	int e = parse_uint(value, max, &v);
+	if (e == EINVAL)
+		return fail(err, errlen, "%s: '%s' is not a number", what, value);
+	if (e == ERANGE || v < min)
+		return fail(err, errlen, "%s: '%s' is out of range (%u..%u)", what, value, min,
+			    max);
+	*dst = (unsigned)v;
+	return TERND_EX_OK;
+}
+
+static int parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return EINVAL;
+}
+
+/* ---- setters, one per option --------------------------------------- */
+
+static int set_listen(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	/* The library parses and resolves the address when ternd starts; here
+	 * only the obvious mistakes are caught early. */
+	if (value[0] == '\0' || strchr(value, ':') == NULL)
+		return fail(err, errlen, "--listen: '%s' is not ADDR:PORT", value);
+	if (value[0] == '[' && strstr(value, "]:") == NULL)
+		return fail(err, errlen, "--listen: '%s': IPv6 is written [ADDR]:PORT", value);
+	const char *port = strrchr(value, ':') + 1;
+	uint64_t p;
+	if (parse_uint(port, 65535, &p) != 0)
+		return fail(err, errlen, "--listen: '%s': bad port", value);
+	if (cfg->listen_count == TERND_MAX_LISTEN)
+		return fail(err, errlen, "--listen: more than %d addresses", TERND_MAX_LISTEN);
+	char *copy = xstrdup(value);
+	if (copy == NULL)
+		return fail(err, errlen, "--listen: out of memory");
+	cfg->listen[cfg->listen_count++] = copy;
+	return TERND_EX_OK;
+}
+
+static int set_maildir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0')
+		return fail(err, errlen, "--maildir: empty path");
+	return set_string(&cfg->maildir, value, "--maildir", err, errlen);
+}
+
+/* A name that goes into the greeting, EHLO and Received: a domain or an
+ * address literal, no blanks or control characters (RFC 5321 4.1.2). */
+static int set_hostname(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0' || strlen(value) > 255)
+		return fail(err, errlen, "--hostname: must be 1..255 characters");
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f)
+			return fail(err, errlen, "--hostname: '%s' has a blank or control character",
+				    value);
+	}
+	return set_string(&cfg->hostname, value, "--hostname", err, errlen);
+}
+
+static int set_banner(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p < ' ' || *p == 0x7f)
+			return fail(err, errlen, "--banner: control characters are not allowed");
+	}
+	if (strlen(value) > 400)
+		return fail(err, errlen, "--banner: longer than 400 characters");
+	return set_string(&cfg->banner, value, "--banner", err, errlen);
+}
+
+/* BYTES with an optional K, M or G suffix (powers of 1024); 0 = no limit. */
+static int set_max_size(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char digits[32];
+	size_t len = strlen(value);
+	uint64_t mult = 1;
+	if (len == 0 || len >= sizeof(digits))
+		return fail(err, errlen, "--max-size: '%s' is not a size", value);
+	memcpy(digits, value, len + 1);
+	switch (digits[len - 1]) {
+	case 'k': case 'K': mult = 1024; break;
+	case 'm': case 'M': mult = 1024 * 1024; break;
+	case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
+	default: break;
+	}
+	if (mult != 1)
+		digits[--len] = '\0';
+	uint64_t v;
+	int e = parse_uint(digits, UINT64_MAX / mult, &v);
+	if (e == EINVAL)
+		return fail(err, errlen, "--max-size: '%s' is not a size (BYTES, or with K/M/G)",
+			    value);
+	if (e == ERANGE)
+		return fail(err, errlen, "--max-size: '%s' is too big", value);
+	cfg->max_size = v * mult;
+	cfg->max_size_set = true;
+	return TERND_EX_OK;
+}
+
+/* RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted; a smaller
+ * limit is allowed for local policy, so only 0 is refused. */
+static int set_max_recipients(struct ternd_config *cfg, const char *value, char *err,
+			      size_t errlen)
+{
+	return set_uint(&cfg->max_recipients, value, "--max-recipients", 1, 1000000, err, errlen);
+}
+
+static int set_max_clients(struct ternd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_uint(&cfg->max_clients, value, "--max-clients", 0, 10000000, err, errlen);
+}
+
+/* RFC 5321 4.5.3.1.4: a command line of 512 octets must be accepted. */
+static int set_max_line_length(struct ternd_config *cfg, const char *value, char *err,
+			       size_t errlen)
+{
+	return set_uint(&cfg->max_line_length, value, "--max-line-length", 512, 1024 * 1024,
+			err, errlen);
+}
+
+/* RFC 5321 4.5.3.1.6: a text line of 1000 octets must be accepted. */
+static int set_max_data_line_length(struct ternd_config *cfg, const char *value, char *err,
+				    size_t errlen)
+{
+	return set_uint(&cfg->max_data_line_length, value, "--max-data-line-length", 1000,
+			64 * 1024 * 1024, err, errlen);
+}
+
+static int set_max_bad_commands(struct ternd_config *cfg, const char *value, char *err,
+				size_t errlen)
+{
+	return set_uint(&cfg->max_bad_commands, value, "--max-bad-commands", 1, 100000, err,
+			errlen);
+}
+
+/* Seconds, stored as such; the options take milliseconds, so the ceiling
+ * keeps seconds * 1000 inside an unsigned. */
+#define MAX_TIMEOUT_SECONDS (7 * 24 * 3600)
+
+static int set_idle_timeout(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return set_uint(&cfg->idle_timeout, value, "--idle-timeout", 1, MAX_TIMEOUT_SECONDS, err,
+			errlen);
+}
+
+static int set_data_timeout(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return set_uint(&cfg->data_timeout, value, "--data-timeout", 1, MAX_TIMEOUT_SECONDS, err,
+			errlen);
+}
+
+static int set_close_timeout(struct ternd_config *cfg, const char *value, char *err,
+			     size_t errlen)
+{
+	return set_uint(&cfg->close_timeout, value, "--close-timeout", 1, MAX_TIMEOUT_SECONDS,
+			err, errlen);
+}
+
+static int set_workers(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_uint(&cfg->workers, value, "--workers", 1, TERND_MAX_WORKERS, err, errlen);
+}
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+const char *ternd_log_level_name(enum tern_smtp_log_level level)
+{
+	return (unsigned)level < 4 ? level_names[level] : "debug";
+}
+
+static int set_log_level(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcasecmp(value, level_names[i]) == 0) {
+			cfg->log_level = (enum tern_smtp_log_level)i;
+			return TERND_EX_OK;
+		}
+	}
+	if (strcasecmp(value, "warn") == 0) {
+		cfg->log_level = TERN_LOG_WARNING;
+		return TERND_EX_OK;
+	}
+	return fail(err, errlen, "--log-level: '%s' is not error, warning, info or debug", value);
+}
+
+static int set_bare_newline(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	if (strcasecmp(value, "normalize") == 0)
+		cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
+	else if (strcasecmp(value, "reject") == 0)
+		cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_REJECT;
+	else
+		return fail(err, errlen, "--bare-newline: '%s' is not normalize or reject", value);
+	return TERND_EX_OK;
+}
+
+static int set_config(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0')
+		return fail(err, errlen, "--config: empty path");
+	return set_string(&cfg->config_file, value, "--config", err, errlen);
+}
+
+/* Booleans receive "yes" or "no" already checked. */
+static int set_lmtp(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return parse_bool(value, &cfg->lmtp) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_discard(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return parse_bool(value, &cfg->discard) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_no_received(struct ternd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return parse_bool(value, &cfg->no_received_header) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_help(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->help = true;
+	return TERND_EX_OK;
+}
+
+static int set_version(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	cfg->version = true;
+	return TERND_EX_OK;
+}
+
+static int set_check_config(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	cfg->check_config = true;
+	return TERND_EX_OK;
+}
+
+static const struct opt options[] = {
+	{"listen", OPT_VALUE, "ADDR:PORT",
+	 "listen here; repeatable; IPv6 as [::1]:2525 (default " TERND_DEFAULT_LISTEN ")",
+	 set_listen},
+	{"maildir", OPT_VALUE, "DIR", "store mail in DIR/<recipient>/ (default " TERND_DEFAULT_MAILDIR
+	 ")", set_maildir},
+	{"hostname", OPT_VALUE, "NAME", "name in greeting, EHLO and Received: (default: host name)",
+	 set_hostname},
+	{"banner", OPT_VALUE, "TEXT", "text after \"220 NAME ESMTP\" in the greeting", set_banner},
+	{"max-size", OPT_VALUE, "BYTES", "message size limit, K/M/G suffixes, 0 = none (default 25M)",
+	 set_max_size},
+	{"max-recipients", OPT_VALUE, "N", "recipients per message (default 100)",
+	 set_max_recipients},
+	{"max-clients", OPT_VALUE, "N", "simultaneous connections, 0 = unlimited (default 0)",
+	 set_max_clients},
+	{"max-line-length", OPT_VALUE, "N", "command line length incl. CRLF (default 2048)",
+	 set_max_line_length},
+	{"max-data-line-length", OPT_VALUE, "N", "message line length incl. CRLF (default 1000)",
+	 set_max_data_line_length},
+	{"max-bad-commands", OPT_VALUE, "N", "bad commands before disconnect (default 10)",
+	 set_max_bad_commands},
+	{"idle-timeout", OPT_VALUE, "SECONDS", "idle time allowed to a client (default 300)",
+	 set_idle_timeout},
+	{"data-timeout", OPT_VALUE, "SECONDS",
+	 "idle time inside DATA/BDAT (default: --idle-timeout, else 180)", set_data_timeout},
+	{"close-timeout", OPT_VALUE, "SECONDS",
+	 "on SIGTERM, time sessions get to finish (default 30)", set_close_timeout},
+	{"workers", OPT_VALUE, "N", "event loop threads (default 1)", set_workers},
+	{"lmtp", OPT_BOOL, NULL, "speak LMTP (RFC 2033): one reply per recipient", set_lmtp},
+	{"discard", OPT_BOOL, NULL, "read every message and drop it (benchmarks)", set_discard},
+	{"no-received-header", OPT_BOOL, NULL, "do not prepend a Received: header",
+	 set_no_received},
+	{"bare-newline", OPT_VALUE, "normalize|reject",
+	 "bare CR or LF in DATA: turn into CRLF, or refuse the message (default normalize)",
+	 set_bare_newline},
+	{"log-level", OPT_VALUE, "LEVEL", "error, warning, info or debug (default info)",
+	 set_log_level},
+	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
+	 set_config},
+	{"check-config", OPT_ACTION, NULL, "print the effective configuration and exit",
+	 set_check_config},
+	{"help", OPT_ACTION, NULL, "show this help and exit", set_help},
+	{"version", OPT_ACTION, NULL, "show the version and exit", set_version},
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+/* Finds an option by name; len bytes of name are compared and '_' matches
+ * '-' so config files may use either. */
+static const struct opt *find_option(const char *name, size_t len)
+{
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const char *o = options[i].name;
+		if (strlen(o) != len)
+			continue;
+		size_t k = 0;
+		while (k < len && (o[k] == name[k] || (o[k] == '-' && name[k] == '_')))
+			k++;
+		if (k == len)
+			return &options[i];
+	}
+	return NULL;
+}
+
+static bool takes_value_on_cmdline(const struct opt *o)
+{
+	return o->kind == OPT_VALUE || (o->kind == OPT_ACTION && o->arg != NULL);
+}
+
+/* ---- config file ------------------------------------------------------ */
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+		s[--len] = '\0';
+	return s;
+}
+
+/* One "key = value" line (comments already allowed for). */
+static int parse_line(struct ternd_config *cfg, char *line, const char *name, unsigned lineno,
+		      char *err, size_t errlen)
+{
+	char *p = trim(line);
+	if (*p == '\0' || *p == '#')
+		return TERND_EX_OK;
+	char *eq = strchr(p, '=');
+	if (eq == NULL)
+		return fail(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
+	*eq = '\0';
+	char *key = trim(p);
+	char *value = trim(eq + 1);
+
+	/* A value in double quotes keeps '#' and outer blanks; otherwise a '#'
+	 * after a blank starts a comment. */
+	if (*value == '"') {
+		char *end = strchr(value + 1, '"');
+		if (end == NULL)
+			return fail(err, errlen, "%s:%u: unterminated quote", name, lineno);
+		char *rest = trim(end + 1);
+		if (*rest != '\0' && *rest != '#')
+			return fail(err, errlen, "%s:%u: text after the closing quote", name, lineno);
+		*end = '\0';
+		value++;
+	} else {
+		for (char *c = value; *c != '\0'; c++) {
+			if (*c == '#' && (c == value || c[-1] == ' ' || c[-1] == '\t')) {
+				*c = '\0';
+				break;
+			}
+		}
+		value = trim(value);
+	}
+
+	const struct opt *o = find_option(key, strlen(key));
+	if (o == NULL)
+		return fail(err, errlen, "%s:%u: unknown key '%s'", name, lineno, key);
+	if (o->kind == OPT_ACTION)
+		return fail(err, errlen, "%s:%u: '%s' is a command-line flag only", name, lineno,
+			    key);
+	if (o->kind == OPT_BOOL) {
+		bool b;
+		if (parse_bool(value, &b) != 0)
+			return fail(err, errlen, "%s:%u: %s: '%s' is not yes or no", name, lineno,
+				    o->name, value);
+		value = b ? "yes" : "no";
+	}
+	char sub[512];
+	int rc = o->set(cfg, value, sub, sizeof(sub));
+	if (rc != TERND_EX_OK)
+		return fail(err, errlen, "%s:%u: %s", name, lineno, sub);
+	return TERND_EX_OK;
+}
+
+int ternd_config_parse_text(struct ternd_config *cfg, const char *text, const char *name,
+			    char *err, size_t errlen)
+{
+	unsigned lineno = 0;
+	const char *p = text;
+	while (*p != '\0') {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		char *line = malloc(len + 1);
+		if (line == NULL)
+			return fail(err, errlen, "%s: out of memory", name);
+		memcpy(line, p, len);
+		line[len] = '\0';
+		lineno++;
+		int rc = TERND_EX_OK;
+		if (memchr(p, '\0', len) != NULL)
+			rc = fail(err, errlen, "%s:%u: NUL byte", name, lineno);
+		else
+			rc = parse_line(cfg, line, name, lineno, err, errlen);
+		free(line);
+		if (rc != TERND_EX_OK)
+			return rc;
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
+	return TERND_EX_OK;
+}
+
+/* Config files are small; a megabyte is a mistake (or not a config file). */
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+static int parse_file(struct ternd_config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "--config: cannot read %s: %s", path, strerror(errno));
+		return TERND_EX_NOINPUT;
+	}
+	char *text = malloc(CONFIG_FILE_MAX + 1);
+	if (text == NULL) {
+		fclose(f);
+		return fail(err, errlen, "--config: out of memory");
+	}
+	size_t len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	int read_err = ferror(f);
+	fclose(f);
+	int rc;
+	if (read_err) {
+		snprintf(err, errlen, "--config: cannot read %s", path);
+		rc = TERND_EX_NOINPUT;
+	} else if (len > CONFIG_FILE_MAX) {
+		rc = fail(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+	} else if (memchr(text, '\0', len) != NULL) {
+		rc = fail(err, errlen, "%s: not a text file (NUL byte)", path);
+	} else {
+		text[len] = '\0';
+		rc = ternd_config_parse_text(cfg, text, path, err, errlen);
+	}
+	free(text);
+	return rc;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+/* Splits argv[*i] into option and value. Returns the option or NULL with an
+ * error set; *value_r is NULL for booleans and actions without a value. */
+static const struct opt *next_arg(int argc, char *const *argv, int *i, const char **value_r,
+				  int *rc, char *err, size_t errlen)
+{
+	const char *arg = argv[*i];
+	*value_r = NULL;
+	*rc = TERND_EX_OK;
+	if (strcmp(arg, "-h") == 0)
+		arg = "--help";
+	else if (strcmp(arg, "-V") == 0)
+		arg = "--version";
+	if (arg[0] != '-' || arg[1] != '-' || arg[2] == '\0') {
+		*rc = fail(err, errlen, "unexpected argument '%s'", arg);
+		return NULL;
+	}
+	const char *name = arg + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+	const struct opt *o = find_option(name, len);
+	if (o == NULL || memchr(name, '_', len) != NULL) {
+		*rc = fail(err, errlen, "unknown flag '--%.*s'", (int)len, name);
+		return NULL;
+	}
+	if (takes_value_on_cmdline(o)) {
+		if (eq != NULL) {
+			*value_r = eq + 1;
+		} else if (*i + 1 < argc) {
+			*value_r = argv[++*i];
+		} else {
+			*rc = fail(err, errlen, "--%s needs a value (%s)", o->name, o->arg);
+			return NULL;
+		}
+	} else if (eq != NULL) {
+		bool b;
+		if (o->kind != OPT_BOOL || parse_bool(eq + 1, &b) != 0) {
+			*rc = fail(err, errlen, "--%s takes no value", o->name);
+			return NULL;
+		}
+		*value_r = b ? "yes" : "no";
+	}
+	return o;
+}
+
+static void clear_listen(struct ternd_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->listen_count; i++) {
+		free(cfg->listen[i]);
+		cfg->listen[i] = NULL;
+	}
+	cfg->listen_count = 0;
+}
+
+int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, char *err,
+		       size_t errlen)
+{
+	const char *value;
+	int rc;
+	if (errlen > 0)
+		err[0] = '\0';
+
+	/* Pass 1: syntax of every flag, and find --config: the file is read
+	 * before any flag applies, whatever the order on the command line. */
+	for (int i = 1; i < argc; i++) {
+		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
+		if (o == NULL)
+			return rc;
+		if (o->set == set_config && (rc = set_config(cfg, value, err, errlen)) != 0)
+			return rc;
+		if (o->set == set_help || o->set == set_version)
+			o->set(cfg, NULL, err, errlen);
+	}
+	if (cfg->help || cfg->version)
+		return TERND_EX_OK;
+	if (cfg->config_file != NULL && (rc = parse_file(cfg, cfg->config_file, err, errlen)) != 0)
+		return rc;
+
+	/* Pass 2: the command line overrides the file. */
+	bool cmdline_listen = false;
+	for (int i = 1; i < argc; i++) {
+		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
+		if (o == NULL)
+			return rc;
+		if (o->set == set_config)
+			continue;
+		if (o->set == set_listen && !cmdline_listen) {
+			clear_listen(cfg);
+			cmdline_listen = true;
+		}
+		if ((rc = o->set(cfg, value != NULL ? value : "yes", err, errlen)) != TERND_EX_OK)
+			return rc;
+	}
+	if (cfg->listen_count == 0 && (rc = set_listen(cfg, TERND_DEFAULT_LISTEN, err, errlen)) != 0)
+		return rc;
+	return TERND_EX_OK;
+}
+
+/* ---- the rest --------------------------------------------------------- */
+
+void ternd_config_init(struct ternd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->maildir = xstrdup(TERND_DEFAULT_MAILDIR);
+	cfg->workers = 1;
+	cfg->log_level = TERN_LOG_INFO;
+	cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
+}
+
+void ternd_config_free(struct ternd_config *cfg)
+{
+	clear_listen(cfg);
+	free(cfg->maildir);
+	free(cfg->hostname);
+	free(cfg->banner);
+	free(cfg->config_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static void print_uint(FILE *out, const char *key, unsigned v, const char *dflt)
+{
+	if (v != 0)
+		fprintf(out, "%s = %u\n", key, v);
+	else
+		fprintf(out, "# %s = %s\n", key, dflt);
+}
+
+void ternd_config_print(const struct ternd_config *cfg, FILE *out)
+{
+	if (cfg->config_file != NULL)
+		fprintf(out, "# from %s and the command line\n", cfg->config_file);
+	for (unsigned i = 0; i < cfg->listen_count; i++)
+		fprintf(out, "listen = %s\n", cfg->listen[i]);
+	fprintf(out, "maildir = %s\n", cfg->maildir != NULL ? cfg->maildir : TERND_DEFAULT_MAILDIR);
+	if (cfg->hostname != NULL)
+		fprintf(out, "hostname = %s\n", cfg->hostname);
+	else
+		fprintf(out, "# hostname = (the system host name)\n");
+	if (cfg->banner != NULL)
+		fprintf(out, "banner = \"%s\"\n", cfg->banner);
+	if (cfg->max_size_set)
+		fprintf(out, "max-size = %llu\n", (unsigned long long)cfg->max_size);
+	else
+		fprintf(out, "# max-size = 26214400\n");
+	print_uint(out, "max-recipients", cfg->max_recipients, "100");
+	fprintf(out, "max-clients = %u\n", cfg->max_clients);
+	print_uint(out, "max-line-length", cfg->max_line_length, "2048");
+	print_uint(out, "max-data-line-length", cfg->max_data_line_length, "1000");
+	print_uint(out, "max-bad-commands", cfg->max_bad_commands, "10");
+	print_uint(out, "idle-timeout", cfg->idle_timeout, "300");
+	print_uint(out, "data-timeout", cfg->data_timeout,
+		   cfg->idle_timeout != 0 ? "(idle-timeout)" : "180");
+	print_uint(out, "close-timeout", cfg->close_timeout, "30");
+	fprintf(out, "workers = %u\n", cfg->workers);
+	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
+	fprintf(out, "discard = %s\n", cfg->discard ? "yes" : "no");
+	fprintf(out, "no-received-header = %s\n", cfg->no_received_header ? "yes" : "no");
+	fprintf(out, "bare-newline = %s\n",
+		cfg->bare_newline == TERN_SMTP_BARE_NEWLINE_REJECT ? "reject" : "normalize");
+	fprintf(out, "log-level = %s\n", ternd_log_level_name(cfg->log_level));
+}
+
+void ternd_config_usage(FILE *out)
+{
+	fprintf(out, "Usage: ternd [OPTION]...\n"
+		     "Receive mail over SMTP or LMTP and store it in one Maildir per recipient.\n\n");
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct opt *o = &options[i];
+		char left[64];
+		if (o->arg != NULL)
+			snprintf(left, sizeof(left), "--%s %s", o->name, o->arg);
+		else
+			snprintf(left, sizeof(left), "--%s", o->name);
+		fprintf(out, "  %-28s %s\n", left, o->help);
+	}
+	fprintf(out, "\nEvery flag except config, check-config, help and version is also a key in\n"
+		     "the --config file: 'key = value' lines, '#' comments, booleans yes/no.\n"
+		     "Command-line flags override the file. See ternd(8) and docs/ternd.md.\n");
+}
+
+void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *opts)
+{
+	opts->name = cfg->hostname;
+	opts->banner = cfg->banner;
+	if (cfg->max_size_set)
+		opts->size = cfg->max_size;
+	opts->lmtp = cfg->lmtp;
+	opts->max_clients = cfg->max_clients;
+	if (cfg->max_line_length != 0)
+		opts->max_line_length = cfg->max_line_length;
+	if (cfg->max_data_line_length != 0)
+		opts->max_data_line_length = cfg->max_data_line_length;
+	if (cfg->max_recipients != 0)
+		opts->max_recipients = cfg->max_recipients;
+	if (cfg->max_bad_commands != 0)
+		opts->max_bad_commands = cfg->max_bad_commands;
+	opts->bare_newline = cfg->bare_newline;
+	opts->disable_received_header = cfg->no_received_header;
+	/* --idle-timeout is "how long a client may stay silent", in commands
+	 * and in the middle of a message alike, unless --data-timeout says
+	 * otherwise. */
+	if (cfg->idle_timeout != 0)
+		opts->socket_timeout = opts->data_timeout = cfg->idle_timeout * 1000u;
+	if (cfg->data_timeout != 0)
+		opts->data_timeout = cfg->data_timeout * 1000u;
+	if (cfg->close_timeout != 0)
+		opts->close_timeout = cfg->close_timeout * 1000u;
+}
