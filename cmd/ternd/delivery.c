@@ -1,0 +1,300 @@
+/* ternd's SMTP callbacks; see delivery.h. The library calls them on the
+ * session's loop thread, so the per-session struct needs no lock. */
+#include "delivery.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct session_ctx {
+	maildir_msg *msg;   /* the message being received, if any */
+	int msg_err;        /* why msg was dropped mid-stream (0: it was not) */
+	uint64_t received;  /* bytes seen in this message (for --discard logs) */
+	/* Reply text lives here until the callback returns (the library copies
+	 * it then). */
+	char reply_text[200];
+};
+
+static const char *sid(const tern_smtp_session *s)
+{
+	const char *id = tern_smtp_session_id(s);
+	return id != NULL ? id : "?";
+}
+
+static void set_reply(tern_smtp_reply *reply, int code, const char *enhanced, const char *text)
+{
+	reply->code = code;
+	reply->enhanced = enhanced;
+	reply->text = text;
+}
+
+/* Fills reply from a storage errno and returns TERN_SMTP_REJECT. */
+static int storage_reject(tern_smtp_reply *reply, int err)
+{
+	int code;
+	const char *enh, *text;
+	maildir_error_reply(err, &code, &enh, &text);
+	set_reply(reply, code, enh, text);
+	return TERN_SMTP_REJECT;
+}
+
+static void drop_message(struct session_ctx *ctx)
+{
+	maildir_msg_free(&ctx->msg); /* unlinks every tmp file */
+	ctx->received = 0;
+}
+
+/* ---- session events -------------------------------------------------- */
+
+static int on_connect(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
+{
+	struct session_ctx *ctx = calloc(1, sizeof(*ctx));
+	const char *addr = tern_smtp_session_remote_address(s);
+	bool v6 = addr != NULL && strchr(addr, ':') != NULL;
+	if (ctx == NULL) {
+		ternd_log(TERN_LOG_ERROR, sid(s), "out of memory for a new session");
+		set_reply(reply, 421, "4.3.0", "Try again later");
+		return TERN_SMTP_REJECT;
+	}
+	tern_smtp_session_set_context(s, ctx);
+	ternd_log(TERN_LOG_INFO, sid(s), "connect from %s%s%s:%u", v6 ? "[" : "",
+		  addr != NULL ? addr : "?", v6 ? "]" : "", tern_smtp_session_remote_port(s));
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_helo(tern_smtp_session *s, const char *name, tern_smtp_reply *reply,
+		   void *user_data)
+{
+	ternd_log(TERN_LOG_INFO, sid(s), "helo %s", name);
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_smtp_reply *reply,
+			void *user_data)
+{
+	static const char *const bodies[] = {"7BIT", "8BITMIME", "BINARYMIME"};
+	ternd_log(TERN_LOG_INFO, sid(s), "mail from <%s> size=%" PRIu64 " body=%s%s", mail->address,
+		  mail->size, (unsigned)mail->body < 3 ? bodies[mail->body] : "?",
+		  mail->smtputf8 ? " smtputf8" : "");
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_rcpt_to(tern_smtp_session *s, const tern_smtp_rcpt *rcpt, tern_smtp_reply *reply,
+		      void *user_data)
+{
+	const struct ternd_delivery *d = user_data;
+	char mbox[MAILDIR_NAME_MAX + 1];
+	/* Refuse here, not after DATA, an address that cannot become a
+	 * mailbox name: the sender learns it per recipient. */
+	if (!d->discard) {
+		int err = maildir_mailbox_name(rcpt->address, mbox, sizeof(mbox));
+		if (err != 0) {
+			ternd_log(TERN_LOG_INFO, sid(s), "rcpt to <%s> rejected: mailbox name %s",
+				  rcpt->address, err == ENAMETOOLONG ? "too long" : "invalid");
+			return storage_reject(reply, ENAMETOOLONG);
+		}
+	}
+	ternd_log(TERN_LOG_INFO, sid(s), "rcpt to <%s>", rcpt->address);
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
+{
+	const struct ternd_delivery *d = user_data;
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	if (ctx == NULL)
+		return storage_reject(reply, EIO);
+	drop_message(ctx);
+	ctx->msg_err = 0;
+	if (d->discard)
+		return TERN_SMTP_ACCEPT;
+
+	const tern_smtp_mail *mail = tern_smtp_session_mail_from(s);
+	unsigned n = tern_smtp_session_rcpt_count(s);
+	if (mail == NULL || n == 0) {
+		ternd_log(TERN_LOG_ERROR, sid(s), "data without an envelope");
+		return storage_reject(reply, EIO);
+	}
+	const char **rcpts = calloc(n, sizeof(*rcpts));
+	if (rcpts == NULL) {
+		ternd_log(TERN_LOG_ERROR, sid(s), "out of memory starting a message");
+		return storage_reject(reply, ENOMEM);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
+		rcpts[i] = r != NULL ? r->address : "";
+	}
+	int err = maildir_msg_begin(d->md, mail->address, rcpts, n, &ctx->msg);
+	free(rcpts);
+	if (err != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "cannot store message: %s", strerror(err));
+		return storage_reject(reply, err);
+	}
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
+			 tern_smtp_reply *reply, void *user_data)
+{
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	if (ctx == NULL)
+		return storage_reject(reply, EIO);
+	ctx->received += len;
+	if (ctx->msg == NULL)
+		return ctx->msg_err != 0 ? storage_reject(reply, ctx->msg_err) : TERN_SMTP_ACCEPT;
+	int err = maildir_msg_write(ctx->msg, buf, len);
+	if (err != 0) {
+		/* The library reads the rest and drops it; nothing of ours
+		 * stays on disk. */
+		ternd_log(TERN_LOG_WARNING, sid(s), "message write failed: %s", strerror(err));
+		drop_message(ctx);
+		ctx->msg_err = err;
+		return storage_reject(reply, err);
+	}
+	return TERN_SMTP_ACCEPT;
+}
+
+/* LMTP (RFC 2033 4.2): "one reply for each successful RCPT command", in
+ * order, so one mailbox failing only fails its recipient. */
+static int finish_lmtp(tern_smtp_session *s, const struct ternd_delivery *d,
+		       struct session_ctx *ctx, tern_smtp_reply *reply)
+{
+	unsigned n = tern_smtp_session_rcpt_count(s);
+	unsigned delivered = 0;
+	int first_err = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
+		const char *path;
+		uint64_t size;
+		int err = maildir_msg_result(ctx->msg, i, &path, &size);
+		tern_smtp_reply rr;
+		if (err == 0) {
+			delivered++;
+			ternd_log(TERN_LOG_INFO, sid(s), "stored for <%s> size=%" PRIu64 " path=%s/%s",
+				  r != NULL ? r->address : "?", size, maildir_root(d->md),
+				  path);
+			set_reply(&rr, 250, "2.6.0", ctx->reply_text);
+		} else {
+			ternd_log(TERN_LOG_WARNING, sid(s), "not stored for <%s>: %s",
+				  r != NULL ? r->address : "?", strerror(err));
+			if (first_err == 0)
+				first_err = err;
+			storage_reject(&rr, err);
+		}
+		if (tern_smtp_session_set_rcpt_reply(s, i, &rr) != 0)
+			ternd_log(TERN_LOG_ERROR, sid(s), "cannot set the reply for recipient %u", i);
+	}
+	if (delivered == 0)
+		return storage_reject(reply, first_err != 0 ? first_err : EIO);
+	set_reply(reply, 250, "2.6.0", ctx->reply_text);
+	return TERN_SMTP_ACCEPT;
+}
+
+/* SMTP: one reply for the whole message. maildir_msg_commit() with
+ * all_or_nothing removes partial deliveries, so a 4xx never leaves a copy
+ * behind that the client's retry would duplicate. */
+static int finish_smtp(tern_smtp_session *s, const struct ternd_delivery *d,
+		       struct session_ctx *ctx, int err, tern_smtp_reply *reply)
+{
+	unsigned n = tern_smtp_session_rcpt_count(s);
+	if (err != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "message not stored: %s", strerror(err));
+		return storage_reject(reply, err);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
+		const char *path;
+		uint64_t size;
+		maildir_msg_result(ctx->msg, i, &path, &size);
+		ternd_log(TERN_LOG_INFO, sid(s), "stored for <%s> size=%" PRIu64 " path=%s/%s",
+			  r != NULL ? r->address : "?", size, maildir_root(d->md), path);
+	}
+	set_reply(reply, 250, "2.6.0", ctx->reply_text);
+	return TERN_SMTP_ACCEPT;
+}
+
+static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
+		       tern_smtp_reply *reply, void *user_data)
+{
+	const struct ternd_delivery *d = user_data;
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	if (ctx == NULL)
+		return storage_reject(reply, EIO);
+	if (d->discard) {
+		ternd_log(TERN_LOG_INFO, sid(s), "message discarded size=%" PRIu64, info->size);
+		set_reply(reply, 250, "2.6.0", "Message accepted and discarded");
+		ctx->received = 0;
+		return TERN_SMTP_ACCEPT;
+	}
+	if (ctx->msg == NULL) {
+		/* Dropped mid-stream; on_data_chunk logged why. */
+		int err = ctx->msg_err != 0 ? ctx->msg_err : EIO;
+		ctx->msg_err = 0;
+		return storage_reject(reply, err);
+	}
+	/* RFC 5321 6.1: the 250 hands over responsibility, so it goes out only
+	 * once every file and directory entry is on stable storage. */
+	int err = maildir_msg_commit(ctx->msg, !d->lmtp);
+	snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Message accepted as %s",
+		 maildir_msg_basename(ctx->msg));
+	int rc = d->lmtp ? finish_lmtp(s, d, ctx, reply) : finish_smtp(s, d, ctx, err, reply);
+	drop_message(ctx);
+	return rc;
+}
+
+static void on_data_abort(tern_smtp_session *s, void *user_data)
+{
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	if (ctx == NULL)
+		return;
+	if (ctx->msg != NULL || ctx->received != 0)
+		ternd_log(TERN_LOG_INFO, sid(s), "message aborted, nothing stored");
+	drop_message(ctx);
+	ctx->msg_err = 0;
+}
+
+static void on_reset(tern_smtp_session *s, void *user_data)
+{
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	if (ctx != NULL && ctx->msg != NULL)
+		drop_message(ctx);
+}
+
+static void on_close(tern_smtp_session *s, void *user_data)
+{
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	ternd_log(TERN_LOG_INFO, sid(s), "close after %u message%s",
+		  tern_smtp_session_transaction_count(s),
+		  tern_smtp_session_transaction_count(s) == 1 ? "" : "s");
+	if (ctx != NULL) {
+		drop_message(ctx);
+		free(ctx);
+		tern_smtp_session_set_context(s, NULL);
+	}
+}
+
+static void on_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *msg,
+		   void *user_data)
+{
+	ternd_log(level, s != NULL ? sid(s) : NULL, "%s", msg);
+}
+
+void ternd_delivery_install(struct ternd_delivery *d, tern_smtp_options *opts)
+{
+	opts->callbacks.on_connect = on_connect;
+	opts->callbacks.on_helo = on_helo;
+	opts->callbacks.on_mail_from = on_mail_from;
+	opts->callbacks.on_rcpt_to = on_rcpt_to;
+	opts->callbacks.on_data_start = on_data_start;
+	opts->callbacks.on_data_chunk = on_data_chunk;
+	opts->callbacks.on_data_end = on_data_end;
+	opts->callbacks.on_data_abort = on_data_abort;
+	opts->callbacks.on_reset = on_reset;
+	opts->callbacks.on_close = on_close;
+	opts->callbacks.on_log = on_log;
+	opts->user_data = d;
+}
