@@ -1,0 +1,72 @@
+/* One client connection: a bufferevent socket driving one engine session.
+ *
+ * The connection owns its socket, its bufferevent, its timers and the engine
+ * session. It follows the contract at the top of smtp/engine.h: input is fed
+ * straight out of libevent's buffers (no copy), output is pulled after every
+ * engine call, the idle timer is re-armed after every feed, and the engine's
+ * io wakeup only activates an event (never re-enters the engine).
+ *
+ * Closing: once the engine wants to close and everything is written, the
+ * connection shuts down its sending side (the client sees EOF after the last
+ * reply), frees the session (on_close runs), and keeps reading and dropping
+ * input until the client closes, for at most TERN__CONN_LINGER_MS: closing
+ * with unread input would make the kernel send a RST that can destroy the
+ * final reply before the client reads it. */
+#ifndef TERN_NET_CONNECTION_H
+#define TERN_NET_CONNECTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "smtp/engine.h"
+
+struct event_base;
+struct tern__conn;
+
+/* Input kept per connection before reading stops (libevent read high-water
+ * mark). The engine decides how much of it it keeps on its side. */
+#define TERN__CONN_INPUT_MAX (64 * 1024)
+/* Output queued toward a client that does not read before we stop pulling
+ * replies from the engine and stop reading its commands. */
+#define TERN__CONN_OUTPUT_MAX (64 * 1024)
+/* After our last reply: wait this long for the client to close, and as long
+ * for a client that does not read our last reply (as smtp-server does). */
+#define TERN__CONN_LINGER_MS 5000
+
+/* What a set of connections shares: one per event loop (the server's worker). */
+struct tern__conn_host {
+	struct event_base *base;
+	const struct tern__smtp_config *cfg;
+	struct tern__conn *conns; /* live connections, a doubly linked list */
+	unsigned n_conns;
+	/* Called after a connection was unlinked and freed; busy tells whether
+	 * it was started with start_busy (outside max_clients). */
+	void (*conn_ended)(struct tern__conn_host *host, bool busy);
+};
+
+/* Takes over fd (closed on any failure), creates the session with id and
+ * starts it (after cfg->greeting_delay ms), or with busy, refuses it at once
+ * with start_busy. Returns 0 (the connection may already have ended, and
+ * conn_ended been called, if the engine closed it at once) or TERN_ENOMEM. */
+int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *peer,
+		   socklen_t peer_len, const char *id, bool busy);
+
+/* The server is closing: the session should finish what it does. */
+void tern__conn_drain(struct tern__conn *c);
+
+/* The close grace time is over: 421 and close. */
+void tern__conn_shutdown(struct tern__conn *c);
+
+/* Ends the connection now without writing anything (server destroyed while
+ * the connection was still open). */
+void tern__conn_abort(struct tern__conn *c);
+
+/* The next connection of the host's list (iteration that may free c:
+ * take the next one first). */
+struct tern__conn *tern__conn_next(const struct tern__conn *c);
+
+/* Size of one connection object, for memory measurements and tests. */
+size_t tern__conn_sizeof(void);
+
+#endif

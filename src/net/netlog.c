@@ -1,0 +1,20 @@
+/* Log helper for the net and server layers. */
+#include "net/netlog.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+void tern__net_log(const struct tern__smtp_config *cfg, tern_smtp_session *session,
+		   enum tern_smtp_log_level level, const char *fmt, ...)
+{
+	const tern_smtp_callbacks *cb = &cfg->opts.callbacks;
+	char line[512];
+	va_list ap;
+
+	if (cb->on_log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	cb->on_log(session, level, line, cfg->opts.user_data);
+}

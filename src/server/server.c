@@ -1,0 +1,568 @@
+/* tern_smtp_server_*: server object, workers, listeners, graceful close.
+ * See server.h for the threading model. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net/netlog.h"
+
+/* RFC 5321 has no number for it; smtp-server's closeTimeout default. */
+#define DEFAULT_CLOSE_TIMEOUT_MS 30000
+#define MAX_WORKERS 1024
+
+static void worker_finish(struct tern__worker *w)
+{
+	if (w->finished)
+		return;
+	w->finished = true;
+	event_del(&w->notify);
+	event_del(&w->grace);
+	/* run(): nothing of ours is left on this base; make sure the loop
+	 * returns even if something else was added to it. */
+	if (w->own_base)
+		event_base_loopbreak(w->host.base);
+}
+
+static void conn_ended(struct tern__conn_host *host, bool busy)
+{
+	struct tern__worker *w = (struct tern__worker *)host;
+	tern_smtp_server *s = w->server;
+
+	if (!busy)
+		atomic_fetch_sub(&s->admitted, 1);
+	atomic_fetch_sub(&s->sessions, 1);
+	if (w->closing && host->n_conns == 0)
+		worker_finish(w);
+}
+
+/* 12 hex digits, unique per server: a random 48-bit seed plus the counter
+ * times an odd constant (a bijection mod 2^48), so ids do not repeat before
+ * 2^48 connections and do not reveal how busy the server is. */
+static void make_id(tern_smtp_server *s, char id[13])
+{
+	uint64_t n = atomic_fetch_add(&s->next_id, 1);
+	uint64_t v = (s->id_seed + n * UINT64_C(0x9E3779B97F4A7C15)) & UINT64_C(0xFFFFFFFFFFFF);
+
+	snprintf(id, 13, "%012" PRIx64, v);
+}
+
+static void on_accept(int fd, const struct sockaddr *peer, socklen_t peer_len, void *ctx)
+{
+	struct tern__worker *w = ctx;
+	tern_smtp_server *s = w->server;
+	unsigned max = s->cfg.opts.max_clients;
+	bool busy = false;
+	char id[13];
+
+	/* max_clients counts sessions of every worker: reserve a slot first,
+	 * give it back if the server is full. */
+	if (atomic_fetch_add(&s->admitted, 1) >= max && max != 0) {
+		atomic_fetch_sub(&s->admitted, 1);
+		busy = true;
+	}
+	atomic_fetch_add(&s->sessions, 1);
+	make_id(s, id);
+	if (tern__conn_new(&w->host, fd, peer, peer_len, id, busy) != 0) {
+		if (!busy)
+			atomic_fetch_sub(&s->admitted, 1);
+		atomic_fetch_sub(&s->sessions, 1);
+		tern__net_log(&s->cfg, NULL, TERN_LOG_ERROR,
+			      "out of memory accepting a connection; closed it");
+	}
+}
+
+static void on_accept_error(int err, void *ctx)
+{
+	struct tern__worker *w = ctx;
+
+	tern__net_log(&w->server->cfg, NULL, TERN_LOG_ERROR, "accept: %s", strerror(err));
+}
+
+static void free_listeners(struct tern__worker *w)
+{
+	for (size_t i = 0; i < w->n_listeners; i++)
+		tern__listener_free(&w->listeners[i]);
+	free(w->listeners);
+	w->listeners = NULL;
+	w->n_listeners = 0;
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct tern__worker *w = arg;
+	struct tern__conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	tern__net_log(&w->server->cfg, NULL, TERN_LOG_INFO,
+		      "close timeout over; ending %u session(s)", w->host.n_conns);
+	for (c = w->host.conns; c != NULL; c = next) {
+		next = tern__conn_next(c);
+		tern__conn_shutdown(c);
+	}
+}
+
+static void begin_close(struct tern__worker *w)
+{
+	tern_smtp_server *s = w->server;
+	struct tern__conn *c, *next;
+	unsigned ms = s->cfg.opts.close_timeout ? s->cfg.opts.close_timeout
+						: DEFAULT_CLOSE_TIMEOUT_MS;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	w->closing = true;
+	free_listeners(w);
+	if (w->index == 0)
+		tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "closing: no longer accepting");
+	for (c = w->host.conns; c != NULL; c = next) {
+		next = tern__conn_next(c);
+		tern__conn_drain(c);
+	}
+	if (w->host.n_conns == 0)
+		worker_finish(w);
+	else if (!w->finished)
+		evtimer_add(&w->grace, &tv);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct tern__worker *w = arg;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (atomic_load(&w->server->closing) && !w->closing)
+		begin_close(w);
+}
+
+static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned index,
+		       struct event_base *base)
+{
+	memset(w, 0, sizeof(*w));
+	w->notify_fd[0] = w->notify_fd[1] = -1;
+	w->server = s;
+	w->index = index;
+	w->host.cfg = &s->cfg;
+	w->host.conn_ended = conn_ended;
+	if (base == NULL) {
+		base = event_base_new();
+		if (base == NULL)
+			return TERN_ENOMEM;
+		w->own_base = true;
+	}
+	w->host.base = base;
+	w->base_made = true;
+	if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0)
+		return TERN_EIO;
+	event_assign(&w->notify, base, w->notify_fd[0], EV_READ | EV_PERSIST, on_notify, w);
+	evtimer_assign(&w->grace, base, on_grace, w);
+	w->events_made = true;
+	if (event_add(&w->notify, NULL) != 0)
+		return TERN_ENOMEM;
+	return 0;
+}
+
+/* Frees what worker_init and open_listeners made. Connections still open
+ * (destroy of an attached server that was not drained) end at once. */
+static void worker_teardown(struct tern__worker *w)
+{
+	free_listeners(w);
+	while (w->host.conns != NULL)
+		tern__conn_abort(w->host.conns);
+	if (w->events_made) {
+		event_del(&w->notify);
+		event_del(&w->grace);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (w->notify_fd[i] >= 0)
+			close(w->notify_fd[i]);
+		w->notify_fd[i] = -1;
+	}
+	if (w->own_base && w->base_made)
+		event_base_free(w->host.base);
+	w->base_made = false;
+}
+
+static int add_listener(struct tern__worker *w, struct tern__listener *l)
+{
+	struct tern__listener **ls = realloc(w->listeners, (w->n_listeners + 1) * sizeof(*ls));
+
+	if (ls == NULL)
+		return TERN_ENOMEM;
+	w->listeners = ls;
+	ls[w->n_listeners++] = l;
+	return 0;
+}
+
+static void set_port(struct sockaddr_storage *ss, unsigned port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+/* Opens this worker's listeners on every address. With port 0, the first
+ * socket of an address gets the kernel's port and every other socket of that
+ * address (other families, other workers) binds the same one. */
+static int open_listeners(struct tern__worker *w, bool reuseport)
+{
+	tern_smtp_server *s = w->server;
+	struct tern__listener_cbs cbs = {on_accept, on_accept_error, w};
+	char text[TERN__SOCKADDR_STRLEN];
+
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		const struct tern__listen_addr *la = &s->addrs[i];
+		size_t opened = 0;
+		int last_errno = 0;
+
+		for (size_t j = 0; j < la->n; j++) {
+			struct sockaddr_storage ss = la->addrs[j];
+			unsigned port = atomic_load(&s->ports[i]);
+			struct tern__listener *l;
+			int err;
+
+			if (la->port == 0 && port != 0)
+				set_port(&ss, port);
+			tern__sockaddr_format_full((struct sockaddr *)&ss, text, sizeof(text));
+			err = tern__listener_open(&l, w->host.base, (struct sockaddr *)&ss,
+						  la->lens[j], reuseport, &cbs);
+			if (err == TERN_EIO && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
+				/* A host without IPv6 (or without one of the
+				 * addresses a name resolved to) still serves
+				 * the others. */
+				last_errno = errno;
+				if (w->index == 0)
+					tern__net_log(&s->cfg, NULL, TERN_LOG_WARNING,
+						      "listen %s (%s): %s; skipped", la->spec,
+						      text, strerror(errno));
+				continue;
+			}
+			if (err != 0) {
+				int saved = errno;
+
+				tern__net_log(&s->cfg, NULL, TERN_LOG_ERROR, "listen %s (%s): %s",
+					      la->spec, text,
+					      err == TERN_EIO ? strerror(saved) : tern_strerror(err));
+				errno = saved;
+				return err;
+			}
+			if (add_listener(w, l) != 0) {
+				tern__listener_free(&l);
+				return TERN_ENOMEM;
+			}
+			opened++;
+			if (port == 0)
+				atomic_store(&s->ports[i], tern__listener_port(l));
+			if (w->index == 0) {
+				if (la->port == 0)
+					set_port(&ss, tern__listener_port(l));
+				tern__sockaddr_format_full((struct sockaddr *)&ss, text,
+							   sizeof(text));
+				tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "listening on %s", text);
+			}
+		}
+		if (opened == 0) {
+			errno = last_errno;
+			return TERN_EIO;
+		}
+	}
+	return 0;
+}
+
+static void notify_workers(tern_smtp_server *s)
+{
+	for (unsigned i = 0; i < s->n_workers; i++) {
+		ssize_t r = write(s->workers[i].notify_fd[1], "c", 1);
+
+		(void)r; /* EAGAIN: a wakeup is already pending */
+	}
+}
+
+static void *worker_thread(void *arg)
+{
+	struct tern__worker *w = arg;
+
+	event_base_dispatch(w->host.base);
+	return NULL;
+}
+
+static void reset_ports(tern_smtp_server *s)
+{
+	for (size_t i = 0; i < s->n_addrs; i++)
+		atomic_store(&s->ports[i], 0);
+}
+
+/* Creates and opens n workers; on failure everything is torn down. */
+static int start_workers(tern_smtp_server *s, unsigned n, struct event_base *base)
+{
+	struct tern__worker *ws = calloc(n, sizeof(*ws));
+	int err = 0;
+	unsigned made = 0;
+
+	if (ws == NULL)
+		return TERN_ENOMEM;
+	for (; made < n && err == 0; made++)
+		err = worker_init(&ws[made], s, made, base);
+	for (unsigned i = 0; i < n && err == 0; i++)
+		err = open_listeners(&ws[i], n > 1);
+	if (err != 0) {
+		int saved = errno;
+
+		for (unsigned i = 0; i < made; i++)
+			worker_teardown(&ws[i]);
+		free(ws);
+		reset_ports(s);
+		errno = saved;
+		return err;
+	}
+	s->workers = ws;
+	s->n_workers = n;
+	return 0;
+}
+
+int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts)
+{
+	tern_smtp_server *s;
+	pthread_mutexattr_t attr;
+	uint64_t seed = 0;
+	int err;
+
+	if (server_r == NULL || opts == NULL)
+		return TERN_EINVAL;
+	*server_r = NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return TERN_ENOMEM;
+	err = tern__smtp_config_init(&s->cfg, opts);
+	if (err != 0) {
+		free(s);
+		return err;
+	}
+	/* Recursive: an on_log callback run while run() holds the lock may
+	 * call tern_smtp_server_close(). */
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	err = pthread_mutex_init(&s->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	if (err != 0) {
+		tern__smtp_config_free(&s->cfg);
+		free(s);
+		return TERN_ENOMEM;
+	}
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+		/* Ids need to be unique, not secret; the counter does that. */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+	}
+	s->id_seed = seed;
+	s->state = SERVER_NEW;
+	atomic_init(&s->closing, false);
+	atomic_init(&s->sessions, 0);
+	atomic_init(&s->admitted, 0);
+	atomic_init(&s->next_id, 0);
+	*server_r = s;
+	return 0;
+}
+
+int tern_smtp_server_listen(tern_smtp_server *s, const char *addr_port)
+{
+	struct tern__listen_addr la, *addrs;
+	atomic_uint *ports;
+	int err;
+
+	if (s == NULL || addr_port == NULL)
+		return TERN_EINVAL;
+	/* Resolve outside the lock: it may take a while. */
+	err = tern__listen_addr_parse(&la, addr_port);
+	if (err != 0)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SERVER_NEW) {
+		err = TERN_ESTATE;
+		goto out;
+	}
+	addrs = realloc(s->addrs, (s->n_addrs + 1) * sizeof(*addrs));
+	if (addrs == NULL) {
+		err = TERN_ENOMEM;
+		goto out;
+	}
+	s->addrs = addrs;
+	ports = realloc(s->ports, (s->n_addrs + 1) * sizeof(*ports));
+	if (ports == NULL) {
+		err = TERN_ENOMEM;
+		goto out;
+	}
+	s->ports = ports;
+	atomic_init(&s->ports[s->n_addrs], 0);
+	s->addrs[s->n_addrs++] = la;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+out:
+	pthread_mutex_unlock(&s->lock);
+	tern__listen_addr_free(&la);
+	return err;
+}
+
+/* Checks under the lock whether the server may start. */
+static int may_start(tern_smtp_server *s)
+{
+	if (s->state != SERVER_NEW)
+		return TERN_ESTATE;
+	if (atomic_load(&s->closing))
+		return TERN_ECLOSED;
+	if (s->n_addrs == 0)
+		return TERN_ESTATE;
+	return 0;
+}
+
+int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
+{
+	sigset_t all, old, pipe_set;
+	bool pipe_was_blocked;
+	unsigned started = 1;
+	int err;
+
+	if (s == NULL || workers > MAX_WORKERS)
+		return TERN_EINVAL;
+	if (workers == 0)
+		workers = 1;
+	pthread_mutex_lock(&s->lock);
+	err = may_start(s);
+	if (err == 0)
+		err = start_workers(s, workers, NULL);
+	if (err != 0) {
+		int saved = errno;
+
+		pthread_mutex_unlock(&s->lock);
+		errno = saved;
+		return err;
+	}
+	s->state = SERVER_RUNNING;
+	if (workers > 1)
+		tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "running %u workers", workers);
+	pthread_mutex_unlock(&s->lock);
+
+	/* Worker threads get every signal blocked: the process's signals go
+	 * to the embedder's threads, and a write to a closed connection
+	 * returns EPIPE instead of killing the process with SIGPIPE
+	 * (libevent writes with writev(), which has no MSG_NOSIGNAL). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (; started < workers; started++) {
+		struct tern__worker *w = &s->workers[started];
+
+		if (pthread_create(&w->thread, NULL, worker_thread, w) != 0) {
+			err = TERN_ENOMEM;
+			tern_smtp_server_close(s);
+			break;
+		}
+		w->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	/* The same for SIGPIPE on the calling thread while it runs worker 0;
+	 * a SIGPIPE raised meanwhile is taken off before the mask is put
+	 * back, or it would be delivered then. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pipe_was_blocked = sigismember(&old, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
+	event_base_dispatch(s->workers[0].host.base);
+	if (!pipe_was_blocked) {
+		struct timespec zero = {0, 0};
+
+		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+			;
+		pthread_sigmask(SIG_UNBLOCK, &pipe_set, NULL);
+	}
+
+	for (unsigned i = 1; i < workers; i++) {
+		if (s->workers[i].thread_started)
+			pthread_join(s->workers[i].thread, NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	struct tern__worker *ws = s->workers;
+	s->workers = NULL;
+	s->n_workers = 0;
+	s->state = SERVER_DONE;
+	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < workers; i++)
+		worker_teardown(&ws[i]);
+	free(ws);
+	tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "closed");
+	return err;
+}
+
+int tern_smtp_server_attach(tern_smtp_server *s, struct event_base *base)
+{
+	int err;
+
+	if (s == NULL || base == NULL)
+		return TERN_EINVAL;
+	pthread_mutex_lock(&s->lock);
+	err = may_start(s);
+	if (err == 0)
+		err = start_workers(s, 1, base);
+	if (err == 0)
+		s->state = SERVER_RUNNING;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void tern_smtp_server_close(tern_smtp_server *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	atomic_store(&s->closing, true);
+	notify_workers(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+unsigned tern_smtp_server_session_count(const tern_smtp_server *s)
+{
+	return s == NULL ? 0 : atomic_load(&((tern_smtp_server *)s)->sessions);
+}
+
+unsigned tern_smtp_server_bound_port(const tern_smtp_server *s, unsigned n)
+{
+	if (s == NULL || n >= s->n_addrs)
+		return 0;
+	return atomic_load(&s->ports[n]);
+}
+
+void tern_smtp_server_destroy(tern_smtp_server **sp)
+{
+	tern_smtp_server *s;
+
+	if (sp == NULL || *sp == NULL)
+		return;
+	s = *sp;
+	/* Only an attached server still has workers here; run() tears its
+	 * own down before it returns. */
+	for (unsigned i = 0; i < s->n_workers; i++)
+		worker_teardown(&s->workers[i]);
+	free(s->workers);
+	for (size_t i = 0; i < s->n_addrs; i++)
+		tern__listen_addr_free(&s->addrs[i]);
+	free(s->addrs);
+	free(s->ports);
+	tern__smtp_config_free(&s->cfg);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	*sp = NULL;
+}

@@ -1,0 +1,70 @@
+/* The server object behind tern_smtp_server_* (include/tern/smtp.h).
+ *
+ * A server has one worker per event loop: tern_smtp_server_run() makes
+ * `workers` of them (worker 0 on the calling thread, the others on their own
+ * pthreads, each with its own event_base and its own SO_REUSEPORT listeners);
+ * tern_smtp_server_attach() makes one on the embedder's base.
+ *
+ * Closing from any thread: tern_smtp_server_close() sets an atomic flag and
+ * writes one byte to each worker's notification pipe; the worker's loop does
+ * the rest in its own thread. This needs no libevent threading support
+ * (evthread_use_pthreads is never called: it is process-wide, and an
+ * embedder's base may have been made without it), and write() is
+ * async-signal-safe, so close() may even be called from a signal handler.
+ *
+ * Counters shared by workers (sessions, admitted sessions for max_clients,
+ * the session id counter) are atomics; everything else a worker touches is
+ * its own. */
+#ifndef TERN_SERVER_SERVER_H
+#define TERN_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event_struct.h>
+
+#include "net/connection.h"
+#include "net/listen_addr.h"
+#include "net/listener.h"
+#include "smtp/engine.h"
+
+struct tern__worker {
+	struct tern__conn_host host; /* first: conn_ended gets &host */
+	tern_smtp_server *server;
+	unsigned index;
+	bool own_base;            /* run(): we made the base and dispatch it */
+	bool base_made;
+	bool closing;             /* listeners gone, sessions draining */
+	bool finished;            /* closing and no connection left */
+	struct tern__listener **listeners;
+	size_t n_listeners;
+	int notify_fd[2];         /* close() writes, the loop reads */
+	struct event notify;
+	struct event grace;       /* close_timeout */
+	bool events_made;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct tern_smtp_server {
+	struct tern__smtp_config cfg;
+	struct tern__listen_addr *addrs;
+	size_t n_addrs;
+	atomic_uint *ports;       /* bound port per listen address */
+
+	/* Guards state and workers against close() from other threads. */
+	pthread_mutex_t lock;
+	enum { SERVER_NEW, SERVER_RUNNING, SERVER_DONE } state;
+	atomic_bool closing;
+	struct tern__worker *workers;
+	unsigned n_workers;
+
+	atomic_uint sessions;     /* every open connection */
+	atomic_uint admitted;     /* sessions counted against max_clients */
+	atomic_uint_fast64_t next_id;
+	uint64_t id_seed;         /* random per server (getrandom) */
+};
+
+#endif
