@@ -89,7 +89,8 @@ class SwaksTest(ToolTest):
         self.swaks(t, "--to", "you@localhost", "--from", "me@example.com", "--body", "@" + path,
                    "--add-header", "Content-Type: text/plain; charset=utf-8")
         head, body = split_body(t.read_one("you@localhost"))
-        self.assertBytesEqual(body, crlf(text) + b"\r\n")
+        # swaks's template puts a newline after %BODY%, then "\r\n.\r\n".
+        self.assertBytesEqual(body, crlf(text) + b"\r\n\r\n")
 
     def test_lmtp(self):
         t = self.start_ternd(lmtp=True)
@@ -193,7 +194,8 @@ class NodemailerTest(ToolTest):
 
     def test_utf8_addresses(self):
         t = self.start_ternd()
-        to = ["\u00fcser@b\u00fccher.example"]
+        # An ASCII domain: nodemailer turns IDN domains into A-labels.
+        to = ["\u00fcser@example.com"]
         mail = dict(self.MAIL, to=to[0], attachments=[])
         self.send(t, "message", mail, to)
         m = email.message_from_bytes(t.read_one(to[0]), policy=email.policy.default)
