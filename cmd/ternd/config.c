@@ -23,7 +23,7 @@ struct opt {
 	int (*set)(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+__attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t errlen,
 						      const char *fmt, ...)
 {
 	va_list ap;
@@ -48,7 +48,7 @@ static int set_string(char **dst, const char *value, const char *what, char *err
 {
 	char *copy = xstrdup(value);
 	if (copy == NULL)
-		return fail(err, errlen, "%s: out of memory", what);
+		return usage_fail(err, errlen, "%s: out of memory", what);
 	free(*dst);
 	*dst = copy;
 	return TERND_EX_OK;
@@ -80,9 +80,9 @@ static int set_uint(unsigned *dst, const char *value, const char *what, unsigned
 	uint64_t v;
 	int e = parse_uint(value, max, &v);
 	if (e == EINVAL)
-		return fail(err, errlen, "%s: '%s' is not a number", what, value);
+		return usage_fail(err, errlen, "%s: '%s' is not a number", what, value);
 	if (e == ERANGE || v < min)
-		return fail(err, errlen, "%s: '%s' is out of range (%u..%u)", what, value, min,
+		return usage_fail(err, errlen, "%s: '%s' is out of range (%u..%u)", what, value, min,
 			    max);
 	*dst = (unsigned)v;
 	return TERND_EX_OK;
@@ -112,18 +112,18 @@ static int set_listen(struct ternd_config *cfg, const char *value, char *err, si
 	/* The library parses and resolves the address when ternd starts; here
 	 * only the obvious mistakes are caught early. */
 	if (value[0] == '\0' || strchr(value, ':') == NULL)
-		return fail(err, errlen, "--listen: '%s' is not ADDR:PORT", value);
+		return usage_fail(err, errlen, "--listen: '%s' is not ADDR:PORT", value);
 	if (value[0] == '[' && strstr(value, "]:") == NULL)
-		return fail(err, errlen, "--listen: '%s': IPv6 is written [ADDR]:PORT", value);
+		return usage_fail(err, errlen, "--listen: '%s': IPv6 is written [ADDR]:PORT", value);
 	const char *port = strrchr(value, ':') + 1;
 	uint64_t p;
 	if (parse_uint(port, 65535, &p) != 0)
-		return fail(err, errlen, "--listen: '%s': bad port", value);
+		return usage_fail(err, errlen, "--listen: '%s': bad port", value);
 	if (cfg->listen_count == TERND_MAX_LISTEN)
-		return fail(err, errlen, "--listen: more than %d addresses", TERND_MAX_LISTEN);
+		return usage_fail(err, errlen, "--listen: more than %d addresses", TERND_MAX_LISTEN);
 	char *copy = xstrdup(value);
 	if (copy == NULL)
-		return fail(err, errlen, "--listen: out of memory");
+		return usage_fail(err, errlen, "--listen: out of memory");
 	cfg->listen[cfg->listen_count++] = copy;
 	return TERND_EX_OK;
 }
@@ -131,7 +131,7 @@ static int set_listen(struct ternd_config *cfg, const char *value, char *err, si
 static int set_maildir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	if (value[0] == '\0')
-		return fail(err, errlen, "--maildir: empty path");
+		return usage_fail(err, errlen, "--maildir: empty path");
 	return set_string(&cfg->maildir, value, "--maildir", err, errlen);
 }
 
@@ -140,10 +140,10 @@ static int set_maildir(struct ternd_config *cfg, const char *value, char *err, s
 static int set_hostname(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	if (value[0] == '\0' || strlen(value) > 255)
-		return fail(err, errlen, "--hostname: must be 1..255 characters");
+		return usage_fail(err, errlen, "--hostname: must be 1..255 characters");
 	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (*p <= ' ' || *p >= 0x7f)
-			return fail(err, errlen, "--hostname: '%s' has a blank or control character",
+			return usage_fail(err, errlen, "--hostname: '%s' has a blank or control character",
 				    value);
 	}
 	return set_string(&cfg->hostname, value, "--hostname", err, errlen);
@@ -153,10 +153,10 @@ static int set_banner(struct ternd_config *cfg, const char *value, char *err, si
 {
 	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
 		if (*p < ' ' || *p == 0x7f)
-			return fail(err, errlen, "--banner: control characters are not allowed");
+			return usage_fail(err, errlen, "--banner: control characters are not allowed");
 	}
 	if (strlen(value) > 400)
-		return fail(err, errlen, "--banner: longer than 400 characters");
+		return usage_fail(err, errlen, "--banner: longer than 400 characters");
 	return set_string(&cfg->banner, value, "--banner", err, errlen);
 }
 
@@ -167,7 +167,7 @@ static int set_max_size(struct ternd_config *cfg, const char *value, char *err, 
 	size_t len = strlen(value);
 	uint64_t mult = 1;
 	if (len == 0 || len >= sizeof(digits))
-		return fail(err, errlen, "--max-size: '%s' is not a size", value);
+		return usage_fail(err, errlen, "--max-size: '%s' is not a size", value);
 	memcpy(digits, value, len + 1);
 	switch (digits[len - 1]) {
 	case 'k': case 'K': mult = 1024; break;
@@ -180,10 +180,10 @@ static int set_max_size(struct ternd_config *cfg, const char *value, char *err, 
 	uint64_t v;
 	int e = parse_uint(digits, UINT64_MAX / mult, &v);
 	if (e == EINVAL)
-		return fail(err, errlen, "--max-size: '%s' is not a size (BYTES, or with K/M/G)",
+		return usage_fail(err, errlen, "--max-size: '%s' is not a size (BYTES, or with K/M/G)",
 			    value);
 	if (e == ERANGE)
-		return fail(err, errlen, "--max-size: '%s' is too big", value);
+		return usage_fail(err, errlen, "--max-size: '%s' is too big", value);
 	cfg->max_size = v * mult;
 	cfg->max_size_set = true;
 	return TERND_EX_OK;
@@ -275,7 +275,7 @@ static int set_log_level(struct ternd_config *cfg, const char *value, char *err,
 		cfg->log_level = TERN_LOG_WARNING;
 		return TERND_EX_OK;
 	}
-	return fail(err, errlen, "--log-level: '%s' is not error, warning, info or debug", value);
+	return usage_fail(err, errlen, "--log-level: '%s' is not error, warning, info or debug", value);
 }
 
 static int set_bare_newline(struct ternd_config *cfg, const char *value, char *err,
@@ -286,14 +286,14 @@ static int set_bare_newline(struct ternd_config *cfg, const char *value, char *e
 	else if (strcasecmp(value, "reject") == 0)
 		cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_REJECT;
 	else
-		return fail(err, errlen, "--bare-newline: '%s' is not normalize or reject", value);
+		return usage_fail(err, errlen, "--bare-newline: '%s' is not normalize or reject", value);
 	return TERND_EX_OK;
 }
 
 static int set_config(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	if (value[0] == '\0')
-		return fail(err, errlen, "--config: empty path");
+		return usage_fail(err, errlen, "--config: empty path");
 	return set_string(&cfg->config_file, value, "--config", err, errlen);
 }
 
@@ -423,7 +423,7 @@ static int parse_line(struct ternd_config *cfg, char *line, const char *name, un
 		return TERND_EX_OK;
 	char *eq = strchr(p, '=');
 	if (eq == NULL)
-		return fail(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
+		return usage_fail(err, errlen, "%s:%u: expected 'key = value'", name, lineno);
 	*eq = '\0';
 	char *key = trim(p);
 	char *value = trim(eq + 1);
@@ -433,10 +433,10 @@ static int parse_line(struct ternd_config *cfg, char *line, const char *name, un
 	if (*value == '"') {
 		char *end = strchr(value + 1, '"');
 		if (end == NULL)
-			return fail(err, errlen, "%s:%u: unterminated quote", name, lineno);
+			return usage_fail(err, errlen, "%s:%u: unterminated quote", name, lineno);
 		char *rest = trim(end + 1);
 		if (*rest != '\0' && *rest != '#')
-			return fail(err, errlen, "%s:%u: text after the closing quote", name, lineno);
+			return usage_fail(err, errlen, "%s:%u: text after the closing quote", name, lineno);
 		*end = '\0';
 		value++;
 	} else {
@@ -451,21 +451,21 @@ static int parse_line(struct ternd_config *cfg, char *line, const char *name, un
 
 	const struct opt *o = find_option(key, strlen(key));
 	if (o == NULL)
-		return fail(err, errlen, "%s:%u: unknown key '%s'", name, lineno, key);
+		return usage_fail(err, errlen, "%s:%u: unknown key '%s'", name, lineno, key);
 	if (o->kind == OPT_ACTION)
-		return fail(err, errlen, "%s:%u: '%s' is a command-line flag only", name, lineno,
+		return usage_fail(err, errlen, "%s:%u: '%s' is a command-line flag only", name, lineno,
 			    key);
 	if (o->kind == OPT_BOOL) {
 		bool b;
 		if (parse_bool(value, &b) != 0)
-			return fail(err, errlen, "%s:%u: %s: '%s' is not yes or no", name, lineno,
+			return usage_fail(err, errlen, "%s:%u: %s: '%s' is not yes or no", name, lineno,
 				    o->name, value);
 		value = b ? "yes" : "no";
 	}
 	char sub[512];
 	int rc = o->set(cfg, value, sub, sizeof(sub));
 	if (rc != TERND_EX_OK)
-		return fail(err, errlen, "%s:%u: %s", name, lineno, sub);
+		return usage_fail(err, errlen, "%s:%u: %s", name, lineno, sub);
 	return TERND_EX_OK;
 }
 
@@ -479,13 +479,13 @@ int ternd_config_parse_text(struct ternd_config *cfg, const char *text, const ch
 		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
 		char *line = malloc(len + 1);
 		if (line == NULL)
-			return fail(err, errlen, "%s: out of memory", name);
+			return usage_fail(err, errlen, "%s: out of memory", name);
 		memcpy(line, p, len);
 		line[len] = '\0';
 		lineno++;
 		int rc = TERND_EX_OK;
 		if (memchr(p, '\0', len) != NULL)
-			rc = fail(err, errlen, "%s:%u: NUL byte", name, lineno);
+			rc = usage_fail(err, errlen, "%s:%u: NUL byte", name, lineno);
 		else
 			rc = parse_line(cfg, line, name, lineno, err, errlen);
 		free(line);
@@ -511,7 +511,7 @@ static int parse_file(struct ternd_config *cfg, const char *path, char *err, siz
 	char *text = malloc(CONFIG_FILE_MAX + 1);
 	if (text == NULL) {
 		fclose(f);
-		return fail(err, errlen, "--config: out of memory");
+		return usage_fail(err, errlen, "--config: out of memory");
 	}
 	size_t len = fread(text, 1, CONFIG_FILE_MAX + 1, f);
 	int read_err = ferror(f);
@@ -521,9 +521,9 @@ static int parse_file(struct ternd_config *cfg, const char *path, char *err, siz
 		snprintf(err, errlen, "--config: cannot read %s", path);
 		rc = TERND_EX_NOINPUT;
 	} else if (len > CONFIG_FILE_MAX) {
-		rc = fail(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+		rc = usage_fail(err, errlen, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
 	} else if (memchr(text, '\0', len) != NULL) {
-		rc = fail(err, errlen, "%s: not a text file (NUL byte)", path);
+		rc = usage_fail(err, errlen, "%s: not a text file (NUL byte)", path);
 	} else {
 		text[len] = '\0';
 		rc = ternd_config_parse_text(cfg, text, path, err, errlen);
@@ -547,7 +547,7 @@ static const struct opt *next_arg(int argc, char *const *argv, int *i, const cha
 	else if (strcmp(arg, "-V") == 0)
 		arg = "--version";
 	if (arg[0] != '-' || arg[1] != '-' || arg[2] == '\0') {
-		*rc = fail(err, errlen, "unexpected argument '%s'", arg);
+		*rc = usage_fail(err, errlen, "unexpected argument '%s'", arg);
 		return NULL;
 	}
 	const char *name = arg + 2;
@@ -555,7 +555,7 @@ static const struct opt *next_arg(int argc, char *const *argv, int *i, const cha
 	size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
 	const struct opt *o = find_option(name, len);
 	if (o == NULL || memchr(name, '_', len) != NULL) {
-		*rc = fail(err, errlen, "unknown flag '--%.*s'", (int)len, name);
+		*rc = usage_fail(err, errlen, "unknown flag '--%.*s'", (int)len, name);
 		return NULL;
 	}
 	if (takes_value_on_cmdline(o)) {
@@ -564,13 +564,13 @@ static const struct opt *next_arg(int argc, char *const *argv, int *i, const cha
 		} else if (*i + 1 < argc) {
 			*value_r = argv[++*i];
 		} else {
-			*rc = fail(err, errlen, "--%s needs a value (%s)", o->name, o->arg);
+			*rc = usage_fail(err, errlen, "--%s needs a value (%s)", o->name, o->arg);
 			return NULL;
 		}
 	} else if (eq != NULL) {
 		bool b;
 		if (o->kind != OPT_BOOL || parse_bool(eq + 1, &b) != 0) {
-			*rc = fail(err, errlen, "--%s takes no value", o->name);
+			*rc = usage_fail(err, errlen, "--%s takes no value", o->name);
 			return NULL;
 		}
 		*value_r = b ? "yes" : "no";

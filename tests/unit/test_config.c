@@ -1,0 +1,528 @@
+/* Tests of ternd's configuration parsing (cmd/ternd/config.c): defaults,
+ * every flag, the config file and command-line overrides, and errors. The
+ * parser is compiled into this test directly: it is part of ternd. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../cmd/ternd/config.c"
+
+#include <unistd.h>
+
+#define MAX_ARGS 64
+
+/* Parses a NULL-terminated list of arguments (argv[0] is added). */
+static int parse_args(struct ternd_config *cfg, char *err, size_t errlen, ...)
+{
+	char *argv[MAX_ARGS + 1] = {"ternd"};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, errlen);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		assert_true(argc < MAX_ARGS);
+		argv[argc++] = (char *)a;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	ternd_config_init(cfg);
+	return ternd_config_parse(cfg, argc, argv, err, errlen);
+}
+
+#define PARSE(cfg, ...) parse_args(cfg, err, sizeof(err), __VA_ARGS__, (const char *)NULL)
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	char *argv[] = {"ternd", NULL};
+	ternd_config_init(&cfg);
+	assert_int_equal(ternd_config_parse(&cfg, 1, argv, err, sizeof(err)), TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 1);
+	assert_string_equal(cfg.listen[0], "127.0.0.1:2525");
+	assert_string_equal(cfg.maildir, "./mail");
+	assert_null(cfg.hostname);
+	assert_null(cfg.banner);
+	assert_null(cfg.config_file);
+	assert_false(cfg.max_size_set);
+	assert_int_equal(cfg.max_recipients, 0);
+	assert_int_equal(cfg.max_clients, 0);
+	assert_int_equal(cfg.idle_timeout, 0);
+	assert_int_equal(cfg.workers, 1);
+	assert_int_equal(cfg.log_level, TERN_LOG_INFO);
+	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_NORMALIZE);
+	assert_false(cfg.lmtp);
+	assert_false(cfg.discard);
+	assert_false(cfg.no_received_header);
+	assert_false(cfg.help);
+	assert_false(cfg.version);
+	assert_false(cfg.check_config);
+	ternd_config_free(&cfg);
+}
+
+static void test_each_flag(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:25", "--listen", "[::1]:2525",
+			       "--listen=:2526", "--maildir", "/var/mail/tern", "--hostname",
+			       "mx.example.org", "--max-size", "1048576", "--max-recipients", "50",
+			       "--lmtp", "--idle-timeout", "60", "--max-clients", "500", "--workers",
+			       "4", "--discard", "--log-level", "debug", "--max-line-length", "4096",
+			       "--bare-newline", "reject", "--no-received-header", "--banner",
+			       "Tern here", "--check-config"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 3);
+	assert_string_equal(cfg.listen[0], "127.0.0.1:25");
+	assert_string_equal(cfg.listen[1], "[::1]:2525");
+	assert_string_equal(cfg.listen[2], ":2526");
+	assert_string_equal(cfg.maildir, "/var/mail/tern");
+	assert_string_equal(cfg.hostname, "mx.example.org");
+	assert_true(cfg.max_size_set);
+	assert_int_equal(cfg.max_size, 1048576);
+	assert_int_equal(cfg.max_recipients, 50);
+	assert_true(cfg.lmtp);
+	assert_int_equal(cfg.idle_timeout, 60);
+	assert_int_equal(cfg.max_clients, 500);
+	assert_int_equal(cfg.workers, 4);
+	assert_true(cfg.discard);
+	assert_int_equal(cfg.log_level, TERN_LOG_DEBUG);
+	assert_int_equal(cfg.max_line_length, 4096);
+	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_REJECT);
+	assert_true(cfg.no_received_header);
+	assert_string_equal(cfg.banner, "Tern here");
+	assert_true(cfg.check_config);
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--max-data-line-length=2000", "--max-bad-commands=3",
+			       "--data-timeout=120", "--close-timeout", "5", "--log-level=WARNING",
+			       "--bare-newline=normalize", "--lmtp=no", "--discard=yes"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.max_data_line_length, 2000);
+	assert_int_equal(cfg.max_bad_commands, 3);
+	assert_int_equal(cfg.data_timeout, 120);
+	assert_int_equal(cfg.close_timeout, 5);
+	assert_int_equal(cfg.log_level, TERN_LOG_WARNING);
+	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_NORMALIZE);
+	assert_false(cfg.lmtp);
+	assert_true(cfg.discard);
+	ternd_config_free(&cfg);
+
+	/* The last of a single-valued flag wins. */
+	assert_int_equal(PARSE(&cfg, "--workers", "2", "--workers", "3"), TERND_EX_OK);
+	assert_int_equal(cfg.workers, 3);
+	ternd_config_free(&cfg);
+}
+
+static void test_sizes_and_levels(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		uint64_t out;
+	} sizes[] = {
+		{"0", 0}, {"1", 1}, {"10K", 10240}, {"10k", 10240}, {"25M", 25u << 20},
+		{"2G", 2ull << 30}, {"18446744073709551615", UINT64_MAX},
+	};
+	struct ternd_config cfg;
+	char err[256];
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--max-size", sizes[i].in), TERND_EX_OK);
+		assert_true(cfg.max_size_set);
+		assert_true(cfg.max_size == sizes[i].out);
+		ternd_config_free(&cfg);
+	}
+	static const char *const levels[] = {"error", "warning", "info", "debug"};
+	for (unsigned i = 0; i < 4; i++) {
+		assert_int_equal(PARSE(&cfg, "--log-level", levels[i]), TERND_EX_OK);
+		assert_int_equal(cfg.log_level, i);
+		assert_string_equal(ternd_log_level_name(cfg.log_level), levels[i]);
+		ternd_config_free(&cfg);
+	}
+}
+
+static void test_actions(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--help"), TERND_EX_OK);
+	assert_true(cfg.help);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "-h"), TERND_EX_OK);
+	assert_true(cfg.help);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--version"), TERND_EX_OK);
+	assert_true(cfg.version);
+	ternd_config_free(&cfg);
+	/* --help wins even over a bad value and a missing config file. */
+	assert_int_equal(PARSE(&cfg, "--config", "/nonexistent/x", "--help"), TERND_EX_OK);
+	assert_true(cfg.help);
+	ternd_config_free(&cfg);
+}
+
+struct bad_case {
+	const char *args[4];
+	int rc;
+	const char *msg; /* substring of the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{{"--frobnicate"}, TERND_EX_USAGE, "unknown flag '--frobnicate'"},
+	{{"--max_size", "1"}, TERND_EX_USAGE, "unknown flag"},
+	{{"-x"}, TERND_EX_USAGE, "unexpected argument"},
+	{{"stray"}, TERND_EX_USAGE, "unexpected argument 'stray'"},
+	{{"--"}, TERND_EX_USAGE, "unexpected argument"},
+	{{"--listen"}, TERND_EX_USAGE, "needs a value"},
+	{{"--listen", "localhost"}, TERND_EX_USAGE, "not ADDR:PORT"},
+	{{"--listen", "[::1]"}, TERND_EX_USAGE, "IPv6"},
+	{{"--listen", "1.2.3.4:99999"}, TERND_EX_USAGE, "bad port"},
+	{{"--listen", "1.2.3.4:"}, TERND_EX_USAGE, "bad port"},
+	{{"--maildir", ""}, TERND_EX_USAGE, "empty"},
+	{{"--hostname", "a b"}, TERND_EX_USAGE, "blank"},
+	{{"--hostname", ""}, TERND_EX_USAGE, "1..255"},
+	{{"--banner", "a\rb"}, TERND_EX_USAGE, "control"},
+	{{"--max-size", "ten"}, TERND_EX_USAGE, "not a size"},
+	{{"--max-size", "-1"}, TERND_EX_USAGE, "not a size"},
+	{{"--max-size", "5T"}, TERND_EX_USAGE, "not a size"},
+	{{"--max-size", "18446744073709551616"}, TERND_EX_USAGE, "too big"},
+	{{"--max-size", "17179869184G"}, TERND_EX_USAGE, "too big"},
+	{{"--max-size", ""}, TERND_EX_USAGE, "not a size"},
+	{{"--max-recipients", "0"}, TERND_EX_USAGE, "out of range"},
+	{{"--max-recipients", "1e3"}, TERND_EX_USAGE, "not a number"},
+	{{"--max-clients", "-5"}, TERND_EX_USAGE, "not a number"},
+	{{"--workers", "0"}, TERND_EX_USAGE, "out of range"},
+	{{"--workers", "5000"}, TERND_EX_USAGE, "out of range"},
+	{{"--workers", " 2"}, TERND_EX_USAGE, "not a number"},
+	{{"--idle-timeout", "0"}, TERND_EX_USAGE, "out of range"},
+	{{"--idle-timeout", "99999999999"}, TERND_EX_USAGE, "out of range"},
+	{{"--max-line-length", "100"}, TERND_EX_USAGE, "out of range"},
+	{{"--max-data-line-length", "999"}, TERND_EX_USAGE, "out of range"},
+	{{"--log-level", "verbose"}, TERND_EX_USAGE, "not error, warning, info or debug"},
+	{{"--bare-newline", "keep"}, TERND_EX_USAGE, "not normalize or reject"},
+	{{"--lmtp=maybe"}, TERND_EX_USAGE, "takes no value"},
+	{{"--help=yes"}, TERND_EX_USAGE, "takes no value"},
+	{{"--config", "/nonexistent/ternd.conf"}, TERND_EX_NOINPUT, "cannot read"},
+	{{"--config"}, TERND_EX_USAGE, "needs a value"},
+};
+
+static void test_bad_flags(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *c = &bad_cases[i];
+		char *argv[6] = {"ternd"};
+		int argc = 1;
+		for (int k = 0; k < 4 && c->args[k] != NULL; k++)
+			argv[argc++] = (char *)c->args[k];
+		struct ternd_config cfg;
+		char err[256] = "";
+		ternd_config_init(&cfg);
+		int rc = ternd_config_parse(&cfg, argc, argv, err, sizeof(err));
+		if (rc != c->rc || strstr(err, c->msg) == NULL)
+			fail_msg("case %zu (%s): rc %d '%s', want %d '%s'", i, c->args[0], rc, err,
+				 c->rc, c->msg);
+		ternd_config_free(&cfg);
+	}
+}
+
+/* ---- config file ------------------------------------------------------ */
+
+static void test_file_text(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	const char *text = "# ternd.conf\n"
+			   "\n"
+			   "listen = 127.0.0.1:2525\n"
+			   "  listen=[::1]:2525   # loopback v6\n"
+			   "maildir = /srv/mail # where\n"
+			   "hostname\t=\tmx.example.org\r\n"
+			   "banner = \"Tern # mail  \"  # quoted keeps '#' and blanks\n"
+			   "max-size = 10M\n"
+			   "max_recipients = 20\n"
+			   "lmtp = yes\n"
+			   "discard = off\n"
+			   "no-received-header = TRUE\n"
+			   "idle-timeout = 30\n"
+			   "max-clients = 7\n"
+			   "workers = 2\n"
+			   "log-level = warning\n"
+			   "bare-newline = reject\n"
+			   "max-line-length = 1024\n"
+			   "maildir = /srv/mail2"; /* no final newline; later wins */
+	ternd_config_init(&cfg);
+	assert_int_equal(ternd_config_parse_text(&cfg, text, "t.conf", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 2);
+	assert_string_equal(cfg.listen[0], "127.0.0.1:2525");
+	assert_string_equal(cfg.listen[1], "[::1]:2525");
+	assert_string_equal(cfg.maildir, "/srv/mail2");
+	assert_string_equal(cfg.hostname, "mx.example.org");
+	assert_string_equal(cfg.banner, "Tern # mail  ");
+	assert_int_equal(cfg.max_size, 10u << 20);
+	assert_int_equal(cfg.max_recipients, 20);
+	assert_true(cfg.lmtp);
+	assert_false(cfg.discard);
+	assert_true(cfg.no_received_header);
+	assert_int_equal(cfg.idle_timeout, 30);
+	assert_int_equal(cfg.max_clients, 7);
+	assert_int_equal(cfg.workers, 2);
+	assert_int_equal(cfg.log_level, TERN_LOG_WARNING);
+	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_REJECT);
+	assert_int_equal(cfg.max_line_length, 1024);
+	ternd_config_free(&cfg);
+}
+
+static const struct {
+	const char *text;
+	const char *msg;
+} bad_files[] = {
+	{"listen 127.0.0.1:25\n", "t.conf:1: expected 'key = value'"},
+	{"\n\nfoo = bar\n", "t.conf:3: unknown key 'foo'"},
+	{"workers = many\n", "t.conf:1: --workers: 'many' is not a number"},
+	{"lmtp = maybe\n", "t.conf:1: lmtp: 'maybe' is not yes or no"},
+	{"lmtp =\n", "not yes or no"},
+	{"config = other.conf\n", "command-line flag only"},
+	{"help = yes\n", "command-line flag only"},
+	{"check-config = yes\n", "command-line flag only"},
+	{"banner = \"open\n", "unterminated quote"},
+	{"banner = \"a\" b\n", "text after the closing quote"},
+	{"maildir =\n", "empty path"},
+	{"log-level = loud\n", "t.conf:1: --log-level"},
+};
+
+static void test_file_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
+		struct ternd_config cfg;
+		char err[256] = "";
+		ternd_config_init(&cfg);
+		int rc = ternd_config_parse_text(&cfg, bad_files[i].text, "t.conf", err, sizeof(err));
+		if (rc != TERND_EX_USAGE || strstr(err, bad_files[i].msg) == NULL)
+			fail_msg("case %zu: rc %d '%s', want '%s'", i, rc, err, bad_files[i].msg);
+		ternd_config_free(&cfg);
+	}
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The file is read first whatever the flag order; flags override it; a
+ * --listen on the command line replaces the file's list. */
+static void test_file_and_override(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "listen = 10.0.0.1:25\nlisten = 10.0.0.2:25\nworkers = 8\n"
+			 "maildir = /from/file\nlmtp = yes\nmax-size = 1K\n");
+
+	struct ternd_config cfg;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--workers", "2", "--config", path), TERND_EX_OK);
+	assert_string_equal(cfg.config_file, path);
+	assert_int_equal(cfg.workers, 2);
+	assert_string_equal(cfg.maildir, "/from/file");
+	assert_true(cfg.lmtp);
+	assert_int_equal(cfg.max_size, 1024);
+	assert_int_equal(cfg.listen_count, 2);
+	assert_string_equal(cfg.listen[1], "10.0.0.2:25");
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--config", path, "--listen", "[::1]:25", "--maildir", "/cli",
+			       "--lmtp=no", "--max-size", "0"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 1);
+	assert_string_equal(cfg.listen[0], "[::1]:25");
+	assert_string_equal(cfg.maildir, "/cli");
+	assert_false(cfg.lmtp);
+	assert_true(cfg.max_size_set);
+	assert_int_equal(cfg.max_size, 0);
+	assert_int_equal(cfg.workers, 8);
+	ternd_config_free(&cfg);
+
+	/* An error in the file names the file and line and stops. */
+	write_file(path, "workers = 1\nworkers = 0\n");
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_USAGE);
+	assert_non_null(strstr(err, ":2: --workers"));
+	ternd_config_free(&cfg);
+
+	/* Not a text file. */
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite("workers = 1\n\0\n", 1, 14, f);
+	fclose(f);
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "NUL"));
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
+/* --check-config prints a file that parses back to the same settings. */
+static void test_print_round_trip(void **state)
+{
+	(void)state;
+	struct ternd_config cfg, back;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:25", "--listen", "[::1]:2525",
+			       "--maildir", "/m", "--hostname", "h.example", "--banner", "hi # there",
+			       "--max-size", "5M", "--max-recipients", "9", "--lmtp",
+			       "--idle-timeout", "11", "--data-timeout", "12", "--close-timeout", "13",
+			       "--max-clients", "14", "--workers", "3", "--discard", "--log-level",
+			       "error", "--max-line-length", "600", "--max-data-line-length", "1200",
+			       "--max-bad-commands", "4", "--bare-newline", "reject",
+			       "--no-received-header"),
+			 TERND_EX_OK);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "listen = 127.0.0.1:25\nlisten = [::1]:2525\n"));
+
+	ternd_config_init(&back);
+	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_int_equal(back.listen_count, 2);
+	assert_string_equal(back.listen[1], cfg.listen[1]);
+	assert_string_equal(back.maildir, cfg.maildir);
+	assert_string_equal(back.hostname, cfg.hostname);
+	assert_string_equal(back.banner, cfg.banner);
+	assert_true(back.max_size == cfg.max_size);
+	assert_int_equal(back.max_recipients, cfg.max_recipients);
+	assert_int_equal(back.lmtp, cfg.lmtp);
+	assert_int_equal(back.idle_timeout, cfg.idle_timeout);
+	assert_int_equal(back.data_timeout, cfg.data_timeout);
+	assert_int_equal(back.close_timeout, cfg.close_timeout);
+	assert_int_equal(back.max_clients, cfg.max_clients);
+	assert_int_equal(back.workers, cfg.workers);
+	assert_int_equal(back.discard, cfg.discard);
+	assert_int_equal(back.log_level, cfg.log_level);
+	assert_int_equal(back.max_line_length, cfg.max_line_length);
+	assert_int_equal(back.max_data_line_length, cfg.max_data_line_length);
+	assert_int_equal(back.max_bad_commands, cfg.max_bad_commands);
+	assert_int_equal(back.bare_newline, cfg.bare_newline);
+	assert_int_equal(back.no_received_header, cfg.no_received_header);
+	free(text);
+	ternd_config_free(&back);
+	ternd_config_free(&cfg);
+
+	/* Defaults print too, and parse back. */
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	out = open_memstream(&text, &len);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	ternd_config_init(&back);
+	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_false(back.max_size_set);
+	free(text);
+	ternd_config_free(&back);
+	ternd_config_free(&cfg);
+}
+
+static void test_usage_lists_every_flag(void **state)
+{
+	(void)state;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ternd_config_usage(out);
+	fclose(out);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		char flag[64];
+		snprintf(flag, sizeof(flag), "--%s", options[i].name);
+		assert_non_null(strstr(text, flag));
+	}
+	free(text);
+}
+
+static void test_to_options(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	tern_smtp_options opts;
+
+	/* Nothing given: the library's defaults stay. */
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.size = 123;
+	opts.max_recipients = 100;
+	opts.socket_timeout = 300000;
+	ternd_config_to_options(&cfg, &opts);
+	assert_null(opts.name);
+	assert_int_equal(opts.size, 123);
+	assert_int_equal(opts.max_recipients, 100);
+	assert_int_equal(opts.socket_timeout, 300000);
+	assert_false(opts.lmtp);
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--hostname", "mx", "--banner", "b", "--max-size", "0",
+			       "--max-recipients", "7", "--lmtp", "--idle-timeout", "60",
+			       "--max-clients", "9", "--max-line-length", "1000",
+			       "--max-data-line-length", "2000", "--max-bad-commands", "5",
+			       "--bare-newline", "reject", "--no-received-header", "--close-timeout",
+			       "2"),
+			 TERND_EX_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.size = 123;
+	ternd_config_to_options(&cfg, &opts);
+	assert_string_equal(opts.name, "mx");
+	assert_string_equal(opts.banner, "b");
+	assert_int_equal(opts.size, 0);
+	assert_int_equal(opts.max_recipients, 7);
+	assert_true(opts.lmtp);
+	assert_int_equal(opts.socket_timeout, 60000);
+	assert_int_equal(opts.data_timeout, 60000);
+	assert_int_equal(opts.close_timeout, 2000);
+	assert_int_equal(opts.max_clients, 9);
+	assert_int_equal(opts.max_line_length, 1000);
+	assert_int_equal(opts.max_data_line_length, 2000);
+	assert_int_equal(opts.max_bad_commands, 5);
+	assert_int_equal(opts.bare_newline, TERN_SMTP_BARE_NEWLINE_REJECT);
+	assert_true(opts.disable_received_header);
+	ternd_config_free(&cfg);
+
+	/* --data-timeout overrides --idle-timeout for DATA only. */
+	assert_int_equal(PARSE(&cfg, "--data-timeout", "10", "--idle-timeout", "60"), TERND_EX_OK);
+	memset(&opts, 0, sizeof(opts));
+	ternd_config_to_options(&cfg, &opts);
+	assert_int_equal(opts.socket_timeout, 60000);
+	assert_int_equal(opts.data_timeout, 10000);
+	ternd_config_free(&cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_each_flag),
+		cmocka_unit_test(test_sizes_and_levels),
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_file_text),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_file_and_override),
+		cmocka_unit_test(test_print_round_trip),
+		cmocka_unit_test(test_usage_lists_every_flag),
+		cmocka_unit_test(test_to_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
