@@ -134,7 +134,7 @@ typedef struct tern_smtp_callbacks {
 			  tern_smtp_reply *reply_r, void *user_data);
 	/* Before the first byte of a message (DATA, or the first BDAT chunk).
 	 * This is the moment to call tern_smtp_session_add_header(). Default
-	 * reject: 554 5.5.1 (for DATA; the BDAT payload is then discarded). */
+	 * reject: 554 5.7.1 (for BDAT the chunk is then read and discarded). */
 	int (*on_data_start)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
 	/* A piece of the message, after dot-unstuffing, as it arrives; the
 	 * Received: header and added headers come first. buf is valid until the

@@ -102,9 +102,8 @@ void tern__smtp_session_draining(tern_smtp_session *session);
  * progress (on_data_abort); the next free will not write anything. */
 void tern__smtp_session_eof(tern_smtp_session *session);
 
-/* Frees the session and calls on_close. Sets *session to NULL. If called from
- * inside a callback of the same session, the free is deferred until the
- * callback returns. */
+/* Frees the session and calls on_close. Sets *session to NULL. Never call it
+ * from inside a callback of the same session (or from the io wakeup). */
 void tern__smtp_session_free(tern_smtp_session **session);
 
 /* Mark the connection secure (STARTTLS done); resets the session state as

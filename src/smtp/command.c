@@ -1,0 +1,135 @@
+/* Command table and the single gate every command line passes. */
+#include "smtp/command.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const struct tern__cmd commands[] = {
+	{"EHLO", TERN__CMD_SMTP_ONLY, tern__cmd_ehlo},
+	{"HELO", TERN__CMD_SMTP_ONLY, tern__cmd_helo},
+	{"LHLO", TERN__CMD_LMTP_ONLY, tern__cmd_ehlo},
+	{"MAIL", TERN__CMD_NEEDS_HELO, tern__cmd_mail},
+	{"RCPT", TERN__CMD_NEEDS_HELO, tern__cmd_rcpt},
+	{"DATA", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_data},
+	{"BDAT", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_bdat},
+	{"RSET", 0, tern__cmd_rset},
+	{"NOOP", 0, tern__cmd_noop},
+	{"QUIT", TERN__CMD_ENDS_GROUP, tern__cmd_quit},
+	{"VRFY", 0, tern__cmd_vrfy},
+	{"HELP", 0, tern__cmd_help},
+	/* Known verbs this server does not implement (RFC 5321 4.2.4: 502).
+	 * STARTTLS and AUTH move to their own rows when TLS and SASL land; they
+	 * end a group already, so nothing pipelined after them is parsed. */
+	{"STARTTLS", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
+	{"AUTH", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
+	{"EXPN", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"TURN", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"ETRN", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"ATRN", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"SEND", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"SOML", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"SAML", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"XCLIENT", TERN__CMD_UNIMPLEMENTED, NULL},
+	{"XFORWARD", TERN__CMD_UNIMPLEMENTED, NULL},
+};
+
+const struct tern__cmd *tern__cmd_lookup(const char *verb, size_t len)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strlen(commands[i].verb) == len && strncasecmp(commands[i].verb, verb, len) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static size_t verb_length(const char *line, size_t len)
+{
+	size_t n = 0;
+	while (n < len && line[n] != ' ')
+		n++;
+	return n;
+}
+
+bool tern__cmd_line_ends_group(const char *line, size_t len)
+{
+	const struct tern__cmd *cmd = tern__cmd_lookup(line, verb_length(line, len));
+	return cmd && (cmd->flags & TERN__CMD_ENDS_GROUP);
+}
+
+static bool disabled(const tern_smtp_session *s, const char *verb)
+{
+	for (char **d = s->cfg->disabled_commands; d && *d; d++)
+		if (strcasecmp(*d, verb) == 0)
+			return true;
+	return false;
+}
+
+/* "GET / HTTP/1.1" and friends: someone pointed a web client at us. */
+static bool http_request(const char *line, size_t len)
+{
+	static const char *const methods[] = {"GET ",     "HEAD ",  "POST ",  "PUT ",  "DELETE ",
+					      "OPTIONS ", "TRACE ", "PATCH ", "CONNECT "};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		size_t m = strlen(methods[i]);
+		if (len > m && strncasecmp(line, methods[i], m) == 0)
+			return len >= 8 && memmem(line + m, len - m, " HTTP/", 6) != NULL;
+	}
+	return false;
+}
+
+static void reply_bad(tern_smtp_session *s, int code, const char *enhanced, const char *text)
+{
+	if (!tern__smtp_bad_command(s))
+		tern__smtp_reply(s, code, enhanced, "%s", text);
+}
+
+void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
+{
+	if (http_request(line, len)) {
+		tern__smtp_reply(s, 421, "4.7.0", "%s HTTP requests are not SMTP; closing",
+				 s->cfg->name);
+		return;
+	}
+	size_t vlen = verb_length(line, len);
+	if (vlen == 0) {
+		reply_bad(s, 500, "5.5.2", "Syntax error: empty command");
+		return;
+	}
+	const struct tern__cmd *cmd = tern__cmd_lookup(line, vlen);
+	if (!cmd) {
+		/* RFC 5321 4.2.4: 500 for an unrecognized command. */
+		reply_bad(s, 500, "5.5.1", "Command unrecognized");
+		return;
+	}
+	if (s->draining && !s->tx.active && strcmp(cmd->verb, "QUIT") != 0) {
+		tern__smtp_reply(s, 421, "4.3.2", "%s Service shutting down, closing",
+				 s->cfg->name);
+		return;
+	}
+	if ((cmd->flags & TERN__CMD_UNIMPLEMENTED) || disabled(s, cmd->verb)) {
+		reply_bad(s, 502, "5.5.1", "Command not implemented");
+		return;
+	}
+	if ((cmd->flags & TERN__CMD_SMTP_ONLY) && s->opts->lmtp) {
+		/* RFC 2033 4.1: LMTP has LHLO instead. */
+		reply_bad(s, 500, "5.5.1", "Command unrecognized: this is LMTP, use LHLO");
+		return;
+	}
+	if ((cmd->flags & TERN__CMD_LMTP_ONLY) && !s->opts->lmtp) {
+		reply_bad(s, 500, "5.5.1", "Command unrecognized");
+		return;
+	}
+	if ((cmd->flags & TERN__CMD_NEEDS_HELO) && s->helo_kind == TERN__HELO_NONE) {
+		reply_bad(s, 503, "5.5.1",
+			  s->opts->lmtp ? "Bad sequence of commands: send LHLO first"
+					: "Bad sequence of commands: send EHLO/HELO first");
+		return;
+	}
+	char *args = line + vlen;
+	size_t alen = len - vlen;
+	if (alen > 0) { /* skip the one separating space */
+		args++;
+		alen--;
+	}
+	line[vlen] = '\0';
+	cmd->handler(s, cmd->verb, args, alen);
+}

@@ -1,0 +1,138 @@
+/* Options: defaults, validation, and the copy every session shares. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smtp/engine.h"
+#include "util/address.h"
+
+/* Defaults (smtp-security.md section 3 and RFC 5321 4.5.3). */
+#define DEFAULT_SIZE (25ull * 1024 * 1024)
+/* RFC 5321 4.5.3.1.4 allows 512 octets; RFC 1869 lets each extension add
+ * room: SIZE (RFC 1870, 26), BODY (RFC 6152/3030, 16), SMTPUTF8 (RFC 6531,
+ * 9), REQUIRETLS (RFC 8689, 11), RET + ENVID (RFC 3461 4.3: 9 + 100),
+ * NOTIFY + ORCPT (RFC 3461 5: 500 + 41), AUTH= (RFC 4954 5: 500). 2048 covers
+ * all of them with margin, as Postfix's line_length_limit does. */
+#define DEFAULT_LINE_LENGTH 2048
+#define DEFAULT_DATA_LINE_LENGTH 1000 /* RFC 5321 4.5.3.1.6, incl. CRLF */
+#define DEFAULT_RECIPIENTS 100        /* RFC 5321 4.5.3.1.8 minimum */
+#define DEFAULT_BAD_COMMANDS 10
+#define DEFAULT_PIPELINED 32
+#define DEFAULT_SOCKET_TIMEOUT 300000 /* RFC 5321 4.5.3.2.7: 5 minutes */
+#define DEFAULT_DATA_TIMEOUT 180000   /* RFC 5321 4.5.3.2.5: data block 3 min */
+#define DEFAULT_CLOSE_TIMEOUT 30000
+#define MIN_LINE_LENGTH 512           /* RFC 5321 4.5.3.1.4 */
+
+void tern_smtp_options_init(tern_smtp_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->size = DEFAULT_SIZE;
+	opts->max_line_length = DEFAULT_LINE_LENGTH;
+	opts->max_data_line_length = DEFAULT_DATA_LINE_LENGTH;
+	opts->max_recipients = DEFAULT_RECIPIENTS;
+	opts->max_bad_commands = DEFAULT_BAD_COMMANDS;
+	opts->max_pipelined_commands = DEFAULT_PIPELINED;
+	opts->socket_timeout = DEFAULT_SOCKET_TIMEOUT;
+	opts->data_timeout = DEFAULT_DATA_TIMEOUT;
+	opts->close_timeout = DEFAULT_CLOSE_TIMEOUT;
+	opts->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
+}
+
+static int dup_opt(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (!src)
+		return 0;
+	if (tern__has_control(src, strlen(src)))
+		return TERN_EINVAL;
+	*dst = strdup(src);
+	return *dst ? 0 : TERN_ENOMEM;
+}
+
+void tern__smtp_config_free(struct tern__smtp_config *cfg)
+{
+	free(cfg->name);
+	free(cfg->banner);
+	free(cfg->helo_response);
+	for (char **d = cfg->disabled_commands; d && *d; d++)
+		free(*d);
+	free(cfg->disabled_commands);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* helo_response may hold at most two "%s" and no other conversion, since it
+ * is used as a format string. */
+static bool helo_format_safe(const char *f)
+{
+	int n = 0;
+	for (const char *p = f; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == '%') {
+			p++;
+			continue;
+		}
+		if (p[1] != 's' || ++n > 2)
+			return false;
+		p++;
+	}
+	return true;
+}
+
+int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->opts = *opts;
+	tern_smtp_options *o = &cfg->opts;
+	if (!o->max_line_length)
+		o->max_line_length = DEFAULT_LINE_LENGTH;
+	if (!o->max_pipelined_commands)
+		o->max_pipelined_commands = DEFAULT_PIPELINED;
+	if (!o->socket_timeout)
+		o->socket_timeout = DEFAULT_SOCKET_TIMEOUT;
+	if (!o->data_timeout)
+		o->data_timeout = DEFAULT_DATA_TIMEOUT;
+	if (!o->close_timeout)
+		o->close_timeout = DEFAULT_CLOSE_TIMEOUT;
+	if (o->max_line_length < MIN_LINE_LENGTH || o->max_line_length > 1024 * 1024 ||
+	    (o->max_data_line_length && o->max_data_line_length < 3) ||
+	    o->max_pipelined_commands > 4096 || (unsigned)o->bare_newline > 1)
+		return TERN_EINVAL;
+	if (o->helo_response && !helo_format_safe(o->helo_response))
+		return TERN_EINVAL;
+
+	char host[256] = "localhost";
+	if (!o->name) {
+		if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+	}
+	int r;
+	if ((r = dup_opt(&cfg->name, o->name ? o->name : host)) < 0 ||
+	    (r = dup_opt(&cfg->banner, o->banner)) < 0 ||
+	    (r = dup_opt(&cfg->helo_response, o->helo_response)) < 0)
+		goto fail;
+	size_t n = 0;
+	while (o->disabled_commands && o->disabled_commands[n])
+		n++;
+	cfg->disabled_commands = calloc(n + 1, sizeof(char *));
+	if (!cfg->disabled_commands) {
+		r = TERN_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = dup_opt(&cfg->disabled_commands[i], o->disabled_commands[i])) < 0)
+			goto fail;
+		for (char *p = cfg->disabled_commands[i]; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+	}
+	o->name = cfg->name;
+	o->banner = cfg->banner;
+	o->helo_response = cfg->helo_response;
+	o->disabled_commands = (const char *const *)cfg->disabled_commands;
+	return 0;
+fail:
+	tern__smtp_config_free(cfg);
+	return r;
+}

@@ -1,0 +1,380 @@
+/* Message transfer shared by DATA and BDAT: asking the embedder to start,
+ * the trace header, streaming decoded bytes with size accounting, and the
+ * end-of-message replies (one, or one per recipient in LMTP). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "smtp/command.h"
+
+/* ---- Received: (RFC 5321 4.4, RFC 3848) -------------------------------- */
+
+const char *tern__smtp_with_keyword(const tern_smtp_session *s)
+{
+	/* RFC 3848 2 and RFC 6531 3.7.3: protocol, then S for TLS. */
+	bool utf8 = s->tx.active && s->tx.mail.smtputf8;
+	switch (s->helo_kind) {
+	case TERN__HELO_LHLO:
+		return utf8 ? (s->secure ? "UTF8LMTPS" : "UTF8LMTP") : (s->secure ? "LMTPS" : "LMTP");
+	case TERN__HELO_EHLO:
+		return utf8 ? (s->secure ? "UTF8SMTPS" : "UTF8SMTP") : (s->secure ? "ESMTPS" : "ESMTP");
+	default:
+		return "SMTP";
+	}
+}
+
+/* RFC 5322 3.3 date in UTC, without the locale strftime would consult. */
+static void rfc5322_date(long long now, char *out, size_t size)
+{
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t t = (time_t)now;
+	struct tm tm;
+	if (!gmtime_r(&t, &tm)) {
+		snprintf(out, size, "Thu, 1 Jan 1970 00:00:00 +0000");
+		return;
+	}
+	snprintf(out, size, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
+		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static int build_received(tern_smtp_session *s, struct tern__buf *b)
+{
+	char date[64];
+	long long now = s->io.now ? s->io.now(s->io.io_ctx) : (long long)time(NULL);
+	rfc5322_date(now, date, sizeof(date));
+	int r = tern__buf_printf(b, "Received: from %s (%s)\r\n\tby %s (Tern) with %s id %s.%u",
+				 s->helo_name ? s->helo_name : "unknown", s->client_hostname,
+				 s->cfg->name, tern__smtp_with_keyword(s), s->id,
+				 s->transactions + 1);
+	/* "for" only with one recipient: more would disclose the others. */
+	if (r == 0 && s->tx.rcpt_count == 1)
+		r = tern__buf_printf(b, "\r\n\tfor <%s>", s->tx.rcpts[0]->rcpt.address);
+	if (r == 0)
+		r = tern__buf_printf(b, ";\r\n\t%s\r\n", date);
+	return r;
+}
+
+/* ---- streaming ---------------------------------------------------------- */
+
+static void abort_embedder(tern_smtp_session *s)
+{
+	if (!s->tx.data_started)
+		return;
+	s->tx.data_started = false;
+	if (s->opts->callbacks.on_data_abort) {
+		tern__smtp_enter(s);
+		s->opts->callbacks.on_data_abort(s, s->opts->user_data);
+		tern__smtp_leave(s);
+	}
+}
+
+void tern__data_abort(tern_smtp_session *s)
+{
+	abort_embedder(s);
+}
+
+static void fail(tern_smtp_session *s, enum tern__body_error e)
+{
+	tern__body_fail(&s->body, e);
+	abort_embedder(s);
+}
+
+/* Hands bytes to on_data_chunk. Returns non-zero to pause input. */
+static int deliver(tern_smtp_session *s, const char *p, size_t n)
+{
+	s->body.emitted += n;
+	if (!s->opts->callbacks.on_data_chunk)
+		return 0;
+	tern_smtp_reply r = {0};
+	tern__smtp_decide_begin(s, TERN__WAIT_CHUNK);
+	int d = s->opts->callbacks.on_data_chunk(s, p, n, &r, s->opts->user_data);
+	d = tern__smtp_decide_end(s, d, &r);
+	if (d == TERN_SMTP_PENDING)
+		return 1; /* s->wait is CHUNK: resume() goes on reading */
+	if (d == TERN_SMTP_REJECT) {
+		tern__body_clear_reply(&s->body);
+		s->body.reply.code = r.code;
+		s->body.reply.enhanced = r.enhanced ? strdup(r.enhanced) : NULL;
+		s->body.reply.text = r.text ? strdup(r.text) : NULL;
+		fail(s, TERN__BODY_REJECTED);
+	}
+	return 0;
+}
+
+/* Emit function for the body decoders: client octets, counted. */
+static int emit_body(void *ctx, const char *p, size_t n)
+{
+	tern_smtp_session *s = ctx;
+	uint64_t limit = s->opts->size;
+	if (limit && (s->body.size + n > limit || s->body.size + n < s->body.size)) {
+		/* RFC 1870 6.2 (and 6.3 for BDAT): over the limit; the rest is
+		 * read and dropped so the session stays in step. */
+		fail(s, TERN__BODY_TOO_BIG);
+		return 0;
+	}
+	s->body.size += n;
+	return deliver(s, p, n);
+}
+
+/* Sends the trace header and the embedder's headers as the first chunk. */
+static void emit_headers(tern_smtp_session *s)
+{
+	struct tern__buf b;
+	tern__buf_init(&b, 0);
+	int r = 0;
+	if (!s->opts->disable_received_header)
+		r = build_received(s, &b);
+	for (struct tern__smtp_header *h = s->tx.headers; h && r == 0; h = h->next)
+		r = tern__buf_append(&b, h->line, h->len);
+	tern__smtp_tx_free_headers(&s->tx);
+	if (r < 0) {
+		tern__buf_free(&b);
+		fail(s, TERN__BODY_REJECTED);
+		return;
+	}
+	if (b.len)
+		(void)deliver(s, tern__buf_ptr(&b), b.len);
+	tern__buf_free(&b);
+}
+
+/* ---- start -------------------------------------------------------------- */
+
+static void start_body(tern_smtp_session *s)
+{
+	s->tx.data_started = true;
+	s->body.error = TERN__BODY_OK;
+	s->body.size = s->body.emitted = 0;
+	tern__body_data_begin(&s->body);
+	emit_headers(s);
+}
+
+static void start_bdat_chunk(tern_smtp_session *s)
+{
+	s->input = TERN__INPUT_BDAT;
+	if (s->body.remaining == 0)
+		(void)tern__data_feed(s, "", 0);
+}
+
+void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
+{
+	bool bdat = s->tx.bdat_used;
+	s->tx.headers_open = false;
+	if (!tern__smtp_decision_ok(decision, r)) {
+		tern__smtp_tx_free_headers(&s->tx);
+		if (!bdat) {
+			tern_smtp_reply def_ok = {354, "2.0.0", "Go ahead"};
+			tern_smtp_reply def_fail = {554, "5.7.1", "Message refused"};
+			tern__smtp_reply_decision(s, decision, r, &def_ok, &def_fail);
+			return;
+		}
+		/* RFC 3030 2: read the chunk, then refuse it and the rest. */
+		tern__body_clear_reply(&s->body);
+		s->body.reply.code = r->code;
+		s->body.reply.enhanced = r->enhanced ? strdup(r->enhanced) : NULL;
+		s->body.reply.text = r->text ? strdup(r->text) : NULL;
+		tern__body_fail(&s->body, TERN__BODY_REJECTED);
+		s->body.discard = true;
+		s->tx.bdat_failed = true;
+		start_bdat_chunk(s);
+		return;
+	}
+	uint64_t remaining = s->body.remaining;
+	bool last = s->body.last;
+	start_body(s);
+	s->body.remaining = remaining;
+	s->body.last = last;
+	if (bdat) {
+		start_bdat_chunk(s);
+		return;
+	}
+	/* RFC 5321 4.1.1.4: 354, then the text until CRLF.CRLF. */
+	tern__smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
+	s->input = TERN__INPUT_DATA;
+}
+
+void tern__data_start(tern_smtp_session *s, bool bdat)
+{
+	s->tx.bdat_used = bdat;
+	s->tx.headers_open = true;
+	tern_smtp_reply r = {0};
+	int d = TERN_SMTP_ACCEPT;
+	if (s->opts->callbacks.on_data_start) {
+		tern__smtp_decide_begin(s, bdat ? TERN__WAIT_BDAT_START : TERN__WAIT_DATA_START);
+		d = s->opts->callbacks.on_data_start(s, &r, s->opts->user_data);
+		d = tern__smtp_decide_end(s, d, &r);
+	}
+	if (d != TERN_SMTP_PENDING)
+		tern__data_start_decided(s, d, &r);
+}
+
+int tern_smtp_session_add_header(tern_smtp_session *s, const char *name, const char *value)
+{
+	if (!s || !name || !value || !name[0])
+		return TERN_EINVAL;
+	if (!s->tx.headers_open)
+		return TERN_ESTATE;
+	/* RFC 5322 2.2: field name is printable ASCII without ":"; the value
+	 * may not break the line (no CR, LF or other controls). */
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == ':')
+			return TERN_EINVAL;
+	for (const char *p = value; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return TERN_EINVAL;
+	return tern__smtp_tx_add_header(&s->tx, name, value);
+}
+
+/* ---- end of message ----------------------------------------------------- */
+
+static void failure_reply(tern_smtp_session *s, tern_smtp_reply *r_out, const char **enh)
+{
+	switch (s->body.error) {
+	case TERN__BODY_TOO_BIG:
+		*r_out = (tern_smtp_reply){552, "5.3.4", "Message size exceeds fixed maximum message size"};
+		break;
+	case TERN__BODY_LINE_TOO_LONG:
+		/* RFC 5321 4.5.3.1.6 sets the 1000-octet line limit. */
+		*r_out = (tern_smtp_reply){554, "5.6.0", "Message has a line longer than allowed"};
+		break;
+	case TERN__BODY_BARE_NEWLINE:
+		*r_out = (tern_smtp_reply){550, "5.5.2", "Message has bare CR or LF (RFC 5321 2.3.8)"};
+		break;
+	default:
+		*r_out = (tern_smtp_reply){451, "4.3.0", "Message not accepted, try again later"};
+		break;
+	}
+	*enh = r_out->enhanced;
+}
+
+/* One reply per accepted recipient in LMTP (RFC 2033 4.2), else one. */
+static void reply_each(tern_smtp_session *s, int decision, const tern_smtp_reply *r,
+		       const tern_smtp_reply *def_ok, const tern_smtp_reply *def_fail)
+{
+	unsigned n = s->opts->lmtp ? s->tx.rcpt_count : 1;
+	for (unsigned i = 0; i < n; i++) {
+		struct tern__smtp_recipient *rc = s->opts->lmtp ? s->tx.rcpts[i] : NULL;
+		if (rc && rc->reply.code) {
+			int d = tern__smtp_decision_ok(TERN_SMTP_ACCEPT, &rc->reply) ? TERN_SMTP_ACCEPT
+										       : TERN_SMTP_REJECT;
+			tern__smtp_reply_decision(s, d, &rc->reply, def_ok, def_fail);
+		} else {
+			tern__smtp_reply_decision(s, decision, r, def_ok, def_fail);
+		}
+	}
+}
+
+static void end_transaction(tern_smtp_session *s)
+{
+	s->transactions++;
+	tern__smtp_session_reset_tx(s);
+}
+
+void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
+{
+	tern_smtp_reply def_ok = {250, "2.6.0", "Message accepted"};
+	tern_smtp_reply def_fail = {451, "4.3.0", "Message not stored, try again later"};
+	tern__smtp_log(s, TERN_LOG_INFO, "message %s, %llu octets",
+		       tern__smtp_decision_ok(decision, r) ? "accepted" : "refused",
+		       (unsigned long long)s->body.size);
+	s->tx.data_started = false; /* finished: no abort from here on */
+	reply_each(s, decision, r, &def_ok, &def_fail);
+	end_transaction(s);
+}
+
+/* The whole message (DATA end, or BDAT LAST) has been read. */
+static void message_complete(tern_smtp_session *s)
+{
+	s->input = TERN__INPUT_COMMAND;
+	if (s->body.error != TERN__BODY_OK) {
+		tern_smtp_reply fr;
+		const char *enh;
+		failure_reply(s, &fr, &enh);
+		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &s->body.reply : NULL;
+		tern__smtp_log(s, TERN_LOG_INFO, "message refused: %s", fr.text);
+		abort_embedder(s);
+		reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr);
+		end_transaction(s);
+		return;
+	}
+	tern_smtp_data_info info = {s->body.emitted, s->tx.bdat_used};
+	tern_smtp_reply r = {0};
+	int d = TERN_SMTP_ACCEPT;
+	if (s->opts->callbacks.on_data_end) {
+		tern__smtp_decide_begin(s, TERN__WAIT_DATA_END);
+		d = s->opts->callbacks.on_data_end(s, &info, &r, s->opts->user_data);
+		d = tern__smtp_decide_end(s, d, &r);
+	}
+	if (d != TERN_SMTP_PENDING)
+		tern__data_end_decided(s, d, &r);
+}
+
+/* A BDAT chunk (not LAST) has been read. */
+static void chunk_complete(tern_smtp_session *s)
+{
+	s->input = TERN__INPUT_COMMAND;
+	if (s->body.discard || s->body.error != TERN__BODY_OK) {
+		/* RFC 3030 2: this and later chunks are refused until the
+		 * transaction is reset. */
+		s->tx.bdat_failed = true;
+		abort_embedder(s);
+		tern_smtp_reply fr;
+		const char *enh;
+		failure_reply(s, &fr, &enh);
+		tern_smtp_reply *er = s->body.reply.code || s->body.reply.text ? &s->body.reply : NULL;
+		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, er, &fr, &fr);
+		s->body.discard = false;
+		if (s->body.last)
+			end_transaction(s);
+		return;
+	}
+	if (s->body.last) {
+		message_complete(s);
+		return;
+	}
+	tern__smtp_reply(s, 250, "2.0.0", "%llu octets received",
+			 (unsigned long long)s->body.chunk_size);
+}
+
+size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len)
+{
+	bool done = false;
+	size_t used;
+	if (s->input == TERN__INPUT_DATA) {
+		struct tern__body_policy policy = {s->opts->max_data_line_length,
+						   s->opts->bare_newline};
+		used = tern__body_data_feed(&s->body, &policy, in, len, &done, emit_body, s);
+		if (done)
+			message_complete(s);
+		return used;
+	}
+	used = tern__body_bdat_feed(&s->body, in, len, &done, emit_body, s);
+	if (done)
+		chunk_complete(s);
+	return used;
+}
+
+int tern_smtp_session_set_rcpt_reply(tern_smtp_session *s, unsigned idx,
+				     const tern_smtp_reply *reply)
+{
+	if (!s || !reply)
+		return TERN_EINVAL;
+	if (idx >= s->tx.rcpt_count)
+		return TERN_EINVAL;
+	struct tern__smtp_recipient *rc = s->tx.rcpts[idx];
+	char *text = reply->text ? strdup(reply->text) : NULL;
+	char *enh = reply->enhanced ? strdup(reply->enhanced) : NULL;
+	if ((reply->text && !text) || (reply->enhanced && !enh)) {
+		free(text);
+		free(enh);
+		return TERN_ENOMEM;
+	}
+	free(rc->reply_text);
+	free(rc->reply_enhanced);
+	rc->reply_text = text;
+	rc->reply_enhanced = enh;
+	rc->reply = (tern_smtp_reply){reply->code ? reply->code : 250, enh, text};
+	return 0;
+}

@@ -1,0 +1,528 @@
+/* The session state machine: input framing, the pipelining queue, decisions
+ * and their resumption, timeouts and teardown. Commands live in cmd_*.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp/command.h"
+#include "smtp/session.h"
+
+/* The engine stops reading while this much output is unsent: a client that
+ * pipelines without reading replies cannot grow our memory. */
+#define OUTPUT_HIGH_WATER (16 * 1024)
+
+int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smtp_config *cfg,
+			   const struct tern__smtp_conn_info *conn, const char *id,
+			   const struct tern__smtp_io *io)
+{
+	*session_r = NULL;
+	tern_smtp_session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return TERN_ENOMEM;
+	s->cfg = cfg;
+	s->opts = &cfg->opts;
+	if (io)
+		s->io = *io;
+	snprintf(s->id, sizeof(s->id), "%s", id ? id : "-");
+	const char *ra = conn && conn->remote_address ? conn->remote_address : "";
+	const char *la = conn && conn->local_address ? conn->local_address : "";
+	s->remote_address = strdup(ra);
+	s->local_address = strdup(la);
+	/* No reverse lookups yet: the client is known by its address literal
+	 * (RFC 5321 4.1.3 form, as used in Received:). */
+	size_t hl = strlen(ra) + 8;
+	s->client_hostname = malloc(hl);
+	if (!s->remote_address || !s->local_address || !s->client_hostname) {
+		free(s->remote_address);
+		free(s->local_address);
+		free(s->client_hostname);
+		free(s);
+		return TERN_ENOMEM;
+	}
+	snprintf(s->client_hostname, hl, strchr(ra, ':') ? "[IPv6:%s]" : "[%s]", ra);
+	if (conn) {
+		s->remote_port = conn->remote_port;
+		s->local_port = conn->local_port;
+		s->secure = conn->secure;
+	}
+	/* The line buffer may hold one command line plus its CRLF. */
+	tern__buf_init(&s->line, s->opts->max_line_length + 1);
+	tern__buf_init(&s->out, 0);
+	tern__smtp_tx_init(&s->tx);
+	*session_r = s;
+	return 0;
+}
+
+static void connect_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
+{
+	if (tern__smtp_decision_ok(decision, r)) {
+		/* RFC 5321 4.3.1 greeting; no enhanced code (RFC 2034 applies
+		 * after EHLO). */
+		const char *proto = s->opts->lmtp ? "LMTP" : "ESMTP";
+		if (s->cfg->banner)
+			tern__smtp_reply(s, 220, NULL, "%s %s %s", s->cfg->name, proto,
+					 s->cfg->banner);
+		else
+			tern__smtp_reply(s, 220, NULL, "%s %s Tern", s->cfg->name, proto);
+		tern__smtp_log(s, TERN_LOG_INFO, "connect from %s port %u", s->remote_address,
+			       s->remote_port);
+		return;
+	}
+	/* RFC 5321 3.1: 554 instead of the greeting; we then close rather than
+	 * wait for QUIT, as the session can do nothing else. */
+	tern_smtp_reply def_ok = {220, "2.0.0", "Ready"};
+	tern_smtp_reply def_fail = {554, "5.7.1", "Access denied"};
+	tern__smtp_reply_decision(s, decision, r, &def_ok, &def_fail);
+	s->closing = true;
+	tern__smtp_log(s, TERN_LOG_INFO, "connection from %s refused", s->remote_address);
+}
+
+void tern__smtp_session_start(tern_smtp_session *s)
+{
+	if (s->started)
+		return;
+	s->started = true;
+	tern_smtp_reply r = {0};
+	int d = TERN_SMTP_ACCEPT;
+	if (s->opts->callbacks.on_connect) {
+		tern__smtp_decide_begin(s, TERN__WAIT_CONNECT);
+		d = s->opts->callbacks.on_connect(s, &r, s->opts->user_data);
+		d = tern__smtp_decide_end(s, d, &r);
+	}
+	if (d != TERN_SMTP_PENDING)
+		connect_decided(s, d, &r);
+}
+
+void tern__smtp_session_start_busy(tern_smtp_session *s)
+{
+	s->started = true;
+	tern__smtp_reply(s, 421, "4.3.2", "%s Too many connections, try again later",
+			 s->cfg->name);
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+static void early_clear(tern_smtp_session *s)
+{
+	free(s->early_text);
+	free(s->early_enhanced);
+	s->early_text = s->early_enhanced = NULL;
+	s->early_resume = false;
+	s->early_reply_set = false;
+	memset(&s->early_reply, 0, sizeof(s->early_reply));
+}
+
+void tern__smtp_decide_begin(tern_smtp_session *s, enum tern__smtp_wait kind)
+{
+	early_clear(s);
+	s->deciding = kind;
+	tern__smtp_enter(s);
+}
+
+int tern__smtp_decide_end(tern_smtp_session *s, int decision, tern_smtp_reply *r)
+{
+	tern__smtp_leave(s);
+	enum tern__smtp_wait kind = s->deciding;
+	s->deciding = TERN__WAIT_NONE;
+	if (decision != TERN_SMTP_PENDING)
+		return decision == TERN_SMTP_REJECT ? TERN_SMTP_REJECT : TERN_SMTP_ACCEPT;
+	if (s->early_resume) {
+		/* The embedder answered before returning PENDING. */
+		if (s->early_reply_set) {
+			*r = s->early_reply;
+			return tern__smtp_decision_ok(TERN_SMTP_ACCEPT, r) ? TERN_SMTP_ACCEPT
+									   : TERN_SMTP_REJECT;
+		}
+		memset(r, 0, sizeof(*r));
+		return TERN_SMTP_ACCEPT;
+	}
+	s->wait = kind;
+	return TERN_SMTP_PENDING;
+}
+
+void tern__smtp_wait(tern_smtp_session *s, enum tern__smtp_wait what)
+{
+	s->wait = what;
+}
+
+void tern__smtp_wakeup(tern_smtp_session *s)
+{
+	if (!s->in_feed && s->io.wakeup)
+		s->io.wakeup(s->io.io_ctx);
+}
+
+static void run_queue(tern_smtp_session *s);
+
+int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
+{
+	if (!s)
+		return TERN_EINVAL;
+	if (s->eof)
+		return TERN_ECLOSED;
+	if (s->deciding != TERN__WAIT_NONE && s->wait == TERN__WAIT_NONE) {
+		/* Called from inside the deciding callback: remember it. */
+		if (s->early_resume)
+			return TERN_ESTATE;
+		s->early_resume = true;
+		if (reply) {
+			s->early_reply = *reply;
+			s->early_text = reply->text ? strdup(reply->text) : NULL;
+			s->early_enhanced = reply->enhanced ? strdup(reply->enhanced) : NULL;
+			s->early_reply.text = s->early_text;
+			s->early_reply.enhanced = s->early_enhanced;
+			s->early_reply_set = true;
+		}
+		return 0;
+	}
+	if (s->wait == TERN__WAIT_NONE)
+		return TERN_ESTATE;
+	enum tern__smtp_wait kind = s->wait;
+	s->wait = TERN__WAIT_NONE;
+	tern_smtp_reply none = {0};
+	int d = tern__smtp_decision_ok(TERN_SMTP_ACCEPT, reply) ? TERN_SMTP_ACCEPT
+								: TERN_SMTP_REJECT;
+	const tern_smtp_reply *r = reply ? reply : &none;
+	switch (kind) {
+	case TERN__WAIT_CONNECT: connect_decided(s, d, r); break;
+	case TERN__WAIT_HELO: tern__cmd_helo_decided(s, d, r); break;
+	case TERN__WAIT_MAIL: tern__cmd_mail_decided(s, d, r); break;
+	case TERN__WAIT_RCPT: tern__cmd_rcpt_decided(s, d, r); break;
+	case TERN__WAIT_VRFY: tern__cmd_vrfy_decided(s, d, r); break;
+	case TERN__WAIT_DATA_START:
+	case TERN__WAIT_BDAT_START: tern__data_start_decided(s, d, r); break;
+	case TERN__WAIT_DATA_END: tern__data_end_decided(s, d, r); break;
+	case TERN__WAIT_CHUNK: break; /* reading simply goes on */
+	case TERN__WAIT_NONE: break;
+	}
+	run_queue(s);
+	tern__smtp_wakeup(s);
+	return 0;
+}
+
+/* ---- command input ------------------------------------------------------ */
+
+/* While waiting for one of these decisions, the bytes after the command
+ * are still commands, so they may be parsed ahead (RFC 2920). After DATA,
+ * BDAT or a paused chunk they are message content and must not be. */
+static bool may_parse_ahead(const tern_smtp_session *s)
+{
+	switch (s->wait) {
+	case TERN__WAIT_NONE:
+	case TERN__WAIT_HELO:
+	case TERN__WAIT_MAIL:
+	case TERN__WAIT_RCPT:
+	case TERN__WAIT_VRFY:
+	case TERN__WAIT_DATA_END:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool ready_to_execute(const tern_smtp_session *s)
+{
+	return s->wait == TERN__WAIT_NONE && !s->closing && s->input == TERN__INPUT_COMMAND;
+}
+
+static void execute_line(tern_smtp_session *s, char *line, size_t len)
+{
+	tern__cmd_execute(s, line, len);
+}
+
+static void run_queue(tern_smtp_session *s)
+{
+	while (s->queue_count > 0 && ready_to_execute(s)) {
+		struct tern__smtp_queued *q = &s->queue[s->queue_head];
+		char *line = q->line;
+		size_t len = q->len;
+		q->line = NULL;
+		s->queue_head = (s->queue_head + 1) % s->opts->max_pipelined_commands;
+		s->queue_count--;
+		if (s->queue_count == 0)
+			s->queue_blocked = false;
+		execute_line(s, line, len);
+		free(line);
+	}
+	if (s->closing) {
+		/* Nothing queued behind a closing reply is ever answered. */
+		while (s->queue_count > 0) {
+			free(s->queue[s->queue_head].line);
+			s->queue[s->queue_head].line = NULL;
+			s->queue_head = (s->queue_head + 1) % s->opts->max_pipelined_commands;
+			s->queue_count--;
+		}
+		s->queue_blocked = false;
+	}
+}
+
+static int enqueue(tern_smtp_session *s, const char *line, size_t len)
+{
+	unsigned max = s->opts->max_pipelined_commands;
+	if (!s->queue) {
+		s->queue = calloc(max, sizeof(*s->queue));
+		if (!s->queue)
+			return TERN_ENOMEM;
+	}
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return TERN_ENOMEM;
+	memcpy(copy, line, len);
+	copy[len] = '\0';
+	struct tern__smtp_queued *q = &s->queue[(s->queue_head + s->queue_count) % max];
+	q->line = copy;
+	q->len = len;
+	s->queue_count++;
+	return 0;
+}
+
+/* A complete line (with its LF) is in s->line. */
+static void line_complete(tern_smtp_session *s)
+{
+	char *line = s->line.data + s->line.off;
+	size_t len = s->line.len;
+	if (s->line_overflow) {
+		/* RFC 5321 4.5.3.1.4 and 4.2.4: "500 Line too long"; the rest
+		 * of the line was dropped and the session goes on. */
+		s->line_overflow = false;
+		tern__buf_clear(&s->line);
+		if (!tern__smtp_bad_command(s))
+			tern__smtp_reply(s, 500, "5.5.2", "Line too long (limit %u octets)",
+					 s->opts->max_line_length);
+		return;
+	}
+	len--; /* the LF */
+	if (len == 0 || line[len - 1] != '\r') {
+		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
+		 * taken as the end of a command. */
+		tern__buf_clear(&s->line);
+		if (!tern__smtp_bad_command(s))
+			tern__smtp_reply(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
+		return;
+	}
+	len--;
+	line[len] = '\0';
+	if (s->wait != TERN__WAIT_NONE || s->queue_count > 0) {
+		bool ends = tern__cmd_line_ends_group(line, len);
+		if (enqueue(s, line, len) < 0) {
+			tern__smtp_reply(s, 421, "4.3.0", "%s Out of memory, closing",
+					 s->cfg->name);
+		} else if (ends) {
+			s->queue_blocked = true;
+		}
+		tern__buf_clear(&s->line);
+		return;
+	}
+	execute_line(s, line, len);
+	tern__buf_clear(&s->line);
+}
+
+/* Takes command bytes up to and including one LF. Returns octets used. */
+static size_t take_line(tern_smtp_session *s, const char *in, size_t len)
+{
+	const char *lf = memchr(in, '\n', len);
+	size_t n = lf ? (size_t)(lf - in) + 1 : len;
+	if (!s->line_overflow && tern__buf_append(&s->line, in, n) < 0) {
+		s->line_overflow = true;
+		tern__buf_clear(&s->line);
+	}
+	if (s->line_overflow && lf)
+		(void)tern__buf_append(&s->line, "\n", 1);
+	if (lf)
+		line_complete(s);
+	return n;
+}
+
+static bool can_take_command(const tern_smtp_session *s)
+{
+	if (!may_parse_ahead(s) || s->queue_blocked)
+		return false;
+	if (s->wait == TERN__WAIT_NONE && s->queue_count == 0)
+		return true;
+	return s->queue_count < s->opts->max_pipelined_commands;
+}
+
+ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t len)
+{
+	const char *in = buf;
+	if (s->closing || s->eof)
+		return TERN_ECLOSED;
+	if (!s->started || s->wait == TERN__WAIT_CONNECT) {
+		/* Postfix postscreen's pregreet test: a real client waits for
+		 * the greeting (RFC 5321 3.1). */
+		s->started = true;
+		s->wait = TERN__WAIT_NONE;
+		tern__smtp_reply(s, 554, "5.5.0", "%s Protocol error: talking before the greeting",
+				 s->cfg->name);
+		s->closing = true;
+		return TERN_ECLOSED;
+	}
+	s->in_feed = true;
+	size_t used = 0;
+	while (used < len && !s->closing && !s->eof) {
+		if (s->out.len > OUTPUT_HIGH_WATER)
+			break;
+		if (s->input != TERN__INPUT_COMMAND) {
+			if (s->wait != TERN__WAIT_NONE)
+				break;
+			used += tern__data_feed(s, in + used, len - used);
+			if (s->input == TERN__INPUT_COMMAND)
+				run_queue(s);
+			continue;
+		}
+		if (!can_take_command(s))
+			break;
+		used += take_line(s, in + used, len - used);
+	}
+	s->in_feed = false;
+	if (s->closing)
+		return TERN_ECLOSED;
+	return (ssize_t)used;
+}
+
+/* ---- output and lifecycle ----------------------------------------------- */
+
+void tern__smtp_session_output(tern_smtp_session *s, const void **buf_r, size_t *len_r)
+{
+	*buf_r = tern__buf_ptr(&s->out);
+	*len_r = s->out.len;
+}
+
+void tern__smtp_session_output_consumed(tern_smtp_session *s, size_t n)
+{
+	tern__buf_consume(&s->out, n);
+}
+
+bool tern__smtp_session_want_close(const tern_smtp_session *s)
+{
+	return s->closing || s->eof;
+}
+
+bool tern__smtp_session_want_input(const tern_smtp_session *s)
+{
+	if (s->closing || s->eof || s->out.len > OUTPUT_HIGH_WATER)
+		return false;
+	if (s->input != TERN__INPUT_COMMAND)
+		return s->wait == TERN__WAIT_NONE;
+	return can_take_command(s);
+}
+
+unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *s)
+{
+	if (s->closing || s->eof)
+		return 0;
+	if (s->wait != TERN__WAIT_NONE)
+		return 0; /* the embedder, not the client, is being waited for */
+	return s->input == TERN__INPUT_COMMAND ? s->opts->socket_timeout : s->opts->data_timeout;
+}
+
+void tern__smtp_session_timeout(tern_smtp_session *s)
+{
+	if (s->closing || s->eof)
+		return;
+	tern__data_abort(s);
+	tern__smtp_reply(s, 421, "4.4.2", "%s Timeout waiting for client input, closing",
+			 s->cfg->name);
+	tern__smtp_log(s, TERN_LOG_INFO, "idle timeout");
+}
+
+void tern__smtp_session_shutdown(tern_smtp_session *s)
+{
+	if (s->closing || s->eof)
+		return;
+	tern__data_abort(s);
+	tern__smtp_reply(s, 421, "4.3.2", "%s Service shutting down, closing", s->cfg->name);
+}
+
+void tern__smtp_session_draining(tern_smtp_session *s)
+{
+	s->draining = true;
+	/* An idle session (no transaction, nothing in flight) goes now; one in
+	 * the middle of a transaction may finish it. */
+	if (!s->closing && !s->eof && s->started && !s->tx.active && s->wait == TERN__WAIT_NONE &&
+	    s->input == TERN__INPUT_COMMAND && s->queue_count == 0 && s->line.len == 0) {
+		tern__smtp_reply(s, 421, "4.3.2", "%s Service shutting down, closing",
+				 s->cfg->name);
+		tern__smtp_wakeup(s);
+	}
+}
+
+void tern__smtp_session_eof(tern_smtp_session *s)
+{
+	if (s->eof)
+		return;
+	tern__data_abort(s);
+	s->eof = true;
+	tern__buf_clear(&s->out);
+}
+
+void tern_smtp_session_close(tern_smtp_session *s)
+{
+	if (!s || s->closing)
+		return;
+	tern__data_abort(s);
+	s->closing = true;
+	tern__smtp_wakeup(s);
+}
+
+void tern__smtp_session_set_secure(tern_smtp_session *s)
+{
+	/* RFC 3207 4.2: forget everything learnt before TLS. */
+	s->secure = true;
+	tern__smtp_session_reset_tx(s);
+	free(s->helo_name);
+	s->helo_name = NULL;
+	s->helo_kind = TERN__HELO_NONE;
+	tern__buf_clear(&s->line);
+	s->line_overflow = false;
+}
+
+void tern__smtp_session_reset_tx(tern_smtp_session *s)
+{
+	bool had = s->tx.active;
+	tern__data_abort(s);
+	tern__smtp_tx_reset(&s->tx);
+	tern__body_clear_reply(&s->body);
+	memset(&s->body, 0, sizeof(s->body));
+	s->input = TERN__INPUT_COMMAND;
+	if (had && s->opts->callbacks.on_reset) {
+		tern__smtp_enter(s);
+		s->opts->callbacks.on_reset(s, s->opts->user_data);
+		tern__smtp_leave(s);
+	}
+}
+
+static void session_destroy(tern_smtp_session *s)
+{
+	tern__data_abort(s);
+	if (s->opts->callbacks.on_close) {
+		tern__smtp_enter(s);
+		s->opts->callbacks.on_close(s, s->opts->user_data);
+		tern__smtp_leave(s);
+	}
+	tern__smtp_tx_reset(&s->tx);
+	tern__body_clear_reply(&s->body);
+	early_clear(s);
+	for (unsigned i = 0; s->queue && i < s->opts->max_pipelined_commands; i++)
+		free(s->queue[i].line);
+	free(s->queue);
+	tern__buf_free(&s->line);
+	tern__buf_free(&s->out);
+	free(s->helo_name);
+	free(s->pending_helo);
+	free(s->remote_address);
+	free(s->local_address);
+	free(s->client_hostname);
+	free(s);
+}
+
+void tern__smtp_session_free(tern_smtp_session **sp)
+{
+	tern_smtp_session *s = *sp;
+	*sp = NULL;
+	if (!s)
+		return;
+	/* The net layer never frees from inside a callback of this session
+	 * (its wakeup is deferred to the loop), so no reference count. */
+	s->eof = true;
+	session_destroy(s);
+}

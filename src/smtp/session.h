@@ -1,0 +1,161 @@
+/* Private view of an SMTP session: shared by the engine's files only. */
+#ifndef TERN_SMTP_SESSION_H
+#define TERN_SMTP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "smtp/body.h"
+#include "smtp/engine.h"
+#include "smtp/transaction.h"
+#include "util/buf.h"
+
+/* What the engine is waiting for before it can read more commands. */
+enum tern__smtp_wait {
+	TERN__WAIT_NONE = 0,
+	TERN__WAIT_CONNECT,    /* on_connect decision */
+	TERN__WAIT_HELO,       /* on_helo */
+	TERN__WAIT_MAIL,       /* on_mail_from */
+	TERN__WAIT_RCPT,       /* on_rcpt_to */
+	TERN__WAIT_DATA_START, /* on_data_start, for DATA */
+	TERN__WAIT_BDAT_START, /* on_data_start, for the first BDAT chunk */
+	TERN__WAIT_CHUNK,      /* on_data_chunk paused the input */
+	TERN__WAIT_DATA_END,   /* on_data_end */
+	TERN__WAIT_VRFY,       /* on_vrfy */
+};
+
+/* How input bytes are read right now. */
+enum tern__smtp_input {
+	TERN__INPUT_COMMAND = 0,
+	TERN__INPUT_DATA,  /* DATA body up to CRLF.CRLF */
+	TERN__INPUT_BDAT,  /* a BDAT chunk of known size */
+};
+
+enum tern__smtp_helo_kind {
+	TERN__HELO_NONE = 0,
+	TERN__HELO_HELO,
+	TERN__HELO_EHLO,
+	TERN__HELO_LHLO,
+};
+
+/* A command line held back while an earlier command waits for a decision
+ * (RFC 2920: replies stay in order). */
+struct tern__smtp_queued {
+	char *line;
+	size_t len;
+};
+
+struct tern_smtp_session {
+	const struct tern__smtp_config *cfg;
+	const tern_smtp_options *opts;
+	struct tern__smtp_io io;
+	void *context;
+
+	char id[24];
+	char *remote_address;
+	char *local_address;
+	char *client_hostname;
+	unsigned remote_port, local_port;
+	bool secure;
+
+	bool started;     /* greeting sent or being decided */
+	bool closing;     /* reply queued that ends the session (421, 221, ...) */
+	bool draining;    /* the server is closing */
+	bool eof;         /* the client is gone */
+	unsigned in_callback;
+
+	enum tern__smtp_helo_kind helo_kind;
+	char *helo_name;
+	enum tern__smtp_helo_kind pending_helo_kind; /* HELO/EHLO awaiting on_helo */
+	char *pending_helo;
+	unsigned transactions;
+	unsigned bad_commands;
+
+	/* Command input. */
+	enum tern__smtp_input input;
+	struct tern__buf line;  /* the partial command line, bounded */
+	bool line_overflow;     /* discarding the rest of a too long line */
+	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
+	unsigned queue_head, queue_count;
+	bool queue_blocked;     /* a queued command ends the input group */
+
+	/* The decision the engine waits for, and one that arrived early (the
+	 * embedder resumed from inside the callback that returned PENDING). */
+	enum tern__smtp_wait wait;
+	enum tern__smtp_wait deciding; /* inside the callback for this decision */
+	bool in_feed;
+	bool early_resume;
+	tern_smtp_reply early_reply;
+	bool early_reply_set;
+	char *early_text, *early_enhanced;
+
+	struct tern__smtp_transaction tx;
+	struct tern__smtp_body body;
+
+	struct tern__buf out;
+};
+
+/* Reply helpers (reply.c). Every reply goes through tern__smtp_reply: it
+ * formats "code enhanced text", hides the enhanced code when the option says
+ * so, replaces control characters in text, and marks the session closing for
+ * 421 and 221. */
+void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Multi-line reply: lines[0..n) with "code-" continuations and "code " last.
+ * No enhanced codes (used for EHLO and HELP). */
+void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *const *lines, size_t n);
+/* Sends the reply of an embedder decision. For ACCEPT, r->code (if 2xx)
+ * overrides def_ok; for REJECT, r->code (if 4xx/5xx) overrides def_fail; a
+ * missing or mismatched enhanced code is derived from the default one. */
+void tern__smtp_reply_decision(tern_smtp_session *s, int decision, const tern_smtp_reply *r,
+			       const tern_smtp_reply *def_ok, const tern_smtp_reply *def_fail);
+/* True when the reply an embedder decision produces is positive. */
+bool tern__smtp_decision_ok(int decision, const tern_smtp_reply *r);
+
+/* A command was bad (syntax, sequence, unknown): counts toward
+ * max_bad_commands. Returns true when the limit was reached, in which case
+ * 421 4.7.0 was sent instead and the caller must not reply. */
+bool tern__smtp_bad_command(tern_smtp_session *s);
+
+/* Logging through on_log, with the session id. */
+void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Callback bracket: every call into user code is wrapped so that a close or
+ * free from inside is deferred until the callback returns. */
+static inline void tern__smtp_enter(tern_smtp_session *s) { s->in_callback++; }
+static inline void tern__smtp_leave(tern_smtp_session *s) { s->in_callback--; }
+
+/* Starts waiting for a decision. */
+void tern__smtp_wait(tern_smtp_session *s, enum tern__smtp_wait what);
+/* The session (envelope) is reset: RSET, HELO/EHLO, end of a transaction. */
+void tern__smtp_session_reset_tx(tern_smtp_session *s);
+/* Wakes the net layer (output ready / input wanted), when not inside feed. */
+void tern__smtp_wakeup(tern_smtp_session *s);
+
+/* The resolved RFC 3848 WITH keyword. */
+const char *tern__smtp_with_keyword(const tern_smtp_session *s);
+
+/* Decision bracket around a callback that may answer PENDING:
+ *   tern__smtp_decide_begin(s, KIND); d = callback(...); d = tern__smtp_decide_end(s, d, &r);
+ * decide_end returns ACCEPT/REJECT to continue at once (an embedder that
+ * resumed from inside the callback counts), or PENDING after setting s->wait. */
+void tern__smtp_decide_begin(tern_smtp_session *s, enum tern__smtp_wait kind);
+int tern__smtp_decide_end(tern_smtp_session *s, int decision, tern_smtp_reply *r);
+
+/* ESMTP extensions as this session sees them: advertised in EHLO/LHLO and
+ * not hidden. After HELO no extension is in effect (RFC 5321 4.1.1.1). */
+enum tern__smtp_ext {
+	TERN__EXT_PIPELINING,
+	TERN__EXT_SIZE,
+	TERN__EXT_8BITMIME,
+	TERN__EXT_SMTPUTF8,
+	TERN__EXT_ENHANCEDSTATUSCODES,
+	TERN__EXT_DSN,
+	TERN__EXT_CHUNKING,
+	TERN__EXT_BINARYMIME,
+	TERN__EXT_REQUIRETLS,
+};
+bool tern__smtp_ext(const tern_smtp_session *s, enum tern__smtp_ext ext);
+
+#endif
