@@ -329,7 +329,7 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
 	struct tern__smtp_conn_info info;
-	struct tern__smtp_io io;
+	struct tern__smtp_io io = {0};
 	struct tern__conn *c;
 	int one = 1;
 
