@@ -172,17 +172,24 @@ static void start_linger(struct tern__conn *c)
  * reset_idle: the client sent something. Returns false if c was freed. */
 static bool pump(struct tern__conn *c, bool reset_idle)
 {
-	int flushed;
+	int flushed = 0;
 
 	if (c->session == NULL)
 		return true;
-	if (c->phase == PH_DELAY || c->phase == PH_ACTIVE) {
-		/* Whatever made us call in here may have unblocked the
-		 * engine; a still-paused engine takes 0 bytes again. */
-		c->paused = false;
-		feed_input(c);
+	/* The engine also pauses when its own output backs up; once we took
+	 * that output it wants input again without a wakeup, so feed again
+	 * (a few rounds at most: the rest waits for the write callback). */
+	for (int round = 0; round < 4; round++) {
+		if (c->phase == PH_DELAY || c->phase == PH_ACTIVE) {
+			/* Whatever made us call in here may have unblocked
+			 * the engine; a still-paused one takes 0 bytes. */
+			c->paused = false;
+			feed_input(c);
+		}
+		flushed = flush_output(c);
+		if (flushed != 1 || !c->paused || !tern__smtp_session_want_input(c->session))
+			break;
 	}
-	flushed = flush_output(c);
 	if (flushed < 0) {
 		tern__net_log(c->host->cfg, c->session, TERN_LOG_ERROR,
 			      "out of memory queueing output; closing");
@@ -264,6 +271,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		 * engine had not taken yet is dropped. Replies it already
 		 * produced are still written, so "EHLO..QUIT" piped through a
 		 * half-closing nc sees its replies. */
+		if (c->phase != PH_CLOSING)
+			tern__net_log(c->host->cfg, c->session, TERN_LOG_INFO,
+				      "client disconnected without QUIT");
 		if (flush_output(c) < 0) {
 			conn_end(c, true);
 			return;
@@ -377,7 +387,7 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 	host->conns = c;
 	host->n_conns++;
 
-	tern__net_log(host->cfg, c->session, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u",
+	tern__net_log(host->cfg, c->session, TERN_LOG_DEBUG, "connection from %s%s%s:%u to %s%s%s:%u",
 		      strchr(raddr, ':') ? "[" : "", raddr, strchr(raddr, ':') ? "]" : "",
 		      info.remote_port, strchr(laddr, ':') ? "[" : "", laddr,
 		      strchr(laddr, ':') ? "]" : "", info.local_port);
