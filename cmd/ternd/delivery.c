@@ -50,19 +50,20 @@ static void drop_message(struct session_ctx *ctx)
 
 /* ---- session events -------------------------------------------------- */
 
+/* The library itself logs the connection, MAIL FROM, RCPT TO, every
+ * reply of 400 and up and the message outcome (through on_log); these
+ * callbacks add what only ternd knows (where a message was stored, why
+ * storage failed) and the session's end. */
+
 static int on_connect(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
 {
 	struct session_ctx *ctx = calloc(1, sizeof(*ctx));
-	const char *addr = tern_smtp_session_remote_address(s);
-	bool v6 = addr != NULL && strchr(addr, ':') != NULL;
 	if (ctx == NULL) {
 		ternd_log(TERN_LOG_ERROR, sid(s), "out of memory for a new session");
 		set_reply(reply, 421, "4.3.0", "Try again later");
 		return TERN_SMTP_REJECT;
 	}
 	tern_smtp_session_set_context(s, ctx);
-	ternd_log(TERN_LOG_INFO, sid(s), "connect from %s%s%s:%u", v6 ? "[" : "",
-		  addr != NULL ? addr : "?", v6 ? "]" : "", tern_smtp_session_remote_port(s));
 	return TERN_SMTP_ACCEPT;
 }
 
@@ -70,16 +71,6 @@ static int on_helo(tern_smtp_session *s, const char *name, tern_smtp_reply *repl
 		   void *user_data)
 {
 	ternd_log(TERN_LOG_INFO, sid(s), "helo %s", name);
-	return TERN_SMTP_ACCEPT;
-}
-
-static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_smtp_reply *reply,
-			void *user_data)
-{
-	static const char *const bodies[] = {"7BIT", "8BITMIME", "BINARYMIME"};
-	ternd_log(TERN_LOG_INFO, sid(s), "mail from <%s> size=%" PRIu64 " body=%s%s", mail->address,
-		  mail->size, (unsigned)mail->body < 3 ? bodies[mail->body] : "?",
-		  mail->smtputf8 ? " smtputf8" : "");
 	return TERN_SMTP_ACCEPT;
 }
 
@@ -93,12 +84,11 @@ static int on_rcpt_to(tern_smtp_session *s, const tern_smtp_rcpt *rcpt, tern_smt
 	if (!d->discard) {
 		int err = maildir_mailbox_name(rcpt->address, mbox, sizeof(mbox));
 		if (err != 0) {
-			ternd_log(TERN_LOG_INFO, sid(s), "rcpt to <%s> rejected: mailbox name %s",
+			ternd_log(TERN_LOG_DEBUG, sid(s), "rcpt to <%s> rejected: mailbox name %s",
 				  rcpt->address, err == ENAMETOOLONG ? "too long" : "invalid");
 			return storage_reject(reply, ENAMETOOLONG);
 		}
 	}
-	ternd_log(TERN_LOG_INFO, sid(s), "rcpt to <%s>", rcpt->address);
 	return TERN_SMTP_ACCEPT;
 }
 
@@ -287,7 +277,6 @@ void ternd_delivery_install(struct ternd_delivery *d, tern_smtp_options *opts)
 {
 	opts->callbacks.on_connect = on_connect;
 	opts->callbacks.on_helo = on_helo;
-	opts->callbacks.on_mail_from = on_mail_from;
 	opts->callbacks.on_rcpt_to = on_rcpt_to;
 	opts->callbacks.on_data_start = on_data_start;
 	opts->callbacks.on_data_chunk = on_data_chunk;
