@@ -148,6 +148,15 @@ static bool address_literal_valid(const char *s, size_t len)
 	if (len >= 5 && ascii_ieq(s, "IPv6:", 5)) {
 		if (len - 5 >= sizeof(buf))
 			return false;
+		/* inet_pton stops at a NUL: check the characters first so
+		 * that "IPv6:::1\0junk" cannot pass. */
+		for (size_t i = 5; i < len; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (!is_digit(c) && !(c >= 'a' && c <= 'f') && !(c >= 'A' && c <= 'F') &&
+			    c != ':' && c != '.')
+				return false;
+		}
 		memcpy(buf, s + 5, len - 5);
 		buf[len - 5] = '\0';
 		return inet_pton(AF_INET6, buf, addr) == 1;

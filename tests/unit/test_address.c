@@ -455,8 +455,12 @@ static void test_domain_lengths(void **state)
 		buf[i] = '.';
 	assert_true(tern__domain_valid(buf, 255, false));
 	assert_false(tern__domain_valid(buf, 256, false));
-	/* Embedded NUL never passes. */
+	/* Embedded NUL never passes, not even where inet_pton would stop
+	 * at it (found by fuzz_address). */
 	assert_false(tern__domain_valid("a\0b", 3, false));
+	assert_false(tern__domain_valid("[IPv6:7::\0\0]", 13, false));
+	assert_false(tern__domain_valid("[1.2.3.4\0]", 10, false));
+	assert_false(tern__domain_valid("[IPv6:::1 ]", 11, false));
 }
 
 struct helo_case {
