@@ -39,25 +39,53 @@ struct tern__conn {
 	bool busy;     /* started with start_busy */
 };
 
+/* Timers of one duration share one of libevent's "common timeout" queues:
+ * re-arming the idle timer after every read is then an O(1) list move
+ * instead of a heap operation. Durations beyond the cache use the heap. */
 static void set_timer(struct tern__conn *c, unsigned ms)
 {
+	struct tern__conn_host *host = c->host;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	const struct timeval *use = &tv;
+	size_t i;
 
-	evtimer_add(&c->timer, &tv);
+	for (i = 0; i < host->n_timeouts; i++) {
+		if (host->timeouts[i].ms == ms) {
+			use = &host->timeouts[i].tv;
+			break;
+		}
+	}
+	if (i == host->n_timeouts && i < TERN__CONN_TIMEOUT_CACHE) {
+		const struct timeval *common = event_base_init_common_timeout(host->base, &tv);
+
+		if (common != NULL) {
+			host->timeouts[i].ms = ms;
+			host->timeouts[i].tv = *common;
+			host->n_timeouts++;
+			use = &host->timeouts[i].tv;
+		}
+	}
+	evtimer_add(&c->timer, use);
+}
+
+/* The engine session ends (on_close runs); the connection may linger. */
+static void free_session(struct tern__conn *c)
+{
+	/* on_close may still call into the session (and so activate
+	 * c->wake): conn_end deletes that event afterwards. */
+	tern__smtp_session_free(&c->session);
+	c->host->session_ended(c->host, c->busy);
 }
 
 /* Frees everything. client_gone: the session did not end by itself. */
 static void conn_end(struct tern__conn *c, bool client_gone)
 {
 	struct tern__conn_host *host = c->host;
-	bool busy = c->busy;
 
 	if (c->session != NULL) {
 		if (client_gone)
 			tern__smtp_session_eof(c->session);
-		/* on_close runs in here; it may still call into the session
-		 * (and so activate c->wake), hence the event_del after it. */
-		tern__smtp_session_free(&c->session);
+		free_session(c);
 	}
 	event_del(&c->timer);
 	event_del(&c->wake);
@@ -70,7 +98,7 @@ static void conn_end(struct tern__conn *c, bool client_gone)
 		c->next->prev = c->prev;
 	host->n_conns--;
 	free(c);
-	host->conn_ended(host, busy);
+	host->conn_ended(host);
 }
 
 /* Moves engine output into the bufferevent. Returns 1 when the engine has
@@ -161,7 +189,7 @@ static void start_linger(struct tern__conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-	tern__smtp_session_free(&c->session);
+	free_session(c);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	c->phase = PH_LINGER;
 	set_timer(c, TERN__CONN_LINGER_MS);
@@ -279,7 +307,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		tern__smtp_session_eof(c->session);
-		tern__smtp_session_free(&c->session);
+		free_session(c);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			conn_end(c, false);
 			return;

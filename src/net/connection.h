@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "smtp/engine.h"
 
@@ -34,21 +35,33 @@ struct tern__conn;
  * for a client that does not read our last reply (as smtp-server does). */
 #define TERN__CONN_LINGER_MS 5000
 
+#define TERN__CONN_TIMEOUT_CACHE 4
+
 /* What a set of connections shares: one per event loop (the server's worker). */
 struct tern__conn_host {
 	struct event_base *base;
 	const struct tern__smtp_config *cfg;
 	struct tern__conn *conns; /* live connections, a doubly linked list */
 	unsigned n_conns;
-	/* Called after a connection was unlinked and freed; busy tells whether
-	 * it was started with start_busy (outside max_clients). */
-	void (*conn_ended)(struct tern__conn_host *host, bool busy);
+	/* The engine session of a connection was freed (on_close has run);
+	 * busy tells whether it was started with start_busy (outside
+	 * max_clients). The connection itself may linger a little longer. */
+	void (*session_ended)(struct tern__conn_host *host, bool busy);
+	/* Called after a connection was unlinked and freed. */
+	void (*conn_ended)(struct tern__conn_host *host);
+	/* libevent common timeouts by duration (see set_timer). */
+	struct {
+		unsigned ms;
+		struct timeval tv;
+	} timeouts[TERN__CONN_TIMEOUT_CACHE];
+	size_t n_timeouts;
 };
 
 /* Takes over fd (closed on any failure), creates the session with id and
  * starts it (after cfg->greeting_delay ms), or with busy, refuses it at once
  * with start_busy. Returns 0 (the connection may already have ended, and
- * conn_ended been called, if the engine closed it at once) or TERN_ENOMEM. */
+ * conn_ended been called, if the engine closed it at once) or TERN_ENOMEM;
+ * on failure neither session_ended nor conn_ended is called. */
 int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *peer,
 		   socklen_t peer_len, const char *id, bool busy);
 

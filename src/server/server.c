@@ -31,16 +31,25 @@ static void worker_finish(struct tern__worker *w)
 	 * returns even if something else was added to it. */
 	if (w->own_base)
 		event_base_loopbreak(w->host.base);
+	else
+		tern__net_log(&w->server->cfg, NULL, TERN_LOG_INFO, "closed");
 }
 
-static void conn_ended(struct tern__conn_host *host, bool busy)
+static void session_ended(struct tern__conn_host *host, bool busy)
 {
-	struct tern__worker *w = (struct tern__worker *)host;
-	tern_smtp_server *s = w->server;
+	tern_smtp_server *s = ((struct tern__worker *)host)->server;
 
 	if (!busy)
 		atomic_fetch_sub(&s->admitted, 1);
 	atomic_fetch_sub(&s->sessions, 1);
+}
+
+/* Finishing waits for connections, not sessions: a lingering connection
+ * still has its socket and timer on the loop. */
+static void conn_ended(struct tern__conn_host *host)
+{
+	struct tern__worker *w = (struct tern__worker *)host;
+
 	if (w->closing && host->n_conns == 0)
 		worker_finish(w);
 }
@@ -154,6 +163,7 @@ static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned ind
 	w->server = s;
 	w->index = index;
 	w->host.cfg = &s->cfg;
+	w->host.session_ended = session_ended;
 	w->host.conn_ended = conn_ended;
 	if (base == NULL) {
 		base = event_base_new();
