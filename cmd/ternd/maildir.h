@@ -14,7 +14,8 @@
  *   commit: copy the body into every other recipient's own tmp file (each
  *           gets its own Delivered-To:), fsync every file, rename tmp -> new,
  *           fsync every new/ directory. Only then is a recipient delivered.
- *   abort:  unlink every tmp file of the message.
+ *   free:   without a successful commit this is the abort: every tmp file
+ *           of the message is unlinked.
  *
  * Thread safety: a maildir object is read-only after maildir_open() and may
  * be shared by threads; a maildir_msg belongs to one thread at a time. */
