@@ -151,7 +151,10 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 	off += used;
 	tern_smtp_mail m = {0};
 	m.address = addr;
-	if (pr != TERN__PATH_OK || (off < len && args[off] != ' ')) {
+	if (pr == TERN__PATH_EUTF8 && !tern__smtp_ext(s, TERN__EXT_SMTPUTF8)) {
+		/* RFC 6531 3.4: UTF-8 addresses need SMTPUTF8. */
+		bad(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
+	} else if (pr != TERN__PATH_OK || (off < len && args[off] != ' ')) {
 		bad(s, 501, "5.1.7",
 		    pr == TERN__PATH_ECONTROL ? "Control characters in sender address"
 					      : "Bad sender address syntax");

@@ -324,10 +324,15 @@ static void chunk_complete(tern_smtp_session *s)
 		const char *enh;
 		failure_reply(s, &fr, &enh);
 		tern_smtp_reply *er = s->body.reply.code || s->body.reply.text ? &s->body.reply : NULL;
-		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, er, &fr, &fr);
 		s->body.discard = false;
-		if (s->body.last)
+		if (s->body.last && s->tx.rcpt_count > 0) {
+			/* The message ends here: LMTP owes one reply per
+			 * recipient (RFC 2033 4.2). */
+			reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr);
 			end_transaction(s);
+		} else {
+			tern__smtp_reply_decision(s, TERN_SMTP_REJECT, er, &fr, &fr);
+		}
 		return;
 	}
 	if (s->body.last) {
