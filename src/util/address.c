@@ -6,6 +6,7 @@
  * else is wrong, because those are the bytes that smuggle commands or inject
  * headers further down. The second pass is a strict walk of the grammar. */
 #include "util/address.h"
+#include "util/utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -46,56 +47,13 @@ static bool is_atext(unsigned char c)
 	return c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629 section 4:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xbf;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates U+D800..U+DFFF */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return n;
-}
-
-/* A C1 control (U+0080..U+009F) is encoded as C2 80..C2 9F. */
-static bool is_c1_seq(const unsigned char *s, size_t n)
-{
-	return n == 2 && s[0] == 0xc2 && s[1] <= 0x9f;
-}
 
 static bool utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 
 	while (i < len) {
-		size_t n = utf8_seq_len(s + i, len - i);
+		size_t n = tern__utf8_seq_len(s + i, len - i);
 
 		if (n == 0)
 			return false;
@@ -218,8 +176,8 @@ static bool label_valid(const unsigned char *s, size_t len, bool utf8)
 
 			if (!utf8)
 				return false;
-			n = utf8_seq_len(s + i, len - i);
-			if (n == 0 || is_c1_seq(s + i, n))
+			n = tern__utf8_seq_len(s + i, len - i);
+			if (n == 0 || tern__utf8_is_c1(s + i, n))
 				return false;
 			i += n;
 			continue;
@@ -313,13 +271,13 @@ static int classify_bytes(const unsigned char *s, size_t len, bool utf8)
 	if (!utf8)
 		return TERN__PATH_EUTF8;
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_seq_len(s + i, len - i);
+		size_t n = tern__utf8_seq_len(s + i, len - i);
 
 		if (n == 0)
 			return TERN__PATH_EUTF8;
 		/* C1 controls are as dangerous as C0 ones once the address
 		 * is written out as Latin-1 by someone downstream. */
-		if (is_c1_seq(s + i, n))
+		if (tern__utf8_is_c1(s + i, n))
 			return TERN__PATH_ECONTROL;
 		i += n;
 	}

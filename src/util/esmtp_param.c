@@ -2,6 +2,7 @@
  * grammar is checked here; which keywords are known, advertised or
  * allowed is the command handler's business. */
 #include "util/esmtp_param.h"
+#include "util/utf8.h"
 
 static bool is_alpha(unsigned char c)
 {
@@ -13,43 +14,6 @@ static bool is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629 section 4:
- * no overlongs, no surrogates, nothing above U+10FFFF), or 0. The same rule
- * as in address.c; kept private to each file as util has no UTF-8 header. */
-static size_t utf8_seq_len(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	/* C1 controls (U+0080..U+009F) are controls all the same. */
-	if (n == 2 && c == 0xc2 && s[1] <= 0x9f)
-		return 0;
-	return n;
-}
 
 int tern__esmtp_params_split(const char *in, size_t len, bool allow_utf8,
 			     struct tern__esmtp_param *params, size_t max, size_t *n_r)
@@ -90,7 +54,9 @@ int tern__esmtp_params_split(const char *in, size_t len, bool allow_utf8,
 				if (s[i] >= 33 && s[i] <= 126 && s[i] != '=') {
 					i++;
 				} else if (s[i] >= 0x80 && allow_utf8) {
-					size_t k = utf8_seq_len(s + i, len - i);
+					size_t k = tern__utf8_seq_len(s + i, len - i);
+					if (tern__utf8_is_c1(s + i, k))
+						k = 0; /* C1 controls are controls too */
 
 					if (k == 0)
 						break;
