@@ -30,6 +30,16 @@ struct signal_state {
 /* Signals are taken synchronously with sigwait() on a thread of their own:
  * tern_smtp_server_close() is thread-safe but not async-signal-safe, so it
  * must not run inside a handler. */
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM: return "SIGTERM";
+	case SIGINT: return "SIGINT";
+	case SIGHUP: return "SIGHUP";
+	default: return "signal";
+	}
+}
+
 static void *signal_thread(void *arg)
 {
 	struct signal_state *st = arg;
@@ -47,10 +57,11 @@ static void *signal_thread(void *arg)
 			 * acknowledged are simply not stored; their clients will
 			 * send them again. Acknowledged ones are already durable. */
 			ternd_log(TERN_LOG_WARNING, NULL, "%s again: exiting without draining",
-				  strsignal(sig));
+				  signal_name(sig));
 			_exit(1);
 		}
-		ternd_log(TERN_LOG_INFO, NULL, "%s: closing, draining open sessions", strsignal(sig));
+		ternd_log(TERN_LOG_INFO, NULL, "%s: closing, draining open sessions",
+			  signal_name(sig));
 		pthread_mutex_lock(&st->lock);
 		if (st->server != NULL)
 			tern_smtp_server_close(st->server);
@@ -149,20 +160,23 @@ static int run(struct ternd_config *cfg)
 				  removed == 1 ? "" : "s");
 	}
 
+	/* Block the stop signals before the library can start any thread, so
+	 * every worker inherits the mask and only the signal thread receives
+	 * them; one arriving before that thread exists waits, pending. */
+	struct signal_state st = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	sigemptyset(&st.set);
+	sigaddset(&st.set, SIGTERM);
+	sigaddset(&st.set, SIGINT);
+	sigaddset(&st.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &st.set, NULL);
+
 	rc = make_server(cfg, &opts, &server);
 	if (rc != TERND_EX_OK) {
 		maildir_close(&delivery.md);
 		return rc;
 	}
 
-	/* Block the stop signals before any thread exists, so every worker
-	 * inherits the mask and only the signal thread receives them. */
-	struct signal_state st = {.lock = PTHREAD_MUTEX_INITIALIZER, .server = server};
-	sigemptyset(&st.set);
-	sigaddset(&st.set, SIGTERM);
-	sigaddset(&st.set, SIGINT);
-	sigaddset(&st.set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &st.set, NULL);
+	st.server = server;
 	pthread_t sig_tid;
 	int perr = pthread_create(&sig_tid, NULL, signal_thread, &st);
 	if (perr != 0) {
