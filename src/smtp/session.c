@@ -64,8 +64,6 @@ static void connect_decided(tern_smtp_session *s, int decision, const tern_smtp_
 					 s->cfg->banner);
 		else
 			tern__smtp_reply(s, 220, NULL, "%s %s Tern", s->cfg->name, proto);
-		tern__smtp_log(s, TERN_LOG_INFO, "connect from %s port %u", s->remote_address,
-			       s->remote_port);
 		return;
 	}
 	/* RFC 5321 3.1: 554 instead of the greeting; we then close rather than
