@@ -69,7 +69,9 @@ def main(argv):
     print("interop: ternd = %s, %d tests" % (ternlib.TERND, len(tests)), flush=True)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=Result)
     result = runner.run(unittest.TestSuite(tests))
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # A test whose body and tearDown both fail is reported twice: count tests.
+    failed = len({t.id() for t, _ in result.failures + result.errors}) + \
+        len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
     passed = result.testsRun - failed - skipped - len(result.expectedFailures)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped), flush=True)

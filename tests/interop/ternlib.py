@@ -120,6 +120,7 @@ class Ternd:
         self.proc = None
         self.returncode = None
         self.env = env or {}
+        self.signalled = False
 
     def start(self):
         env = dict(os.environ)
@@ -165,6 +166,7 @@ class Ternd:
 
     def signal(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
+            self.signalled = True
             os.kill(self.pid(), sig)
 
     def wait(self, timeout=STOP_TIMEOUT):
@@ -180,7 +182,9 @@ class Ternd:
         problems = []
         if self.proc is None:
             return problems
-        self.signal(signal.SIGTERM)
+        # A second SIGTERM makes ternd exit at once with 1: send only one.
+        if not self.signalled:
+            self.signal(signal.SIGTERM)
         rc = self.wait()
         if rc is None:
             problems.append("ternd did not exit within %.0f s of SIGTERM" % STOP_TIMEOUT)

@@ -46,7 +46,8 @@ class DurabilityTest(TerndTestCase):
         for i, line in enumerate(lines):
             m = re.match(r"^\d+\s+(\w+)\((\d+)<([^>]*)>(.*)$", line)
             n = re.match(r"^\d+\s+(rename\w*)\((.*)$", line)
-            if n and "/new/" in n.group(2) and box in n.group(2):
+            # rename("<box>/tmp/f", "<box>/new/f") or renameat2(dirfd, "b/tmp/f", dirfd, "b/new/f")
+            if n and ("%s/new/" % os.path.basename(box)) in n.group(2):
                 events.append(("rename", i))
                 continue
             if not m:
@@ -119,6 +120,7 @@ class ShutdownTest(TerndTestCase):
             r = c.cmd("QUIT")
             self.assertTrue(r is None or r.code in (221, 421), c.dump())
         self.assertTrue(c.closed(), c.dump())
+        c.close()
         rc = t.wait(5)
         self.assertEqual(rc, 0, "ternd did not exit 0 within 5 s after its last session ended")
 
@@ -159,6 +161,21 @@ class ShutdownTest(TerndTestCase):
         c = self.client(t)
         send_one(self, c)
         c.expect(self, "QUIT", 221)
+        c.close()
         t.signal(signal.SIGINT)
         self.assertEqual(t.wait(5), 0)
         self.assertStored(t, "b@example.com", BODY)
+
+    def test_exit_within_close_timeout(self):
+        # A client that keeps its socket open after 221 must not hold ternd
+        # past --close-timeout.
+        t = self.start_ternd("--close-timeout", "2")
+        c = self.client(t)
+        send_one(self, c)
+        c.expect(self, "QUIT", 221)
+        start = time.monotonic()
+        t.signal(signal.SIGTERM)
+        rc = t.wait(10)
+        took = time.monotonic() - start
+        self.assertEqual(rc, 0, "ternd still running 10 s after SIGTERM (close timeout 2 s)")
+        self.assertLess(took, 4, "ternd took %.1f s to exit (close timeout 2 s)" % took)

@@ -129,7 +129,9 @@ class SmtplibTest(TerndTestCase):
         s.ehlo()
         self.assertEqual(s.esmtp_features.get("size"), str(limit))
         head = msg("Subject: size", "")
-        exact = head + b"x" * (limit - len(head) - 2) + CRLF
+        line = b"x" * 78 + CRLF  # text lines stay under the 1000-octet limit
+        fill = limit - len(head)
+        exact = head + line * (fill // len(line)) + b"z" * (fill % len(line) - 2) + CRLF
         self.assertEqual(len(exact), limit)
         self.assertEqual(s.sendmail("a@example.com", ["exact@example.com"], exact), {})
         over = exact[:-2] + b"y" + CRLF
