@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "tern/smtp.h"
 
@@ -52,13 +51,13 @@ static void *signal_thread(void *arg)
 			ternd_log(TERN_LOG_WARNING, NULL, "SIGHUP ignored: reloading is not supported yet");
 			continue;
 		}
+		/* Repeated stop signals (service managers and scripts send
+		 * them) change nothing: the drain is already bounded by
+		 * --close-timeout, and SIGKILL is there for "now" (acknowledged
+		 * mail is durable either way). */
 		if (++stops > 1) {
-			/* A second request means "now": messages not yet
-			 * acknowledged are simply not stored; their clients will
-			 * send them again. Acknowledged ones are already durable. */
-			ternd_log(TERN_LOG_WARNING, NULL, "%s again: exiting without draining",
-				  signal_name(sig));
-			_exit(1);
+			ternd_log(TERN_LOG_INFO, NULL, "%s: already closing", signal_name(sig));
+			continue;
 		}
 		ternd_log(TERN_LOG_INFO, NULL, "%s: closing, draining open sessions",
 			  signal_name(sig));
