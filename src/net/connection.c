@@ -182,18 +182,38 @@ static void update_reading(struct tern__conn *c)
 		bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Ends a connection whose last reply is out without waiting for the
+ * client's FIN: what the kernel already holds from the client is read
+ * first, since closing over unread input sends a RST, which can make the
+ * client drop our last reply. */
+static void end_quietly(struct tern__conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	char buf[4096];
+
+	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+		;
+	conn_end(c, false);
+}
+
 /* Everything is written and the engine is done: FIN, free the session,
- * then drop input until the client closes. */
-static void start_linger(struct tern__conn *c)
+ * then drop input until the client closes. Returns false if c was freed
+ * (the server is closing: no lingering then). */
+static bool start_linger(struct tern__conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	free_session(c);
+	if (c->host->closing) {
+		end_quietly(c);
+		return false;
+	}
 	evbuffer_drain(in, evbuffer_get_length(in));
 	c->phase = PH_LINGER;
 	set_timer(c, TERN__CONN_LINGER_MS);
 	update_reading(c);
+	return true;
 }
 
 /* Runs after every engine call: output, close, reading, idle timer.
@@ -226,8 +246,7 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 	}
 	if (tern__smtp_session_want_close(c->session)) {
 		if (flushed == 1 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-			start_linger(c);
-			return true;
+			return start_linger(c);
 		}
 		if (c->phase != PH_CLOSING) {
 			struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -436,6 +455,12 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 
 void tern__conn_drain(struct tern__conn *c)
 {
+	/* A closing server does not wait for clients to acknowledge a
+	 * session that is already over. */
+	if (c->phase == PH_LINGER) {
+		end_quietly(c);
+		return;
+	}
 	if (c->session == NULL || c->phase == PH_CLOSING)
 		return;
 	tern__smtp_session_draining(c->session);

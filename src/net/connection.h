@@ -43,6 +43,7 @@ struct tern__conn_host {
 	const struct tern__smtp_config *cfg;
 	struct tern__conn *conns; /* live connections, a doubly linked list */
 	unsigned n_conns;
+	bool closing; /* the server is closing: connections do not linger */
 	/* The engine session of a connection was freed (on_close has run);
 	 * busy tells whether it was started with start_busy (outside
 	 * max_clients). The connection itself may linger a little longer. */
@@ -65,7 +66,8 @@ struct tern__conn_host {
 int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *peer,
 		   socklen_t peer_len, const char *id, bool busy);
 
-/* The server is closing: the session should finish what it does. */
+/* The server is closing (host->closing is set): the session should finish
+ * what it does; a connection whose session is over ends now. */
 void tern__conn_drain(struct tern__conn *c);
 
 /* The close grace time is over: 421 and close. */

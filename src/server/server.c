@@ -130,6 +130,7 @@ static void begin_close(struct tern__worker *w)
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 
 	w->closing = true;
+	w->host.closing = true;
 	free_listeners(w);
 	if (w->index == 0)
 		tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "closing: no longer accepting");
