@@ -434,7 +434,7 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 	host->conns = c;
 	host->n_conns++;
 
-	tern__net_log(host->cfg, c->session, TERN_LOG_DEBUG, "connection from %s%s%s:%u to %s%s%s:%u",
+	tern__net_log(host->cfg, c->session, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u",
 		      strchr(raddr, ':') ? "[" : "", raddr, strchr(raddr, ':') ? "]" : "",
 		      info.remote_port, strchr(laddr, ':') ? "[" : "", laddr,
 		      strchr(laddr, ':') ? "]" : "", info.local_port);
