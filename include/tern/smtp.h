@@ -262,7 +262,11 @@ static inline int tern_smtp_session_reject(tern_smtp_session *session, int code,
 int tern_smtp_session_add_header(tern_smtp_session *session, const char *name, const char *value);
 
 /* LMTP: reply for the idx-th accepted recipient (0-based), from on_data_end
- * or before resuming it. The library keeps a copy. */
+ * or before resuming it. It wins over on_data_end's decision for that
+ * recipient either way: a 4xx/5xx here fails that recipient even when
+ * on_data_end accepts, and a 2xx delivers it even when on_data_end rejects.
+ * A code of 0 means 250. The library keeps a copy. Returns 0, TERN_EINVAL
+ * (no such recipient) or TERN_ENOMEM. */
 int tern_smtp_session_set_rcpt_reply(tern_smtp_session *session, unsigned idx,
 				     const tern_smtp_reply *reply);
 
