@@ -39,8 +39,9 @@ build() { # dir, extra cmake args...
 	local dir=$1
 	shift
 	if [ ! -f "$dir/CMakeCache.txt" ]; then
-		cmake -S . -B "$dir" "${gen[@]}" "$@" >"$dir.configure.log" 2>&1 ||
-			{ cat "$dir.configure.log"; return 1; }
+		mkdir -p "$dir"
+		cmake -S . -B "$dir" "${gen[@]}" "$@" >"$dir/configure.log" 2>&1 ||
+			{ cat "$dir/configure.log"; return 1; }
 	fi
 	cmake --build "$dir" -j "$jobs"
 }
