@@ -251,6 +251,12 @@ static int set_close_timeout(struct ternd_config *cfg, const char *value, char *
 			err, errlen);
 }
 
+static int set_greeting_delay(struct ternd_config *cfg, const char *value, char *err,
+			      size_t errlen)
+{
+	return set_uint(&cfg->greeting_delay, value, "--greeting-delay", 0, 600000, err, errlen);
+}
+
 static int set_workers(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	return set_uint(&cfg->workers, value, "--workers", 1, TERND_MAX_WORKERS, err, errlen);
@@ -360,6 +366,9 @@ static const struct opt options[] = {
 	 "idle time inside DATA/BDAT (default: --idle-timeout, else 180)", set_data_timeout},
 	{"close-timeout", OPT_VALUE, "SECONDS",
 	 "on SIGTERM, time sessions get to finish (default 30)", set_close_timeout},
+	{"greeting-delay", OPT_VALUE, "MS",
+	 "wait before the greeting; clients that talk first are refused (default 0)",
+	 set_greeting_delay},
 	{"workers", OPT_VALUE, "N", "event loop threads (default 1)", set_workers},
 	{"lmtp", OPT_BOOL, NULL, "speak LMTP (RFC 2033): one reply per recipient", set_lmtp},
 	{"discard", OPT_BOOL, NULL, "read every message and drop it (benchmarks)", set_discard},
@@ -686,6 +695,7 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	print_uint(out, "data-timeout", cfg->data_timeout,
 		   cfg->idle_timeout != 0 ? "(idle-timeout)" : "180");
 	print_uint(out, "close-timeout", cfg->close_timeout, "30");
+	print_uint(out, "greeting-delay", cfg->greeting_delay, "0");
 	fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
 	fprintf(out, "discard = %s\n", cfg->discard ? "yes" : "no");
@@ -740,4 +750,5 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->data_timeout = cfg->data_timeout * 1000u;
 	if (cfg->close_timeout != 0)
 		opts->close_timeout = cfg->close_timeout * 1000u;
+	opts->greeting_delay = cfg->greeting_delay;
 }

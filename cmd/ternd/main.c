@@ -186,8 +186,12 @@ static int run(struct ternd_config *cfg)
 		return TERND_EX_OSERR;
 	}
 
-	startup_line(cfg);
-	rc = tern_smtp_server_run(server, cfg->workers);
+	/* Bind first, so "listening" is only said once it is true. */
+	rc = tern_smtp_server_open(server, cfg->workers);
+	if (rc == 0) {
+		startup_line(cfg);
+		rc = tern_smtp_server_run(server, cfg->workers);
+	}
 	int saved_errno = errno;
 
 	pthread_mutex_lock(&st.lock);

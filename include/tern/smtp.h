@@ -196,6 +196,10 @@ typedef struct tern_smtp_options {
 	unsigned socket_timeout;         /* waiting for a command; default 300000 */
 	unsigned data_timeout;           /* waiting for the next DATA/BDAT bytes; default 180000 */
 	unsigned close_timeout;          /* grace for sessions on close; default 30000 */
+	/* Wait this long before the greeting; a client that talks first is an
+	 * early talker (554 5.5.0, close), as with Postfix's postscreen or
+	 * smtp-server's 100 ms window. Default 0: greet at once. */
+	unsigned greeting_delay;
 
 	tern_smtp_callbacks callbacks;
 	void *user_data;                 /* handed to every callback; not owned */
@@ -215,14 +219,34 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
  * TERN_EADDR, TERN_ENOMEM or TERN_ESTATE (already running). */
 int tern_smtp_server_listen(tern_smtp_server *server, const char *addr_port);
 
-/* Opens the listeners and runs `workers` event loops (1 = the calling thread
- * only; more use SO_REUSEPORT listeners, one loop per thread) until the
- * server is closed and every session has ended. Returns 0, TERN_EIO (bind or
- * listen failed: errno is set), TERN_ENOMEM or TERN_ESTATE. */
+/* Binds and listens on every address for `workers` loops without running
+ * them yet, so that a program can report bind errors, or drop privileges
+ * after binding port 25, before tern_smtp_server_run(). Optional: run()
+ * opens the listeners itself when this was not called. Returns 0, TERN_EIO
+ * (bind or listen failed: errno is set), TERN_ENOMEM, TERN_EINVAL (NULL, or
+ * more than 1024 workers), TERN_ECLOSED (already closed) or TERN_ESTATE
+ * (already open or running, or no listen address was added). */
+int tern_smtp_server_open(tern_smtp_server *server, unsigned workers);
+
+/* Runs `workers` event loops (0 counts as 1; 1 = the calling thread only;
+ * more use SO_REUSEPORT listeners, one loop per thread) until the server is
+ * closed and every session has ended; opens the listeners first unless
+ * tern_smtp_server_open() did (its worker count then wins). Returns the
+ * errors of tern_smtp_server_open().
+ *
+ * Signals: worker threads run with every signal blocked, and SIGPIPE is
+ * blocked on the calling thread while it runs (libevent writes with
+ * writev(), which cannot say MSG_NOSIGNAL).
+ * Threads: with more than one worker, callbacks of different sessions (and
+ * on_log with a NULL session) run at the same time on different threads;
+ * one session's callbacks always run on one thread. */
 int tern_smtp_server_run(tern_smtp_server *server, unsigned workers);
 
 /* Opens the listeners on an event loop the embedder runs. The server never
- * calls event_base_dispatch itself. Does not take ownership of base. */
+ * calls event_base_dispatch itself. Does not take ownership of base. The
+ * embedder must ignore or block SIGPIPE. Returns 0, TERN_EIO, TERN_ENOMEM,
+ * TERN_ESTATE (already running, or no listen address), TERN_ECLOSED or
+ * TERN_EINVAL. */
 int tern_smtp_server_attach(tern_smtp_server *server, struct event_base *base);
 
 /* Graceful close: stop accepting, let sessions finish for close_timeout, then
@@ -230,7 +254,8 @@ int tern_smtp_server_attach(tern_smtp_server *server, struct event_base *base);
  * tern_smtp_server_run returns once everything has ended. */
 void tern_smtp_server_close(tern_smtp_server *server);
 
-/* Number of open sessions (approximate while loops run in other threads). */
+/* Number of live sessions (until their on_close); approximate while loops
+ * run in other threads. */
 unsigned tern_smtp_server_session_count(const tern_smtp_server *server);
 
 /* Frees the server; it must be closed and, when attached, every session must

@@ -440,6 +440,26 @@ static int may_start(tern_smtp_server *s)
 	return 0;
 }
 
+int tern_smtp_server_open(tern_smtp_server *s, unsigned workers)
+{
+	int err;
+
+	if (s == NULL || workers > MAX_WORKERS)
+		return TERN_EINVAL;
+	if (workers == 0)
+		workers = 1;
+	pthread_mutex_lock(&s->lock);
+	err = may_start(s);
+	if (err == 0)
+		err = start_workers(s, workers, NULL);
+	if (err == 0)
+		s->state = SERVER_OPEN;
+	int saved = errno;
+	pthread_mutex_unlock(&s->lock);
+	errno = saved;
+	return err;
+}
+
 int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 {
 	sigset_t all, old, pipe_set;
@@ -452,9 +472,15 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	if (workers == 0)
 		workers = 1;
 	pthread_mutex_lock(&s->lock);
-	err = may_start(s);
-	if (err == 0)
-		err = start_workers(s, workers, NULL);
+	if (s->state == SERVER_OPEN) {
+		/* tern_smtp_server_open() bound the sockets already. */
+		workers = s->n_workers;
+		err = 0;
+	} else {
+		err = may_start(s);
+		if (err == 0)
+			err = start_workers(s, workers, NULL);
+	}
 	if (err != 0) {
 		int saved = errno;
 

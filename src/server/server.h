@@ -56,7 +56,7 @@ struct tern_smtp_server {
 
 	/* Guards state and workers against close() from other threads. */
 	pthread_mutex_t lock;
-	enum { SERVER_NEW, SERVER_RUNNING, SERVER_DONE } state;
+	enum { SERVER_NEW, SERVER_OPEN, SERVER_RUNNING, SERVER_DONE } state;
 	atomic_bool closing;
 	struct tern__worker *workers;
 	unsigned n_workers;

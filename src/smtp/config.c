@@ -97,7 +97,8 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 		o->close_timeout = DEFAULT_CLOSE_TIMEOUT;
 	if (o->max_line_length < MIN_LINE_LENGTH || o->max_line_length > 1024 * 1024 ||
 	    (o->max_data_line_length && o->max_data_line_length < 3) ||
-	    o->max_pipelined_commands > 4096 || (unsigned)o->bare_newline > 1)
+	    o->max_pipelined_commands > 4096 || (unsigned)o->bare_newline > 1 ||
+	    o->greeting_delay > 600000)
 		return TERN_EINVAL;
 	if (o->helo_response && !helo_format_safe(o->helo_response))
 		return TERN_EINVAL;
@@ -127,6 +128,7 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 		for (char *p = cfg->disabled_commands[i]; *p; p++)
 			*p = (char)toupper((unsigned char)*p);
 	}
+	cfg->greeting_delay = o->greeting_delay;
 	o->name = cfg->name;
 	o->banner = cfg->banner;
 	o->helo_response = cfg->helo_response;
