@@ -141,18 +141,24 @@ class BadInputTest(TerndTestCase):
         self.assertTrue(c.closed(), "connection still open after 421\n" + c.dump())
 
     def test_early_talker(self):
-        # Bytes before the greeting: 554 and close. ternd greets at once, so
-        # the race is usually lost; only a first reply other than 220 proves
-        # the bytes arrived first.
-        t = self.start_ternd()
+        # Bytes before the greeting (RFC 5321 4.3.1: the client waits for
+        # it): 554 and close, nothing run. --greeting-delay opens the window.
+        t = self.start_ternd("--greeting-delay", "1000")
         c = self.client(t, read_greeting=False)
-        c.send(b"EHLO early.example\r\n")
+        c.send(b"EHLO early.example\r\nMAIL FROM:<a@example.com>\r\n")
         r = c.reply()
         self.assertIsNotNone(r, c.dump())
-        if r.code == 220:
-            self.skipTest("greeting was sent before our bytes arrived (no greeting delay)")
         self.assertEqual(r.code, 554, c.dump())
         self.assertTrue(c.closed(), c.dump())
+        self.assertNothingStored(t)
+
+    def test_greeting_delay_patient_client(self):
+        # The same delay does not hurt a client that waits for the 220.
+        t = self.start_ternd("--greeting-delay", "300")
+        c = self.client(t)
+        self.assertEqual(c.greeting.code, 220, c.dump())
+        c.expect(self, "EHLO patient.example", 250)
+        c.expect(self, "NOOP", 250)
 
     def test_bare_lf_in_data_is_normalised(self):
         c = self.session()
