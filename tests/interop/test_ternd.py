@@ -200,3 +200,46 @@ class TerndFeatureTest(TerndTestCase):
         c.expect(self, None, 451, "4.3.0")    # broken@
         c.expect(self, "NOOP", 250)
         self.assertStored(t, "ok@example.com", BODY)
+
+    def test_data_timeout_discards_message(self):
+        t = self.start_ternd("--data-timeout", "1")
+        c = self.client(t)
+        c.expect(self, "EHLO client.example", 250)
+        c.expect(self, "MAIL FROM:<a@example.com>", 250)
+        c.expect(self, "RCPT TO:<b@example.com>", 250)
+        c.expect(self, "DATA", 354)
+        c.send(b"Subject: stalled\r\n\r\nhalf a mess")
+        r = c.reply()
+        self.assertIsNotNone(r, c.dump())
+        self.assertEqual((r.code, r.enhanced), (421, "4.4.2"), c.dump())
+        self.assertTrue(c.closed(), c.dump())
+        self.assertNothingStored(t)
+        self.assertEqual(t.tmp_files(), [])
+
+    def test_parallel_sessions(self):
+        import threading
+        t = self.start_ternd("--workers", "2")
+        errors = []
+
+        def worker(n):
+            try:
+                s = smtplib.SMTP("127.0.0.1", t.port, timeout=SOCKET_TIMEOUT)
+                for i in range(5):
+                    body = b"Subject: p%d-%d\r\n\r\n" % (n, i) + b"line\r\n" * (n * 50 + i)
+                    s.sendmail("a@example.com", ["p%d@example.com" % n, "all@example.com"], body)
+                s.quit()
+            except Exception as e:  # reported below
+                errors.append("session %d: %r" % (n, e))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(20)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(t.files("all@example.com")), 100)
+        for n in range(20):
+            stored = sorted(b for _, b in t.read("p%d@example.com" % n, 5))
+            want = sorted(b"Subject: p%d-%d\r\n\r\n" % (n, i) + b"line\r\n" * (n * 50 + i)
+                          for i in range(5))
+            self.assertEqual(stored, want)
