@@ -102,6 +102,33 @@ class BadInputTest(TerndTestCase):
         c.expect(self, "QUIT", 221)
         self.assertNothingStored(self.t)
 
+    def test_line_length_boundary(self):
+        # --max-line-length counts the CRLF (RFC 5321 4.5.3.1.4: 512 octets).
+        c = self.session("--max-line-length", "512")
+        c.expect(self, "EHLO client.example", 250)
+        c.expect(self, "NOOP " + "x" * (512 - 7), 250)       # exactly 512 with CRLF
+        c.send(b"NOOP " + b"x" * (513 - 7) + b"\r\n")        # 513
+        r = c.reply()
+        self.assertIsNotNone(r, c.dump())
+        self.assertEqual((r.code, r.enhanced), (500, "5.5.2"), c.dump())
+        self.usable(c)
+
+    def test_data_line_length_boundary(self):
+        # RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF.
+        c = self.session()
+        c.expect(self, "EHLO client.example", 250)
+        ok = b"Subject: b\r\n\r\n" + b"a" * 998 + b"\r\n"
+        for body, code in ((ok, 250), (b"Subject: b\r\n\r\n" + b"a" * 999 + b"\r\n", 554)):
+            c.expect(self, "MAIL FROM:<a@example.com>", 250)
+            c.expect(self, "RCPT TO:<b@example.com>", 250)
+            c.expect(self, "DATA", 354)
+            c.send(body + b".\r\n")
+            r = c.reply()
+            self.assertIsNotNone(r, c.dump())
+            self.assertEqual(r.code // 100, code // 100, c.dump())
+        self.usable(c)
+        self.assertStored(self.t, "b@example.com", ok)
+
     def test_too_many_bad_commands(self):
         c = self.session()
         c.expect(self, "EHLO client.example", 250)
