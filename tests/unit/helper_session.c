@@ -60,7 +60,7 @@ static void event(struct hs *h, const char *what, const char *arg)
 
 static int decide(struct hs *h, enum hs_cb cb, tern_smtp_session *s, tern_smtp_reply *reply_r)
 {
-	struct hs_decision d = {0};
+	struct hs_decision d = h->fallback[cb];
 	h->calls[cb]++;
 	if (h->script_pos[cb] < h->script_len[cb])
 		d = h->script[cb][h->script_pos[cb]++];

@@ -83,6 +83,8 @@ struct hs {
 	/* Scripts, one per callback; past the end every answer is ACCEPT. */
 	struct hs_decision script[HS_NCB][HS_MAX_SCRIPT];
 	unsigned script_len[HS_NCB], script_pos[HS_NCB];
+	/* The answer once a script is used up (default: ACCEPT, no reply). */
+	struct hs_decision fallback[HS_NCB];
 	unsigned calls[HS_NCB];
 
 	/* The decision waiting for the harness to resume it. */
