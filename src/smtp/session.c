@@ -45,8 +45,9 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 		s->local_port = conn->local_port;
 		s->secure = conn->secure;
 	}
-	/* The line buffer may hold one command line plus its CRLF. */
-	tern__buf_init(&s->line, s->opts->max_line_length + 1);
+	/* The line buffer holds one command line with its CRLF: exactly the
+	 * max_line_length octets RFC 5321 4.5.3.1.4 counts. */
+	tern__buf_init(&s->line, s->opts->max_line_length);
 	tern__buf_init(&s->out, 0);
 	tern__smtp_tx_init(&s->tx);
 	*session_r = s;
