@@ -40,12 +40,14 @@ static void rfc5322_date(long long now, char *out, size_t size)
 		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* RFC 5321 4.4: the id is an Atom, so session id and transaction number
+ * are joined with "-" (atext), not ".". */
 static int build_received(tern_smtp_session *s, struct tern__buf *b)
 {
 	char date[64];
 	long long now = s->io.now ? s->io.now(s->io.io_ctx) : (long long)time(NULL);
 	rfc5322_date(now, date, sizeof(date));
-	int r = tern__buf_printf(b, "Received: from %s (%s)\r\n\tby %s (Tern) with %s id %s.%u",
+	int r = tern__buf_printf(b, "Received: from %s (%s)\r\n\tby %s (Tern) with %s id %s-%u",
 				 s->helo_name ? s->helo_name : "unknown", s->client_hostname,
 				 s->cfg->name, tern__smtp_with_keyword(s), s->id,
 				 s->transactions + 1);
