@@ -27,6 +27,8 @@
 
 #define HS_NOW 1700000000LL /* Tue, 14 Nov 2023 22:13:20 +0000 */
 #define HS_ID "1a2b3c4d"
+/* The Received: id of the n-th transaction of the session. */
+#define HS_TXID(n) HS_ID "-" #n
 #define HS_ANY (-1000)
 #define HS_MAX_SCRIPT 32
 #define HS_MAX_HEADERS 4

@@ -22,7 +22,7 @@
 		"250-", "250-", "250-", "250 "
 #define RECEIVED                                                                          \
 	"Received: from client.example ([192.0.2.1])\r\n"                                 \
-	"\tby mx.test (Tern) with ESMTP id " HS_ID ".1\r\n"                               \
+	"\tby mx.test (Tern) with ESMTP id " HS_TXID(1) "\r\n"                               \
 	"\tfor <c@d.example>;\r\n"                                                        \
 	"\tTue, 14 Nov 2023 22:13:20 +0000\r\n"
 
@@ -196,9 +196,7 @@ static void check_received_id_atom(struct hs *h)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 			    "!#$%&'*+-/=?^_`{|}~",
 			    p[i]))
-			fail_msg("Received: id \"%.*s\" is not an Atom (RFC 5321 4.4) -- KNOWN "
-				 "ENGINE BUG (minor)",
-				 (int)n, p);
+			fail_msg("Received: id \"%.*s\" is not an Atom (RFC 5321 4.4)", (int)n, p);
 	}
 }
 
@@ -355,7 +353,7 @@ static const struct hs_case cases[] = {
 	       "DATA\r\nx\r\n.\r\n",
 	 .expect = L("250 mx.test", "250 2.1.0", "250 2.1.5", "354", "250 2.6.0"),
 	 .body = "Received: from client.example ([192.0.2.1])\r\n"
-		 "\tby mx.test (Tern) with SMTP id " HS_ID ".1\r\n"
+		 "\tby mx.test (Tern) with SMTP id " HS_TXID(1) "\r\n"
 		 "\tfor <c@d.example>;\r\n"
 		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\nx\r\n",
 	 .messages = 1},
@@ -365,7 +363,7 @@ static const struct hs_case cases[] = {
 	       "DATA\r\nx\r\n.\r\n",
 	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "250 2.1.5", "250 2.1.5", "354", "250 2.6.0"),
 	 .body = "Received: from client.example ([192.0.2.1])\r\n"
-		 "\tby mx.test (Tern) with ESMTP id " HS_ID ".1;\r\n"
+		 "\tby mx.test (Tern) with ESMTP id " HS_TXID(1) ";\r\n"
 		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\nx\r\n",
 	 .messages = 1},
 	/* RFC 6531 3.7.3: UTF8SMTP when the transaction used SMTPUTF8. */
@@ -374,7 +372,7 @@ static const struct hs_case cases[] = {
 	       "DATA\r\nx\r\n.\r\n",
 	 .expect = L(TX_REPLY, "250 2.6.0"),
 	 .body = "Received: from client.example ([192.0.2.1])\r\n"
-		 "\tby mx.test (Tern) with UTF8SMTP id " HS_ID ".1\r\n"
+		 "\tby mx.test (Tern) with UTF8SMTP id " HS_TXID(1) "\r\n"
 		 "\tfor <c@d.example>;\r\n"
 		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\nx\r\n",
 	 .messages = 1},
@@ -382,13 +380,12 @@ static const struct hs_case cases[] = {
 	 .in = TX "x\r\n.\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\ny\r\n.\r\n",
 	 .expect = L(TX_REPLY, "250 2.6.0", "250 2.1.0", "250 2.1.5", "354", "250 2.6.0"),
 	 .body = "Received: from client.example ([192.0.2.1])\r\n"
-		 "\tby mx.test (Tern) with ESMTP id " HS_ID ".2\r\n"
+		 "\tby mx.test (Tern) with ESMTP id " HS_TXID(2) "\r\n"
 		 "\tfor <c@d.example>;\r\n"
 		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\ny\r\n",
 	 .messages = 2},
 	{.name = "received id is an atom", .in = TX "x\r\n.\r\n", .expect = L(TX_REPLY, "250 2.6.0"),
-	 .messages = 1, .check = check_received_id_atom,
-	 .bug = "Received: id contains '.', not an RFC 5321 Atom (minor)"},
+	 .messages = 1, .check = check_received_id_atom},
 	{.name = "added headers after received", .setup = add_headers,
 	 .in = TX "Subject: x\r\n.\r\n", .expect = L(TX_REPLY, "250 2.6.0"),
 	 .body = RECEIVED "X-Spam: no\r\nX-Other: 1\t2\r\nSubject: x\r\n", .messages = 1,
