@@ -113,6 +113,11 @@ static void queue_4_mail_pending(struct hs *h)
 	hs_push_pending(h, HS_MAIL);
 }
 static void helo_pending(struct hs *h) { hs_push_pending(h, HS_HELO); }
+static void vrfy_pending_bad_2(struct hs *h)
+{
+	h->opts.max_bad_commands = 2;
+	hs_push_pending(h, HS_VRFY);
+}
 static void vrfy_pending(struct hs *h) { hs_push_pending(h, HS_VRFY); }
 
 static void check_inside_rc(struct hs *h)
@@ -232,6 +237,13 @@ static const struct hs_case cases[] = {
 	       "\r\nNOOP\r\n",
 	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "500 5.5.2", "250 2.0.0"),
 	 .bug = "the 500 for a too long line is sent at once, ahead of the pending MAIL's reply"},
+	/* Found by fuzz_smtp_session: framing errors behind a pending decision
+	 * reach the bad-command limit; the 421 must still be the last reply. */
+	{.name = "pending then too many bare lf lines", .setup = vrfy_pending_bad_2,
+	 .in = "VRFY x\r\nA\nB\nNOOP\r\n",
+	 .expect = L("252 2.1.5", "500 5.5.2", "421 4.7.0"), .close = 1,
+	 .bug = "framing-time 500s jump the queue, and the pending VRFY's 252 is sent after "
+		"the 421"},
 	{.name = "pending then http line", .setup = mail_pending,
 	 .in = HS_EHLO MAIL_OK "GET / HTTP/1.1\r\nNOOP\r\n",
 	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "421 4.7.0"), .close = 1},
