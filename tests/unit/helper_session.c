@@ -261,7 +261,7 @@ void hs_open(struct hs *h)
 		fail_msg("[%s/%s] tern__smtp_config_init: %d", cur_case, cur_mode, rc);
 	h->cfg_ok = true;
 	struct tern__smtp_conn_info conn = {
-		.remote_address = "192.0.2.1",
+		.remote_address = h->remote ? h->remote : "192.0.2.1",
 		.remote_port = 1234,
 		.local_address = "192.0.2.2",
 		.local_port = 25,

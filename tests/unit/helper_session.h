@@ -80,6 +80,7 @@ struct hs {
 	tern_smtp_session *session;
 	bool cfg_ok;
 	bool secure;            /* conn_info.secure */
+	const char *remote;     /* remote address; NULL: 192.0.2.1 */
 	long long now;
 
 	/* Scripts, one per callback; past the end every answer is ACCEPT. */

@@ -532,6 +532,46 @@ static void test_embedder_close(void **state)
 	hs_free(&h);
 }
 
+/* RFC 3207 4.2: after TLS the session starts over: a new EHLO is needed,
+ * and REQUIRETLS is offered. */
+static void test_set_secure_resets(void **state)
+{
+	(void)state;
+	struct hs h;
+	hs_init(&h);
+	hs_open(&h);
+	hs_start(&h);
+	hs_feed_str(&h, HS_EHLO MAIL_OK);
+	tern__smtp_session_set_secure(h.session);
+	assert_true(tern_smtp_session_secure(h.session));
+	assert_null(tern_smtp_session_helo_name(h.session));
+	assert_null(tern_smtp_session_mail_from(h.session));
+	hs_feed_str(&h, RCPT_OK HS_EHLO "MAIL FROM:<a@b.example> REQUIRETLS\r\n");
+	hs_expect(&h,
+		  L(HS_EHLO_REPLY, "250 2.1.0", "503 5.5.1", "250-mx.test", "250-", "250-", "250-",
+		    "250-", "250-", "250-", "250-", "250-", "=250 REQUIRETLS", "250 2.1.0"),
+		  true, "set_secure");
+	assert_true(h.last_mail.requiretls);
+	hs_free(&h);
+}
+
+/* An IPv6 client is named by its RFC 5321 4.1.3 address literal. */
+static void test_ipv6_client(void **state)
+{
+	(void)state;
+	struct hs h;
+	hs_init(&h);
+	h.remote = "2001:db8::1";
+	h.opts.disable_received_header = false;
+	hs_open(&h);
+	hs_start(&h);
+	hs_feed_str(&h, HS_EHLO MAIL_OK RCPT_OK "DATA\r\nx\r\n.\r\n");
+	assert_string_equal(tern_smtp_session_client_hostname(h.session), "[IPv6:2001:db8::1]");
+	assert_int_equal(hs_count(&h, "=250-mx.test Hello [IPv6:2001:db8::1]"), 1);
+	assert_non_null(strstr(h.last_body.data, "from client.example ([IPv6:2001:db8::1])\r\n"));
+	hs_free(&h);
+}
+
 /* The context pointer round-trips. */
 static void test_context(void **state)
 {
@@ -564,6 +604,8 @@ int main(void)
 		cmocka_unit_test(test_free_while_pending),
 		cmocka_unit_test(test_embedder_close),
 		cmocka_unit_test(test_context),
+		cmocka_unit_test(test_set_secure_resets),
+		cmocka_unit_test(test_ipv6_client),
 	};
 	failed += cmocka_run_group_tests_name("smtp pipelining (sessions)", more, NULL, NULL);
 	return failed;
