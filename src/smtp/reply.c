@@ -48,7 +48,9 @@ static void put_text(struct tern__buf *out, const char *text)
 
 static void reply_text(tern_smtp_session *s, int code, const char *enhanced, const char *text)
 {
-	if (s->eof)
+	/* RFC 5321 3.8: a closing reply (421, 221) is the last thing said;
+	 * a decision that arrives afterwards has nobody to answer. */
+	if (s->eof || s->closing)
 		return;
 	char head[32];
 	bool show_enhanced = enhanced && !s->opts->hide_enhancedstatuscodes;
@@ -75,7 +77,7 @@ void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, cons
 
 void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *const *lines, size_t n)
 {
-	if (s->eof)
+	if (s->eof || s->closing)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char head[8];
