@@ -18,9 +18,9 @@ static const struct tern__cmd commands[] = {
 	{"VRFY", 0, tern__cmd_vrfy},
 	{"HELP", 0, tern__cmd_help},
 	/* Known verbs this server does not implement (RFC 5321 4.2.4: 502).
-	 * STARTTLS and AUTH move to their own rows when TLS and SASL land; they
-	 * end a group already, so nothing pipelined after them is parsed. */
-	{"STARTTLS", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
+	 * AUTH gets its own handler when SASL lands; it ends a group already,
+	 * so nothing pipelined after it is parsed before its reply. */
+	{"STARTTLS", TERN__CMD_ENDS_GROUP, tern__cmd_starttls},
 	{"AUTH", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
 	{"EXPN", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"TURN", TERN__CMD_UNIMPLEMENTED, NULL},

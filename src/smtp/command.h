@@ -39,7 +39,7 @@ bool tern__cmd_line_ends_group(const char *line, size_t len);
 /* Handlers (one file each). */
 tern__cmd_handler tern__cmd_ehlo, tern__cmd_helo, tern__cmd_mail, tern__cmd_rcpt,
 	tern__cmd_data, tern__cmd_bdat, tern__cmd_rset, tern__cmd_noop, tern__cmd_quit,
-	tern__cmd_vrfy, tern__cmd_help;
+	tern__cmd_vrfy, tern__cmd_help, tern__cmd_starttls;
 
 /* Continuations after a PENDING decision (called by resume). */
 void tern__cmd_helo_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r);

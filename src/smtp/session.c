@@ -223,8 +223,28 @@ static bool ready_to_execute(const tern_smtp_session *s)
 	return s->wait == TERN__WAIT_NONE && !s->closing && s->input == TERN__INPUT_COMMAND;
 }
 
-static void execute_line(tern_smtp_session *s, char *line, size_t len)
+/* Answers one line in its turn; a framing error is answered in its turn
+ * too, so that its 500 cannot overtake a pending command's reply. */
+static void execute_line(tern_smtp_session *s, char *line, size_t len,
+			 enum tern__smtp_framing framing)
 {
+	switch (framing) {
+	case TERN__FRAMING_TOO_LONG:
+		/* RFC 5321 4.5.3.1.4 and 4.2.4: "500 Line too long"; the rest
+		 * of the line was dropped and the session goes on. */
+		if (!tern__smtp_bad_command(s))
+			tern__smtp_reply(s, 500, "5.5.2", "Line too long (limit %u octets)",
+					 s->opts->max_line_length);
+		return;
+	case TERN__FRAMING_BARE_LF:
+		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
+		 * taken as the end of a command. */
+		if (!tern__smtp_bad_command(s))
+			tern__smtp_reply(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
+		return;
+	case TERN__FRAMING_OK:
+		break;
+	}
 	tern__cmd_execute(s, line, len);
 }
 
@@ -234,12 +254,13 @@ static void run_queue(tern_smtp_session *s)
 		struct tern__smtp_queued *q = &s->queue[s->queue_head];
 		char *line = q->line;
 		size_t len = q->len;
+		enum tern__smtp_framing framing = q->framing;
 		q->line = NULL;
 		s->queue_head = (s->queue_head + 1) % s->opts->max_pipelined_commands;
 		s->queue_count--;
 		if (s->queue_count == 0)
 			s->queue_blocked = false;
-		execute_line(s, line, len);
+		execute_line(s, line, len, framing);
 		free(line);
 	}
 	if (s->closing) {
@@ -254,7 +275,8 @@ static void run_queue(tern_smtp_session *s)
 	}
 }
 
-static int enqueue(tern_smtp_session *s, const char *line, size_t len)
+static int enqueue(tern_smtp_session *s, const char *line, size_t len,
+		   enum tern__smtp_framing framing)
 {
 	unsigned max = s->opts->max_pipelined_commands;
 	if (!s->queue) {
@@ -262,14 +284,18 @@ static int enqueue(tern_smtp_session *s, const char *line, size_t len)
 		if (!s->queue)
 			return TERN_ENOMEM;
 	}
-	char *copy = malloc(len + 1);
-	if (!copy)
-		return TERN_ENOMEM;
-	memcpy(copy, line, len);
-	copy[len] = '\0';
+	char *copy = NULL;
+	if (framing == TERN__FRAMING_OK) {
+		copy = malloc(len + 1);
+		if (!copy)
+			return TERN_ENOMEM;
+		memcpy(copy, line, len);
+		copy[len] = '\0';
+	}
 	struct tern__smtp_queued *q = &s->queue[(s->queue_head + s->queue_count) % max];
 	q->line = copy;
 	q->len = len;
+	q->framing = framing;
 	s->queue_count++;
 	return 0;
 }
@@ -279,39 +305,28 @@ static void line_complete(tern_smtp_session *s)
 {
 	char *line = s->line.data + s->line.off;
 	size_t len = s->line.len;
+	enum tern__smtp_framing framing = TERN__FRAMING_OK;
 	if (s->line_overflow) {
-		/* RFC 5321 4.5.3.1.4 and 4.2.4: "500 Line too long"; the rest
-		 * of the line was dropped and the session goes on. */
 		s->line_overflow = false;
-		tern__buf_clear(&s->line);
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 500, "5.5.2", "Line too long (limit %u octets)",
-					 s->opts->max_line_length);
-		return;
+		framing = TERN__FRAMING_TOO_LONG;
+	} else {
+		len--; /* the LF */
+		if (len == 0 || line[len - 1] != '\r')
+			framing = TERN__FRAMING_BARE_LF;
+		else
+			len--;
 	}
-	len--; /* the LF */
-	if (len == 0 || line[len - 1] != '\r') {
-		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
-		 * taken as the end of a command. */
-		tern__buf_clear(&s->line);
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
-		return;
-	}
-	len--;
 	line[len] = '\0';
 	if (s->wait != TERN__WAIT_NONE || s->queue_count > 0) {
-		bool ends = tern__cmd_line_ends_group(line, len);
-		if (enqueue(s, line, len) < 0) {
+		bool ends = framing == TERN__FRAMING_OK && tern__cmd_line_ends_group(line, len);
+		if (enqueue(s, line, len, framing) < 0)
 			tern__smtp_reply(s, 421, "4.3.0", "%s Out of memory, closing",
 					 s->cfg->name);
-		} else if (ends) {
+		else if (ends)
 			s->queue_blocked = true;
-		}
-		tern__buf_clear(&s->line);
-		return;
+	} else {
+		execute_line(s, line, len, framing);
 	}
-	execute_line(s, line, len);
 	tern__buf_clear(&s->line);
 }
 
@@ -358,6 +373,14 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	s->in_feed = true;
 	size_t used = 0;
 	while (used < len && !s->closing && !s->eof) {
+		if (s->drop_input) {
+			/* Octets pipelined behind STARTTLS are never executed. */
+			s->drop_input = false;
+			tern__smtp_log(s, TERN_LOG_WARNING,
+				       "dropped %zu octets pipelined after STARTTLS", len - used);
+			used = len;
+			break;
+		}
 		if (s->out.len > OUTPUT_HIGH_WATER)
 			break;
 		if (s->input != TERN__INPUT_COMMAND) {
@@ -372,6 +395,11 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 			break;
 		used += take_line(s, in + used, len - used);
 	}
+	/* A STARTTLS answered inside this feed with nothing behind it: later
+	 * input was sent after the client saw our reply, so it is legitimate.
+	 * (One answered from the queue, outside feed, drops what the net layer
+	 * has buffered by then: that was sent before the reply.) */
+	s->drop_input = false;
 	s->in_feed = false;
 	if (s->closing)
 		return TERN_ECLOSED;

@@ -40,9 +40,16 @@ enum tern__smtp_helo_kind {
 
 /* A command line held back while an earlier command waits for a decision
  * (RFC 2920: replies stay in order). */
+enum tern__smtp_framing {
+	TERN__FRAMING_OK = 0,
+	TERN__FRAMING_TOO_LONG, /* over max_line_length; the rest was dropped */
+	TERN__FRAMING_BARE_LF,  /* ended by LF without CR */
+};
+
 struct tern__smtp_queued {
-	char *line;
+	char *line;             /* NULL for a framing error */
 	size_t len;
+	enum tern__smtp_framing framing;
 };
 
 struct tern_smtp_session {
@@ -78,6 +85,7 @@ struct tern_smtp_session {
 	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
 	unsigned queue_head, queue_count;
 	bool queue_blocked;     /* a queued command ends the input group */
+	bool drop_input;        /* drop octets already received (after STARTTLS) */
 
 	/* The decision the engine waits for, and one that arrived early (the
 	 * embedder resumed from inside the callback that returned PENDING). */
