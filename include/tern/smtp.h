@@ -8,7 +8,8 @@
  * Decisions. Every callback that approves something receives a
  * tern_smtp_reply *reply_r and returns one of:
  *   TERN_SMTP_ACCEPT  - go on; the library sends its default positive reply
- *                       unless the callback filled reply_r with a 2xx reply.
+ *                       unless the callback filled reply_r with a 2xx reply
+ *                       (a 4xx/5xx code in reply_r makes it a rejection).
  *   TERN_SMTP_REJECT  - refuse with the reply in reply_r (code 4xx or 5xx;
  *                       a missing code becomes 550 / 451 as documented per
  *                       callback).
@@ -16,8 +17,12 @@
  *                       the same event loop thread once the decision is made.
  *                       Input from the client is held (and replies stay in
  *                       order) until then.
- * Reply text is copied by the library before the callback returns; it may
- * contain no CR or LF (control characters are replaced by spaces).
+ *                       tern_smtp_session_resume() may also be called from
+ *                       inside the callback, before it returns PENDING.
+ * reply_r's strings are read right after the callback returns, and copied
+ * then: point them at static or session-owned memory, never at the
+ * callback's own stack. Control characters in text become spaces, so a reply
+ * can never break into two lines.
  *
  * Threads: a session and all its callbacks belong to one event loop thread.
  * tern_smtp_server_close() may be called from any thread.
@@ -269,9 +274,10 @@ unsigned tern_smtp_server_bound_port(const tern_smtp_server *server, unsigned n)
 /* ---- session --------------------------------------------------------- */
 
 /* Completes a PENDING decision. reply NULL means "accept with the default
- * reply". Only valid while a decision is pending (TERN_ESTATE otherwise).
- * May be called from inside a callback of the same session only for
- * on_data_chunk pauses. Returns 0, TERN_ESTATE, TERN_ECLOSED. */
+ * reply"; the library copies reply's strings before returning. Valid while a
+ * decision is pending, or from inside the deciding callback itself (the
+ * answer then takes effect when it returns PENDING). Returns 0, TERN_ESTATE
+ * (nothing pending) or TERN_ECLOSED (the client is gone). */
 int tern_smtp_session_resume(tern_smtp_session *session, const tern_smtp_reply *reply);
 
 /* Reject completes a pending decision with a reply, same rules. */

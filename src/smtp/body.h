@@ -34,6 +34,8 @@ struct tern__smtp_body {
 	uint64_t remaining;        /* BDAT: octets of the chunk still to read */
 	bool last;                 /* BDAT: this chunk ends the message */
 	bool discard;              /* BDAT: read the chunk and drop it */
+	bool out_of_sequence;      /* BDAT: dropped for no MAIL/RCPT/CHUNKING, not
+				    * a failure of the transaction */
 	uint64_t chunk_size;       /* BDAT: size of the current chunk */
 	uint64_t size;             /* client octets after decoding */
 	uint64_t emitted;          /* octets handed on, added headers included */

@@ -21,6 +21,8 @@ static void discard_chunk(tern_smtp_session *s, int code, const char *enh, const
 	s->body.reply.enhanced = enh ? strdup(enh) : NULL;
 	s->body.reply.text = text ? strdup(text) : NULL;
 	s->body.discard = true;
+	s->body.out_of_sequence = code == 503 || (code == 554 && !s->tx.bdat_failed &&
+						  !s->tx.data_started);
 	s->input = TERN__INPUT_BDAT;
 	if (s->body.remaining == 0)
 		(void)tern__data_feed(s, "", 0);

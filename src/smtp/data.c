@@ -172,11 +172,13 @@ void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smt
 			tern__smtp_reply_decision(s, decision, r, &def_ok, &def_fail);
 			return;
 		}
-		/* RFC 3030 2: read the chunk, then refuse it and the rest. */
+		/* RFC 3030 2: read the chunk, then refuse it and the rest,
+		 * with the same default refusal DATA would get. */
 		tern__body_clear_reply(&s->body);
-		s->body.reply.code = r->code;
-		s->body.reply.enhanced = r->enhanced ? strdup(r->enhanced) : NULL;
-		s->body.reply.text = r->text ? strdup(r->text) : NULL;
+		bool own = r->code >= 400 && r->code < 600;
+		s->body.reply.code = own ? r->code : 554;
+		s->body.reply.enhanced = strdup(own && r->enhanced ? r->enhanced : "5.7.1");
+		s->body.reply.text = strdup(r->text && r->text[0] ? r->text : "Message refused");
 		tern__body_fail(&s->body, TERN__BODY_REJECTED);
 		s->body.discard = true;
 		s->tx.bdat_failed = true;
@@ -317,6 +319,13 @@ static void message_complete(tern_smtp_session *s)
 static void chunk_complete(tern_smtp_session *s)
 {
 	s->input = TERN__INPUT_COMMAND;
+	if (s->body.discard && s->body.out_of_sequence) {
+		/* No transaction to fail: just the sequence error. */
+		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, &s->body.reply, &s->body.reply,
+					  &s->body.reply);
+		s->body.discard = s->body.out_of_sequence = false;
+		return;
+	}
 	if (s->body.discard || s->body.error != TERN__BODY_OK) {
 		/* RFC 3030 2: this and later chunks are refused until the
 		 * transaction is reset. */

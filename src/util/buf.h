@@ -22,7 +22,11 @@ int tern__buf_printf(struct tern__buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int tern__buf_vprintf(struct tern__buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
-static inline const char *tern__buf_ptr(const struct tern__buf *b) { return b->data + b->off; }
+/* An empty, freed buffer has no data pointer: give "" rather than NULL + 0. */
+static inline const char *tern__buf_ptr(const struct tern__buf *b)
+{
+	return b->data ? b->data + b->off : "";
+}
 /* Drops n bytes from the front; releases the memory when empty and large. */
 void tern__buf_consume(struct tern__buf *b, size_t n);
 void tern__buf_clear(struct tern__buf *b);
