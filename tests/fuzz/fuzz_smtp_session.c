@@ -242,12 +242,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		opts.max_pipelined_commands = 3;
 		opts.max_bad_commands = 50;
 	}
-#ifdef FUZZ_SKIP_KNOWN_BUGS
-	/* While the "reply after 421" bug (bad-command limit reached by
-	 * framing errors behind a pending decision) is open, this build
-	 * keeps the fuzzer from finding only that. */
-	opts.max_bad_commands = 0;
-#endif
 	opts.disable_received_header = o & 8;
 	opts.hide_chunking = (o & 0x30) == 0x10;
 	opts.hide_dsn = (o & 0x30) == 0x20;
