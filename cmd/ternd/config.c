@@ -751,4 +751,5 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 	if (cfg->close_timeout != 0)
 		opts->close_timeout = cfg->close_timeout * 1000u;
 	opts->greeting_delay = cfg->greeting_delay;
+	opts->log_level = cfg->log_level;
 }

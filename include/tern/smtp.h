@@ -206,6 +206,10 @@ typedef struct tern_smtp_options {
 	 * smtp-server's 100 ms window. Default 0: greet at once. */
 	unsigned greeting_delay;
 
+	/* on_log gets events of this level and more severe; the library does
+	 * not even format the others. Default TERN_LOG_INFO. */
+	enum tern_smtp_log_level log_level;
+
 	tern_smtp_callbacks callbacks;
 	void *user_data;                 /* handed to every callback; not owned */
 } tern_smtp_options;

@@ -11,7 +11,7 @@ void tern__net_log(const struct tern__smtp_config *cfg, tern_smtp_session *sessi
 	char line[512];
 	va_list ap;
 
-	if (cb->on_log == NULL)
+	if (cb->on_log == NULL || level > cfg->opts.log_level)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);

@@ -37,6 +37,7 @@ void tern_smtp_options_init(tern_smtp_options *opts)
 	opts->data_timeout = DEFAULT_DATA_TIMEOUT;
 	opts->close_timeout = DEFAULT_CLOSE_TIMEOUT;
 	opts->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
+	opts->log_level = TERN_LOG_INFO;
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -98,7 +99,7 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 	if (o->max_line_length < MIN_LINE_LENGTH || o->max_line_length > 1024 * 1024 ||
 	    (o->max_data_line_length && o->max_data_line_length < 3) ||
 	    o->max_pipelined_commands > 4096 || (unsigned)o->bare_newline > 1 ||
-	    o->greeting_delay > 600000)
+	    o->greeting_delay > 600000 || (unsigned)o->log_level > TERN_LOG_DEBUG)
 		return TERN_EINVAL;
 	if (o->helo_response && !helo_format_safe(o->helo_response))
 		return TERN_EINVAL;

@@ -131,7 +131,7 @@ bool tern__smtp_bad_command(tern_smtp_session *s)
 
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
 {
-	if (!s->opts->callbacks.on_log)
+	if (!s->opts->callbacks.on_log || level > s->opts->log_level)
 		return;
 	char msg[768];
 	va_list ap;
