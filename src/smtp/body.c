@@ -52,11 +52,18 @@ static bool bare_newline(struct tern__smtp_body *b, const struct tern__body_poli
 	return true;
 }
 
-static void count_octet(struct tern__smtp_body *b, const struct tern__body_policy *policy)
+static void count_octets(struct tern__smtp_body *b, const struct tern__body_policy *policy,
+			 size_t n)
 {
 	/* RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF. */
-	if (++b->line_len + 2 > policy->max_line_length && policy->max_line_length)
+	if (!policy->max_line_length)
+		return;
+	if (n + 2 > policy->max_line_length - b->line_len) {
 		tern__body_fail(b, TERN__BODY_LINE_TOO_LONG);
+		b->line_len = policy->max_line_length;
+		return;
+	}
+	b->line_len += (unsigned)n;
 }
 
 /* Every branch that emits first brings the state to where a resumed call
@@ -138,6 +145,19 @@ size_t tern__body_data_feed(struct tern__smtp_body *b, const struct tern__body_p
 				INSERT("\n", i);
 			continue;
 		case ST_TEXT:
+			if (c != '\r' && c != '\n') {
+				/* Fast path: ordinary octets up to the next CR or
+				 * LF, found with memchr rather than one at a time. */
+				const char *p = in + i;
+				const char *cr = memchr(p, '\r', len - i);
+				size_t span = cr ? (size_t)(cr - p) : len - i;
+				const char *lf = memchr(p, '\n', span);
+				if (lf)
+					span = (size_t)(lf - p);
+				count_octets(b, policy, span);
+				i += span;
+				continue;
+			}
 			if (c == '\r') {
 				b->state = ST_CR;
 				i++;
@@ -152,9 +172,6 @@ size_t tern__body_data_feed(struct tern__smtp_body *b, const struct tern__body_p
 					INSERT("\r\n", i);
 				continue;
 			}
-			count_octet(b, policy);
-			i++;
-			continue;
 		}
 	}
 	/* A CR at the very end stays in the run: in this decoder a CR is always
