@@ -23,8 +23,7 @@ bool tern__smtp_can_send_message(tern_smtp_session *s, bool reply_now)
 	if (!code)
 		return true;
 	if (reply_now) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, code, enh, "%s", text);
+		tern__smtp_reply_error(s, code, enh, "%s", text);
 	} else {
 		tern__body_clear_reply(&s->body);
 		s->body.reply = (tern_smtp_reply){code, NULL, NULL};
@@ -37,22 +36,19 @@ void tern__cmd_data(tern_smtp_session *s, const char *verb, char *args, size_t l
 	(void)verb;
 	(void)args;
 	if (len > 0) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 501, "5.5.4", "Syntax: DATA (no arguments)");
+		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: DATA (no arguments)");
 		return;
 	}
 	if (!tern__smtp_can_send_message(s, true))
 		return;
 	if (s->tx.bdat_used) {
 		/* RFC 3030 2: DATA may not follow BDAT in one transaction. */
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 503, "5.5.1", "Bad sequence of commands: BDAT in progress");
+		tern__smtp_reply_error(s, 503, "5.5.1", "Bad sequence of commands: BDAT in progress");
 		return;
 	}
 	if (s->tx.mail.body == TERN_SMTP_BODY_BINARYMIME) {
 		/* RFC 3030 3: BINARYMIME content must come by BDAT. */
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 503, "5.5.1", "BODY=BINARYMIME requires BDAT");
+		tern__smtp_reply_error(s, 503, "5.5.1", "BODY=BINARYMIME requires BDAT");
 		return;
 	}
 	tern__data_start(s, false);

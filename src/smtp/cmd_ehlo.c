@@ -117,13 +117,11 @@ static void greet(tern_smtp_session *s, const char *verb, char *args, size_t len
 		  enum tern__smtp_helo_kind kind)
 {
 	if (len == 0) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 501, "5.5.4", "Syntax: %s hostname", verb);
+		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: %s hostname", verb);
 		return;
 	}
 	if (!tern__helo_name_valid(args, len)) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 501, "5.5.2", "Syntax error in %s hostname", verb);
+		tern__smtp_reply_error(s, 501, "5.5.2", "Syntax error in %s hostname", verb);
 		return;
 	}
 	free(s->pending_helo);

@@ -16,12 +16,6 @@
 #define MAX_PARAMS 16
 #define ENVID_MAX 100 /* RFC 3461 4.4 */
 
-static void bad(tern_smtp_session *s, int code, const char *enhanced, const char *text)
-{
-	if (!tern__smtp_bad_command(s))
-		tern__smtp_reply(s, code, enhanced, "%s", text);
-}
-
 /* Validates the MAIL parameters into *m. envid_buf receives the decoded
  * ENVID. Returns false after replying. */
 static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_smtp_mail *m,
@@ -32,7 +26,7 @@ static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 	int r = tern__esmtp_params_split(in, len, tern__smtp_ext(s, TERN__EXT_SMTPUTF8), params,
 					 MAX_PARAMS, &n);
 	if (r != TERN__PARAM_OK) {
-		bad(s, 501, "5.5.4",
+		tern__smtp_reply_error(s, 501, "5.5.4",
 		    r == TERN__PARAM_ETOOMANY ? "Too many parameters" : "Syntax error in parameters");
 		return false;
 	}
@@ -61,7 +55,7 @@ static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 			bit = 8;
 			if (!s->secure) {
 				/* RFC 8689 4.1: only over TLS; X.7.10 encryption needed. */
-				bad(s, 530, "5.7.10", "REQUIRETLS needs a TLS-protected session");
+				tern__smtp_reply_error(s, 530, "5.7.10", "REQUIRETLS needs a TLS-protected session");
 				return false;
 			}
 			if (p->value)
@@ -87,18 +81,18 @@ static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 				m->envid = envid_buf;
 		} else {
 			/* RFC 5321 4.1.1.11 / RFC 1869: unknown parameter. */
-			bad(s, 555, "5.5.4", "Unsupported MAIL parameter");
+			tern__smtp_reply_error(s, 555, "5.5.4", "Unsupported MAIL parameter");
 			return false;
 		}
 		if (!err && (seen & bit))
 			err = 501; /* a parameter may appear once */
 		seen |= bit;
 		if (err == 555) {
-			bad(s, 555, "5.5.4", "MAIL parameter not supported in this session");
+			tern__smtp_reply_error(s, 555, "5.5.4", "MAIL parameter not supported in this session");
 			return false;
 		}
 		if (err) {
-			bad(s, 501, "5.5.4", "Invalid MAIL parameter value");
+			tern__smtp_reply_error(s, 501, "5.5.4", "Invalid MAIL parameter value");
 			return false;
 		}
 	}
@@ -127,12 +121,12 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 {
 	(void)verb;
 	if (s->tx.active) {
-		bad(s, 503, "5.5.1", "Bad sequence of commands: sender already given");
+		tern__smtp_reply_error(s, 503, "5.5.1", "Bad sequence of commands: sender already given");
 		return;
 	}
 	size_t off = 0;
 	if (!tern__smtp_path_prefix(args, len, "FROM:", &off)) {
-		bad(s, 501, "5.5.2", "Syntax: MAIL FROM:<address>");
+		tern__smtp_reply_error(s, 501, "5.5.2", "Syntax: MAIL FROM:<address>");
 		return;
 	}
 	char *addr = malloc(len + 1);
@@ -153,15 +147,15 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 	m.address = addr;
 	if (pr == TERN__PATH_EUTF8 && !tern__smtp_ext(s, TERN__EXT_SMTPUTF8)) {
 		/* RFC 6531 3.4: UTF-8 addresses need SMTPUTF8. */
-		bad(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
+		tern__smtp_reply_error(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
 	} else if (pr != TERN__PATH_OK || (off < len && args[off] != ' ')) {
-		bad(s, 501, "5.1.7",
+		tern__smtp_reply_error(s, 501, "5.1.7",
 		    pr == TERN__PATH_ECONTROL ? "Control characters in sender address"
 					      : "Bad sender address syntax");
 	} else if (mail_params(s, args + off, len - off, &m, envid)) {
 		if (!m.smtputf8 && tern__smtp_has_8bit(addr)) {
 			/* RFC 6531 3.4: a UTF-8 address needs SMTPUTF8. */
-			bad(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
+			tern__smtp_reply_error(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
 		} else if (s->opts->size && m.size > s->opts->size) {
 			/* RFC 1870 6.1: refuse a declared size over the limit. */
 			tern__smtp_reply(s, 552, "5.3.4",

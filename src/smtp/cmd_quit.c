@@ -7,8 +7,7 @@ void tern__cmd_quit(tern_smtp_session *s, const char *verb, char *args, size_t l
 	(void)verb;
 	(void)args;
 	if (len > 0) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 501, "5.5.4", "Syntax: QUIT (no arguments)");
+		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: QUIT (no arguments)");
 		return;
 	}
 	tern__smtp_session_reset_tx(s);

@@ -15,12 +15,6 @@
 #define MAX_PARAMS 8
 #define ORCPT_MAX 500 /* RFC 3461 4.2: the parameter may be 500 characters */
 
-static void bad(tern_smtp_session *s, int code, const char *enhanced, const char *text)
-{
-	if (!tern__smtp_bad_command(s))
-		tern__smtp_reply(s, code, enhanced, "%s", text);
-}
-
 /* NOTIFY = "NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ) */
 static bool parse_notify(const char *v, size_t len, unsigned *notify_r)
 {
@@ -108,7 +102,7 @@ static bool rcpt_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 	int r = tern__esmtp_params_split(in, len, tern__smtp_ext(s, TERN__EXT_SMTPUTF8), params,
 					 MAX_PARAMS, &n);
 	if (r != TERN__PARAM_OK) {
-		bad(s, 501, "5.5.4",
+		tern__smtp_reply_error(s, 501, "5.5.4",
 		    r == TERN__PARAM_ETOOMANY ? "Too many parameters" : "Syntax error in parameters");
 		return false;
 	}
@@ -118,11 +112,11 @@ static bool rcpt_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 		bool is_notify = tern__esmtp_param_is(p, "NOTIFY");
 		bool is_orcpt = tern__esmtp_param_is(p, "ORCPT");
 		if (!is_notify && !is_orcpt) {
-			bad(s, 555, "5.5.4", "Unsupported RCPT parameter");
+			tern__smtp_reply_error(s, 555, "5.5.4", "Unsupported RCPT parameter");
 			return false;
 		}
 		if (!tern__smtp_ext(s, TERN__EXT_DSN)) {
-			bad(s, 555, "5.5.4", "RCPT parameter not supported in this session");
+			tern__smtp_reply_error(s, 555, "5.5.4", "RCPT parameter not supported in this session");
 			return false;
 		}
 		bool ok;
@@ -137,7 +131,7 @@ static bool rcpt_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 			rc->orcpt = addr_buf;
 		}
 		if (!ok) {
-			bad(s, 501, "5.5.4", "Invalid RCPT parameter value");
+			tern__smtp_reply_error(s, 501, "5.5.4", "Invalid RCPT parameter value");
 			return false;
 		}
 	}
@@ -148,12 +142,12 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 {
 	(void)verb;
 	if (!s->tx.active) {
-		bad(s, 503, "5.5.1", "Bad sequence of commands: need MAIL first");
+		tern__smtp_reply_error(s, 503, "5.5.1", "Bad sequence of commands: need MAIL first");
 		return;
 	}
 	size_t off = 0;
 	if (!tern__smtp_path_prefix(args, len, "TO:", &off)) {
-		bad(s, 501, "5.5.2", "Syntax: RCPT TO:<address>");
+		tern__smtp_reply_error(s, 501, "5.5.2", "Syntax: RCPT TO:<address>");
 		return;
 	}
 	char *addr = malloc(len + 1), *type_buf = malloc(len + 1), *orcpt_buf = malloc(len + 1);
@@ -171,9 +165,9 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 	rc.address = addr;
 	if (pr == TERN__PATH_EUTF8 && !s->tx.mail.smtputf8) {
 		/* RFC 6531 3.4. */
-		bad(s, 553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8");
+		tern__smtp_reply_error(s, 553, "5.6.7", "Non-ASCII recipient address needs SMTPUTF8");
 	} else if (pr != TERN__PATH_OK || (off < len && args[off] != ' ')) {
-		bad(s, 501, "5.1.3",
+		tern__smtp_reply_error(s, 501, "5.1.3",
 		    pr == TERN__PATH_ECONTROL ? "Control characters in recipient address"
 					      : "Bad recipient address syntax");
 	} else if (rcpt_params(s, args + off, len - off, &rc, type_buf, orcpt_buf)) {

@@ -11,7 +11,6 @@ void tern__cmd_starttls(tern_smtp_session *s, const char *verb, char *args, size
 	(void)verb;
 	(void)args;
 	(void)len;
-	if (!tern__smtp_bad_command(s))
-		tern__smtp_reply(s, 502, "5.5.1", "Command not implemented");
+	tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
 	s->drop_input = true;
 }

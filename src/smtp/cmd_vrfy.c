@@ -15,8 +15,7 @@ void tern__cmd_vrfy(tern_smtp_session *s, const char *verb, char *args, size_t l
 {
 	(void)verb;
 	if (len == 0 || tern__has_control(args, len)) {
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 501, "5.5.4", "Syntax: VRFY address");
+		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: VRFY address");
 		return;
 	}
 	tern_smtp_reply r = {0};

@@ -76,12 +76,6 @@ static bool http_request(const char *line, size_t len)
 	return false;
 }
 
-static void reply_bad(tern_smtp_session *s, int code, const char *enhanced, const char *text)
-{
-	if (!tern__smtp_bad_command(s))
-		tern__smtp_reply(s, code, enhanced, "%s", text);
-}
-
 void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 {
 	if (http_request(line, len)) {
@@ -91,13 +85,13 @@ void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 	}
 	size_t vlen = verb_length(line, len);
 	if (vlen == 0) {
-		reply_bad(s, 500, "5.5.2", "Syntax error: empty command");
+		tern__smtp_reply_error(s, 500, "5.5.2", "Syntax error: empty command");
 		return;
 	}
 	const struct tern__cmd *cmd = tern__cmd_lookup(line, vlen);
 	if (!cmd) {
 		/* RFC 5321 4.2.4: 500 for an unrecognized command. */
-		reply_bad(s, 500, "5.5.1", "Command unrecognized");
+		tern__smtp_reply_error(s, 500, "5.5.1", "Command unrecognized");
 		return;
 	}
 	if (s->draining && !s->tx.active && strcmp(cmd->verb, "QUIT") != 0) {
@@ -106,20 +100,20 @@ void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_UNIMPLEMENTED) || disabled(s, cmd->verb)) {
-		reply_bad(s, 502, "5.5.1", "Command not implemented");
+		tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_SMTP_ONLY) && s->opts->lmtp) {
 		/* RFC 2033 4.1: LMTP has LHLO instead. */
-		reply_bad(s, 500, "5.5.1", "Command unrecognized: this is LMTP, use LHLO");
+		tern__smtp_reply_error(s, 500, "5.5.1", "Command unrecognized: this is LMTP, use LHLO");
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_LMTP_ONLY) && !s->opts->lmtp) {
-		reply_bad(s, 500, "5.5.1", "Command unrecognized");
+		tern__smtp_reply_error(s, 500, "5.5.1", "Command unrecognized");
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_NEEDS_HELO) && s->helo_kind == TERN__HELO_NONE) {
-		reply_bad(s, 503, "5.5.1",
+		tern__smtp_reply_error(s, 503, "5.5.1",
 			  s->opts->lmtp ? "Bad sequence of commands: send LHLO first"
 					: "Bad sequence of commands: send EHLO/HELO first");
 		return;

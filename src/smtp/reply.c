@@ -118,7 +118,9 @@ void tern__smtp_reply_decision(tern_smtp_session *s, int decision, const tern_sm
 	reply_text(s, code, enhanced, text);
 }
 
-bool tern__smtp_bad_command(tern_smtp_session *s)
+/* Counts a bad command; at the limit sends 421 4.7.0 instead of the reply
+ * and returns true. */
+static bool bad_command(tern_smtp_session *s)
 {
 	/* RFC 5321 7.8 lets a server end a session that keeps failing. */
 	if (++s->bad_commands >= s->opts->max_bad_commands && s->opts->max_bad_commands) {
@@ -127,6 +129,19 @@ bool tern__smtp_bad_command(tern_smtp_session *s)
 		return true;
 	}
 	return false;
+}
+
+void tern__smtp_reply_error(tern_smtp_session *s, int code, const char *enhanced,
+			    const char *fmt, ...)
+{
+	if (bad_command(s))
+		return;
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	reply_text(s, code, enhanced, text);
 }
 
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)

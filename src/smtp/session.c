@@ -232,15 +232,13 @@ static void execute_line(tern_smtp_session *s, char *line, size_t len,
 	case TERN__FRAMING_TOO_LONG:
 		/* RFC 5321 4.5.3.1.4 and 4.2.4: "500 Line too long"; the rest
 		 * of the line was dropped and the session goes on. */
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 500, "5.5.2", "Line too long (limit %u octets)",
+		tern__smtp_reply_error(s, 500, "5.5.2", "Line too long (limit %u octets)",
 					 s->opts->max_line_length);
 		return;
 	case TERN__FRAMING_BARE_LF:
 		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
 		 * taken as the end of a command. */
-		if (!tern__smtp_bad_command(s))
-			tern__smtp_reply(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
+		tern__smtp_reply_error(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
 		return;
 	case TERN__FRAMING_OK:
 		break;

@@ -120,10 +120,10 @@ void tern__smtp_reply_decision(tern_smtp_session *s, int decision, const tern_sm
 /* True when the reply an embedder decision produces is positive. */
 bool tern__smtp_decision_ok(int decision, const tern_smtp_reply *r);
 
-/* A command was bad (syntax, sequence, unknown): counts toward
- * max_bad_commands. Returns true when the limit was reached, in which case
- * 421 4.7.0 was sent instead and the caller must not reply. */
-bool tern__smtp_bad_command(tern_smtp_session *s);
+/* The reply to a bad command (syntax, sequence, unknown): counts toward
+ * max_bad_commands and becomes 421 4.7.0 at the limit. */
+void tern__smtp_reply_error(tern_smtp_session *s, int code, const char *enhanced,
+			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Logging through on_log, with the session id. */
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
