@@ -13,9 +13,8 @@ build: deps
 	@[ -f build/CMakeCache.txt ] || cmake -S . -B build $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build
 
-run: build
-	mkdir -p mail
-	exec build/ternd --listen 127.0.0.1:2525 --maildir ./mail
+run:
+	bash scripts/run.sh
 
 test:
 	bash scripts/test.sh

@@ -9,15 +9,22 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
+# "build": only what building libtern and ternd needs (scripts/run.sh);
+# no argument: everything the tests need too.
+mode=${1:-test}
+
 pkgs=(build-essential cmake ninja-build pkg-config libevent-dev libssl-dev libc-ares-dev
-      libcmocka-dev clang libclang-rt-14-dev valgrind strace swaks curl openssl)
-# A python3 or node already on PATH (pyenv, NodeSource) is used as it is:
-# Debian's nodejs/npm would conflict with NodeSource's node.
-command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
-command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
-# Postfix ships smtp-source (a load generator the interop tests use); its
-# service must not start, see below.
-[ -x /usr/sbin/smtp-source ] || pkgs+=(postfix)
+      libcmocka-dev)
+if [ "$mode" != build ]; then
+	pkgs+=(clang libclang-rt-14-dev valgrind strace swaks curl openssl)
+	# A python3 or node already on PATH (pyenv, NodeSource) is used as it
+	# is: Debian's nodejs/npm would conflict with NodeSource's node.
+	command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+	command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)
+	# Postfix ships smtp-source (a load generator the interop tests use);
+	# its service must not start, see below.
+	[ -x /usr/sbin/smtp-source ] || pkgs+=(postfix)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -68,6 +75,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 		fi
 	fi
 fi
+
+[ "$mode" = build ] && exit 0
 
 # nodemailer for the interop tests, pinned by the committed package-lock.json.
 if command -v npm >/dev/null 2>&1; then
