@@ -194,6 +194,16 @@ void af_real_free(void *p)
 	__real_free(p);
 }
 
+void af_print_site(void)
+{
+	/* Frames: should_fail, the __wrap_ function, then the library. */
+	if (n_fail_frames > 2) {
+		fflush(stderr);
+		backtrace_symbols_fd(fail_frames + 2, n_fail_frames - 2 < 3 ? n_fail_frames - 2 : 3,
+				     2);
+	}
+}
+
 void af_report(const char *what)
 {
 	fprintf(stderr, "  [%s] %u allocations counted, failing #%u (%s)\n", what, count, fail_at,

@@ -33,6 +33,9 @@ size_t af_live(void);
  * allocation, for a failure message. */
 void af_report(const char *what);
 
+/* Prints the few frames above the failed allocation on one line each. */
+void af_print_site(void);
+
 /* Real allocator, for test buffers that must not be counted. */
 void *af_real_malloc(size_t n);
 void *af_real_realloc(void *p, size_t n);

@@ -20,8 +20,10 @@
  * k and leave nothing behind.
  *
  * A failure prints the transcript, the k, the stack of the allocation that
- * failed (addresses: map them with addr2line -e <binary>), and what is left;
- * the test goes on through every k and fails at the end. */
+ * failed (static functions show as offsets: addr2line -f -e <binary> OFF),
+ * and what is left; the test goes on through every k and fails at the end.
+ * TERN_TEST_VERBOSE=1 prints, for every k, where the allocation failed and
+ * the first reply that changed, and every failure in full. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -53,7 +55,8 @@ struct transcript {
 	const char *name;
 	void (*setup)(struct hs *h);
 	const char *in;
-	unsigned want_260; /* 250 2.6.0 lines in the run without failure */
+	/* Replies in the run without failure: 250 2.6.0, 4xx and 5xx lines. */
+	unsigned want_260, want_4xx, want_5xx;
 };
 
 /* Per-run context reached through h->test_ctx. */
@@ -125,6 +128,13 @@ static void hook_data_end(struct hs *h, tern_smtp_session *s)
 	     "RCPT TO:<u2@example.org>\r\nRCPT TO:<u3@example.org>\r\nDATA\r\n" BODY \
 	     ".\r\nQUIT\r\n"
 
+#define SMTP_TX2                                                                     \
+	EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<nobody@example.org>\r\n"     \
+	     "RCPT TO:<bob@example.org>\r\nDATA\r\n" BODY ".\r\nQUIT\r\n"
+#define BDAT_TX                                                                      \
+	EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"         \
+	     "BDAT 17\r\nSubject: bdat\r\n\r\nBDAT 7 LAST\r\nHello\r\nQUIT\r\n"
+
 static void setup_plain(struct hs *h)
 {
 	(void)h;
@@ -148,6 +158,34 @@ static void setup_pending(struct hs *h)
 	hs_push_pending(h, HS_DATA_END);
 }
 
+static void setup_inside(struct hs *h)
+{
+	/* tern_smtp_session_resume() from inside the callback copies the
+	 * reply's strings (session.c early_text). */
+	hs_push(h, HS_RCPT,
+		(struct hs_decision){.decision = TERN_SMTP_PENDING,
+				     .resume_inside = true,
+				     .resume_with = true,
+				     .resume_reply = {550, "5.1.1", "No mailbox by that name"}});
+	hs_push(h, HS_DATA_END,
+		(struct hs_decision){.decision = TERN_SMTP_PENDING,
+				     .resume_inside = true,
+				     .resume_with = true,
+				     .resume_reply = {250, "2.6.0", "Queued as 1234"}});
+}
+
+static void setup_bdat_refused(struct hs *h)
+{
+	/* The refusal is kept (strdup) and said after each chunk is read. */
+	hs_push_reject(h, HS_DATA_START, 554, "5.7.1", "Refused by policy");
+}
+
+static void setup_chunk_reject(struct hs *h)
+{
+	h->fallback[HS_DATA_CHUNK] = (struct hs_decision){
+		.decision = TERN_SMTP_REJECT, .reply = {550, "5.7.1", "Virus found"}};
+}
+
 static void setup_add_header(struct hs *h)
 {
 	h->add_name[0] = "X-Tern-Test";
@@ -168,25 +206,25 @@ static void setup_rcpt_reply(struct hs *h)
 }
 
 static const struct transcript transcripts[] = {
-	{"smtp ehlo mail rcpt data quit", setup_plain, SMTP_TX, 1},
-	{"smtp bdat", setup_plain,
-	 EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
-	      "BDAT 17\r\nSubject: bdat\r\n\r\nBDAT 7 LAST\r\nHello\r\nQUIT\r\n",
-	 1},
-	{"lmtp three recipients", setup_lmtp, LMTP_TX, 3},
+	{"smtp ehlo mail rcpt data quit", setup_plain, SMTP_TX, 1, 0, 0},
+	{"smtp bdat", setup_plain, BDAT_TX, 1, 0, 0},
+	{"lmtp three recipients", setup_lmtp, LMTP_TX, 3, 0, 0},
 	{"smtp pipelined, pending decisions", setup_pending,
 	 EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
 	      "RCPT TO:<nobody@example.org>\r\nDATA\r\n" BODY ".\r\nNOOP\r\nQUIT\r\n",
-	 1},
-	{"smtp add_header in on_data_start", setup_add_header, SMTP_TX, 1},
-	{"lmtp set_rcpt_reply", setup_rcpt_reply, LMTP_TX, 2},
+	 1, 0, 1},
+	{"smtp add_header in on_data_start", setup_add_header, SMTP_TX, 1, 0, 0},
+	{"lmtp set_rcpt_reply", setup_rcpt_reply, LMTP_TX, 2, 1, 0},
+	{"smtp decisions answered inside the callback", setup_inside, SMTP_TX2, 1, 0, 1},
+	{"smtp bdat refused at start", setup_bdat_refused, BDAT_TX, 0, 0, 2},
+	{"smtp data chunk rejected", setup_chunk_reject, SMTP_TX, 0, 0, 1},
 	{"smtp two messages, six recipients", setup_plain,
 	 EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<r1@example.org>\r\n"
 	      "RCPT TO:<r2@example.org>\r\nRCPT TO:<r3@example.org>\r\n"
 	      "RCPT TO:<r4@example.org>\r\nRCPT TO:<r5@example.org>\r\n"
 	      "RCPT TO:<r6@example.org>\r\nDATA\r\n" BODY ".\r\nRSET\r\n"
 	      "MAIL FROM:<>\r\nRCPT TO:<r1@example.org>\r\nDATA\r\nSecond\r\n.\r\nQUIT\r\n",
-	 2},
+	 2, 0, 0},
 };
 
 /* ---- one run ------------------------------------------------------------- */
@@ -474,6 +512,9 @@ static void check_run(struct tally *tl, const struct transcript *t, const char *
 	}
 	if (r->problem[0])
 		report(tl, t->name, mode, k, r, "%s", r->problem);
+	if (r->h.inside_resume_rc != 0 && r->h.inside_resume_rc != TERN_ENOMEM)
+		report(tl, t->name, mode, k, r, "resume from inside a callback returned %d",
+		       r->h.inside_resume_rc);
 
 	split(&r->h.out, &lo);
 	split(&ref->h.out, &lr);
@@ -538,20 +579,34 @@ static void test_transcript(void **state)
 		assert_non_null(l);
 		split(&ref.h.out, l);
 		assert_false(l->malformed);
-		if (count_prefix(l, "250 2.6.0") != t->want_260 || count_prefix(l, "4") ||
+		if (count_prefix(l, "250 2.6.0") != t->want_260 ||
+		    count_prefix(l, "4") != t->want_4xx || count_prefix(l, "5") != t->want_5xx ||
 		    count_prefix(l, "221 ") != 1)
 			hs_dump(&ref.h, t->name);
 		assert_int_equal(count_prefix(l, "250 2.6.0"), t->want_260);
+		assert_int_equal(count_prefix(l, "4"), t->want_4xx);
+		assert_int_equal(count_prefix(l, "5"), t->want_5xx);
 		assert_int_equal(count_prefix(l, "221 "), 1);
-		if (t->setup != setup_rcpt_reply)
-			assert_int_equal(count_prefix(l, "4"), 0);
-		assert_int_equal(count_prefix(l, "5"), t->setup == setup_pending ? 1 : 0);
 		free(l);
 		if (getenv("TERN_TEST_VERBOSE"))
 			fprintf(stderr, "[%s/%s] %u allocations\n", t->name, mode, n);
 		for (unsigned k = 1; k <= n; k++) {
 			run_session(&r, t, modes[m].step, k);
 			check_run(&tl, t, mode, k, &r, &ref);
+			if (getenv("TERN_TEST_VERBOSE")) {
+				/* What each k did: the first line that differs. */
+				static struct lines lo, lr;
+				split(&r.h.out, &lo);
+				split(&ref.h.out, &lr);
+				size_t i = 0;
+				while (i < lo.n && i < lr.n && line_eq(&lo, i, &lr, i))
+					i++;
+				fprintf(stderr, "[%s/%s] k=%u: %.*s%s\n", t->name, mode, k,
+					i < lo.n ? (int)lo.len[i] : 0, i < lo.n ? lo.p[i] : "",
+					i < lo.n ? "" : r.new_rc ? "(session_new failed)"
+					       : i < lr.n ? "(closed, nothing more said)" : "(same)");
+				af_print_site();
+			}
 			run_free(&r);
 		}
 		run_free(&ref);
