@@ -280,8 +280,9 @@ unsigned tern_smtp_server_bound_port(const tern_smtp_server *server, unsigned n)
 /* Completes a PENDING decision. reply NULL means "accept with the default
  * reply"; the library copies reply's strings before returning. Valid while a
  * decision is pending, or from inside the deciding callback itself (the
- * answer then takes effect when it returns PENDING). Returns 0, TERN_ESTATE
- * (nothing pending) or TERN_ECLOSED (the client is gone). */
+ * answer then takes effect when it returns PENDING; its text is kept up to
+ * 239 octets). Returns 0, TERN_ESTATE (nothing pending) or TERN_ECLOSED
+ * (the client is gone). Never allocates. */
 int tern_smtp_session_resume(tern_smtp_session *session, const tern_smtp_reply *reply);
 
 /* Reject completes a pending decision with a reply, same rules. */
@@ -293,7 +294,9 @@ static inline int tern_smtp_session_reject(tern_smtp_session *session, int code,
 }
 
 /* Adds a header line prepended to the message (after Received:). Valid from
- * on_data_start only. name and value are copied; CR/LF rejected (EINVAL). */
+ * on_data_start only. name and value are copied. Returns 0, TERN_EINVAL (a
+ * control character other than tab, or a bad field name), TERN_ESTATE (not
+ * inside on_data_start) or TERN_ENOMEM. */
 int tern_smtp_session_add_header(tern_smtp_session *session, const char *name, const char *value);
 
 /* LMTP: reply for the idx-th accepted recipient (0-based), from on_data_end

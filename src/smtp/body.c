@@ -26,13 +26,6 @@ void tern__body_fail(struct tern__smtp_body *b, enum tern__body_error error)
 		b->error = error;
 }
 
-void tern__body_clear_reply(struct tern__smtp_body *b)
-{
-	free((char *)b->reply.text);
-	free((char *)b->reply.enhanced);
-	memset(&b->reply, 0, sizeof(b->reply));
-}
-
 /* Hands a slice on unless the message has already failed. */
 static int out(struct tern__smtp_body *b, const char *p, size_t n, tern__body_emit_fn *emit,
 	       void *ctx)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtp/kept_reply.h"
 #include "tern/smtp.h"
 
 enum tern__body_error {
@@ -39,7 +40,7 @@ struct tern__smtp_body {
 	uint64_t chunk_size;       /* BDAT: size of the current chunk */
 	uint64_t size;             /* client octets after decoding */
 	uint64_t emitted;          /* octets handed on, added headers included */
-	tern_smtp_reply reply;     /* embedder's refusal (strings owned) */
+	struct tern__kept_reply reply; /* the refusal to send at the end */
 };
 
 struct tern__body_policy {
@@ -65,6 +66,5 @@ size_t tern__body_bdat_feed(struct tern__smtp_body *b, const char *in, size_t le
 
 /* Sets the error (first one wins). */
 void tern__body_fail(struct tern__smtp_body *b, enum tern__body_error error);
-void tern__body_clear_reply(struct tern__smtp_body *b);
 
 #endif

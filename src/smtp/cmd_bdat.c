@@ -16,10 +16,7 @@ bool tern__smtp_can_send_message(tern_smtp_session *s, bool reply_now);
 /* Reads and drops the chunk, then answers with code/enh/text. */
 static void discard_chunk(tern_smtp_session *s, int code, const char *enh, const char *text)
 {
-	tern__body_clear_reply(&s->body);
-	s->body.reply.code = code;
-	s->body.reply.enhanced = enh ? strdup(enh) : NULL;
-	s->body.reply.text = text ? strdup(text) : NULL;
+	tern__kept_reply_set(&s->body.reply, code, enh, text);
 	s->body.discard = true;
 	s->body.out_of_sequence = code == 503 || (code == 554 && !s->tx.bdat_failed &&
 						  !s->tx.data_started);

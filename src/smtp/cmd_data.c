@@ -25,8 +25,7 @@ bool tern__smtp_can_send_message(tern_smtp_session *s, bool reply_now)
 	if (reply_now) {
 		tern__smtp_reply_error(s, code, enh, "%s", text);
 	} else {
-		tern__body_clear_reply(&s->body);
-		s->body.reply = (tern_smtp_reply){code, NULL, NULL};
+		tern__kept_reply_set(&s->body.reply, code, NULL, NULL);
 	}
 	return false;
 }

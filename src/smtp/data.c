@@ -97,10 +97,7 @@ static int deliver(tern_smtp_session *s, const char *p, size_t n)
 	if (d == TERN_SMTP_PENDING)
 		return 1; /* s->wait is CHUNK: resume() goes on reading */
 	if (d == TERN_SMTP_REJECT) {
-		tern__body_clear_reply(&s->body);
-		s->body.reply.code = r.code;
-		s->body.reply.enhanced = r.enhanced ? strdup(r.enhanced) : NULL;
-		s->body.reply.text = r.text ? strdup(r.text) : NULL;
+		tern__kept_reply_set(&s->body.reply, r.code, r.enhanced, r.text);
 		fail(s, TERN__BODY_REJECTED);
 	}
 	return 0;
@@ -174,11 +171,10 @@ void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smt
 		}
 		/* RFC 3030 2: read the chunk, then refuse it and the rest,
 		 * with the same default refusal DATA would get. */
-		tern__body_clear_reply(&s->body);
 		bool own = r->code >= 400 && r->code < 600;
-		s->body.reply.code = own ? r->code : 554;
-		s->body.reply.enhanced = strdup(own && r->enhanced ? r->enhanced : "5.7.1");
-		s->body.reply.text = strdup(r->text && r->text[0] ? r->text : "Message refused");
+		tern__kept_reply_set(&s->body.reply, own ? r->code : 554,
+				     own && r->enhanced ? r->enhanced : "5.7.1",
+				     r->text && r->text[0] ? r->text : "Message refused");
 		tern__body_fail(&s->body, TERN__BODY_REJECTED);
 		s->body.discard = true;
 		s->tx.bdat_failed = true;
@@ -296,7 +292,8 @@ static void message_complete(tern_smtp_session *s)
 		tern_smtp_reply fr;
 		const char *enh;
 		failure_reply(s, &fr, &enh);
-		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &s->body.reply : NULL;
+		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
+		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &kept : NULL;
 		tern__smtp_log(s, TERN_LOG_INFO, "message refused: %s", fr.text);
 		abort_embedder(s);
 		reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr);
@@ -321,8 +318,8 @@ static void chunk_complete(tern_smtp_session *s)
 	s->input = TERN__INPUT_COMMAND;
 	if (s->body.discard && s->body.out_of_sequence) {
 		/* No transaction to fail: just the sequence error. */
-		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, &s->body.reply, &s->body.reply,
-					  &s->body.reply);
+		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
+		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, &kept, &kept, &kept);
 		s->body.discard = s->body.out_of_sequence = false;
 		return;
 	}
@@ -334,7 +331,8 @@ static void chunk_complete(tern_smtp_session *s)
 		tern_smtp_reply fr;
 		const char *enh;
 		failure_reply(s, &fr, &enh);
-		tern_smtp_reply *er = s->body.reply.code || s->body.reply.text ? &s->body.reply : NULL;
+		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
+		tern_smtp_reply *er = tern__kept_reply_empty(&s->body.reply) ? NULL : &kept;
 		s->body.discard = false;
 		if (s->body.last && s->tx.rcpt_count > 0) {
 			/* The message ends here: LMTP owes one reply per

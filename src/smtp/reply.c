@@ -29,21 +29,31 @@ static bool enhanced_valid(const char *e, int code)
 	return *p == '\0';
 }
 
-/* Writes text, with control characters turned into spaces so that no reply
- * (embedder-supplied text included) can inject a line. */
-static void put_text(struct tern__buf *out, const char *text)
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its CRLF. */
+#define REPLY_LINE_MAX 512
+
+/* Formats one reply line into line[REPLY_LINE_MAX]: head, then text with
+ * control characters turned into spaces (so no reply, embedder text
+ * included, can inject a line), cut to fit, then CRLF. Returns its length. */
+static size_t format_line(char *line, const char *head, const char *text)
 {
-	char tmp[256];
-	size_t n = 0;
-	for (const char *p = text; *p; p++) {
+	size_t n = strlen(head);
+	memcpy(line, head, n);
+	for (const char *p = text; *p && n < REPLY_LINE_MAX - 2; p++) {
 		unsigned char c = (unsigned char)*p;
-		tmp[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-		if (n == sizeof(tmp)) {
-			(void)tern__buf_append(out, tmp, n);
-			n = 0;
-		}
+		line[n++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
 	}
-	(void)tern__buf_append(out, tmp, n);
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return n;
+}
+
+/* Out of memory for output: nothing coherent can be said any more, so the
+ * session ends (a half-written reply would desynchronise the client). */
+static void output_failed(tern_smtp_session *s)
+{
+	s->closing = true;
+	tern__smtp_log(s, TERN_LOG_ERROR, "out of memory for a reply; closing");
 }
 
 static void reply_text(tern_smtp_session *s, int code, const char *enhanced, const char *text)
@@ -52,12 +62,14 @@ static void reply_text(tern_smtp_session *s, int code, const char *enhanced, con
 	 * a decision that arrives afterwards has nobody to answer. */
 	if (s->eof || s->closing)
 		return;
-	char head[32];
+	char head[32], line[REPLY_LINE_MAX];
 	bool show_enhanced = enhanced && !s->opts->hide_enhancedstatuscodes;
-	int n = snprintf(head, sizeof(head), show_enhanced ? "%03d %s " : "%03d ", code, enhanced);
-	(void)tern__buf_append(&s->out, head, (size_t)n);
-	put_text(&s->out, text);
-	(void)tern__buf_append(&s->out, "\r\n", 2);
+	snprintf(head, sizeof(head), show_enhanced ? "%03d %s " : "%03d ", code, enhanced);
+	size_t n = format_line(line, head, text);
+	if (tern__buf_append(&s->out, line, n) < 0) {
+		output_failed(s);
+		return;
+	}
 	/* RFC 5321 3.8: after 421 the server closes; 221 ends QUIT. */
 	if (code == 421 || code == 221)
 		s->closing = true;
@@ -67,7 +79,7 @@ static void reply_text(tern_smtp_session *s, int code, const char *enhanced, con
 
 void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
 {
-	char text[512];
+	char text[REPLY_LINE_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -79,12 +91,17 @@ void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *const *l
 {
 	if (s->eof || s->closing)
 		return;
+	/* The whole reply goes in at once or not at all. */
+	size_t start = s->out.len;
 	for (size_t i = 0; i < n; i++) {
-		char head[8];
+		char head[8], line[REPLY_LINE_MAX];
 		snprintf(head, sizeof(head), "%03d%c", code, i + 1 < n ? '-' : ' ');
-		(void)tern__buf_append(&s->out, head, 4);
-		put_text(&s->out, lines[i]);
-		(void)tern__buf_append(&s->out, "\r\n", 2);
+		size_t len = format_line(line, head, lines[i]);
+		if (tern__buf_append(&s->out, line, len) < 0) {
+			s->out.len = start;
+			output_failed(s);
+			return;
+		}
 	}
 }
 
@@ -115,6 +132,10 @@ void tern__smtp_reply_decision(tern_smtp_session *s, int decision, const tern_sm
 		enhanced = derived;
 	}
 	const char *text = r && r->text && r->text[0] ? r->text : def->text;
+	if (!(r && r->text && r->text[0]) && code >= 500 && def->code < 500)
+		/* A temporary default ("try again later") must not ride on a
+		 * permanent code. */
+		text = "Refused";
 	reply_text(s, code, enhanced, text);
 }
 

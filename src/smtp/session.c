@@ -103,12 +103,9 @@ void tern__smtp_session_start_busy(tern_smtp_session *s)
 
 static void early_clear(tern_smtp_session *s)
 {
-	free(s->early_text);
-	free(s->early_enhanced);
-	s->early_text = s->early_enhanced = NULL;
 	s->early_resume = false;
 	s->early_reply_set = false;
-	memset(&s->early_reply, 0, sizeof(s->early_reply));
+	tern__kept_reply_clear(&s->early_reply);
 }
 
 void tern__smtp_decide_begin(tern_smtp_session *s, enum tern__smtp_wait kind)
@@ -128,7 +125,7 @@ int tern__smtp_decide_end(tern_smtp_session *s, int decision, tern_smtp_reply *r
 	if (s->early_resume) {
 		/* The embedder answered before returning PENDING. */
 		if (s->early_reply_set) {
-			*r = s->early_reply;
+			*r = tern__kept_reply_get(&s->early_reply);
 			return tern__smtp_decision_ok(TERN_SMTP_ACCEPT, r) ? TERN_SMTP_ACCEPT
 									   : TERN_SMTP_REJECT;
 		}
@@ -164,11 +161,8 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 			return TERN_ESTATE;
 		s->early_resume = true;
 		if (reply) {
-			s->early_reply = *reply;
-			s->early_text = reply->text ? strdup(reply->text) : NULL;
-			s->early_enhanced = reply->enhanced ? strdup(reply->enhanced) : NULL;
-			s->early_reply.text = s->early_text;
-			s->early_reply.enhanced = s->early_enhanced;
+			tern__kept_reply_set(&s->early_reply, reply->code, reply->enhanced,
+					     reply->text);
 			s->early_reply_set = true;
 		}
 		return 0;
@@ -333,7 +327,13 @@ static size_t take_line(tern_smtp_session *s, const char *in, size_t len)
 {
 	const char *lf = memchr(in, '\n', len);
 	size_t n = lf ? (size_t)(lf - in) + 1 : len;
-	if (!s->line_overflow && tern__buf_append(&s->line, in, n) < 0) {
+	int r = s->line_overflow ? 0 : tern__buf_append(&s->line, in, n);
+	if (r == TERN_ENOMEM) {
+		tern__smtp_reply(s, 421, "4.3.0", "%s Out of memory, closing", s->cfg->name);
+		s->closing = true; /* even if that reply could not be queued */
+		return n;
+	}
+	if (r == TERN_ELIMIT) {
 		s->line_overflow = true;
 		tern__buf_clear(&s->line);
 	}
@@ -506,7 +506,6 @@ void tern__smtp_session_reset_tx(tern_smtp_session *s)
 	bool had = s->tx.active;
 	tern__data_abort(s);
 	tern__smtp_tx_reset(&s->tx);
-	tern__body_clear_reply(&s->body);
 	memset(&s->body, 0, sizeof(s->body));
 	s->input = TERN__INPUT_COMMAND;
 	if (had && s->opts->callbacks.on_reset) {
@@ -525,7 +524,6 @@ static void session_destroy(tern_smtp_session *s)
 		tern__smtp_leave(s);
 	}
 	tern__smtp_tx_reset(&s->tx);
-	tern__body_clear_reply(&s->body);
 	early_clear(s);
 	for (unsigned i = 0; s->queue && i < s->opts->max_pipelined_commands; i++)
 		free(s->queue[i].line);

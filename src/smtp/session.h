@@ -93,9 +93,8 @@ struct tern_smtp_session {
 	enum tern__smtp_wait deciding; /* inside the callback for this decision */
 	bool in_feed;
 	bool early_resume;
-	tern_smtp_reply early_reply;
+	struct tern__kept_reply early_reply;
 	bool early_reply_set;
-	char *early_text, *early_enhanced;
 
 	struct tern__smtp_transaction tx;
 	struct tern__smtp_body body;
