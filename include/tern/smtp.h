@@ -124,8 +124,10 @@ enum tern_smtp_bare_newline {
 };
 
 typedef struct tern_smtp_callbacks {
-	/* A client connected; its addresses are on the session. Default reject
-	 * code: 554 (RFC 5321 3.1), and the connection closes after it. */
+	/* A client connected; its addresses are on the session. Default reject:
+	 * 554 5.7.1 instead of the greeting; then, as RFC 5321 3.1 requires,
+	 * the session waits for QUIT and answers anything else 503 5.5.1 (until
+	 * max_bad_commands). Reject with 421 or 521 (RFC 7504) to close at once. */
 	int (*on_connect)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
 	/* HELO/EHLO/LHLO. name is valid until the callback returns. */
 	int (*on_helo)(tern_smtp_session *session, const char *name, tern_smtp_reply *reply_r,

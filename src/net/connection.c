@@ -242,7 +242,8 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 		return true;
 	/* The engine also pauses when its own output backs up; once we took
 	 * that output it wants input again without a wakeup, so feed again
-	 * (a few rounds at most: the rest waits for the write callback). */
+	 * (a few rounds at most, for fairness between connections). */
+	bool more = false;
 	for (int round = 0; round < 4; round++) {
 		if (c->phase == PH_DELAY || c->phase == PH_ACTIVE) {
 			/* Whatever made us call in here may have unblocked
@@ -251,9 +252,16 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 			feed_input(c);
 		}
 		flushed = flush_output(c);
-		if (flushed != 1 || !c->paused || !tern__smtp_session_want_input(c->session))
+		more = flushed == 1 && c->paused && tern__smtp_session_want_input(c->session) &&
+		       evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+		if (!more)
 			break;
 	}
+	/* Output written straight to the socket arms no write callback, and
+	 * the client sends nothing more until it has its replies: come back
+	 * on the next loop turn for the input still buffered. */
+	if (more)
+		event_active(&c->wake, EV_READ, 0);
 	if (flushed < 0) {
 		tern__net_log(c->host->cfg, c->session, TERN_LOG_ERROR,
 			      "out of memory queueing output; closing");

@@ -34,6 +34,8 @@ struct tern__smtp_body {
 	enum tern__body_error error;
 	uint64_t remaining;        /* BDAT: octets of the chunk still to read */
 	bool last;                 /* BDAT: this chunk ends the message */
+	bool chunk_done;           /* BDAT: read in full while a chunk write was
+				    * paused; completes on resume */
 	bool discard;              /* BDAT: read the chunk and drop it */
 	bool out_of_sequence;      /* BDAT: dropped for no MAIL/RCPT/CHUNKING, not
 				    * a failure of the transaction */

@@ -55,9 +55,10 @@ void tern__cmd_bdat(tern_smtp_session *s, const char *verb, char *args, size_t l
 	bool last;
 	if (!parse_bdat(args, len, &size, &last)) {
 		/* The chunk length is unknown, so the octets that follow cannot
-		 * be told apart from commands: the session cannot go on. */
-		tern__smtp_reply(s, 501, "5.5.4", "Syntax: BDAT size [LAST]; closing");
-		s->closing = true;
+		 * be told apart from commands: the session cannot go on, and
+		 * RFC 5321 3.8 lets a server end one only with 421. */
+		tern__smtp_reply(s, 421, "4.5.2", "%s Syntax: BDAT size [LAST]; closing",
+				 s->cfg->name);
 		return;
 	}
 	s->body.remaining = size;

@@ -22,7 +22,11 @@ bool tern__smtp_can_send_message(tern_smtp_session *s, bool reply_now)
 	}
 	if (!code)
 		return true;
-	if (reply_now) {
+	if (reply_now && code == 554) {
+		/* RFC 2920 3.1: a pipelining client sends DATA before it knows
+		 * its recipients were refused; that is not a client error. */
+		tern__smtp_reply(s, code, enh, "%s", text);
+	} else if (reply_now) {
 		tern__smtp_reply_error(s, code, enh, "%s", text);
 	} else {
 		tern__kept_reply_set(&s->body.reply, code, NULL, NULL);

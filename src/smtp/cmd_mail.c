@@ -58,7 +58,9 @@ static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 				tern__smtp_reply_error(s, 530, "5.7.10", "REQUIRETLS needs a TLS-protected session");
 				return false;
 			}
-			if (p->value)
+			if (!tern__smtp_ext(s, TERN__EXT_REQUIRETLS))
+				err = 555; /* TLS, but HELO: no extensions */
+			else if (p->value)
 				err = 501;
 			m->requiretls = true;
 		} else if (tern__esmtp_param_is(p, "RET")) {

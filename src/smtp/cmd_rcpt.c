@@ -172,7 +172,10 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 					      : "Bad recipient address syntax");
 	} else if (rcpt_params(s, args + off, len - off, &rc, type_buf, orcpt_buf)) {
 		s->tx.rcpt_attempted = true;
-		if (s->opts->max_recipients && s->tx.rcpt_count >= s->opts->max_recipients) {
+		/* max_recipients 0 means "no policy limit", but memory still has
+		 * one (Exim CVE-2020-28017 overflowed a counter at ~50M RCPTs). */
+		unsigned max = s->opts->max_recipients ? s->opts->max_recipients : 100000;
+		if (s->tx.rcpt_count >= max) {
 			/* RFC 5321 4.5.3.1.10: 452, the client retries the rest. */
 			tern__smtp_reply(s, 452, "4.5.3", "Too many recipients");
 		} else if (tern__smtp_tx_set_pending_rcpt(&s->tx, &rc) < 0) {

@@ -12,5 +12,11 @@ void tern__cmd_starttls(tern_smtp_session *s, const char *verb, char *args, size
 	(void)args;
 	(void)len;
 	tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
-	s->drop_input = true;
+	s->starttls_queued = false;
+	if (s->in_feed) {
+		/* Answered at once: drop the rest of this write. Input that
+		 * comes in later feeds was sent after the reply. */
+		s->drop_input = true;
+		s->drop_octets = 0;
+	}
 }

@@ -84,6 +84,15 @@ void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 		return;
 	}
 	size_t vlen = verb_length(line, len);
+	if (s->refused) {
+		/* RFC 5321 3.1, after a 554 greeting. */
+		if (vlen == 4 && strncasecmp(line, "QUIT", 4) == 0 && len == 4)
+			tern__cmd_quit(s, "QUIT", line + 4, 0);
+		else
+			tern__smtp_reply_error(s, 503, "5.5.1",
+					       "Bad sequence of commands: service refused, send QUIT");
+		return;
+	}
 	if (vlen == 0) {
 		tern__smtp_reply_error(s, 500, "5.5.2", "Syntax error: empty command");
 		return;

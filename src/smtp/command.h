@@ -53,5 +53,7 @@ void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_
 void tern__data_start(tern_smtp_session *s, bool bdat);
 size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len);
 void tern__data_abort(tern_smtp_session *s);
+/* A paused on_data_chunk was resumed: finishes a BDAT chunk read meanwhile. */
+void tern__data_chunk_resumed(tern_smtp_session *s);
 
 #endif

@@ -365,9 +365,24 @@ size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len)
 		return used;
 	}
 	used = tern__body_bdat_feed(&s->body, in, len, &done, emit_body, s);
-	if (done)
-		chunk_complete(s);
+	if (done) {
+		if (s->wait == TERN__WAIT_CHUNK)
+			/* The embedder paused on the chunk's last octets: the
+			 * chunk (and with LAST the message) is complete only
+			 * when it resumes, never before (RFC 5321 6.1). */
+			s->body.chunk_done = true;
+		else
+			chunk_complete(s);
+	}
 	return used;
+}
+
+void tern__data_chunk_resumed(tern_smtp_session *s)
+{
+	if (s->body.chunk_done) {
+		s->body.chunk_done = false;
+		chunk_complete(s);
+	}
 }
 
 int tern_smtp_session_set_rcpt_reply(tern_smtp_session *s, unsigned idx,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smtp/command.h"
 #include "smtp/session.h"
@@ -67,12 +68,15 @@ static void connect_decided(tern_smtp_session *s, int decision, const tern_smtp_
 			tern__smtp_reply(s, 220, NULL, "%s %s Tern", s->cfg->name, proto);
 		return;
 	}
-	/* RFC 5321 3.1: 554 instead of the greeting; we then close rather than
-	 * wait for QUIT, as the session can do nothing else. */
+	/* RFC 5321 3.1: 554 instead of the greeting, and then the server
+	 * "MUST wait for the client to send a QUIT" and answers anything else
+	 * with 503 (the bad-command limit still bounds it). A 421 closes. */
 	tern_smtp_reply def_ok = {220, "2.0.0", "Ready"};
 	tern_smtp_reply def_fail = {554, "5.7.1", "Access denied"};
 	tern__smtp_reply_decision(s, decision, r, &def_ok, &def_fail);
-	s->closing = true;
+	s->refused = true;
+	if (r && r->code == 521)
+		s->closing = true; /* RFC 7504 3: "does not accept mail", closes */
 	tern__smtp_log(s, TERN_LOG_INFO, "connection from %s refused", s->remote_address);
 }
 
@@ -184,7 +188,7 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 	case TERN__WAIT_DATA_START:
 	case TERN__WAIT_BDAT_START: tern__data_start_decided(s, d, r); break;
 	case TERN__WAIT_DATA_END: tern__data_end_decided(s, d, r); break;
-	case TERN__WAIT_CHUNK: break; /* reading simply goes on */
+	case TERN__WAIT_CHUNK: tern__data_chunk_resumed(s); break; /* then reading goes on */
 	case TERN__WAIT_NONE: break;
 	}
 	run_queue(s);
@@ -316,6 +320,13 @@ static void line_complete(tern_smtp_session *s)
 					 s->cfg->name);
 		else if (ends)
 			s->queue_blocked = true;
+		if (ends && len >= 8 && strncasecmp(line, "STARTTLS", 8) == 0 &&
+		    (len == 8 || line[8] == ' ')) {
+			/* What follows in this same write was pipelined
+			 * behind STARTTLS: never executed (CVE-2011-0411). */
+			s->starttls_queued = true;
+			s->drop_input = true;
+		}
 	} else {
 		execute_line(s, line, len, framing);
 	}
@@ -370,6 +381,14 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	}
 	s->in_feed = true;
 	size_t used = 0;
+	if (s->drop_octets > 0 && !s->starttls_queued) {
+		/* Octets that arrived while a STARTTLS waited in the queue
+		 * were sent before its reply: dropped like the rest. */
+		size_t n = s->drop_octets < len ? s->drop_octets : len;
+		s->drop_octets -= n;
+		used = n;
+		tern__smtp_log(s, TERN_LOG_WARNING, "dropped %zu octets pipelined after STARTTLS", n);
+	}
 	while (used < len && !s->closing && !s->eof) {
 		if (s->drop_input) {
 			/* Octets pipelined behind STARTTLS are never executed. */
@@ -398,6 +417,8 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	 * (One answered from the queue, outside feed, drops what the net layer
 	 * has buffered by then: that was sent before the reply.) */
 	s->drop_input = false;
+	if (s->starttls_queued && len - used > s->drop_octets)
+		s->drop_octets = len - used; /* what the net layer still holds */
 	s->in_feed = false;
 	if (s->closing)
 		return TERN_ECLOSED;

@@ -66,6 +66,7 @@ struct tern_smtp_session {
 	bool secure;
 
 	bool started;     /* greeting sent or being decided */
+	bool refused;     /* on_connect refused: only QUIT is served */
 	bool closing;     /* reply queued that ends the session (421, 221, ...) */
 	bool draining;    /* the server is closing */
 	bool eof;         /* the client is gone */
@@ -85,7 +86,9 @@ struct tern_smtp_session {
 	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
 	unsigned queue_head, queue_count;
 	bool queue_blocked;     /* a queued command ends the input group */
-	bool drop_input;        /* drop octets already received (after STARTTLS) */
+	bool drop_input;        /* drop the rest of this feed (after STARTTLS) */
+	bool starttls_queued;   /* a STARTTLS waits in the queue */
+	size_t drop_octets;     /* received while it waited: dropped once it ran */
 
 	/* The decision the engine waits for, and one that arrived early (the
 	 * embedder resumed from inside the callback that returned PENDING). */

@@ -166,18 +166,18 @@ static const struct hs_case cases[] = {
 
 	/* Malformed BDAT: the chunk length is unknown, so the session ends. */
 	{.name = "bdat malformed size", .setup = no_received, .in = TXB "BDAT abc\r\nNOOP\r\n",
-	 .expect = L(TXB_REPLY, "501 5.5.4"), .close = 1},
+	 .expect = L(TXB_REPLY, "421 4.5.2"), .close = 1},
 	{.name = "bdat no size", .setup = no_received, .in = TXB "BDAT\r\n",
-	 .expect = L(TXB_REPLY, "501 5.5.4"), .close = 1},
+	 .expect = L(TXB_REPLY, "421 4.5.2"), .close = 1},
 	{.name = "bdat bad end marker", .setup = no_received, .in = TXB "BDAT 5 MORE\r\nhello",
-	 .expect = L(TXB_REPLY, "501 5.5.4"), .close = 1},
+	 .expect = L(TXB_REPLY, "421 4.5.2"), .close = 1},
 	{.name = "bdat negative", .setup = no_received, .in = TXB "BDAT -1\r\n",
-	 .expect = L(TXB_REPLY, "501 5.5.4"), .close = 1},
+	 .expect = L(TXB_REPLY, "421 4.5.2"), .close = 1},
 	{.name = "bdat huge size", .setup = no_received,
-	 .in = TXB "BDAT 999999999999999999999999\r\n", .expect = L(TXB_REPLY, "501 5.5.4"),
+	 .in = TXB "BDAT 999999999999999999999999\r\n", .expect = L(TXB_REPLY, "421 4.5.2"),
 	 .close = 1},
 	{.name = "bdat malformed without mail", .setup = no_received, .in = HS_EHLO "BDAT x\r\n",
-	 .expect = L(HS_EHLO_REPLY, "501 5.5.4"), .close = 1},
+	 .expect = L(HS_EHLO_REPLY, "421 4.5.2"), .close = 1},
 
 	/* Failures inside the message, and the chunks after them. */
 	{.name = "bdat over size limit", .setup = size_10,

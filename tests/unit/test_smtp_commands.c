@@ -231,8 +231,10 @@ static const struct hs_case cases[] = {
 	 .expect = L("500 5.5.1", "500 5.5.1", "503 5.5.1")},
 
 	/* on_connect and on_helo decisions. */
-	{.name = "connect rejected", .setup = connect_reject, .in = HS_EHLO, .raw = true,
-	 .expect = L("=554 5.7.1 Access denied"), .close = 1, .check = check_dropped},
+	/* RFC 5321 3.1: after a 554 greeting, wait for QUIT; 503 meanwhile. */
+	{.name = "connect rejected", .setup = connect_reject, .in = HS_EHLO "QUIT\r\n", .raw = true,
+	 .expect = L("=554 5.7.1 Access denied", "503 5.5.1", "221 2.0.0"), .close = 1,
+	 .check = check_dropped},
 	{.name = "connect rejected custom", .setup = connect_reject_custom, .in = "", .raw = true,
 	 .expect = L("=421 4.7.0 Go away"), .close = 1},
 	{.name = "connect rejected code only", .setup = connect_reject_code, .in = "", .raw = true,
@@ -240,7 +242,7 @@ static const struct hs_case cases[] = {
 	{.name = "connect pending accepted", .setup = connect_pending_ok, .in = HS_EHLO,
 	 .expect = L(HS_EHLO_REPLY)},
 	{.name = "connect pending rejected", .setup = connect_pending_reject, .in = "", .raw = true,
-	 .expect = L("=554 5.7.1 Listed"), .close = 1},
+	 .expect = L("=554 5.7.1 Listed")},
 	{.name = "helo rejected", .setup = helo_reject,
 	 .in = HS_EHLO "MAIL FROM:<a@b.example>\r\n" HS_EHLO,
 	 .expect = L("=550 5.7.1 Greeting refused", "503 5.5.1", HS_EHLO_REPLY)},
