@@ -34,6 +34,7 @@ struct tern__conn {
 	struct event timer;
 	struct event wake; /* activated by the engine's io wakeup */
 	uint8_t phase;
+	unsigned progress; /* the engine's progress count at the last timer reset */
 	bool paused;   /* the engine took less than it was given */
 	bool out_full; /* TERN__CONN_OUTPUT_MAX queued toward the client */
 	bool busy;     /* started with start_busy */
@@ -289,8 +290,14 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 		/* 0: we wait for the embedder, not the client. */
 		if (ms == 0)
 			evtimer_del(&c->timer);
-		else if (reset_idle || !evtimer_pending(&c->timer, NULL))
+		else if ((reset_idle && tern__smtp_session_progress(c->session) != c->progress) ||
+			 !evtimer_pending(&c->timer, NULL)) {
+			/* Only progress re-arms the timer: a client dribbling
+			 * one octet of a command line now and then (slowloris)
+			 * still times out. */
+			c->progress = tern__smtp_session_progress(c->session);
 			set_timer(c, ms);
+		}
 	}
 	return true;
 }

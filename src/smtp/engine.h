@@ -88,6 +88,11 @@ bool tern__smtp_session_want_input(const tern_smtp_session *session);
  * embedder's decision, not on the client). */
 unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *session);
 
+/* A counter that moves when the client made progress: a complete command
+ * line, or message octets consumed. The net layer re-arms the idle timer
+ * only when it moved, so partial command lines do not keep a session. */
+unsigned tern__smtp_session_progress(const tern_smtp_session *session);
+
 /* The idle timer fired: queues 421 4.4.2 and marks the session closing. */
 void tern__smtp_session_timeout(tern_smtp_session *session);
 

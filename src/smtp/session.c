@@ -299,6 +299,7 @@ static int enqueue(tern_smtp_session *s, const char *line, size_t len,
 /* A complete line (with its LF) is in s->line. */
 static void line_complete(tern_smtp_session *s)
 {
+	s->progress++;
 	char *line = s->line.data + s->line.off;
 	size_t len = s->line.len;
 	enum tern__smtp_framing framing = TERN__FRAMING_OK;
@@ -403,7 +404,9 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 		if (s->input != TERN__INPUT_COMMAND) {
 			if (s->wait != TERN__WAIT_NONE)
 				break;
-			used += tern__data_feed(s, in + used, len - used);
+			size_t n = tern__data_feed(s, in + used, len - used);
+			used += n;
+			s->progress += n > 0;
 			if (s->input == TERN__INPUT_COMMAND)
 				run_queue(s);
 			continue;
@@ -450,6 +453,11 @@ bool tern__smtp_session_want_input(const tern_smtp_session *s)
 	if (s->input != TERN__INPUT_COMMAND)
 		return s->wait == TERN__WAIT_NONE;
 	return can_take_command(s);
+}
+
+unsigned tern__smtp_session_progress(const tern_smtp_session *s)
+{
+	return s->progress;
 }
 
 unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *s)

@@ -251,6 +251,28 @@ class BadInputTest(TerndTestCase):
         self.assertLess(time.monotonic() - start, 8)
         self.assertTrue(c.closed(), c.dump())
 
+    def test_slow_drip_command_times_out(self):
+        # Slowloris: a command line dribbled one octet at a time must not
+        # keep the session past the idle limit; only a complete command
+        # (or message data) counts as progress.
+        c = self.session("--idle-timeout", "1")
+        c.sock.settimeout(0.3)
+        got = None
+        start = time.monotonic()
+        for ch in b"NOOP and then some more text that never ends":
+            try:
+                c.sock.sendall(bytes([ch]))
+            except OSError:
+                break
+            try:
+                data = c.sock.recv(4096)
+            except socket.timeout:
+                continue
+            got = data
+            break
+        self.assertIsNotNone(got, "no reply while dribbling for %.1f s" % (time.monotonic() - start))
+        self.assertTrue(got.startswith(b"421 4.4.2"), got)
+
     def test_max_clients(self):
         self.t = self.start_ternd("--max-clients", "2")
         time.sleep(0.3)  # let ternd notice that start()'s probe connection closed
