@@ -244,6 +244,15 @@ static int set_data_timeout(struct ternd_config *cfg, const char *value, char *e
 			errlen);
 }
 
+static int set_max_junk_commands(struct ternd_config *cfg, const char *value, char *err,
+				 size_t errlen)
+{
+	int rc = set_uint(&cfg->max_junk_commands, value, "--max-junk-commands", 0, 1000000, err,
+			  errlen);
+	cfg->junk_unlimited = rc == TERND_EX_OK && cfg->max_junk_commands == 0;
+	return rc;
+}
+
 static int set_close_timeout(struct ternd_config *cfg, const char *value, char *err,
 			     size_t errlen)
 {
@@ -360,6 +369,9 @@ static const struct opt options[] = {
 	 set_max_data_line_length},
 	{"max-bad-commands", OPT_VALUE, "N", "bad commands before disconnect (default 10)",
 	 set_max_bad_commands},
+	{"max-junk-commands", OPT_VALUE, "N",
+	 "NOOP/RSET/VRFY/HELP without a message before disconnect, 0 = no limit (default 100)",
+	 set_max_junk_commands},
 	{"idle-timeout", OPT_VALUE, "SECONDS", "idle time allowed to a client (default 300)",
 	 set_idle_timeout},
 	{"data-timeout", OPT_VALUE, "SECONDS",
@@ -691,6 +703,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	print_uint(out, "max-line-length", cfg->max_line_length, "2048");
 	print_uint(out, "max-data-line-length", cfg->max_data_line_length, "1000");
 	print_uint(out, "max-bad-commands", cfg->max_bad_commands, "10");
+	if (cfg->junk_unlimited)
+		fprintf(out, "max-junk-commands = 0\n");
+	else
+		print_uint(out, "max-junk-commands", cfg->max_junk_commands, "100");
 	print_uint(out, "idle-timeout", cfg->idle_timeout, "300");
 	print_uint(out, "data-timeout", cfg->data_timeout,
 		   cfg->idle_timeout != 0 ? "(idle-timeout)" : "180");
@@ -739,6 +755,8 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->max_recipients = cfg->max_recipients;
 	if (cfg->max_bad_commands != 0)
 		opts->max_bad_commands = cfg->max_bad_commands;
+	if (cfg->max_junk_commands != 0 || cfg->junk_unlimited)
+		opts->max_junk_commands = cfg->max_junk_commands;
 	opts->bare_newline = cfg->bare_newline;
 	opts->disable_received_header = cfg->no_received_header;
 	/* --idle-timeout is "how long a client may stay silent", in commands

@@ -45,6 +45,8 @@ struct ternd_config {
 	unsigned max_line_length;   /* 0 = library default */
 	unsigned max_data_line_length;
 	unsigned max_bad_commands;
+	unsigned max_junk_commands;  /* 0 = library default (100) */
+	bool junk_unlimited;         /* --max-junk-commands 0 */
 	unsigned idle_timeout;      /* seconds; 0 = library default (300) */
 	unsigned data_timeout;      /* seconds; 0 = idle_timeout or library default */
 	unsigned close_timeout;     /* seconds; 0 = library default (30) */

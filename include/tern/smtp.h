@@ -195,6 +195,10 @@ typedef struct tern_smtp_options {
 	unsigned max_data_line_length;   /* text line in DATA incl. CRLF; default 1000 */
 	unsigned max_recipients;         /* per message; default 100; 452 4.5.3 over it */
 	unsigned max_bad_commands;       /* before 421 4.7.0 and close; default 10 */
+	/* NOOP, RSET, VRFY and HELP without a message accepted in between
+	 * (Postfix's junk commands); over it: 421 4.7.0 and close. Default
+	 * 100; 0 = no limit. */
+	unsigned max_junk_commands;
 	unsigned max_pipelined_commands; /* commands parsed ahead; default 32 */
 	enum tern_smtp_bare_newline bare_newline;
 	bool disable_received_header;    /* do not prepend Received: */

@@ -6,6 +6,8 @@ void tern__cmd_help(tern_smtp_session *s, const char *verb, char *args, size_t l
 	(void)verb;
 	(void)args;
 	(void)len;
+	if (tern__smtp_junk_command(s))
+		return;
 	static const char *const lines[] = {
 		"Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
 		"See RFC 5321 for details",

@@ -5,6 +5,8 @@ void tern__cmd_noop(tern_smtp_session *s, const char *verb, char *args, size_t l
 {
 	(void)verb;
 	(void)args;
-	(void)len; /* the optional string is ignored, as the RFC says */
+	(void)len;
+	if (tern__smtp_junk_command(s))
+		return; /* the optional string is ignored, as the RFC says */
 	tern__smtp_reply(s, 250, "2.0.0", "OK");
 }

@@ -18,6 +18,8 @@ void tern__cmd_vrfy(tern_smtp_session *s, const char *verb, char *args, size_t l
 		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: VRFY address");
 		return;
 	}
+	if (tern__smtp_junk_command(s))
+		return;
 	tern_smtp_reply r = {0};
 	int d = TERN_SMTP_ACCEPT;
 	if (s->opts->callbacks.on_vrfy) {

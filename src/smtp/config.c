@@ -18,6 +18,7 @@
 #define DEFAULT_DATA_LINE_LENGTH 1000 /* RFC 5321 4.5.3.1.6, incl. CRLF */
 #define DEFAULT_RECIPIENTS 100        /* RFC 5321 4.5.3.1.8 minimum */
 #define DEFAULT_BAD_COMMANDS 10
+#define DEFAULT_JUNK_COMMANDS 100     /* Postfix smtpd_junk_command_limit */
 #define DEFAULT_PIPELINED 32
 #define DEFAULT_SOCKET_TIMEOUT 300000 /* RFC 5321 4.5.3.2.7: 5 minutes */
 #define DEFAULT_DATA_TIMEOUT 180000   /* RFC 5321 4.5.3.2.5: data block 3 min */
@@ -32,6 +33,7 @@ void tern_smtp_options_init(tern_smtp_options *opts)
 	opts->max_data_line_length = DEFAULT_DATA_LINE_LENGTH;
 	opts->max_recipients = DEFAULT_RECIPIENTS;
 	opts->max_bad_commands = DEFAULT_BAD_COMMANDS;
+	opts->max_junk_commands = DEFAULT_JUNK_COMMANDS;
 	opts->max_pipelined_commands = DEFAULT_PIPELINED;
 	opts->socket_timeout = DEFAULT_SOCKET_TIMEOUT;
 	opts->data_timeout = DEFAULT_DATA_TIMEOUT;

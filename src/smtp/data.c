@@ -274,6 +274,8 @@ static void end_transaction(tern_smtp_session *s)
 
 void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
 {
+	if (tern__smtp_decision_ok(decision, r))
+		s->junk_commands = 0; /* mail was delivered: the chatter was not idle */
 	tern_smtp_reply def_ok = {250, "2.6.0", "Message accepted"};
 	tern_smtp_reply def_fail = {451, "4.3.0", "Message not stored, try again later"};
 	tern__smtp_log(s, TERN_LOG_INFO, "message %s, %llu octets",

@@ -165,6 +165,17 @@ void tern__smtp_reply_error(tern_smtp_session *s, int code, const char *enhanced
 	reply_text(s, code, enhanced, text);
 }
 
+bool tern__smtp_junk_command(tern_smtp_session *s)
+{
+	unsigned max = s->opts->max_junk_commands;
+	if (!max || ++s->junk_commands <= max)
+		return false;
+	/* A client that only chatters ties up a session slot. */
+	tern__smtp_reply(s, 421, "4.7.0", "%s Too many commands without mail, closing",
+			 s->cfg->name);
+	return true;
+}
+
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
 {
 	if (!s->opts->callbacks.on_log || level > s->opts->log_level)

@@ -79,6 +79,7 @@ struct tern_smtp_session {
 	char *pending_helo;
 	unsigned transactions;
 	unsigned bad_commands;
+	unsigned junk_commands;
 
 	/* Command input. */
 	enum tern__smtp_input input;
@@ -127,6 +128,11 @@ bool tern__smtp_decision_ok(int decision, const tern_smtp_reply *r);
  * max_bad_commands and becomes 421 4.7.0 at the limit. */
 void tern__smtp_reply_error(tern_smtp_session *s, int code, const char *enhanced,
 			    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* A junk command (NOOP, RSET, VRFY, HELP) arrived. Returns true when the
+ * limit was passed, in which case 421 4.7.0 was sent and the caller must
+ * not reply. */
+bool tern__smtp_junk_command(tern_smtp_session *s);
 
 /* Logging through on_log, with the session id. */
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)

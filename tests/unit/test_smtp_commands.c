@@ -34,6 +34,7 @@ static void helo_response(struct hs *h) { h->opts.helo_response = "%s at your se
 static void line_512(struct hs *h) { h->opts.max_line_length = 512; }
 static void bad_3(struct hs *h) { h->opts.max_bad_commands = 3; }
 static void bad_2(struct hs *h) { h->opts.max_bad_commands = 2; }
+static void junk_3(struct hs *h) { h->opts.max_junk_commands = 3; }
 
 static const char *const disabled_list[] = {"vrfy", "Noop", NULL};
 static void disabled(struct hs *h) { h->opts.disabled_commands = disabled_list; }
@@ -355,6 +356,18 @@ static const struct hs_case cases[] = {
 	{.name = "bad commands count sequence errors", .setup = bad_2,
 	 .in = "MAIL FROM:<a@b.example>\r\nRCPT TO:<a@b.example>\r\nNOOP\r\n",
 	 .expect = L("503 5.5.1", "421 4.7.0"), .close = 1},
+	/* Junk commands (Postfix smtpd_junk_command_limit): NOOP, RSET, VRFY,
+	 * HELP beyond the limit without a message in between end the session;
+	 * an accepted message resets the count. */
+	{.name = "junk command limit", .setup = junk_3,
+	 .in = "NOOP\r\nRSET\r\nVRFY x\r\nHELP\r\nNOOP\r\n",
+	 .expect = L("250 2.0.0", "250 2.0.0", "252 2.1.5", "421 4.7.0"), .close = 1},
+	{.name = "junk count reset by a message", .setup = junk_3,
+	 .in = HS_EHLO "NOOP\r\nNOOP\r\nNOOP\r\nMAIL FROM:<a@b.example>\r\n"
+	       "RCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n",
+	 .expect = L(HS_EHLO_REPLY, "250 2.0.0", "250 2.0.0", "250 2.0.0", "250 2.1.0", "250 2.1.5",
+		     "354", "250 2.6.0", "250 2.0.0", "250 2.0.0", "250 2.0.0", "421 4.7.0"),
+	 .close = 1, .messages = 1},
 	{.name = "good commands do not reset bad count", .setup = bad_3,
 	 .in = "FOO\r\nNOOP\r\nFOO\r\nNOOP\r\nFOO\r\nNOOP\r\n",
 	 .expect = L("500 5.5.1", "250 2.0.0", "500 5.5.1", "250 2.0.0", "421 4.7.0"), .close = 1},
