@@ -56,9 +56,14 @@ say "build (build/)"
 build_ok=1
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || { build_ok=0; fail_step "build"; }
 
-say "build (build-asan/, ASan+UBSan)"
+say "build (build-asan/, clang, ASan+UBSan)"
 asan_ok=1
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON || { asan_ok=0; fail_step "build-asan"; }
+# The sanitizer build uses clang (the normal one gcc), so both compilers
+# build with -Werror on every run, and clang's UBSan checks a little more.
+asan_cc=()
+command -v clang >/dev/null 2>&1 && asan_cc=(-DCMAKE_C_COMPILER=clang)
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON "${asan_cc[@]}" ||
+	{ asan_ok=0; fail_step "build-asan"; }
 
 if [ $build_ok -eq 1 ]; then
 	say "unit tests (build/)"
