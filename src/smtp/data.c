@@ -229,24 +229,20 @@ int tern_smtp_session_add_header(tern_smtp_session *s, const char *name, const c
 
 /* ---- end of message ----------------------------------------------------- */
 
-static void failure_reply(tern_smtp_session *s, tern_smtp_reply *r_out, const char **enh)
+/* The reply for a message that failed while it streamed. */
+static tern_smtp_reply failure_reply(const tern_smtp_session *s)
 {
 	switch (s->body.error) {
 	case TERN__BODY_TOO_BIG:
-		*r_out = (tern_smtp_reply){552, "5.3.4", "Message size exceeds fixed maximum message size"};
-		break;
+		return (tern_smtp_reply){552, "5.3.4", "Message size exceeds fixed maximum message size"};
 	case TERN__BODY_LINE_TOO_LONG:
 		/* RFC 5321 4.5.3.1.6 sets the 1000-octet line limit. */
-		*r_out = (tern_smtp_reply){554, "5.6.0", "Message has a line longer than allowed"};
-		break;
+		return (tern_smtp_reply){554, "5.6.0", "Message has a line longer than allowed"};
 	case TERN__BODY_BARE_NEWLINE:
-		*r_out = (tern_smtp_reply){550, "5.5.2", "Message has bare CR or LF (RFC 5321 2.3.8)"};
-		break;
+		return (tern_smtp_reply){550, "5.5.2", "Message has bare CR or LF (RFC 5321 2.3.8)"};
 	default:
-		*r_out = (tern_smtp_reply){451, "4.3.0", "Message not accepted, try again later"};
-		break;
+		return (tern_smtp_reply){451, "4.3.0", "Message not accepted, try again later"};
 	}
-	*enh = r_out->enhanced;
 }
 
 /* One reply per accepted recipient in LMTP (RFC 2033 4.2), else one. */
@@ -291,9 +287,7 @@ static void message_complete(tern_smtp_session *s)
 {
 	s->input = TERN__INPUT_COMMAND;
 	if (s->body.error != TERN__BODY_OK) {
-		tern_smtp_reply fr;
-		const char *enh;
-		failure_reply(s, &fr, &enh);
+		tern_smtp_reply fr = failure_reply(s);
 		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
 		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &kept : NULL;
 		tern__smtp_log(s, TERN_LOG_INFO, "message refused: %s", fr.text);
@@ -330,9 +324,7 @@ static void chunk_complete(tern_smtp_session *s)
 		 * transaction is reset. */
 		s->tx.bdat_failed = true;
 		abort_embedder(s);
-		tern_smtp_reply fr;
-		const char *enh;
-		failure_reply(s, &fr, &enh);
+		tern_smtp_reply fr = failure_reply(s);
 		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
 		tern_smtp_reply *er = tern__kept_reply_empty(&s->body.reply) ? NULL : &kept;
 		s->body.discard = false;
