@@ -99,13 +99,8 @@ static bool rcpt_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 {
 	struct tern__esmtp_param params[MAX_PARAMS];
 	size_t n = 0;
-	int r = tern__esmtp_params_split(in, len, tern__smtp_ext(s, TERN__EXT_SMTPUTF8), params,
-					 MAX_PARAMS, &n);
-	if (r != TERN__PARAM_OK) {
-		tern__smtp_reply_error(s, 501, "5.5.4",
-		    r == TERN__PARAM_ETOOMANY ? "Too many parameters" : "Syntax error in parameters");
+	if (!tern__smtp_split_params(s, in, len, params, MAX_PARAMS, &n))
 		return false;
-	}
 	bool notify_seen = false, orcpt_seen = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct tern__esmtp_param *p = &params[i];

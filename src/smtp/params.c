@@ -73,6 +73,19 @@ bool tern__param_xtext(const struct tern__esmtp_param *p, size_t max, char *out)
 	return true;
 }
 
+bool tern__smtp_split_params(tern_smtp_session *s, const char *in, size_t len,
+			     struct tern__esmtp_param *params, size_t max, size_t *n_r)
+{
+	int r = tern__esmtp_params_split(in, len, tern__smtp_ext(s, TERN__EXT_SMTPUTF8), params,
+					 max, n_r);
+	if (r == TERN__PARAM_OK)
+		return true;
+	tern__smtp_reply_error(s, 501, "5.5.4",
+			       r == TERN__PARAM_ETOOMANY ? "Too many parameters"
+							 : "Syntax error in parameters");
+	return false;
+}
+
 bool tern__smtp_has_8bit(const char *s)
 {
 	for (; *s; s++)

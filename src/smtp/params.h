@@ -27,4 +27,9 @@ bool tern__param_xtext(const struct tern__esmtp_param *p, size_t max, char *out)
 
 bool tern__smtp_has_8bit(const char *s);
 
+/* Splits MAIL/RCPT parameters (UTF-8 values when SMTPUTF8 is in effect).
+ * Returns false after answering 501 5.5.4. */
+bool tern__smtp_split_params(tern_smtp_session *s, const char *in, size_t len,
+			     struct tern__esmtp_param *params, size_t max, size_t *n_r);
+
 #endif
