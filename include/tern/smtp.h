@@ -10,9 +10,12 @@
  *   TERN_SMTP_ACCEPT  - go on; the library sends its default positive reply
  *                       unless the callback filled reply_r with a 2xx reply
  *                       (a 4xx/5xx code in reply_r makes it a rejection).
+ *                       The greeting, the HELO/EHLO/LHLO reply and DATA's
+ *                       354 are fixed: on_connect, on_helo and on_data_start
+ *                       ignore a positive reply_r.
  *   TERN_SMTP_REJECT  - refuse with the reply in reply_r (code 4xx or 5xx;
- *                       a missing code becomes 550 / 451 as documented per
- *                       callback).
+ *                       a missing code becomes the callback's default
+ *                       refusal, documented per callback).
  *   TERN_SMTP_PENDING - decide later: call tern_smtp_session_resume() from
  *                       the same event loop thread once the decision is made.
  *                       Input from the client is held (and replies stay in
@@ -129,7 +132,8 @@ typedef struct tern_smtp_callbacks {
 	 * the session waits for QUIT and answers anything else 503 5.5.1 (until
 	 * max_bad_commands). Reject with 421 or 521 (RFC 7504) to close at once. */
 	int (*on_connect)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
-	/* HELO/EHLO/LHLO. name is valid until the callback returns. */
+	/* HELO/EHLO/LHLO. name is valid until the callback returns. Default
+	 * reject: 550 5.7.1; the earlier HELO identity, if any, stays. */
 	int (*on_helo)(tern_smtp_session *session, const char *name, tern_smtp_reply *reply_r,
 		       void *user_data);
 	/* MAIL FROM. The envelope is not changed until the sender is accepted.
@@ -141,14 +145,16 @@ typedef struct tern_smtp_callbacks {
 			  tern_smtp_reply *reply_r, void *user_data);
 	/* Before the first byte of a message (DATA, or the first BDAT chunk).
 	 * This is the moment to call tern_smtp_session_add_header(). Default
-	 * reject: 554 5.7.1 (for BDAT the chunk is then read and discarded). */
+	 * reject: 554 5.7.1 (for BDAT the chunk is then read and discarded, and
+	 * later chunks get 554 5.5.0 until RSET). */
 	int (*on_data_start)(tern_smtp_session *session, tern_smtp_reply *reply_r, void *user_data);
 	/* A piece of the message, after dot-unstuffing, as it arrives; the
 	 * Received: header and added headers come first. buf is valid until the
 	 * callback returns. Return ACCEPT to go on, PENDING to pause reading
 	 * (the chunk counts as consumed; tern_smtp_session_resume(s, NULL)
 	 * continues), or REJECT: the rest of the body is read and dropped and
-	 * reply_r (default 451 4.3.0) answers the message. */
+	 * reply_r (default 451 4.3.0) answers the message (with BDAT: the
+	 * current chunk; later chunks get 554 5.5.0 until RSET). */
 	int (*on_data_chunk)(tern_smtp_session *session, const void *buf, size_t len,
 			     tern_smtp_reply *reply_r, void *user_data);
 	/* The whole message has arrived. Accept only once the message is stored
@@ -161,10 +167,12 @@ typedef struct tern_smtp_callbacks {
 	/* The transfer failed or was cut short (too big, bad line, client gone,
 	 * server closing): stored bytes should be thrown away. Optional. */
 	void (*on_data_abort)(tern_smtp_session *session, void *user_data);
-	/* VRFY. Default: 252 2.1.5 (RFC 5321 3.5.3). */
+	/* VRFY. arg is valid until the callback returns. Default: 252 2.1.5
+	 * (RFC 5321 3.5.3); default reject: 550 5.1.1. */
 	int (*on_vrfy)(tern_smtp_session *session, const char *arg, tern_smtp_reply *reply_r,
 		       void *user_data);
-	/* The envelope was cleared (RSET, HELO/EHLO, end of a transaction). */
+	/* The envelope was cleared (RSET, HELO/EHLO, QUIT, end of a
+	 * transaction); only called when MAIL had been accepted. */
 	void (*on_reset)(tern_smtp_session *session, void *user_data);
 	/* The connection ended; the session is freed after this returns. */
 	void (*on_close)(tern_smtp_session *session, void *user_data);
@@ -178,7 +186,7 @@ typedef struct tern_smtp_callbacks {
  * All strings and arrays are copied at tern_smtp_server_new(). */
 typedef struct tern_smtp_options {
 	const char *name;          /* host name in greeting, EHLO, Received; default gethostname() */
-	const char *banner;        /* appended to "220 <name> ESMTP"; NULL for none */
+	const char *banner;        /* after "220 <name> ESMTP" (LMTP); NULL: "Tern" */
 	const char *helo_response; /* EHLO/HELO first line; "%s" = name, then client hostname */
 	uint64_t size;             /* message size limit in bytes; 0 = none. Default 25 MiB */
 	bool lmtp;                 /* speak LMTP (RFC 2033) */
@@ -191,15 +199,18 @@ typedef struct tern_smtp_options {
 	const char *const *disabled_commands;
 
 	unsigned max_clients;            /* 0 = unlimited; over it: 421 4.3.2 and close */
-	unsigned max_line_length;        /* command line incl. CRLF; default 2048 */
-	unsigned max_data_line_length;   /* text line in DATA incl. CRLF; default 1000 */
-	unsigned max_recipients;         /* per message; default 100; 452 4.5.3 over it */
-	unsigned max_bad_commands;       /* before 421 4.7.0 and close; default 10 */
+	/* Command line incl. CRLF; 512..1048576; default (and 0) 2048. */
+	unsigned max_line_length;
+	unsigned max_data_line_length;   /* text line in DATA incl. CRLF; default 1000; 0 = none */
+	/* Per message; default 100; 452 4.5.3 over it. 0 = no policy limit,
+	 * still capped at 100000. */
+	unsigned max_recipients;
+	unsigned max_bad_commands;       /* before 421 4.7.0 and close; default 10; 0 = none */
 	/* NOOP, RSET, VRFY and HELP without a message accepted in between
 	 * (Postfix's junk commands); over it: 421 4.7.0 and close. Default
 	 * 100; 0 = no limit. */
 	unsigned max_junk_commands;
-	unsigned max_pipelined_commands; /* commands parsed ahead; default 32 */
+	unsigned max_pipelined_commands; /* commands parsed ahead; default (and 0) 32; max 4096 */
 	enum tern_smtp_bare_newline bare_newline;
 	bool disable_received_header;    /* do not prepend Received: */
 
@@ -209,7 +220,8 @@ typedef struct tern_smtp_options {
 	unsigned close_timeout;          /* grace for sessions on close; default 30000 */
 	/* Wait this long before the greeting; a client that talks first is an
 	 * early talker (554 5.5.0, close), as with Postfix's postscreen or
-	 * smtp-server's 100 ms window. Default 0: greet at once. */
+	 * smtp-server's 100 ms window. Default 0: greet at once; at most
+	 * 600000. */
 	unsigned greeting_delay;
 
 	/* on_log gets events of this level and more severe; the library does
@@ -226,12 +238,15 @@ void tern_smtp_options_init(tern_smtp_options *opts);
 /* ---- server ---------------------------------------------------------- */
 
 /* Creates a server. The library keeps a copy of opts and of every string in
- * it. Returns 0, TERN_ENOMEM or TERN_EINVAL (an option out of range). */
+ * it. Returns 0, TERN_ENOMEM or TERN_EINVAL (NULL argument, an option out of
+ * range, a control character in a string option, or a helo_response with a
+ * conversion other than at most two "%s" and "%%"). */
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts);
 
 /* Adds a listen address: "127.0.0.1:2525", "[::1]:2525", "localhost:25",
- * ":2525" (every address). Sockets are opened by run/attach. Returns 0,
- * TERN_EADDR, TERN_ENOMEM or TERN_ESTATE (already running). */
+ * ":2525" (every address). Sockets are opened by open/run/attach. Returns 0,
+ * TERN_EADDR, TERN_ENOMEM, TERN_EINVAL (NULL) or TERN_ESTATE (already open or
+ * running). */
 int tern_smtp_server_listen(tern_smtp_server *server, const char *addr_port);
 
 /* Binds and listens on every address for `workers` loops without running
@@ -246,8 +261,9 @@ int tern_smtp_server_open(tern_smtp_server *server, unsigned workers);
 /* Runs `workers` event loops (0 counts as 1; 1 = the calling thread only;
  * more use SO_REUSEPORT listeners, one loop per thread) until the server is
  * closed and every session has ended; opens the listeners first unless
- * tern_smtp_server_open() did (its worker count then wins). Returns the
- * errors of tern_smtp_server_open().
+ * tern_smtp_server_open() did (its worker count then wins). Returns 0 once
+ * closed, the errors of tern_smtp_server_open(), or TERN_ENOMEM when a
+ * worker thread could not be started (the server is then closed).
  *
  * Signals: worker threads run with every signal blocked, and SIGPIPE is
  * blocked on the calling thread while it runs (libevent writes with
@@ -287,8 +303,9 @@ unsigned tern_smtp_server_bound_port(const tern_smtp_server *server, unsigned n)
  * reply"; the library copies reply's strings before returning. Valid while a
  * decision is pending, or from inside the deciding callback itself (the
  * answer then takes effect when it returns PENDING; its text is kept up to
- * 239 octets). Returns 0, TERN_ESTATE (nothing pending) or TERN_ECLOSED
- * (the client is gone). Never allocates. */
+ * 239 octets). Returns 0, TERN_ESTATE (nothing pending, or already answered
+ * from inside the callback), TERN_ECLOSED (the client is gone) or
+ * TERN_EINVAL (session NULL). Never allocates. */
 int tern_smtp_session_resume(tern_smtp_session *session, const tern_smtp_reply *reply);
 
 /* Reject completes a pending decision with a reply, same rules. */
@@ -300,21 +317,24 @@ static inline int tern_smtp_session_reject(tern_smtp_session *session, int code,
 }
 
 /* Adds a header line prepended to the message (after Received:). Valid from
- * on_data_start only. name and value are copied. Returns 0, TERN_EINVAL (a
- * control character other than tab, or a bad field name), TERN_ESTATE (not
- * inside on_data_start) or TERN_ENOMEM. */
+ * on_data_start, or while its PENDING decision waits. name and value are
+ * copied. Returns 0, TERN_EINVAL (NULL, a control character other than tab,
+ * or a bad field name), TERN_ESTATE (not inside on_data_start) or
+ * TERN_ENOMEM. */
 int tern_smtp_session_add_header(tern_smtp_session *session, const char *name, const char *value);
 
 /* LMTP: reply for the idx-th accepted recipient (0-based), from on_data_end
  * or before resuming it. It wins over on_data_end's decision for that
  * recipient either way: a 4xx/5xx here fails that recipient even when
  * on_data_end accepts, and a 2xx delivers it even when on_data_end rejects.
- * A code of 0 means 250. The library keeps a copy. Returns 0, TERN_EINVAL
- * (no such recipient) or TERN_ENOMEM. */
+ * A code of 0 means 250. The library keeps a copy. No effect in SMTP mode.
+ * Returns 0, TERN_EINVAL (reply NULL, or no such recipient) or
+ * TERN_ENOMEM. */
 int tern_smtp_session_set_rcpt_reply(tern_smtp_session *session, unsigned idx,
 				     const tern_smtp_reply *reply);
 
-/* Closes the connection after flushing what was already queued. */
+/* Closes the connection after flushing what was already queued; a message
+ * in progress is aborted (on_data_abort). */
 void tern_smtp_session_close(tern_smtp_session *session);
 
 /* Accessors; strings are valid until the session ends or the value changes
@@ -324,11 +344,13 @@ const char *tern_smtp_session_remote_address(const tern_smtp_session *session);
 unsigned tern_smtp_session_remote_port(const tern_smtp_session *session);
 const char *tern_smtp_session_local_address(const tern_smtp_session *session);
 unsigned tern_smtp_session_local_port(const tern_smtp_session *session);
-/* "[1.2.3.4]" until reverse lookups exist. */
+/* "[192.0.2.1]" or "[IPv6:2001:db8::1]" until reverse lookups exist. */
 const char *tern_smtp_session_client_hostname(const tern_smtp_session *session);
 const char *tern_smtp_session_helo_name(const tern_smtp_session *session); /* NULL before */
-const char *tern_smtp_session_opening_command(const tern_smtp_session *session); /* "EHLO".. */
-/* RFC 3848 WITH value: "SMTP", "ESMTP", "LMTP" (+S/A later with TLS/AUTH). */
+/* "EHLO", "HELO" or "LHLO"; NULL before. */
+const char *tern_smtp_session_opening_command(const tern_smtp_session *session);
+/* RFC 3848 WITH value: "SMTP" (HELO), "ESMTP", "LMTP"; "UTF8SMTP"/"UTF8LMTP"
+ * (RFC 6531) while the transaction has SMTPUTF8; +S with TLS (A later with AUTH). */
 const char *tern_smtp_session_transmission_type(const tern_smtp_session *session);
 unsigned tern_smtp_session_transaction_count(const tern_smtp_session *session);
 bool tern_smtp_session_secure(const tern_smtp_session *session);
