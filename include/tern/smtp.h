@@ -186,7 +186,7 @@ typedef struct tern_smtp_callbacks {
  * All strings and arrays are copied at tern_smtp_server_new(). */
 typedef struct tern_smtp_options {
 	const char *name;          /* host name in greeting, EHLO, Received; default gethostname() */
-	const char *banner;        /* after "220 <name> ESMTP" (LMTP); NULL: "Tern" */
+	const char *banner;        /* after "220 <name> ESMTP" or "LMTP"; NULL: "Tern" */
 	const char *helo_response; /* EHLO/HELO first line; "%s" = name, then client hostname */
 	uint64_t size;             /* message size limit in bytes; 0 = none. Default 25 MiB */
 	bool lmtp;                 /* speak LMTP (RFC 2033) */
