@@ -82,7 +82,7 @@ static void reply_ehlo(tern_smtp_session *s)
 		lines[n++] = "BINARYMIME";
 	if (tern__smtp_ext(s, TERN__EXT_REQUIRETLS))
 		lines[n++] = "REQUIRETLS";
-	tern__smtp_reply_lines(s, 250, lines, n);
+	tern__smtp_reply_lines(s, 250, NULL, lines, n);
 }
 
 void tern__cmd_helo_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
@@ -107,7 +107,7 @@ void tern__cmd_helo_decided(tern_smtp_session *s, int decision, const tern_smtp_
 		char first[512];
 		first_line(s, first, sizeof(first));
 		const char *lines[1] = {first};
-		tern__smtp_reply_lines(s, 250, lines, 1);
+		tern__smtp_reply_lines(s, 250, NULL, lines, 1);
 		return;
 	}
 	reply_ehlo(s);

@@ -12,5 +12,5 @@ void tern__cmd_help(tern_smtp_session *s, const char *verb, char *args, size_t l
 		"Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
 		"See RFC 5321 for details",
 	};
-	tern__smtp_reply_lines(s, 214, lines, 2);
+	tern__smtp_reply_lines(s, 214, "2.0.0", lines, 2);
 }

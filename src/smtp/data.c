@@ -172,8 +172,10 @@ void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smt
 		/* RFC 3030 2: read the chunk, then refuse it and the rest,
 		 * with the same default refusal DATA would get. */
 		bool own = r->code >= 400 && r->code < 600;
+		char enh[16];
+		snprintf(enh, sizeof(enh), "%d.7.1", own ? r->code / 100 : 5);
 		tern__kept_reply_set(&s->body.reply, own ? r->code : 554,
-				     own && r->enhanced ? r->enhanced : "5.7.1",
+				     own && r->enhanced ? r->enhanced : enh,
 				     r->text && r->text[0] ? r->text : "Message refused");
 		tern__body_fail(&s->body, TERN__BODY_REJECTED);
 		s->body.discard = true;
@@ -245,13 +247,16 @@ static tern_smtp_reply failure_reply(const tern_smtp_session *s)
 	}
 }
 
-/* One reply per accepted recipient in LMTP (RFC 2033 4.2), else one. */
+/* One reply per accepted recipient in LMTP (RFC 2033 4.2), else one.
+ * Per-recipient replies set by the embedder count only for its own verdict
+ * (stored): a message that failed on the way was stored for nobody. */
 static void reply_each(tern_smtp_session *s, int decision, const tern_smtp_reply *r,
-		       const tern_smtp_reply *def_ok, const tern_smtp_reply *def_fail)
+		       const tern_smtp_reply *def_ok, const tern_smtp_reply *def_fail,
+		       bool stored)
 {
 	unsigned n = s->opts->lmtp ? s->tx.rcpt_count : 1;
 	for (unsigned i = 0; i < n; i++) {
-		struct tern__smtp_recipient *rc = s->opts->lmtp ? s->tx.rcpts[i] : NULL;
+		struct tern__smtp_recipient *rc = s->opts->lmtp && stored ? s->tx.rcpts[i] : NULL;
 		if (rc && rc->reply.code) {
 			int d = tern__smtp_decision_ok(TERN_SMTP_ACCEPT, &rc->reply) ? TERN_SMTP_ACCEPT
 										       : TERN_SMTP_REJECT;
@@ -278,7 +283,7 @@ void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_
 		       tern__smtp_decision_ok(decision, r) ? "accepted" : "refused",
 		       (unsigned long long)s->body.size);
 	s->tx.data_started = false; /* finished: no abort from here on */
-	reply_each(s, decision, r, &def_ok, &def_fail);
+	reply_each(s, decision, r, &def_ok, &def_fail, true);
 	end_transaction(s);
 }
 
@@ -292,7 +297,7 @@ static void message_complete(tern_smtp_session *s)
 		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &kept : NULL;
 		tern__smtp_log(s, TERN_LOG_INFO, "message refused: %s", fr.text);
 		abort_embedder(s);
-		reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr);
+		reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr, false);
 		end_transaction(s);
 		return;
 	}
@@ -313,10 +318,15 @@ static void chunk_complete(tern_smtp_session *s)
 {
 	s->input = TERN__INPUT_COMMAND;
 	if (s->body.discard && s->body.out_of_sequence) {
-		/* No transaction to fail: just the sequence error. */
-		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
-		tern__smtp_reply_decision(s, TERN_SMTP_REJECT, &kept, &kept, &kept);
+		/* No transaction to fail: just the sequence error, counted as
+		 * DATA's are (a 554 after refused RCPTs is not the client's). */
+		struct tern__kept_reply *k = &s->body.reply;
 		s->body.discard = s->body.out_of_sequence = false;
+		if (k->code == 554)
+			tern__smtp_reply(s, k->code, k->has_enhanced ? k->enhanced : NULL, "%s", k->text);
+		else
+			tern__smtp_reply_error(s, k->code, k->has_enhanced ? k->enhanced : NULL, "%s",
+					       k->text);
 		return;
 	}
 	if (s->body.discard || s->body.error != TERN__BODY_OK) {
@@ -331,7 +341,7 @@ static void chunk_complete(tern_smtp_session *s)
 		if (s->body.last && s->tx.rcpt_count > 0) {
 			/* The message ends here: LMTP owes one reply per
 			 * recipient (RFC 2033 4.2). */
-			reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr);
+			reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr, false);
 			end_transaction(s);
 		} else {
 			tern__smtp_reply_decision(s, TERN_SMTP_REJECT, er, &fr, &fr);

@@ -87,15 +87,19 @@ void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, cons
 	reply_text(s, code, enhanced, text);
 }
 
-void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *const *lines, size_t n)
+void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *enhanced,
+			    const char *const *lines, size_t n)
 {
 	if (s->eof || s->closing)
 		return;
 	/* The whole reply goes in at once or not at all. */
 	size_t start = s->out.len;
 	for (size_t i = 0; i < n; i++) {
-		char head[8], line[REPLY_LINE_MAX];
-		snprintf(head, sizeof(head), "%03d%c", code, i + 1 < n ? '-' : ' ');
+		char head[32], line[REPLY_LINE_MAX];
+		bool show_enhanced = enhanced && !s->opts->hide_enhancedstatuscodes;
+		/* RFC 2034 3: the enhanced code starts every line of a reply. */
+		snprintf(head, sizeof(head), show_enhanced ? "%03d%c%s " : "%03d%c", code,
+			 i + 1 < n ? '-' : ' ', enhanced);
 		size_t len = format_line(line, head, lines[i]);
 		if (tern__buf_append(&s->out, line, len) < 0) {
 			s->out.len = start;

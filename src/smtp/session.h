@@ -113,9 +113,11 @@ struct tern_smtp_session {
  * 421 and 221. */
 void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Multi-line reply: lines[0..n) with "code-" continuations and "code " last.
- * No enhanced codes (used for EHLO and HELP). */
-void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *const *lines, size_t n);
+/* Multi-line reply: lines[0..n) with "code-" continuations and "code " last,
+ * each line carrying enhanced when given (NULL for the EHLO/HELO reply,
+ * which RFC 2034 exempts). */
+void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *enhanced,
+			    const char *const *lines, size_t n);
 /* Sends the reply of an embedder decision. For ACCEPT, r->code (if 2xx)
  * overrides def_ok; for REJECT, r->code (if 4xx/5xx) overrides def_fail; a
  * missing or mismatched enhanced code is derived from the default one. */

@@ -23,6 +23,16 @@
 		"250-", "250 "
 
 static void no_received(struct hs *h) { h->opts.disable_received_header = true; }
+static void bad_2(struct hs *h)
+{
+	no_received(h);
+	h->opts.max_bad_commands = 2;
+}
+static void start_reject_450(struct hs *h)
+{
+	no_received(h);
+	hs_push_reject(h, HS_DATA_START, 450, NULL, "Later");
+}
 static void size_10(struct hs *h)
 {
 	no_received(h);
@@ -163,6 +173,15 @@ static const struct hs_case cases[] = {
 	 .in = TXB "BDAT 3\r\nabc" MAIL_OK "BDAT 0 LAST\r\n",
 	 .expect = L(TXB_REPLY, "250 2.0.0", "503 5.5.1", "250 2.6.0"), .body = "abc",
 	 .messages = 1},
+
+	/* Sequence errors count toward the bad-command limit, as DATA's do. */
+	{.name = "bdat sequence errors are bad commands", .setup = bad_2,
+	 .in = HS_EHLO "BDAT 1\r\nxBDAT 1\r\nyNOOP\r\n",
+	 .expect = L(HS_EHLO_REPLY, "503 5.5.1", "421 4.7.0"), .close = 1},
+	/* A 4xx refusal from on_data_start keeps its class in the derived code. */
+	{.name = "bdat data start refused 450", .setup = start_reject_450,
+	 .in = HS_EHLO MAIL_OK RCPT_OK "BDAT 2 LAST\r\nabNOOP\r\n",
+	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "250 2.1.5", "=450 4.7.1 Later", "250 2.0.0")},
 
 	/* Malformed BDAT: the chunk length is unknown, so the session ends. */
 	{.name = "bdat malformed size", .setup = no_received, .in = TXB "BDAT abc\r\nNOOP\r\n",

@@ -65,6 +65,20 @@ static void lmtp_size(struct hs *h)
 	lmtp_base(h);
 	h->opts.size = 5;
 }
+/* A 250 set for a recipient before the message arrived must not survive
+ * the message failing on the way (it was stored for nobody). */
+static void hook_early_rcpt_reply(struct hs *h, tern_smtp_session *s)
+{
+	(void)h;
+	tern_smtp_reply ok = {250, NULL, "Delivered"};
+	tern_smtp_session_set_rcpt_reply(s, 0, &ok);
+	tern_smtp_session_set_rcpt_reply(s, 1, &ok);
+}
+static void lmtp_size_early_reply(struct hs *h)
+{
+	lmtp_size(h);
+	h->hook_data_start = hook_early_rcpt_reply;
+}
 static void lmtp_start_reject(struct hs *h)
 {
 	lmtp_base(h);
@@ -120,6 +134,11 @@ static const struct hs_case cases[] = {
 	{.name = "lmtp bdat 0 last", .setup = lmtp_base, .in = LTX "BDAT 0 LAST\r\n",
 	 .expect = L(LTX_REPLY, "250 2.6.0", "250 2.6.0"), .body = "", .messages = 1},
 	{.name = "lmtp size exceeded", .setup = lmtp_size,
+	 .in = LTX "DATA\r\nhello world\r\n.\r\nNOOP\r\n",
+	 .expect = L(EHLO_SIZE5, "250 2.1.0", "250 2.1.5", "550 5.1.1", "250 2.1.5", "354",
+		     "552 5.3.4", "552 5.3.4", "250 2.0.0"),
+	 .aborts = 1},
+	{.name = "lmtp failed message ignores per recipient 250", .setup = lmtp_size_early_reply,
 	 .in = LTX "DATA\r\nhello world\r\n.\r\nNOOP\r\n",
 	 .expect = L(EHLO_SIZE5, "250 2.1.0", "250 2.1.5", "550 5.1.1", "250 2.1.5", "354",
 		     "552 5.3.4", "552 5.3.4", "250 2.0.0"),
