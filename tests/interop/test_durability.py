@@ -33,6 +33,7 @@ import ternlib
 from ternlib import RawClient, Ternd, TerndTestCase, mailbox_name, split_added_headers
 
 SEED = int(os.environ.get("DUR_SEED", "20261123"))
+VERBOSE = os.environ.get("DUR_VERBOSE") == "1"   # print what each test covered
 SENDER = "sender@example.org"
 WAIT = 30.0           # bound of every wait on another thread or process
 MAX_ATTEMPTS = 12     # per message in the crash test
@@ -452,9 +453,14 @@ class CrashTest(TerndTestCase):
             problems.append("only %d of %d messages acknowledged" % (len(acked), self.N))
 
         summary = ("seed %d: %d messages, %d acked, %d attempts, %d kills at attempts %s, "
-                   "%d retried with the reply lost, %.1f s"
+                   "%d retried with the reply lost, %d duplicate files, %d files left in "
+                   "tmp/, %.1f s"
                    % (SEED, self.N, len(acked), counter[0], srv.kills, sorted(plan.items()),
-                      sum(1 for s in inflight if inflight[s]), time.monotonic() - started))
+                      sum(1 for s in inflight if inflight[s]),
+                      sum(n - 1 for n in copies.values()), len(srv.t.tmp_files()),
+                      time.monotonic() - started))
+        if VERBOSE:
+            print("\n  " + summary)
         if problems:
             self.fail("%s\nmaildir kept at %s\n%s\n--- last ternd log ---\n%s"
                       % (summary, srv.t.dir, "\n".join(problems), srv.t.log_text()))
@@ -616,6 +622,8 @@ class CrashPointTest(FaultCase):
             self.assertEqual(problems, [], "k=%d\n%s" % (k, t.log_text()))
             self.servers.remove(t)
             t.cleanup()
+        if VERBOSE:
+            print("\n  %s=%s: crashed at each of %d calls, then delivered" % (kind, mode, crashes))
         self.assertTrue(finished, "%s=%s: still crashing after 60 calls" % (kind, mode))
         self.assertGreater(crashes, 0)
 
@@ -747,6 +755,8 @@ class FaultTest(FaultCase):
             c.expect(self, "NOOP", 250)
         else:
             self.fail("more than 40 fsyncs per message?")
+        if VERBOSE:
+            print("\n  failed each of %d fsyncs of one delivery" % failed)
         self.assertGreaterEqual(failed, 4, "fewer fsyncs than files + directories")
 
     def test_each_single_rename_failure(self):
@@ -837,3 +847,30 @@ class FaultTest(FaultCase):
         self.require_injected(t, "fsync")
         self.assertNoNewFiles(t, "LMTP fsync=ENOSPC")
         c.expect(self, "NOOP", 250)
+
+    def test_file_size_limit_gives_552(self):
+        """RLIMIT_FSIZE with SIGXFSZ ignored: write fails with EFBIG, which
+        is permanent for this message: 552 5.3.4 (docs/ternd.md), nothing
+        stored, the session goes on and a small message still fits."""
+        prlimit = ternlib.tool("prlimit")
+        if prlimit is None:
+            self.skipTest("prlimit (util-linux) not installed")
+        limit = 64 * 1024
+        # An ignored signal stays ignored across exec; Popen would reset it.
+        wrapper = ["/bin/sh", "-c", 'trap "" XFSZ; exec "$@"', "sh",
+                   prlimit, "--fsize=%d" % limit, "--"]
+        t = self.start_ternd("--log-level", "warning", wrapper=wrapper)
+        c = self.client(t)
+        c.expect(self, "EHLO fault.example", 250)
+        r = smtp_send(self, c, RCPTS3, self.MSG)
+        self.assertIsNotNone(r, "connection closed\n%s" % t.log_text())
+        self.assertEqual((r.code, r.enhanced), (552, "5.3.4"), r.text)
+        self.assertEqual(t.all_stored(), [], "files in new/")
+        self.assertEqual(t.tmp_files(), [], "files left in tmp/")
+        c.expect(self, "NOOP", 250)
+        small = make_message(12, min_size=1000, max_size=2000)
+        r = smtp_send(self, c, RCPTS3, small)
+        self.assertEqual(r.code, 250, r.text)
+        for rc in RCPTS3:
+            self.assertStored(t, rc, small)
+        c.expect(self, "QUIT", 221)
