@@ -18,6 +18,7 @@ power loss would need dm-log-writes, out of reach here.
 Env: DUR_SEED (default 20261123) changes the messages and the kill points.
 """
 
+import atexit
 import hashlib
 import os
 import random
@@ -107,6 +108,7 @@ def build_shim(testcase):
     if _SHIM is None:
         src = os.path.join(ternlib.HERE, "faultfs.c")
         d = tempfile.mkdtemp(prefix="tern-faultfs-")
+        atexit.register(shutil.rmtree, d, True)
         so = os.path.join(d, "faultfs.so")
         cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
         if cc is None:
