@@ -47,8 +47,16 @@ static int build_received(tern_smtp_session *s, struct tern__buf *b)
 	char date[64];
 	long long now = s->io.now ? s->io.now(s->io.io_ctx) : (long long)time(NULL);
 	rfc5322_date(now, date, sizeof(date));
+	/* RFC 5321 4.4 and RFC 6531 3.7.3: trace fields are ASCII unless the
+	 * message itself is SMTPUTF8; a UTF-8 HELO name is shown with '?'. */
+	char helo[256];
+	snprintf(helo, sizeof(helo), "%s", s->helo_name ? s->helo_name : "unknown");
+	if (!(s->tx.active && s->tx.mail.smtputf8))
+		for (char *p = helo; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
 	int r = tern__buf_printf(b, "Received: from %s (%s)\r\n\tby %s (Tern) with %s id %s-%u",
-				 s->helo_name ? s->helo_name : "unknown", s->client_hostname,
+				 helo, s->client_hostname,
 				 s->cfg->name, tern__smtp_with_keyword(s), s->id,
 				 s->transactions + 1);
 	/* "for" only with one recipient: more would disclose the others. */

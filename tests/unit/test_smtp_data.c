@@ -367,6 +367,16 @@ static const struct hs_case cases[] = {
 		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\nx\r\n",
 	 .messages = 1},
 	/* RFC 6531 3.7.3: UTF8SMTP when the transaction used SMTPUTF8. */
+	/* RFC 6531 3.7.3: a non-SMTPUTF8 message gets an ASCII trace field. */
+	{.name = "received header utf8 helo, ascii message",
+	 .in = "HELO m\xc3\xa4il.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n"
+	       "DATA\r\nx\r\n.\r\n",
+	 .expect = L("250 mx.test", "250 2.1.0", "250 2.1.5", "354", "250 2.6.0"),
+	 .body = "Received: from m??il.example ([192.0.2.1])\r\n"
+		 "\tby mx.test (Tern) with SMTP id " HS_TXID(1) "\r\n"
+		 "\tfor <c@d.example>;\r\n"
+		 "\tTue, 14 Nov 2023 22:13:20 +0000\r\nx\r\n",
+	 .messages = 1},
 	{.name = "received header smtputf8",
 	 .in = HS_EHLO "MAIL FROM:<a@b.example> SMTPUTF8\r\nRCPT TO:<c@d.example>\r\n"
 	       "DATA\r\nx\r\n.\r\n",
