@@ -89,8 +89,9 @@ bool tern__smtp_session_want_input(const tern_smtp_session *session);
 unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *session);
 
 /* A counter that moves when the client made progress: a complete command
- * line, or message octets consumed. The net layer re-arms the idle timer
- * only when it moved, so partial command lines do not keep a session. */
+ * line, each KiB of message data, the end of a message. The net layer
+ * re-arms the idle timer only when it moved, so neither a command line nor
+ * message data dribbled an octet at a time keeps a session open. */
 unsigned tern__smtp_session_progress(const tern_smtp_session *session);
 
 /* The idle timer fired: queues 421 4.4.2 and marks the session closing. */

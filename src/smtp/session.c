@@ -406,7 +406,14 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 				break;
 			size_t n = tern__data_feed(s, in + used, len - used);
 			used += n;
-			s->progress += n > 0;
+			/* Message data is progress per KiB (or at its end), so
+			 * a client must send at least 1 KiB per data_timeout: a
+			 * byte now and then cannot hold the session. */
+			s->data_octets += n;
+			if (s->data_octets >= 1024 || s->input == TERN__INPUT_COMMAND) {
+				s->progress++;
+				s->data_octets = 0;
+			}
 			if (s->input == TERN__INPUT_COMMAND)
 				run_queue(s);
 			continue;

@@ -68,6 +68,7 @@ struct tern_smtp_session {
 	bool started;     /* greeting sent or being decided */
 	bool refused;     /* on_connect refused: only QUIT is served */
 	unsigned progress; /* see tern__smtp_session_progress */
+	size_t data_octets; /* message octets since progress last moved */
 	bool closing;     /* reply queued that ends the session (421, 221, ...) */
 	bool draining;    /* the server is closing */
 	bool eof;         /* the client is gone */

@@ -273,6 +273,31 @@ class BadInputTest(TerndTestCase):
         self.assertIsNotNone(got, "no reply while dribbling for %.1f s" % (time.monotonic() - start))
         self.assertTrue(got.startswith(b"421 4.4.2"), got)
 
+    def test_slow_drip_data_times_out(self):
+        # Inside DATA a client must send at least 1 KiB per data timeout:
+        # a byte every 0.3 s against a 1 s timeout is cut off, and the
+        # half-received message is not stored.
+        c = self.session("--data-timeout", "1")
+        c.expect(self, "EHLO client.example", 250)
+        c.expect(self, "MAIL FROM:<a@example.com>", 250)
+        c.expect(self, "RCPT TO:<b@example.com>", 250)
+        c.expect(self, "DATA", 354)
+        c.sock.settimeout(0.3)
+        got = None
+        for _ in range(40):
+            try:
+                c.sock.sendall(b"x")
+            except OSError:
+                break
+            try:
+                got = c.sock.recv(4096)
+                break
+            except socket.timeout:
+                continue
+        self.assertIsNotNone(got, "no reply while dribbling message data")
+        self.assertTrue(got.startswith(b"421 4.4.2"), got)
+        self.assertNothingStored(self.t)
+
     def test_max_clients(self):
         self.t = self.start_ternd("--max-clients", "2")
         time.sleep(0.3)  # let ternd notice that start()'s probe connection closed
