@@ -1,6 +1,7 @@
 /* Command table and the single gate every command line passes. */
 #include "smtp/command.h"
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -35,8 +36,12 @@ static const struct tern__cmd commands[] = {
 
 const struct tern__cmd *tern__cmd_lookup(const char *verb, size_t len)
 {
+	if (len == 0)
+		return NULL;
+	char first = (char)toupper((unsigned char)verb[0]);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strlen(commands[i].verb) == len && strncasecmp(commands[i].verb, verb, len) == 0)
+		if (commands[i].verb[0] == first && strlen(commands[i].verb) == len &&
+		    strncasecmp(commands[i].verb, verb, len) == 0)
 			return &commands[i];
 	return NULL;
 }

@@ -24,47 +24,92 @@ const char *tern__smtp_with_keyword(const tern_smtp_session *s)
 	}
 }
 
+/* The trace header is built with plain appends: it is written once per
+ * message, and printf was a tenth of the instructions a message costs. */
+static int put(struct tern__buf *b, const char *str)
+{
+	return tern__buf_append(b, str, strlen(str));
+}
+
+/* Decimal, zero-padded to at least `width` digits. */
+static int put_uint(struct tern__buf *b, unsigned long v, int width)
+{
+	char d[24];
+	int n = 0;
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && n < (int)sizeof(d));
+	while (n < width && n < (int)sizeof(d))
+		d[sizeof(d) - 1 - n++] = '0';
+	return tern__buf_append(b, d + sizeof(d) - n, (size_t)n);
+}
+
 /* RFC 5322 3.3 date in UTC, without the locale strftime would consult. */
-static void rfc5322_date(long long now, char *out, size_t size)
+static int put_rfc5322_date(struct tern__buf *b, long long now)
 {
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t t = (time_t)now;
 	struct tm tm;
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(out, size, "Thu, 1 Jan 1970 00:00:00 +0000");
-		return;
-	}
-	snprintf(out, size, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
-		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (!gmtime_r(&t, &tm))
+		return put(b, "Thu, 1 Jan 1970 00:00:00 +0000");
+	int r = put(b, days[tm.tm_wday % 7]);
+	r = r ? r : put(b, ", ");
+	r = r ? r : put_uint(b, (unsigned long)tm.tm_mday, 1);
+	r = r ? r : put(b, " ");
+	r = r ? r : put(b, months[tm.tm_mon % 12]);
+	r = r ? r : put(b, " ");
+	r = r ? r : put_uint(b, (unsigned long)(tm.tm_year + 1900), 4);
+	r = r ? r : put(b, " ");
+	r = r ? r : put_uint(b, (unsigned long)tm.tm_hour, 2);
+	r = r ? r : put(b, ":");
+	r = r ? r : put_uint(b, (unsigned long)tm.tm_min, 2);
+	r = r ? r : put(b, ":");
+	r = r ? r : put_uint(b, (unsigned long)tm.tm_sec, 2);
+	return r ? r : put(b, " +0000");
 }
 
-/* RFC 5321 4.4: the id is an Atom, so session id and transaction number
- * are joined with "-" (atext), not ".". */
+/* RFC 5321 4.4 Time-stamp-line:
+ *   "Received:" FWS Stamp: "from" Extended-Domain, "by" Domain, "with"
+ *   Protocol (RFC 3848), "id" Atom, "for" Path, ";" date-time.
+ * The id joins session id and transaction number with "-" (atext). */
 static int build_received(tern_smtp_session *s, struct tern__buf *b)
 {
-	char date[64];
 	long long now = s->io.now ? s->io.now(s->io.io_ctx) : (long long)time(NULL);
-	rfc5322_date(now, date, sizeof(date));
-	/* RFC 5321 4.4 and RFC 6531 3.7.3: trace fields are ASCII unless the
-	 * message itself is SMTPUTF8; a UTF-8 HELO name is shown with '?'. */
+	/* RFC 6531 3.7.3: trace fields are ASCII unless the message is
+	 * SMTPUTF8; a UTF-8 HELO name is shown with '?'. */
 	char helo[256];
-	snprintf(helo, sizeof(helo), "%s", s->helo_name ? s->helo_name : "unknown");
+	const char *name = s->helo_name ? s->helo_name : "unknown";
+	size_t hl = strnlen(name, sizeof(helo) - 1);
+	memcpy(helo, name, hl);
+	helo[hl] = '\0';
 	if (!(s->tx.active && s->tx.mail.smtputf8))
 		for (char *p = helo; *p; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
-	int r = tern__buf_printf(b, "Received: from %s (%s)\r\n\tby %s (Tern) with %s id %s-%u",
-				 helo, s->client_hostname,
-				 s->cfg->name, tern__smtp_with_keyword(s), s->id,
-				 s->transactions + 1);
+	int r = put(b, "Received: from ");
+	r = r ? r : put(b, helo);
+	r = r ? r : put(b, " (");
+	r = r ? r : put(b, s->client_hostname);
+	r = r ? r : put(b, ")\r\n\tby ");
+	r = r ? r : put(b, s->cfg->name);
+	r = r ? r : put(b, " (Tern) with ");
+	r = r ? r : put(b, tern__smtp_with_keyword(s));
+	r = r ? r : put(b, " id ");
+	r = r ? r : put(b, s->id);
+	r = r ? r : put(b, "-");
+	r = r ? r : put_uint(b, s->transactions + 1ul, 1);
 	/* "for" only with one recipient: more would disclose the others. */
-	if (r == 0 && s->tx.rcpt_count == 1)
-		r = tern__buf_printf(b, "\r\n\tfor <%s>", s->tx.rcpts[0]->rcpt.address);
-	if (r == 0)
-		r = tern__buf_printf(b, ";\r\n\t%s\r\n", date);
-	return r;
+	if (s->tx.rcpt_count == 1) {
+		r = r ? r : put(b, "\r\n\tfor <");
+		r = r ? r : put(b, s->tx.rcpts[0]->rcpt.address);
+		r = r ? r : put(b, ">");
+	}
+	r = r ? r : put(b, ";\r\n\t");
+	r = r ? r : put_rfc5322_date(b, now);
+	return r ? r : put(b, "\r\n");
 }
 
 /* ---- streaming ---------------------------------------------------------- */
