@@ -34,19 +34,10 @@ __attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t er
 	return TERND_EX_USAGE;
 }
 
-static char *xstrdup(const char *s)
-{
-	size_t len = strlen(s) + 1;
-	char *p = malloc(len);
-	if (p != NULL)
-		memcpy(p, s, len);
-	return p;
-}
-
 static int set_string(char **dst, const char *value, const char *what, char *err,
 		      size_t errlen)
 {
-	char *copy = xstrdup(value);
+	char *copy = strdup(value);
 	if (copy == NULL)
 		return usage_fail(err, errlen, "%s: out of memory", what);
 	free(*dst);
@@ -121,7 +112,7 @@ static int set_listen(struct ternd_config *cfg, const char *value, char *err, si
 		return usage_fail(err, errlen, "--listen: '%s': bad port", value);
 	if (cfg->listen_count == TERND_MAX_LISTEN)
 		return usage_fail(err, errlen, "--listen: more than %d addresses", TERND_MAX_LISTEN);
-	char *copy = xstrdup(value);
+	char *copy = strdup(value);
 	if (copy == NULL)
 		return usage_fail(err, errlen, "--listen: out of memory");
 	cfg->listen[cfg->listen_count++] = copy;
@@ -657,7 +648,7 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 void ternd_config_init(struct ternd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->maildir = xstrdup(TERND_DEFAULT_MAILDIR);
+	cfg->maildir = strdup(TERND_DEFAULT_MAILDIR);
 	cfg->workers = 1;
 	cfg->log_level = TERN_LOG_INFO;
 	cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;

@@ -63,15 +63,6 @@ static atomic_ulong delivery_counter;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static char *xstrdup(const char *s)
-{
-	size_t len = strlen(s) + 1;
-	char *p = malloc(len);
-	if (p != NULL)
-		memcpy(p, s, len);
-	return p;
-}
-
 __attribute__((format(printf, 1, 2))) static char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
@@ -176,7 +167,7 @@ static void sanitize_host(const char *host, char *out, size_t outsize)
 /* mkdir -p for the root itself, which comes from the administrator. */
 static int mkdir_parents(const char *root)
 {
-	char *path = xstrdup(root);
+	char *path = strdup(root);
 	if (path == NULL)
 		return ENOMEM;
 	int err = 0;
@@ -204,7 +195,7 @@ int maildir_open(maildir **md_r, const char *root, const char *hostname)
 	if (md == NULL)
 		return ENOMEM;
 	md->rootfd = -1;
-	md->root = xstrdup(root);
+	md->root = strdup(root);
 	if (md->root == NULL) {
 		free(md);
 		return ENOMEM;
@@ -435,7 +426,7 @@ int maildir_msg_begin(maildir *md, const char *sender, const char *const *rcpts,
 	msg->fd = -1;
 	msg->spool = -1;
 	msg->n = n;
-	msg->sender = xstrdup(sender);
+	msg->sender = strdup(sender);
 	msg->r = calloc(n, sizeof(*msg->r));
 	msg->buf = malloc(MAILDIR_BUF_SIZE);
 	if (msg->sender == NULL || msg->r == NULL || msg->buf == NULL) {
@@ -453,7 +444,7 @@ int maildir_msg_begin(maildir *md, const char *sender, const char *const *rcpts,
 	for (unsigned i = 0; i < n; i++) {
 		struct rcpt_state *r = &msg->r[i];
 		r->dup_of = -1;
-		r->address = xstrdup(rcpts[i]);
+		r->address = strdup(rcpts[i]);
 		if (r->address == NULL) {
 			maildir_msg_free(&msg);
 			return ENOMEM;

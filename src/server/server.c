@@ -440,6 +440,17 @@ static int may_start(tern_smtp_server *s)
 	return 0;
 }
 
+/* Binds the listeners of `workers` loops; called with the lock held. */
+static int open_locked(tern_smtp_server *s, unsigned workers)
+{
+	int err = may_start(s);
+	if (err == 0)
+		err = start_workers(s, workers, NULL);
+	if (err == 0)
+		s->state = SERVER_OPEN;
+	return err;
+}
+
 int tern_smtp_server_open(tern_smtp_server *s, unsigned workers)
 {
 	int err;
@@ -449,11 +460,7 @@ int tern_smtp_server_open(tern_smtp_server *s, unsigned workers)
 	if (workers == 0)
 		workers = 1;
 	pthread_mutex_lock(&s->lock);
-	err = may_start(s);
-	if (err == 0)
-		err = start_workers(s, workers, NULL);
-	if (err == 0)
-		s->state = SERVER_OPEN;
+	err = open_locked(s, workers);
 	int saved = errno;
 	pthread_mutex_unlock(&s->lock);
 	errno = saved;
@@ -472,15 +479,11 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	if (workers == 0)
 		workers = 1;
 	pthread_mutex_lock(&s->lock);
-	if (s->state == SERVER_OPEN) {
-		/* tern_smtp_server_open() bound the sockets already. */
+	/* Unless tern_smtp_server_open() bound the sockets already (its
+	 * worker count then wins). */
+	err = s->state == SERVER_OPEN ? 0 : open_locked(s, workers);
+	if (err == 0)
 		workers = s->n_workers;
-		err = 0;
-	} else {
-		err = may_start(s);
-		if (err == 0)
-			err = start_workers(s, workers, NULL);
-	}
 	if (err != 0) {
 		int saved = errno;
 

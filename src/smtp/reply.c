@@ -90,11 +90,11 @@ static void reply_text(tern_smtp_session *s, int code, const char *enhanced, con
 		       enhanced ? enhanced : "-", text);
 }
 
-void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+__attribute__((format(printf, 4, 0))) static void reply_v(tern_smtp_session *s, int code,
+							     const char *enhanced,
+							     const char *fmt, va_list ap)
 {
 	char text[REPLY_LINE_MAX];
-	va_list ap;
-	va_start(ap, fmt);
 	if (!strchr(fmt, '%')) {
 		reply_text(s, code, enhanced, fmt); /* most replies: fixed text */
 	} else if (fmt[0] == '%' && fmt[1] == 's' && fmt[2] == '\0') {
@@ -103,6 +103,13 @@ void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, cons
 		vsnprintf(text, sizeof(text), fmt, ap);
 		reply_text(s, code, enhanced, text);
 	}
+}
+
+void tern__smtp_reply(tern_smtp_session *s, int code, const char *enhanced, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_v(s, code, enhanced, fmt, ap);
 	va_end(ap);
 }
 
@@ -184,12 +191,10 @@ void tern__smtp_reply_error(tern_smtp_session *s, int code, const char *enhanced
 {
 	if (bad_command(s))
 		return;
-	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	reply_v(s, code, enhanced, fmt, ap);
 	va_end(ap);
-	reply_text(s, code, enhanced, text);
 }
 
 bool tern__smtp_junk_command(tern_smtp_session *s)
