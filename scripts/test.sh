@@ -54,7 +54,7 @@ fi
 
 say "build (build/)"
 build_ok=1
-build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || { build_ok=0; fail_step "build"; }
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_WERROR=ON || { build_ok=0; fail_step "build"; }
 
 say "build (build-asan/, clang, ASan+UBSan)"
 asan_ok=1
@@ -62,7 +62,7 @@ asan_ok=1
 # build with -Werror on every run, and clang's UBSan checks a little more.
 asan_cc=()
 command -v clang >/dev/null 2>&1 && asan_cc=(-DCMAKE_C_COMPILER=clang)
-build build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON "${asan_cc[@]}" ||
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DTERN_WERROR=ON "${asan_cc[@]}" ||
 	{ asan_ok=0; fail_step "build-asan"; }
 
 if [ $build_ok -eq 1 ]; then
