@@ -27,6 +27,24 @@ int tern_scram_sha256_keys(const char *password, size_t password_len, const unsi
 			   unsigned char stored_key[TERN_SCRAM_SHA256_KEY_LEN],
 			   unsigned char server_key[TERN_SCRAM_SHA256_KEY_LEN]);
 
+#define TERN_CRAM_MD5_SECRET_LEN 32
+
+/* CRAM-MD5 (RFC 2195) without the plain password: the secret is the MD5
+ * state after the HMAC inner and outer pad blocks (16 octets each), as
+ * Dovecot's CRAM-MD5 scheme stores it. It is still password-equivalent for
+ * CRAM-MD5 itself, which is why CRAM-MD5 is off by default. Returns 0 or
+ * TERN_EINVAL (NULL argument). */
+int tern_cram_md5_secret(const char *password, size_t password_len,
+			 unsigned char secret[TERN_CRAM_MD5_SECRET_LEN]);
+
+/* Checks a CRAM-MD5 response digest (32 hex digits, either case) against
+ * the challenge the server sent and a secret from tern_cram_md5_secret().
+ * Compares in constant time. Returns 1 when it matches, 0 when not (also for
+ * a malformed digest), TERN_EINVAL for a NULL argument. */
+int tern_cram_md5_verify(const unsigned char secret[TERN_CRAM_MD5_SECRET_LEN],
+			 const char *challenge, size_t challenge_len, const char *digest_hex,
+			 size_t digest_len);
+
 #ifdef __cplusplus
 }
 #endif
