@@ -30,10 +30,12 @@ int tern_scram_sha256_keys(const char *password, size_t password_len, const unsi
 #define TERN_CRAM_MD5_SECRET_LEN 32
 
 /* CRAM-MD5 (RFC 2195) without the plain password: the secret is the MD5
- * state after the HMAC inner and outer pad blocks (16 octets each), as
- * Dovecot's CRAM-MD5 scheme stores it. It is still password-equivalent for
- * CRAM-MD5 itself, which is why CRAM-MD5 is off by default. Returns 0 or
- * TERN_EINVAL (NULL argument). */
+ * chaining state after the HMAC-MD5 outer pad block, then after the inner pad
+ * block (16 octets each, as four little-endian 32-bit words), which is the
+ * layout Dovecot's CRAM-MD5 password scheme stores (hex-encoded there). A
+ * password longer than 64 octets is first hashed, as RFC 2104 says. The
+ * secret is still password-equivalent for CRAM-MD5 itself, which is why
+ * CRAM-MD5 is off by default. Returns 0 or TERN_EINVAL (NULL argument). */
 int tern_cram_md5_secret(const char *password, size_t password_len,
 			 unsigned char secret[TERN_CRAM_MD5_SECRET_LEN]);
 
