@@ -180,11 +180,28 @@ typedef struct tern_smtp_callbacks {
 	 * session is NULL for server-wide events. Never carries credentials. */
 	void (*on_log)(tern_smtp_session *session, enum tern_smtp_log_level level, const char *msg,
 		       void *user_data);
+	/* ABI: this struct has a fixed size, so adding a callback never moves
+	 * the options after it. A new callback replaces reserved[0] (declare it
+	 * just above this comment and shrink the array by one); existing
+	 * callbacks are never moved or removed. Leave the slots NULL (what
+	 * tern_smtp_options_init() gives). */
+	void (*reserved[20])(void);
 } tern_smtp_callbacks;
 
 /* Server options. Mirrors smtp-server's Options where a name exists there.
- * All strings and arrays are copied at tern_smtp_server_new(). */
+ * All strings and arrays are copied at tern_smtp_server_new().
+ *
+ * ABI: the struct is versioned by its size. struct_size is set by
+ * tern_smtp_options_init() to the size the program was compiled with, and
+ * tern_smtp_server_new() reads only that many bytes: a program built against
+ * an older, smaller layout gets the defaults for every field it does not
+ * know. New fields are only ever appended at the end (after log_level and
+ * the fields added after it); no field is moved, resized or removed. */
 typedef struct tern_smtp_options {
+	size_t struct_size;        /* set by tern_smtp_options_init(); never by hand */
+	tern_smtp_callbacks callbacks; /* fixed size: see reserved[] above */
+	void *user_data;                 /* handed to every callback; not owned */
+
 	const char *name;          /* host name in greeting, EHLO, Received; default gethostname() */
 	const char *banner;        /* after "220 <name> ESMTP" or "LMTP"; NULL: "Tern" */
 	const char *helo_response; /* EHLO/HELO first line; "%s" = name, then client hostname */
@@ -228,19 +245,32 @@ typedef struct tern_smtp_options {
 	 * not even format the others. Default TERN_LOG_INFO. */
 	enum tern_smtp_log_level log_level;
 
-	tern_smtp_callbacks callbacks;
-	void *user_data;                 /* handed to every callback; not owned */
+	/* The first released layout ends here. Append new fields below this
+	 * line only. */
 } tern_smtp_options;
 
-/* Fills *opts with the defaults above (zeroes everything else). */
-void tern_smtp_options_init(tern_smtp_options *opts);
+/* Fills *opts with the defaults above (zeroes everything else, callbacks
+ * included) and sets opts->struct_size to sizeof(*opts) as this program was
+ * compiled: always call it before setting fields. A macro, so that the size
+ * is the caller's; the function below does the work. */
+#define tern_smtp_options_init(opts) tern_smtp_options_init_sized((opts), sizeof(*(opts)))
+
+/* Fills the first `size` bytes of *opts with the defaults (bytes past the
+ * library's own layout are zeroed) and sets opts->struct_size = size. Call it
+ * through tern_smtp_options_init(). No effect when opts is NULL or size is
+ * smaller than struct_size itself. */
+void tern_smtp_options_init_sized(tern_smtp_options *opts, size_t size);
 
 /* ---- server ---------------------------------------------------------- */
 
 /* Creates a server. The library keeps a copy of opts and of every string in
- * it. Returns 0, TERN_ENOMEM or TERN_EINVAL (NULL argument, an option out of
- * range, a control character in a string option, or a helo_response with a
- * conversion other than at most two "%s" and "%%"). */
+ * it; it reads only opts->struct_size bytes of *opts (fields past them take
+ * their defaults). Returns 0, TERN_ENOMEM or TERN_EINVAL (NULL argument;
+ * struct_size 0 because tern_smtp_options_init() was not called, or smaller
+ * than the first released layout; a struct_size larger than this library's
+ * layout with a nonzero byte past it, i.e. an option this library does not
+ * know; an option out of range, a control character in a string option, or
+ * a helo_response with a conversion other than at most two "%s" and "%%"). */
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts);
 
 /* Adds a listen address: "127.0.0.1:2525", "[::1]:2525", "localhost:25",

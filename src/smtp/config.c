@@ -1,5 +1,6 @@
 /* Options: defaults, validation, and the copy every session shares. */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +26,21 @@
 #define DEFAULT_CLOSE_TIMEOUT 30000
 #define MIN_LINE_LENGTH 512           /* RFC 5321 4.5.3.1.4 */
 
-void tern_smtp_options_init(tern_smtp_options *opts)
+/* ABI (include/tern/smtp.h): the first released layout of tern_smtp_options
+ * ends with log_level; a caller's struct_size below it is not a tern_smtp_options. */
+#define OPTIONS_V1_SIZE                                                                       \
+	(offsetof(tern_smtp_options, log_level) + sizeof(((tern_smtp_options *)0)->log_level))
+
+/* The callbacks struct never changes size: a new callback takes a reserved
+ * slot. If this fails, a callback was added without shrinking reserved[]. */
+_Static_assert(sizeof(tern_smtp_callbacks) == 32 * sizeof(void (*)(void)),
+	       "tern_smtp_callbacks changed size: replace a reserved slot instead");
+_Static_assert(offsetof(tern_smtp_options, struct_size) == 0, "struct_size must come first");
+
+static void options_defaults(tern_smtp_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
+	opts->struct_size = sizeof(*opts);
 	opts->size = DEFAULT_SIZE;
 	opts->max_line_length = DEFAULT_LINE_LENGTH;
 	opts->max_data_line_length = DEFAULT_DATA_LINE_LENGTH;
@@ -40,6 +53,45 @@ void tern_smtp_options_init(tern_smtp_options *opts)
 	opts->close_timeout = DEFAULT_CLOSE_TIMEOUT;
 	opts->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
 	opts->log_level = TERN_LOG_INFO;
+}
+
+void tern_smtp_options_init_sized(tern_smtp_options *opts, size_t size)
+{
+	tern_smtp_options def;
+
+	if (!opts || size < sizeof(opts->struct_size))
+		return;
+	options_defaults(&def);
+	/* A caller compiled against a newer, larger layout: its extra fields
+	 * are zero, which options_copy() accepts as "not set". */
+	if (size > sizeof(def)) {
+		memcpy(opts, &def, sizeof(def));
+		memset((char *)opts + sizeof(def), 0, size - sizeof(def));
+	} else {
+		memcpy(opts, &def, size);
+	}
+	opts->struct_size = size;
+}
+
+static int options_copy(tern_smtp_options *dst, const tern_smtp_options *src)
+{
+	size_t size = src->struct_size;
+
+	options_defaults(dst);
+	if (size < OPTIONS_V1_SIZE)
+		return TERN_EINVAL;
+	if (size > sizeof(*dst)) {
+		/* Fields this library does not know: only "unset" (zero) is
+		 * safe to ignore (as Linux's copy_struct_from_user()). */
+		const unsigned char *extra = (const unsigned char *)src + sizeof(*dst);
+		for (size_t i = 0; i < size - sizeof(*dst); i++)
+			if (extra[i])
+				return TERN_EINVAL;
+		size = sizeof(*dst);
+	}
+	memcpy(dst, src, size);
+	dst->struct_size = sizeof(*dst);
+	return 0;
 }
 
 static int dup_opt(char **dst, const char *src)
@@ -86,8 +138,11 @@ static bool helo_format_safe(const char *f)
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->opts = *opts;
 	tern_smtp_options *o = &cfg->opts;
+	if (options_copy(o, opts) < 0) {
+		memset(cfg, 0, sizeof(*cfg));
+		return TERN_EINVAL;
+	}
 	if (!o->max_line_length)
 		o->max_line_length = DEFAULT_LINE_LENGTH;
 	if (!o->max_pipelined_commands)
