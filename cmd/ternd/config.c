@@ -98,25 +98,32 @@ static int parse_bool(const char *value, bool *out)
 
 /* ---- setters, one per option --------------------------------------- */
 
-static int set_listen(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+/* ADDR:PORT for every kind of listener. The library parses and resolves
+ * the address when ternd starts; here only the obvious mistakes are caught
+ * early. */
+static int add_address(char **list, unsigned *count, const char *value, const char *flag,
+		       char *err, size_t errlen)
 {
-	/* The library parses and resolves the address when ternd starts; here
-	 * only the obvious mistakes are caught early. */
 	if (value[0] == '\0' || strchr(value, ':') == NULL)
-		return usage_fail(err, errlen, "--listen: '%s' is not ADDR:PORT", value);
+		return usage_fail(err, errlen, "%s: '%s' is not ADDR:PORT", flag, value);
 	if (value[0] == '[' && strstr(value, "]:") == NULL)
-		return usage_fail(err, errlen, "--listen: '%s': IPv6 is written [ADDR]:PORT", value);
+		return usage_fail(err, errlen, "%s: '%s': IPv6 is written [ADDR]:PORT", flag, value);
 	const char *port = strrchr(value, ':') + 1;
 	uint64_t p;
 	if (parse_uint(port, 65535, &p) != 0)
-		return usage_fail(err, errlen, "--listen: '%s': bad port", value);
-	if (cfg->listen_count == TERND_MAX_LISTEN)
-		return usage_fail(err, errlen, "--listen: more than %d addresses", TERND_MAX_LISTEN);
+		return usage_fail(err, errlen, "%s: '%s': bad port", flag, value);
+	if (*count == TERND_MAX_LISTEN)
+		return usage_fail(err, errlen, "%s: more than %d addresses", flag, TERND_MAX_LISTEN);
 	char *copy = strdup(value);
 	if (copy == NULL)
-		return usage_fail(err, errlen, "--listen: out of memory");
-	cfg->listen[cfg->listen_count++] = copy;
+		return usage_fail(err, errlen, "%s: out of memory", flag);
+	list[(*count)++] = copy;
 	return TERND_EX_OK;
+}
+
+static int set_listen(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_address(cfg->listen, &cfg->listen_count, value, "--listen", err, errlen);
 }
 
 static int set_maildir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
@@ -262,6 +269,194 @@ static int set_workers(struct ternd_config *cfg, const char *value, char *err, s
 	return set_uint(&cfg->workers, value, "--workers", 1, TERND_MAX_WORKERS, err, errlen);
 }
 
+/* ---- TLS and authentication ------------------------------------------ */
+
+static int add_path(char **list, unsigned *count, const char *value, const char *flag,
+		    char *err, size_t errlen)
+{
+	if (value[0] == '\0')
+		return usage_fail(err, errlen, "%s: empty path", flag);
+	if (*count == TERND_MAX_TLS_CERTS)
+		return usage_fail(err, errlen, "%s: more than %d files", flag, TERND_MAX_TLS_CERTS);
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return usage_fail(err, errlen, "%s: out of memory", flag);
+	list[(*count)++] = copy;
+	return TERND_EX_OK;
+}
+
+static int set_tls_cert(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_path(cfg->tls_cert, &cfg->tls_cert_count, value, "--tls-cert", err, errlen);
+}
+
+static int set_tls_key(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_path(cfg->tls_key, &cfg->tls_key_count, value, "--tls-key", err, errlen);
+}
+
+static int set_tls_listen(struct ternd_config *cfg, const char *value, char *err,
+			  size_t errlen)
+{
+	return add_address(cfg->tls_listen, &cfg->tls_listen_count, value, "--tls-listen", err,
+			   errlen);
+}
+
+static int set_submission(struct ternd_config *cfg, const char *value, char *err,
+			  size_t errlen)
+{
+	return add_address(cfg->submission, &cfg->submission_count, value, "--submission", err,
+			   errlen);
+}
+
+static int set_users(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0')
+		return usage_fail(err, errlen, "--users: empty path");
+	return set_string(&cfg->users_file, value, "--users", err, errlen);
+}
+
+static int set_state_dir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0')
+		return usage_fail(err, errlen, "--state-dir: empty path");
+	return set_string(&cfg->state_dir, value, "--state-dir", err, errlen);
+}
+
+/* Indexed by bit number; also the order of --check-config's output. */
+static const char *const auth_method_names[TERND_AUTH_METHOD_COUNT] = {
+	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
+	"XOAUTH2", "OAUTHBEARER", "EXTERNAL",
+};
+
+const char *ternd_auth_method_name(unsigned method)
+{
+	for (unsigned i = 0; i < TERND_AUTH_METHOD_COUNT; i++) {
+		if (method == 1u << i)
+			return auth_method_names[i];
+	}
+	return NULL;
+}
+
+/* A comma list, blanks allowed around the commas. A name given twice is
+ * refused rather than ignored: it is a typo more often than not. */
+static int set_auth_methods(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	unsigned mask = 0;
+	const char *p = value;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		size_t len = strcspn(p, ",");
+		size_t nlen = len;
+		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+			nlen--;
+		if (nlen == 0)
+			return usage_fail(err, errlen, "--auth-methods: '%s': empty method name", value);
+		unsigned bit = 0;
+		for (unsigned i = 0; i < TERND_AUTH_METHOD_COUNT; i++) {
+			if (strlen(auth_method_names[i]) == nlen &&
+			    strncasecmp(p, auth_method_names[i], nlen) == 0)
+				bit = 1u << i;
+		}
+		if (bit == 0)
+			return usage_fail(err, errlen,
+				    "--auth-methods: unknown method '%.*s' (PLAIN, LOGIN, CRAM-MD5, "
+				    "SCRAM-SHA-256, SCRAM-SHA-256-PLUS, XOAUTH2, OAUTHBEARER, EXTERNAL)",
+				    (int)nlen, p);
+		if (mask & bit)
+			return usage_fail(err, errlen, "--auth-methods: '%s' is listed twice",
+				    ternd_auth_method_name(bit));
+		mask |= bit;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	cfg->auth_methods = mask;
+	return TERND_EX_OK;
+}
+
+const char *ternd_tls_version_name(enum ternd_tls_version v)
+{
+	return v == TERND_TLS_1_3 ? "1.3" : "1.2";
+}
+
+/* TLS 1.0 and 1.1 are deprecated (RFC 8996): 1.2 is the floor. */
+static int set_tls_min_version(struct ternd_config *cfg, const char *value, char *err,
+			       size_t errlen)
+{
+	if (strcmp(value, "1.2") == 0)
+		cfg->tls_min_version = TERND_TLS_1_2;
+	else if (strcmp(value, "1.3") == 0)
+		cfg->tls_min_version = TERND_TLS_1_3;
+	else
+		return usage_fail(err, errlen, "--tls-min-version: '%s' is not 1.2 or 1.3", value);
+	return TERND_EX_OK;
+}
+
+/* OpenSSL judges the names when ternd loads them; this catches what can
+ * never be a cipher string (empty, blanks, control characters). */
+static int set_cipher_string(char **dst, const char *value, const char *flag, char *err,
+			     size_t errlen)
+{
+	if (value[0] == '\0')
+		return usage_fail(err, errlen, "%s: empty list", flag);
+	if (strlen(value) > 4096)
+		return usage_fail(err, errlen, "%s: longer than 4096 characters", flag);
+	for (const unsigned char *c = (const unsigned char *)value; *c != '\0'; c++) {
+		if (*c <= ' ' || *c >= 0x7f)
+			return usage_fail(err, errlen, "%s: '%s' has a blank or control character", flag,
+				    value);
+	}
+	return set_string(dst, value, flag, err, errlen);
+}
+
+static int set_tls_ciphers(struct ternd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return set_cipher_string(&cfg->tls_ciphers, value, "--tls-ciphers", err, errlen);
+}
+
+static int set_tls_ciphersuites(struct ternd_config *cfg, const char *value, char *err,
+				size_t errlen)
+{
+	return set_cipher_string(&cfg->tls_ciphersuites, value, "--tls-ciphersuites", err,
+				 errlen);
+}
+
+static int set_max_auth_failures(struct ternd_config *cfg, const char *value, char *err,
+				 size_t errlen)
+{
+	return set_uint(&cfg->max_auth_failures, value, "--max-auth-failures", 1, 1000, err,
+			errlen);
+}
+
+static int set_hash_threads(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return set_uint(&cfg->hash_threads, value, "--hash-threads", 1, TERND_MAX_HASH_THREADS,
+			err, errlen);
+}
+
+static int set_allow_insecure_auth(struct ternd_config *cfg, const char *value, char *err,
+				   size_t errlen)
+{
+	return parse_bool(value, &cfg->allow_insecure_auth) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_require_auth(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return parse_bool(value, &cfg->require_auth) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_require_tls(struct ternd_config *cfg, const char *value, char *err,
+			   size_t errlen)
+{
+	return parse_bool(value, &cfg->require_tls) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
 const char *ternd_log_level_name(enum tern_smtp_log_level level)
@@ -382,6 +577,40 @@ static const struct opt options[] = {
 	 set_bare_newline},
 	{"log-level", OPT_VALUE, "LEVEL", "error, warning, info or debug (default info)",
 	 set_log_level},
+	{"tls-listen", OPT_VALUE, "ADDR:PORT",
+	 "implicit TLS listener (465 style), AUTH required; repeatable", set_tls_listen},
+	{"submission", OPT_VALUE, "ADDR:PORT",
+	 "submission listener (587 style): STARTTLS, then TLS and AUTH before MAIL; repeatable",
+	 set_submission},
+	{"tls-cert", OPT_VALUE, "FILE",
+	 "PEM certificate chain; repeatable, pairs with --tls-key (first = default, others by SNI)",
+	 set_tls_cert},
+	{"tls-key", OPT_VALUE, "FILE", "PEM private key of the --tls-cert in the same position",
+	 set_tls_key},
+	{"tls-min-version", OPT_VALUE, "1.2|1.3", "oldest TLS version accepted (default 1.2)",
+	 set_tls_min_version},
+	{"tls-ciphers", OPT_VALUE, "LIST", "OpenSSL cipher list for TLS 1.2 (default OpenSSL's)",
+	 set_tls_ciphers},
+	{"tls-ciphersuites", OPT_VALUE, "LIST",
+	 "OpenSSL ciphersuites for TLS 1.3 (default OpenSSL's)", set_tls_ciphersuites},
+	{"require-tls", OPT_BOOL, NULL, "--listen listeners: TLS (STARTTLS) before MAIL",
+	 set_require_tls},
+	{"users", OPT_VALUE, "FILE", "users and password hashes for AUTH (see docs/users.md)",
+	 set_users},
+	{"auth-methods", OPT_VALUE, "LIST",
+	 "SASL mechanisms offered, comma list (default PLAIN,LOGIN,SCRAM-SHA-256,"
+	 "SCRAM-SHA-256-PLUS)",
+	 set_auth_methods},
+	{"require-auth", OPT_BOOL, NULL, "--listen listeners: AUTH before MAIL", set_require_auth},
+	{"allow-insecure-auth", OPT_BOOL, NULL, "offer AUTH without TLS too (testing only)",
+	 set_allow_insecure_auth},
+	{"max-auth-failures", OPT_VALUE, "N", "failed AUTH attempts before disconnect (default 3)",
+	 set_max_auth_failures},
+	{"hash-threads", OPT_VALUE, "N", "threads checking password hashes (default 2)",
+	 set_hash_threads},
+	{"state-dir", OPT_VALUE, "DIR",
+	 "generated files, such as a self-signed certificate (default " TERND_DEFAULT_STATE_DIR ")",
+	 set_state_dir},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL, "print the effective configuration and exit",
@@ -590,13 +819,59 @@ static const struct opt *next_arg(int argc, char *const *argv, int *i, const cha
 	return o;
 }
 
+static void clear_list(char **list, unsigned *count)
+{
+	for (unsigned i = 0; i < *count; i++) {
+		free(list[i]);
+		list[i] = NULL;
+	}
+	*count = 0;
+}
+
 static void clear_listen(struct ternd_config *cfg)
 {
-	for (unsigned i = 0; i < cfg->listen_count; i++) {
-		free(cfg->listen[i]);
-		cfg->listen[i] = NULL;
+	clear_list(cfg->listen, &cfg->listen_count);
+}
+
+/* The lists a command-line flag replaces instead of extending the file's.
+ * Certificates and keys are one list of pairs: either flag replaces both,
+ * or a file's pair could end up with a key from the command line. */
+static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
+{
+	if (o->set == set_listen)
+		clear_listen(cfg);
+	else if (o->set == set_tls_listen)
+		clear_list(cfg->tls_listen, &cfg->tls_listen_count);
+	else if (o->set == set_submission)
+		clear_list(cfg->submission, &cfg->submission_count);
+	else if (o->set == set_tls_cert || o->set == set_tls_key) {
+		clear_list(cfg->tls_cert, &cfg->tls_cert_count);
+		clear_list(cfg->tls_key, &cfg->tls_key_count);
 	}
-	cfg->listen_count = 0;
+}
+
+/* Which replaceable list a flag belongs to (0: none); cert and key share one. */
+static unsigned list_group(const struct opt *o)
+{
+	if (o->set == set_listen)
+		return 1;
+	if (o->set == set_tls_listen)
+		return 2;
+	if (o->set == set_submission)
+		return 3;
+	if (o->set == set_tls_cert || o->set == set_tls_key)
+		return 4;
+	return 0;
+}
+
+int ternd_config_check(const struct ternd_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->tls_cert_count != cfg->tls_key_count)
+		return usage_fail(err, errlen,
+			    "--tls-cert and --tls-key go in pairs: %u certificate%s but %u key%s",
+			    cfg->tls_cert_count, cfg->tls_cert_count == 1 ? "" : "s",
+			    cfg->tls_key_count, cfg->tls_key_count == 1 ? "" : "s");
+	return TERND_EX_OK;
 }
 
 int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, char *err,
@@ -624,23 +899,28 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 		return rc;
 
 	/* Pass 2: the command line overrides the file. */
-	bool cmdline_listen = false;
+	bool replaced[5] = {false};
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
 		if (o == NULL)
 			return rc;
 		if (o->set == set_config)
 			continue;
-		if (o->set == set_listen && !cmdline_listen) {
-			clear_listen(cfg);
-			cmdline_listen = true;
+		unsigned group = list_group(o);
+		if (group != 0 && !replaced[group]) {
+			clear_list_of(cfg, o);
+			replaced[group] = true;
 		}
 		if ((rc = o->set(cfg, value != NULL ? value : "yes", err, errlen)) != TERND_EX_OK)
 			return rc;
 	}
-	if (cfg->listen_count == 0 && (rc = set_listen(cfg, TERND_DEFAULT_LISTEN, err, errlen)) != 0)
+	/* The default plain listener is for "run it and try it"; a
+	 * configuration that names only TLS or submission listeners did not
+	 * ask for an unauthenticated port as well. */
+	if (cfg->listen_count == 0 && cfg->tls_listen_count == 0 && cfg->submission_count == 0 &&
+	    (rc = set_listen(cfg, TERND_DEFAULT_LISTEN, err, errlen)) != 0)
 		return rc;
-	return TERND_EX_OK;
+	return ternd_config_check(cfg, err, errlen);
 }
 
 /* ---- the rest --------------------------------------------------------- */
@@ -652,6 +932,11 @@ void ternd_config_init(struct ternd_config *cfg)
 	cfg->workers = 1;
 	cfg->log_level = TERN_LOG_INFO;
 	cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
+	cfg->state_dir = strdup(TERND_DEFAULT_STATE_DIR);
+	cfg->auth_methods = TERND_AUTH_DEFAULT;
+	cfg->tls_min_version = TERND_TLS_1_2;
+	cfg->max_auth_failures = TERND_DEFAULT_MAX_AUTH_FAILURES;
+	cfg->hash_threads = TERND_DEFAULT_HASH_THREADS;
 }
 
 void ternd_config_free(struct ternd_config *cfg)
@@ -661,6 +946,14 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->hostname);
 	free(cfg->banner);
 	free(cfg->config_file);
+	clear_list(cfg->tls_cert, &cfg->tls_cert_count);
+	clear_list(cfg->tls_key, &cfg->tls_key_count);
+	clear_list(cfg->tls_listen, &cfg->tls_listen_count);
+	clear_list(cfg->submission, &cfg->submission_count);
+	free(cfg->tls_ciphers);
+	free(cfg->tls_ciphersuites);
+	free(cfg->state_dir);
+	free(cfg->users_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -710,6 +1003,46 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "bare-newline = %s\n",
 		cfg->bare_newline == TERN_SMTP_BARE_NEWLINE_REJECT ? "reject" : "normalize");
 	fprintf(out, "log-level = %s\n", ternd_log_level_name(cfg->log_level));
+
+	for (unsigned i = 0; i < cfg->tls_listen_count; i++)
+		fprintf(out, "tls-listen = %s\n", cfg->tls_listen[i]);
+	for (unsigned i = 0; i < cfg->submission_count; i++)
+		fprintf(out, "submission = %s\n", cfg->submission[i]);
+	for (unsigned i = 0; i < cfg->tls_cert_count || i < cfg->tls_key_count; i++) {
+		if (i < cfg->tls_cert_count)
+			fprintf(out, "tls-cert = %s\n", cfg->tls_cert[i]);
+		if (i < cfg->tls_key_count)
+			fprintf(out, "tls-key = %s\n", cfg->tls_key[i]);
+	}
+	fprintf(out, "tls-min-version = %s\n", ternd_tls_version_name(cfg->tls_min_version));
+	if (cfg->tls_ciphers != NULL)
+		fprintf(out, "tls-ciphers = %s\n", cfg->tls_ciphers);
+	else
+		fprintf(out, "# tls-ciphers = (OpenSSL's default)\n");
+	if (cfg->tls_ciphersuites != NULL)
+		fprintf(out, "tls-ciphersuites = %s\n", cfg->tls_ciphersuites);
+	else
+		fprintf(out, "# tls-ciphersuites = (OpenSSL's default)\n");
+	fprintf(out, "require-tls = %s\n", cfg->require_tls ? "yes" : "no");
+	if (cfg->users_file != NULL)
+		fprintf(out, "users = %s\n", cfg->users_file);
+	else
+		fprintf(out, "# users = (none: no AUTH)\n");
+	fprintf(out, "auth-methods = ");
+	const char *sep = "";
+	for (unsigned i = 0; i < TERND_AUTH_METHOD_COUNT; i++) {
+		if (cfg->auth_methods & (1u << i)) {
+			fprintf(out, "%s%s", sep, auth_method_names[i]);
+			sep = ",";
+		}
+	}
+	fprintf(out, "\n");
+	fprintf(out, "require-auth = %s\n", cfg->require_auth ? "yes" : "no");
+	fprintf(out, "allow-insecure-auth = %s\n", cfg->allow_insecure_auth ? "yes" : "no");
+	fprintf(out, "max-auth-failures = %u\n", cfg->max_auth_failures);
+	fprintf(out, "hash-threads = %u\n", cfg->hash_threads);
+	fprintf(out, "state-dir = %s\n",
+		cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
 }
 
 void ternd_config_usage(FILE *out)

@@ -2,8 +2,10 @@
  *
  * Every flag is also a config file key (the flag name without the leading
  * dashes; '_' may stand for '-'). The file is read first, then the command
- * line overrides it; a repeatable flag (--listen) given on the command line
- * replaces the file's list instead of adding to it. Parsing does no I/O
+ * line overrides it; a repeatable flag (--listen, --tls-listen,
+ * --submission) given on the command line replaces the file's list instead
+ * of adding to it, and a --tls-cert or --tls-key there replaces the file's
+ * certificate and key lists both, since they are read as pairs. Parsing does no I/O
  * except reading the --config file, so tests/unit/test_config.c drives it
  * directly. */
 #ifndef TERND_CONFIG_H
@@ -29,6 +31,38 @@
 /* More listeners than this is a configuration mistake, not a need. */
 #define TERND_MAX_LISTEN 64
 #define TERND_MAX_WORKERS 1024
+/* Certificate/key pairs: one default and the rest chosen by SNI. */
+#define TERND_MAX_TLS_CERTS 32
+#define TERND_DEFAULT_STATE_DIR "./ternd-state"
+#define TERND_DEFAULT_MAX_AUTH_FAILURES 3
+#define TERND_DEFAULT_HASH_THREADS 2
+#define TERND_MAX_HASH_THREADS 64
+
+/* SASL mechanisms --auth-methods may name, one bit each; the order of the
+ * table in config.c (and of ternd_auth_method_name) is the order ternd
+ * advertises them in. */
+enum ternd_auth_method {
+	TERND_AUTH_PLAIN = 1u << 0,
+	TERND_AUTH_LOGIN = 1u << 1,
+	TERND_AUTH_CRAM_MD5 = 1u << 2,
+	TERND_AUTH_SCRAM_SHA_256 = 1u << 3,
+	TERND_AUTH_SCRAM_SHA_256_PLUS = 1u << 4,
+	TERND_AUTH_XOAUTH2 = 1u << 5,
+	TERND_AUTH_OAUTHBEARER = 1u << 6,
+	TERND_AUTH_EXTERNAL = 1u << 7,
+};
+#define TERND_AUTH_METHOD_COUNT 8
+/* Without --auth-methods: what a users file can serve. CRAM-MD5 needs a
+ * password-equivalent secret, OAuth needs a token verifier and EXTERNAL
+ * client certificates, so each is opt-in. */
+#define TERND_AUTH_DEFAULT \
+	(TERND_AUTH_PLAIN | TERND_AUTH_LOGIN | TERND_AUTH_SCRAM_SHA_256 | \
+	 TERND_AUTH_SCRAM_SHA_256_PLUS)
+
+enum ternd_tls_version {
+	TERND_TLS_1_2 = 0, /* the default */
+	TERND_TLS_1_3,
+};
 
 struct ternd_config {
 	char *listen[TERND_MAX_LISTEN];
@@ -58,6 +92,31 @@ struct ternd_config {
 	bool discard;
 	bool no_received_header;
 
+	/* TLS. tls_cert[i] goes with tls_key[i]; pair 0 is the default
+	 * certificate, the others are chosen by SNI. ternd_config_parse
+	 * refuses unequal counts. */
+	char *tls_cert[TERND_MAX_TLS_CERTS];
+	unsigned tls_cert_count;
+	char *tls_key[TERND_MAX_TLS_CERTS];
+	unsigned tls_key_count;
+	char *tls_listen[TERND_MAX_LISTEN];  /* implicit TLS (465), auth required */
+	unsigned tls_listen_count;
+	char *submission[TERND_MAX_LISTEN];  /* 587: STARTTLS, TLS and auth before MAIL */
+	unsigned submission_count;
+	enum ternd_tls_version tls_min_version;
+	char *tls_ciphers;          /* TLS 1.2 cipher list; NULL: OpenSSL's default */
+	char *tls_ciphersuites;     /* TLS 1.3 suites; NULL: OpenSSL's default */
+	char *state_dir;            /* generated files (self-signed certificate) */
+
+	/* Authentication. */
+	char *users_file;           /* NULL: no users, so no AUTH */
+	unsigned auth_methods;      /* TERND_AUTH_* bits; TERND_AUTH_DEFAULT unless given */
+	bool allow_insecure_auth;   /* AUTH offered without TLS too */
+	bool require_auth;          /* --listen listeners: AUTH before MAIL */
+	bool require_tls;           /* --listen listeners: TLS before MAIL */
+	unsigned max_auth_failures; /* failed AUTH before disconnect; default 3 */
+	unsigned hash_threads;      /* password hashing threads; default 2 */
+
 	/* Actions rather than settings (command line only). */
 	bool help;
 	bool version;
@@ -65,13 +124,14 @@ struct ternd_config {
 };
 
 /* Fills the defaults (no listen address yet: ternd_config_parse adds the
- * default one when none was given). */
+ * default --listen one when no listener of any kind was given). */
 void ternd_config_init(struct ternd_config *cfg);
 /* Frees the strings; cfg can be initialised again afterwards. */
 void ternd_config_free(struct ternd_config *cfg);
 
 /* Parses argv (argv[0] is skipped), reading the --config file first when
- * one is named. Returns TERND_EX_OK, TERND_EX_USAGE or TERND_EX_NOINPUT
+ * one is named, then checks the settings that depend on each other
+ * (ternd_config_check). Returns TERND_EX_OK, TERND_EX_USAGE or TERND_EX_NOINPUT
  * with a one-line message (no "ternd: " prefix, no newline) in err. */
 int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, char *err,
 		       size_t errlen);
@@ -80,6 +140,10 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
  * ("FILE:LINE: ..."). Returns TERND_EX_OK or TERND_EX_USAGE. */
 int ternd_config_parse_text(struct ternd_config *cfg, const char *text, const char *name,
 			    char *err, size_t errlen);
+
+/* Checks what no single flag can: certificates and keys come in pairs.
+ * Returns TERND_EX_OK or TERND_EX_USAGE with a message in err. */
+int ternd_config_check(const struct ternd_config *cfg, char *err, size_t errlen);
 
 /* Writes the effective configuration in config file syntax. */
 void ternd_config_print(const struct ternd_config *cfg, FILE *out);
@@ -92,5 +156,9 @@ void ternd_config_usage(FILE *out);
 void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *opts);
 
 const char *ternd_log_level_name(enum tern_smtp_log_level level);
+/* "PLAIN", "SCRAM-SHA-256", ... for one TERND_AUTH_* bit; NULL otherwise. */
+const char *ternd_auth_method_name(unsigned method);
+/* "1.2" or "1.3". */
+const char *ternd_tls_version_name(enum ternd_tls_version v);
 
 #endif

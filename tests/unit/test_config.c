@@ -12,7 +12,7 @@
 
 #include <unistd.h>
 
-#define MAX_ARGS 64
+#define MAX_ARGS 96
 
 /* Parses a NULL-terminated list of arguments (argv[0] is added). */
 static int parse_args(struct ternd_config *cfg, char *err, size_t errlen, ...)
@@ -61,7 +61,174 @@ static void test_defaults(void **state)
 	assert_false(cfg.help);
 	assert_false(cfg.version);
 	assert_false(cfg.check_config);
+	assert_int_equal(cfg.tls_cert_count, 0);
+	assert_int_equal(cfg.tls_key_count, 0);
+	assert_int_equal(cfg.tls_listen_count, 0);
+	assert_int_equal(cfg.submission_count, 0);
+	assert_int_equal(cfg.tls_min_version, TERND_TLS_1_2);
+	assert_null(cfg.tls_ciphers);
+	assert_null(cfg.tls_ciphersuites);
+	assert_string_equal(cfg.state_dir, "./ternd-state");
+	assert_null(cfg.users_file);
+	assert_int_equal(cfg.auth_methods, TERND_AUTH_PLAIN | TERND_AUTH_LOGIN |
+						   TERND_AUTH_SCRAM_SHA_256 |
+						   TERND_AUTH_SCRAM_SHA_256_PLUS);
+	assert_false(cfg.allow_insecure_auth);
+	assert_false(cfg.require_auth);
+	assert_false(cfg.require_tls);
+	assert_int_equal(cfg.max_auth_failures, 3);
+	assert_int_equal(cfg.hash_threads, 2);
 	ternd_config_free(&cfg);
+}
+
+static void test_tls_and_auth_flags(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--tls-cert", "/etc/a.crt", "--tls-key", "/etc/a.key",
+			       "--tls-cert=/etc/b.crt", "--tls-key=/etc/b.key", "--tls-listen",
+			       "0.0.0.0:465", "--tls-listen", "[::]:465", "--submission", ":587",
+			       "--users", "/etc/ternd/users", "--auth-methods",
+			       "plain, Login,SCRAM-SHA-256-PLUS ,cram-md5", "--allow-insecure-auth",
+			       "--require-auth", "--require-tls", "--tls-min-version", "1.3",
+			       "--tls-ciphers", "ECDHE+AESGCM:!aNULL", "--tls-ciphersuites",
+			       "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256", "--state-dir",
+			       "/var/lib/ternd", "--max-auth-failures", "5", "--hash-threads", "8"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.tls_cert_count, 2);
+	assert_int_equal(cfg.tls_key_count, 2);
+	assert_string_equal(cfg.tls_cert[0], "/etc/a.crt");
+	assert_string_equal(cfg.tls_key[0], "/etc/a.key");
+	assert_string_equal(cfg.tls_cert[1], "/etc/b.crt");
+	assert_string_equal(cfg.tls_key[1], "/etc/b.key");
+	assert_int_equal(cfg.tls_listen_count, 2);
+	assert_string_equal(cfg.tls_listen[0], "0.0.0.0:465");
+	assert_string_equal(cfg.tls_listen[1], "[::]:465");
+	assert_int_equal(cfg.submission_count, 1);
+	assert_string_equal(cfg.submission[0], ":587");
+	/* Only TLS and submission listeners named: no default plain one. */
+	assert_int_equal(cfg.listen_count, 0);
+	assert_string_equal(cfg.users_file, "/etc/ternd/users");
+	assert_int_equal(cfg.auth_methods, TERND_AUTH_PLAIN | TERND_AUTH_LOGIN |
+						   TERND_AUTH_SCRAM_SHA_256_PLUS | TERND_AUTH_CRAM_MD5);
+	assert_true(cfg.allow_insecure_auth);
+	assert_true(cfg.require_auth);
+	assert_true(cfg.require_tls);
+	assert_int_equal(cfg.tls_min_version, TERND_TLS_1_3);
+	assert_string_equal(cfg.tls_ciphers, "ECDHE+AESGCM:!aNULL");
+	assert_string_equal(cfg.tls_ciphersuites,
+			    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	assert_string_equal(cfg.state_dir, "/var/lib/ternd");
+	assert_int_equal(cfg.max_auth_failures, 5);
+	assert_int_equal(cfg.hash_threads, 8);
+	ternd_config_free(&cfg);
+
+	/* Every method, by name, in any case. */
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = {
+		{"PLAIN", TERND_AUTH_PLAIN},
+		{"login", TERND_AUTH_LOGIN},
+		{"Cram-Md5", TERND_AUTH_CRAM_MD5},
+		{"scram-sha-256", TERND_AUTH_SCRAM_SHA_256},
+		{"SCRAM-SHA-256-PLUS", TERND_AUTH_SCRAM_SHA_256_PLUS},
+		{"xoauth2", TERND_AUTH_XOAUTH2},
+		{"OAUTHBEARER", TERND_AUTH_OAUTHBEARER},
+		{"external", TERND_AUTH_EXTERNAL},
+	};
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--auth-methods", methods[i].name), TERND_EX_OK);
+		assert_int_equal(cfg.auth_methods, methods[i].bit);
+		assert_non_null(ternd_auth_method_name(methods[i].bit));
+		assert_int_equal(strcasecmp(ternd_auth_method_name(methods[i].bit), methods[i].name),
+				 0);
+		ternd_config_free(&cfg);
+	}
+	assert_null(ternd_auth_method_name(0));
+	assert_null(ternd_auth_method_name(3));
+
+	/* A plain listener given with the others stays; without any listener
+	 * at all the default one comes back. */
+	assert_int_equal(PARSE(&cfg, "--submission", ":587", "--listen", ":25"), TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 1);
+	assert_string_equal(cfg.listen[0], ":25");
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--users", "u"), TERND_EX_OK);
+	assert_int_equal(cfg.listen_count, 1);
+	assert_string_equal(cfg.listen[0], "127.0.0.1:2525");
+	ternd_config_free(&cfg);
+
+	/* Booleans take =no, and 1.2 is accepted. */
+	assert_int_equal(PARSE(&cfg, "--require-auth=no", "--require-tls=off",
+			       "--allow-insecure-auth=0", "--tls-min-version=1.2"),
+			 TERND_EX_OK);
+	assert_false(cfg.require_auth);
+	assert_false(cfg.require_tls);
+	assert_false(cfg.allow_insecure_auth);
+	assert_int_equal(cfg.tls_min_version, TERND_TLS_1_2);
+	ternd_config_free(&cfg);
+}
+
+/* Certificates and keys are pairs: the counts must match, wherever they come
+ * from, and a command-line --tls-cert or --tls-key replaces the file's pairs. */
+static void test_tls_pairs(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+	assert_int_equal(PARSE(&cfg, "--tls-cert", "a.crt"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "--tls-cert and --tls-key go in pairs: 1 certificate but 0 keys"));
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--tls-key", "a.key"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "0 certificates but 1 key"));
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--tls-cert", "a.crt", "--tls-key", "a.key", "--tls-cert",
+			       "b.crt"),
+			 TERND_EX_USAGE);
+	assert_non_null(strstr(err, "2 certificates but 1 key"));
+	ternd_config_free(&cfg);
+	/* Order between the two flags does not matter, only the positions. */
+	assert_int_equal(PARSE(&cfg, "--tls-key", "a.key", "--tls-key", "b.key", "--tls-cert",
+			       "a.crt", "--tls-cert", "b.crt"),
+			 TERND_EX_OK);
+	assert_string_equal(cfg.tls_key[1], "b.key");
+	assert_string_equal(cfg.tls_cert[1], "b.crt");
+	ternd_config_free(&cfg);
+
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("tls-cert = file.crt\ntls-key = file.key\ntls-listen = :465\n"
+	      "submission = :587\nsubmission = :2587\n",
+	      f);
+	fclose(f);
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_OK);
+	assert_int_equal(cfg.tls_cert_count, 1);
+	assert_string_equal(cfg.tls_key[0], "file.key");
+	assert_int_equal(cfg.submission_count, 2);
+	assert_int_equal(cfg.listen_count, 0);
+	ternd_config_free(&cfg);
+	/* A key alone on the command line replaces both of the file's lists,
+	 * so it is a pair mismatch, not a key for the file's certificate. */
+	assert_int_equal(PARSE(&cfg, "--config", path, "--tls-key", "cli.key"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "0 certificates but 1 key"));
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--config", path, "--tls-key", "cli.key", "--tls-cert",
+			       "cli.crt", "--submission", ":10587"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.tls_cert_count, 1);
+	assert_string_equal(cfg.tls_cert[0], "cli.crt");
+	assert_string_equal(cfg.tls_key[0], "cli.key");
+	assert_int_equal(cfg.submission_count, 1);
+	assert_string_equal(cfg.submission[0], ":10587");
+	assert_int_equal(cfg.tls_listen_count, 1);
+	ternd_config_free(&cfg);
+	unlink(path);
 }
 
 static void test_each_flag(void **state)
@@ -207,6 +374,34 @@ static const struct bad_case bad_cases[] = {
 	{{"--bare-newline", "keep"}, TERND_EX_USAGE, "not normalize or reject"},
 	{{"--lmtp=maybe"}, TERND_EX_USAGE, "takes no value"},
 	{{"--help=yes"}, TERND_EX_USAGE, "takes no value"},
+	{{"--tls-cert", ""}, TERND_EX_USAGE, "--tls-cert: empty path"},
+	{{"--tls-key", ""}, TERND_EX_USAGE, "--tls-key: empty path"},
+	{{"--tls-cert"}, TERND_EX_USAGE, "--tls-cert needs a value"},
+	{{"--tls-listen", "465"}, TERND_EX_USAGE, "--tls-listen: '465' is not ADDR:PORT"},
+	{{"--tls-listen", "[::1]"}, TERND_EX_USAGE, "IPv6"},
+	{{"--submission", "1.2.3.4:587x"}, TERND_EX_USAGE, "--submission: '1.2.3.4:587x': bad port"},
+	{{"--submission", ""}, TERND_EX_USAGE, "--submission"},
+	{{"--users", ""}, TERND_EX_USAGE, "--users: empty path"},
+	{{"--users"}, TERND_EX_USAGE, "--users needs a value"},
+	{{"--state-dir", ""}, TERND_EX_USAGE, "--state-dir: empty path"},
+	{{"--auth-methods", "PLAIN,DIGEST-MD5"}, TERND_EX_USAGE,
+	 "--auth-methods: unknown method 'DIGEST-MD5'"},
+	{{"--auth-methods", ""}, TERND_EX_USAGE, "--auth-methods: '': empty method name"},
+	{{"--auth-methods", "PLAIN,,LOGIN"}, TERND_EX_USAGE, "empty method name"},
+	{{"--auth-methods", "PLAIN,"}, TERND_EX_USAGE, "empty method name"},
+	{{"--auth-methods", "PLAIN,plain"}, TERND_EX_USAGE, "'PLAIN' is listed twice"},
+	{{"--auth-methods", "SCRAM-SHA-256-"}, TERND_EX_USAGE, "unknown method"},
+	{{"--auth-methods", "SCRAM"}, TERND_EX_USAGE, "unknown method 'SCRAM'"},
+	{{"--tls-min-version", "1.1"}, TERND_EX_USAGE, "--tls-min-version: '1.1' is not 1.2 or 1.3"},
+	{{"--tls-min-version", "TLSv1.2"}, TERND_EX_USAGE, "not 1.2 or 1.3"},
+	{{"--tls-ciphers", ""}, TERND_EX_USAGE, "--tls-ciphers: empty list"},
+	{{"--tls-ciphers", "A B"}, TERND_EX_USAGE, "blank or control"},
+	{{"--tls-ciphersuites", "X\tY"}, TERND_EX_USAGE, "--tls-ciphersuites"},
+	{{"--max-auth-failures", "0"}, TERND_EX_USAGE, "--max-auth-failures: '0' is out of range"},
+	{{"--max-auth-failures", "x"}, TERND_EX_USAGE, "not a number"},
+	{{"--hash-threads", "0"}, TERND_EX_USAGE, "--hash-threads: '0' is out of range (1..64)"},
+	{{"--hash-threads", "65"}, TERND_EX_USAGE, "out of range"},
+	{{"--require-auth=perhaps"}, TERND_EX_USAGE, "takes no value"},
 	{{"--config", "/nonexistent/ternd.conf"}, TERND_EX_NOINPUT, "cannot read"},
 	{{"--config"}, TERND_EX_USAGE, "needs a value"},
 };
@@ -256,6 +451,11 @@ static void test_file_text(void **state)
 			   "log-level = warning\n"
 			   "bare-newline = reject\n"
 			   "max-line-length = 1024\n"
+			   "tls_cert = /etc/ssl/mx.pem\n"
+			   "tls-key = /etc/ssl/mx.key\n"
+			   "auth-methods = \"PLAIN, SCRAM-SHA-256\"\n"
+			   "require-auth = yes\n"
+			   "state-dir = /var/lib/ternd # generated certificate\n"
 			   "maildir = /srv/mail2"; /* no final newline; later wins */
 	ternd_config_init(&cfg);
 	assert_int_equal(ternd_config_parse_text(&cfg, text, "t.conf", err, sizeof(err)),
@@ -277,6 +477,12 @@ static void test_file_text(void **state)
 	assert_int_equal(cfg.log_level, TERN_LOG_WARNING);
 	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_REJECT);
 	assert_int_equal(cfg.max_line_length, 1024);
+	assert_int_equal(cfg.tls_cert_count, 1);
+	assert_string_equal(cfg.tls_cert[0], "/etc/ssl/mx.pem");
+	assert_string_equal(cfg.tls_key[0], "/etc/ssl/mx.key");
+	assert_int_equal(cfg.auth_methods, TERND_AUTH_PLAIN | TERND_AUTH_SCRAM_SHA_256);
+	assert_true(cfg.require_auth);
+	assert_string_equal(cfg.state_dir, "/var/lib/ternd");
 	ternd_config_free(&cfg);
 }
 
@@ -296,6 +502,10 @@ static const struct {
 	{"banner = \"a\" b\n", "text after the closing quote"},
 	{"maildir =\n", "empty path"},
 	{"log-level = loud\n", "t.conf:1: --log-level"},
+	{"auth-methods = PLAIN\nauth-methods = NTLM\n", "t.conf:2: --auth-methods: unknown method"},
+	{"require-tls = sometimes\n", "t.conf:1: require-tls: 'sometimes' is not yes or no"},
+	{"hash-threads = 100\n", "t.conf:1: --hash-threads"},
+	{"tls-listen = nowhere\n", "t.conf:1: --tls-listen"},
 };
 
 static void test_file_errors(void **state)
@@ -386,7 +596,13 @@ static void test_print_round_trip(void **state)
 			       "--max-clients", "14", "--workers", "3", "--discard", "--log-level",
 			       "error", "--max-line-length", "600", "--max-data-line-length", "1200",
 			       "--max-bad-commands", "4", "--bare-newline", "reject",
-			       "--no-received-header"),
+			       "--no-received-header", "--tls-cert", "a.crt", "--tls-key", "a.key",
+			       "--tls-cert", "b.crt", "--tls-key", "b.key", "--tls-listen", ":465",
+			       "--submission", ":587", "--users", "/u", "--auth-methods",
+			       "EXTERNAL,plain", "--require-auth", "--require-tls",
+			       "--allow-insecure-auth", "--tls-min-version", "1.3", "--tls-ciphers",
+			       "HIGH:!aNULL", "--tls-ciphersuites", "TLS_AES_128_GCM_SHA256",
+			       "--state-dir", "/st", "--max-auth-failures", "7", "--hash-threads", "4"),
 			 TERND_EX_OK);
 	char *text = NULL;
 	size_t len = 0;
@@ -419,6 +635,25 @@ static void test_print_round_trip(void **state)
 	assert_int_equal(back.max_bad_commands, cfg.max_bad_commands);
 	assert_int_equal(back.bare_newline, cfg.bare_newline);
 	assert_int_equal(back.no_received_header, cfg.no_received_header);
+	assert_int_equal(back.tls_cert_count, 2);
+	assert_int_equal(back.tls_key_count, 2);
+	assert_string_equal(back.tls_cert[1], "b.crt");
+	assert_string_equal(back.tls_key[1], "b.key");
+	assert_int_equal(back.tls_listen_count, 1);
+	assert_string_equal(back.tls_listen[0], ":465");
+	assert_int_equal(back.submission_count, 1);
+	assert_string_equal(back.submission[0], ":587");
+	assert_string_equal(back.users_file, "/u");
+	assert_int_equal(back.auth_methods, TERND_AUTH_EXTERNAL | TERND_AUTH_PLAIN);
+	assert_true(back.require_auth);
+	assert_true(back.require_tls);
+	assert_true(back.allow_insecure_auth);
+	assert_int_equal(back.tls_min_version, TERND_TLS_1_3);
+	assert_string_equal(back.tls_ciphers, "HIGH:!aNULL");
+	assert_string_equal(back.tls_ciphersuites, "TLS_AES_128_GCM_SHA256");
+	assert_string_equal(back.state_dir, "/st");
+	assert_int_equal(back.max_auth_failures, 7);
+	assert_int_equal(back.hash_threads, 4);
 	free(text);
 	ternd_config_free(&back);
 	ternd_config_free(&cfg);
@@ -432,6 +667,11 @@ static void test_print_round_trip(void **state)
 	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
 			 TERND_EX_OK);
 	assert_false(back.max_size_set);
+	assert_int_equal(back.auth_methods, TERND_AUTH_DEFAULT);
+	assert_int_equal(back.hash_threads, 2);
+	assert_int_equal(back.max_auth_failures, 3);
+	assert_string_equal(back.state_dir, TERND_DEFAULT_STATE_DIR);
+	assert_null(back.users_file);
 	free(text);
 	ternd_config_free(&back);
 	ternd_config_free(&cfg);
@@ -513,6 +753,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_tls_and_auth_flags),
+		cmocka_unit_test(test_tls_pairs),
 		cmocka_unit_test(test_each_flag),
 		cmocka_unit_test(test_sizes_and_levels),
 		cmocka_unit_test(test_actions),
