@@ -12,12 +12,7 @@
 
 #include "tern/tern.h"
 
-struct piece {
-	const void *p;
-	size_t len;
-};
-
-static int hmac(const char *digest, const void *key, size_t key_len, const struct piece *pieces,
+static int hmac(const char *digest, const void *key, size_t key_len, const struct tern__sasl_piece *pieces,
 		size_t n, unsigned char *out, size_t out_len)
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -56,24 +51,21 @@ out:
 int tern__sasl_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len,
 			   unsigned char out[TERN__SASL_SHA256_LEN])
 {
-	struct piece p = {data, data_len};
+	struct tern__sasl_piece p = {data, data_len};
 
 	return hmac("SHA256", key, key_len, &p, 1, out, TERN__SASL_SHA256_LEN);
 }
 
-int tern__sasl_hmac_sha256_3(const void *key, size_t key_len, const void *a, size_t a_len,
-			     const void *b, size_t b_len, const void *c, size_t c_len,
-			     unsigned char out[TERN__SASL_SHA256_LEN])
+int tern__sasl_hmac_sha256_v(const void *key, size_t key_len, const struct tern__sasl_piece *pieces,
+			     size_t n, unsigned char out[TERN__SASL_SHA256_LEN])
 {
-	struct piece p[3] = {{a, a_len}, {b, b_len}, {c, c_len}};
-
-	return hmac("SHA256", key, key_len, p, 3, out, TERN__SASL_SHA256_LEN);
+	return hmac("SHA256", key, key_len, pieces, n, out, TERN__SASL_SHA256_LEN);
 }
 
 int tern__sasl_hmac_md5(const void *key, size_t key_len, const void *data, size_t data_len,
 			unsigned char out[TERN__SASL_MD5_LEN])
 {
-	struct piece p = {data, data_len};
+	struct tern__sasl_piece p = {data, data_len};
 
 	return hmac("MD5", key, key_len, &p, 1, out, TERN__SASL_MD5_LEN);
 }

@@ -13,11 +13,15 @@
 int tern__sasl_hmac_sha256(const void *key, size_t key_len, const void *data, size_t data_len,
 			   unsigned char out[TERN__SASL_SHA256_LEN]);
 
-/* out = HMAC-SHA-256(key, a || b || c): SCRAM signs AuthMessage, which is
- * three pieces joined by commas; this avoids building it twice. */
-int tern__sasl_hmac_sha256_3(const void *key, size_t key_len, const void *a, size_t a_len,
-			     const void *b, size_t b_len, const void *c, size_t c_len,
-			     unsigned char out[TERN__SASL_SHA256_LEN]);
+struct tern__sasl_piece {
+	const void *p;
+	size_t len;
+};
+
+/* out = HMAC-SHA-256(key, pieces[0] || ... || pieces[n-1]): SCRAM signs
+ * AuthMessage, pieces joined by commas, without building it. */
+int tern__sasl_hmac_sha256_v(const void *key, size_t key_len, const struct tern__sasl_piece *pieces,
+			     size_t n, unsigned char out[TERN__SASL_SHA256_LEN]);
 
 /* out = SHA-256(data). */
 int tern__sasl_sha256(const void *data, size_t len, unsigned char out[TERN__SASL_SHA256_LEN]);
