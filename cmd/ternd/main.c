@@ -11,12 +11,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
 #include "tern/smtp.h"
 
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
 #include "maildir.h"
+#include "passwd.h"
+#include "selfsigned.h"
 
 /* The signal thread reaches the server through this, under the lock, so a
  * late signal can never touch a server that main() is destroying. */
@@ -48,7 +52,18 @@ static void *signal_thread(void *arg)
 		if (sigwait(&st->set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			ternd_log(TERN_LOG_WARNING, NULL, "SIGHUP ignored: reloading is not supported yet");
+			/* Certificates renewed on disk (certbot and friends)
+			 * take effect for new connections; live ones keep
+			 * theirs, so nothing is dropped. */
+			pthread_mutex_lock(&st->lock);
+			int rc = st->server ? tern_smtp_server_reload_tls(st->server) : 0;
+			pthread_mutex_unlock(&st->lock);
+			if (rc == TERN_ESTATE)
+				ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: no TLS to reload");
+			else if (rc != 0)
+				ternd_log(TERN_LOG_ERROR, NULL,
+					  "SIGHUP: TLS reload failed (%s); the old certificates stay",
+					  tern_strerror(rc));
 			continue;
 		}
 		/* Repeated stop signals (service managers and scripts send
@@ -85,16 +100,101 @@ static int make_server(const struct ternd_config *cfg, const tern_smtp_options *
 		fprintf(stderr, "ternd: cannot create the server: %s\n", tern_strerror(rc));
 		return rc == TERN_EINVAL ? TERND_EX_USAGE : TERND_EX_SOFTWARE;
 	}
-	for (unsigned i = 0; i < cfg->listen_count; i++) {
-		rc = tern_smtp_server_listen(*server_r, cfg->listen[i]);
-		if (rc != 0) {
-			fprintf(stderr, "ternd: --listen %s: %s\n", cfg->listen[i], tern_strerror(rc));
-			tern_smtp_server_close(*server_r);
-			tern_smtp_server_destroy(server_r);
-			return rc == TERN_EADDR ? TERND_EX_USAGE : TERND_EX_SOFTWARE;
+	/* Three kinds of listener (docs/ternd.md): --listen (port 25 style:
+	 * STARTTLS offered when there is a certificate), --submission (587:
+	 * TLS before mail, RFC 3207), --tls-listen (465: implicit TLS, RFC
+	 * 8314). */
+	struct {
+		const char *flag;
+		char *const *addrs;
+		unsigned n;
+		bool secure, require_tls;
+	} kinds[] = {
+		{"--listen", cfg->listen, cfg->listen_count, false, cfg->require_tls},
+		{"--submission", cfg->submission, cfg->submission_count, false, true},
+		{"--tls-listen", cfg->tls_listen, cfg->tls_listen_count, true, false},
+	};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (unsigned i = 0; i < kinds[k].n; i++) {
+			tern_smtp_listen_options lo;
+
+			tern_smtp_listen_options_init(&lo);
+			lo.secure = kinds[k].secure;
+			lo.require_tls = kinds[k].require_tls;
+			rc = tern_smtp_server_listen_ex(*server_r, kinds[k].addrs[i], &lo);
+			if (rc != 0) {
+				fprintf(stderr, "ternd: %s %s: %s\n", kinds[k].flag, kinds[k].addrs[i],
+					rc == TERN_EINVAL ? "needs a TLS certificate"
+							  : tern_strerror(rc));
+				tern_smtp_server_close(*server_r);
+				tern_smtp_server_destroy(server_r);
+				return rc == TERN_EADDR || rc == TERN_EINVAL ? TERND_EX_USAGE
+									     : TERND_EX_SOFTWARE;
+			}
 		}
 	}
 	return TERND_EX_OK;
+}
+
+/* Certificates: the --tls-cert/--tls-key pairs, or else a self-signed one
+ * for our host name in the state directory (not for --check-config, which
+ * writes nothing). Fills the NULL-terminated lists opts points to. Returns
+ * TERND_EX_OK, or an exit status after saying why. */
+struct tls_files {
+	const char *certs[TERND_MAX_TLS_CERTS + 1];
+	const char *keys[TERND_MAX_TLS_CERTS + 1];
+	char *made_cert, *made_key;
+};
+
+static int setup_tls(const struct ternd_config *cfg, struct tls_files *tf, tern_smtp_options *opts)
+{
+	memset(tf, 0, sizeof(*tf));
+	for (unsigned i = 0; i < cfg->tls_cert_count; i++) {
+		tf->certs[i] = cfg->tls_cert[i];
+		tf->keys[i] = cfg->tls_key[i];
+	}
+	if (cfg->tls_cert_count == 0 && !cfg->check_config) {
+		char host[256] = "localhost", err[512];
+		bool made = false;
+
+		if (cfg->hostname)
+			snprintf(host, sizeof(host), "%s", cfg->hostname);
+		else if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		int rc = ternd_selfsigned_ensure(cfg->state_dir, host, &tf->made_cert,
+						 &tf->made_key, &made, err, sizeof(err));
+		if (rc != 0) {
+			bool needed = cfg->submission_count || cfg->tls_listen_count ||
+				      cfg->require_tls;
+
+			ternd_log(needed ? TERN_LOG_ERROR : TERN_LOG_WARNING, NULL,
+				  "no --tls-cert, and no self-signed certificate: %s%s", err,
+				  needed ? "" : "; STARTTLS is not offered");
+			if (needed)
+				return TERND_EX_CANTCREAT;
+		} else {
+			ternd_log(TERN_LOG_WARNING, NULL,
+				  "no --tls-cert: %s self-signed certificate for %s (%s); mail "
+				  "clients that check certificates will refuse it",
+				  made ? "made a" : "using the", host, tf->made_cert);
+			tf->certs[0] = tf->made_cert;
+			tf->keys[0] = tf->made_key;
+		}
+	}
+	if (tf->certs[0] != NULL) {
+		opts->tls_cert_files = tf->certs;
+		opts->tls_key_files = tf->keys;
+	}
+	opts->tls_min_version = cfg->tls_min_version == TERND_TLS_1_3 ? TERN_TLS_1_3 : TERN_TLS_1_2;
+	opts->tls_ciphers = cfg->tls_ciphers;
+	opts->tls_ciphersuites = cfg->tls_ciphersuites;
+	return TERND_EX_OK;
+}
+
+static void free_tls(struct tls_files *tf)
+{
+	free(tf->made_cert);
+	free(tf->made_key);
 }
 
 static void startup_line(const struct ternd_config *cfg)
@@ -131,9 +231,13 @@ static int run(struct ternd_config *cfg)
 	ternd_delivery_install(&delivery, &opts);
 
 	tern_smtp_server *server = NULL;
-	int rc;
+	struct tls_files tf;
+	int rc = setup_tls(cfg, &tf, &opts);
+	if (rc != TERND_EX_OK)
+		return rc;
 	if (cfg->check_config) {
 		rc = make_server(cfg, &opts, &server);
+		free_tls(&tf);
 		if (rc != TERND_EX_OK)
 			return rc;
 		tern_smtp_server_close(server);
@@ -146,6 +250,7 @@ static int run(struct ternd_config *cfg)
 		int err = maildir_open(&delivery.md, cfg->maildir, cfg->hostname);
 		if (err != 0) {
 			fprintf(stderr, "ternd: --maildir %s: %s\n", cfg->maildir, strerror(err));
+			free_tls(&tf);
 			return TERND_EX_CANTCREAT;
 		}
 		unsigned removed = 0;
@@ -172,6 +277,7 @@ static int run(struct ternd_config *cfg)
 	rc = make_server(cfg, &opts, &server);
 	if (rc != TERND_EX_OK) {
 		maildir_close(&delivery.md);
+		free_tls(&tf);
 		return rc;
 	}
 
@@ -183,6 +289,7 @@ static int run(struct ternd_config *cfg)
 		tern_smtp_server_close(server);
 		tern_smtp_server_destroy(&server);
 		maildir_close(&delivery.md);
+		free_tls(&tf);
 		return TERND_EX_OSERR;
 	}
 
@@ -213,11 +320,15 @@ static int run(struct ternd_config *cfg)
 	tern_smtp_server_close(server);
 	tern_smtp_server_destroy(&server);
 	maildir_close(&delivery.md);
+	free_tls(&tf);
 	return status;
 }
 
 int main(int argc, char **argv)
 {
+	/* Subcommands first: they have flags of their own. */
+	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+		return ternd_passwd_main(argc - 1, argv + 1);
 	struct ternd_config cfg;
 	char err[1024];
 	ternd_config_init(&cfg);

@@ -22,6 +22,13 @@
  *                       order) until then.
  *                       tern_smtp_session_resume() may also be called from
  *                       inside the callback, before it returns PENDING.
+ * Anything else fails closed: any other return value, or a reply code (in
+ * reply_r or given to resume) other than 0 and 200..599, is logged at
+ * TERN_LOG_ERROR and answered "451 4.3.0" (a temporary failure, never a
+ * positive reply; for on_data_end in LMTP, for every recipient whatever
+ * tern_smtp_session_set_rcpt_reply() said). For on_connect, where a 451 is
+ * no valid greeting (RFC 5321 3.1, 4.3.2), it is "421 4.3.0" and the
+ * session closes.
  * reply_r's strings are read right after the callback returns, and copied
  * then: point them at static or session-owned memory, never at the
  * callback's own stack. Control characters in text become spaces, so a reply
@@ -40,6 +47,7 @@
 #include <stdint.h>
 
 #include "tern/tern.h"
+#include "tern/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -152,7 +160,8 @@ typedef struct tern_smtp_callbacks {
 	 * Received: header and added headers come first. buf is valid until the
 	 * callback returns. Return ACCEPT to go on, PENDING to pause reading
 	 * (the chunk counts as consumed; tern_smtp_session_resume(s, NULL)
-	 * continues), or REJECT: the rest of the body is read and dropped and
+	 * continues, tern_smtp_session_reject() refuses as REJECT would), or
+	 * REJECT: the rest of the body is read and dropped and
 	 * reply_r (default 451 4.3.0) answers the message (with BDAT: the
 	 * current chunk; later chunks get 554 5.5.0 until RSET). */
 	int (*on_data_chunk)(tern_smtp_session *session, const void *buf, size_t len,
@@ -180,12 +189,20 @@ typedef struct tern_smtp_callbacks {
 	 * session is NULL for server-wide events. Never carries credentials. */
 	void (*on_log)(tern_smtp_session *session, enum tern_smtp_log_level level, const char *msg,
 		       void *user_data);
+	/* A TLS handshake finished (STARTTLS, or an implicit-TLS listener
+	 * before the greeting). info is valid until the session ends. Accept to
+	 * go on; reject closes the connection with reply_r (default 421 4.7.0
+	 * "TLS not accepted"), as RFC 3207 4.1 allows when the negotiated
+	 * level of security is not enough. PENDING is not allowed here (it
+	 * fails closed). Optional. */
+	int (*on_secure)(tern_smtp_session *session, const tern_tls_info *info,
+			 tern_smtp_reply *reply_r, void *user_data);
 	/* ABI: this struct has a fixed size, so adding a callback never moves
 	 * the options after it. A new callback replaces reserved[0] (declare it
 	 * just above this comment and shrink the array by one); existing
 	 * callbacks are never moved or removed. Leave the slots NULL (what
 	 * tern_smtp_options_init() gives). */
-	void (*reserved[20])(void);
+	void (*reserved[19])(void);
 } tern_smtp_callbacks;
 
 /* Server options. Mirrors smtp-server's Options where a name exists there.
@@ -247,6 +264,35 @@ typedef struct tern_smtp_options {
 
 	/* The first released layout ends here. Append new fields below this
 	 * line only. */
+
+	/* ---- TLS (RFC 3207 STARTTLS, RFC 8314 implicit TLS) ---- */
+	/* Certificates and their private keys, PEM files, NULL-terminated
+	 * lists of the same length: the n-th key belongs to the n-th
+	 * certificate file (leaf first, then its chain). The first pair is
+	 * the default; the others are chosen by SNI (RFC 6066) when their
+	 * names cover the name the client asked for. NULL: no TLS (STARTTLS
+	 * is neither offered nor accepted, and a secure listener cannot
+	 * open). Files are read by tern_smtp_server_new() and again by
+	 * tern_smtp_server_reload_tls(). */
+	const char *const *tls_cert_files;
+	const char *const *tls_key_files;
+	enum tern_tls_version tls_min_version; /* default TERN_TLS_1_2 */
+	const char *tls_ciphers;      /* TLS 1.2 cipher list (OpenSSL syntax); NULL: OpenSSL's */
+	const char *tls_ciphersuites; /* TLS 1.3 suites; NULL: OpenSSL's */
+	/* Ask clients for a certificate and check it against these CAs
+	 * (PEM). The handshake goes on without one or with one that does not
+	 * verify: on_secure sees the result (and SASL EXTERNAL needs a
+	 * verified one). NULL: no client certificates are asked for. */
+	const char *tls_client_ca_file;
+	unsigned tls_handshake_timeout; /* ms; 0 = 60000 */
+	/* Listener defaults for tern_smtp_server_listen() (see
+	 * tern_smtp_listen_options for their meaning). */
+	bool secure;
+	bool require_tls;
+	bool hide_starttls;
+	/* REQUIRETLS (RFC 8689) is offered only on TLS sessions; this hides
+	 * it there too (MAIL ... REQUIRETLS is then refused: 555 5.5.4). */
+	bool hide_requiretls;
 } tern_smtp_options;
 
 /* Fills *opts with the defaults above (zeroes everything else, callbacks
@@ -278,6 +324,44 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
  * TERN_EADDR, TERN_ENOMEM, TERN_EINVAL (NULL) or TERN_ESTATE (already open or
  * running). */
 int tern_smtp_server_listen(tern_smtp_server *server, const char *addr_port);
+
+/* What one listen address decides for its sessions. Versioned by size like
+ * tern_smtp_options: fill it with tern_smtp_listen_options_init() first
+ * (every field false), then set what differs. Fields are only appended. */
+typedef struct tern_smtp_listen_options {
+	size_t struct_size; /* set by tern_smtp_listen_options_init() */
+	/* Implicit TLS (RFC 8314, port 465; smtp-server's `secure`): the
+	 * handshake comes first, the greeting after it. Needs a certificate. */
+	bool secure;
+	/* Mail commands before TLS get 530 5.7.0 "Must issue a STARTTLS
+	 * command first" (RFC 3207 4); EHLO, HELO, LHLO, STARTTLS, NOOP, RSET,
+	 * HELP and QUIT still work. Needs a certificate. */
+	bool require_tls;
+	/* Do not advertise STARTTLS (smtp-server's hideSTARTTLS); the command
+	 * still works. */
+	bool hide_starttls;
+} tern_smtp_listen_options;
+
+#define tern_smtp_listen_options_init(lo) tern_smtp_listen_options_init_sized((lo), sizeof(*(lo)))
+/* Zeroes the first `size` bytes of *lo and sets lo->struct_size. Call it
+ * through the macro. No effect when lo is NULL or size is too small. */
+void tern_smtp_listen_options_init_sized(tern_smtp_listen_options *lo, size_t size);
+
+/* Like tern_smtp_server_listen(), with this address's own policy instead of
+ * the server-wide defaults (the secure, require_tls and hide_starttls
+ * options). lo is read during the call (the library keeps a copy); NULL
+ * means the server's defaults. Returns the errors of
+ * tern_smtp_server_listen(), and TERN_EINVAL also for a struct_size that is
+ * too small, or secure/require_tls on a server without a certificate. */
+int tern_smtp_server_listen_ex(tern_smtp_server *server, const char *addr_port,
+			       const tern_smtp_listen_options *lo);
+
+/* Reads the certificate and key files again (and the client CA file) and
+ * uses them for new connections; connections already open keep theirs, so
+ * none is dropped. Safe from any thread. On failure the certificates in use
+ * stay, and the reason goes to on_log. Returns 0, TERN_EINVAL (a file is
+ * missing or wrong), TERN_ENOMEM, or TERN_ESTATE (the server has no TLS). */
+int tern_smtp_server_reload_tls(tern_smtp_server *server);
 
 /* Binds and listens on every address for `workers` loops without running
  * them yet, so that a program can report bind errors, or drop privileges
@@ -358,14 +442,43 @@ int tern_smtp_session_add_header(tern_smtp_session *session, const char *name, c
  * recipient either way: a 4xx/5xx here fails that recipient even when
  * on_data_end accepts, and a 2xx delivers it even when on_data_end rejects.
  * A code of 0 means 250. The library keeps a copy. No effect in SMTP mode.
- * Returns 0, TERN_EINVAL (reply NULL, or no such recipient) or
- * TERN_ENOMEM. */
+ * Returns 0, TERN_EINVAL (reply NULL, no such recipient, or a code other
+ * than 0, 2xx, 4xx and 5xx) or TERN_ENOMEM. */
 int tern_smtp_session_set_rcpt_reply(tern_smtp_session *session, unsigned idx,
 				     const tern_smtp_reply *reply);
 
 /* Closes the connection after flushing what was already queued; a message
- * in progress is aborted (on_data_abort). */
+ * in progress is aborted (on_data_abort, once). From inside a callback the
+ * close takes effect when the callback returns (its return value and
+ * reply_r are then ignored); either way, from then on no callback but that
+ * on_data_abort and on_close runs, no reply but those already queued is
+ * sent, nothing more is read, and tern_smtp_session_resume() returns
+ * TERN_ECLOSED. No effect when session is NULL, already closed, or the
+ * client is gone. */
 void tern_smtp_session_close(tern_smtp_session *session);
+
+/* References. A tern_smtp_session pointer is valid until on_close returns,
+ * and the library frees the session then; an embedder that keeps the
+ * pointer past the callback that gave it (to resume a PENDING decision
+ * after a database or DNS answer) takes a reference with
+ * tern_smtp_session_ref() there, and gives it back with
+ * tern_smtp_session_unref() when the answer has been delivered, or in its
+ * own cleanup. A reference keeps only the object, not the session: the
+ * connection, buffers and envelope still go when the session ends, and
+ * on_close still runs exactly once, at the end of the session. On an ended
+ * session (on_close has run, or it will) every function stays safe:
+ * tern_smtp_session_resume()/_reject() return TERN_ECLOSED,
+ * _add_header() and _set_rcpt_reply() TERN_ECLOSED, _close() does nothing,
+ * the accessors return NULL, 0 or false (except tern_smtp_session_id(),
+ * which stays valid until the last reference goes, and _get_context(),
+ * which returns what was set). The object is freed at the last unref (or
+ * at the end of the session when nobody holds one). Same thread as the
+ * session's loop only; no locking. */
+void tern_smtp_session_ref(tern_smtp_session *session);
+/* Gives back a reference taken with tern_smtp_session_ref() and sets
+ * *session to NULL. No effect when session or *session is NULL. Never call
+ * it more times than ref. */
+void tern_smtp_session_unref(tern_smtp_session **session);
 
 /* Accessors; strings are valid until the session ends or the value changes
  * (HELO name: next HELO/EHLO; envelope: next reset). */
@@ -388,6 +501,14 @@ bool tern_smtp_session_secure(const tern_smtp_session *session);
 const tern_smtp_mail *tern_smtp_session_mail_from(const tern_smtp_session *session);
 unsigned tern_smtp_session_rcpt_count(const tern_smtp_session *session);
 const tern_smtp_rcpt *tern_smtp_session_rcpt(const tern_smtp_session *session, unsigned idx);
+
+/* What TLS established on this session, or NULL before TLS (or without).
+ * Valid until the session ends. */
+const tern_tls_info *tern_smtp_session_tls_info(const tern_smtp_session *session);
+/* The event loop this session's callbacks run on (for embedders that wait
+ * on their own events before resuming a decision); NULL for a session not
+ * made by a server. */
+struct event_base *tern_smtp_session_event_base(const tern_smtp_session *session);
 
 /* The embedder's own pointer for this session; not owned. */
 void tern_smtp_session_set_context(tern_smtp_session *session, void *context);

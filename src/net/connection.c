@@ -4,18 +4,24 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "net/listen_addr.h"
-#include "net/netlog.h"
+#include "tern/tern.h"
 
 enum phase {
+	PH_HANDSHAKE, /* TLS handshake (implicit, or after STARTTLS's reply) */
 	PH_DELAY,   /* greeting delay running; input is fed (early talkers) */
 	PH_ACTIVE,  /* session running */
 	PH_CLOSING, /* engine wants to close; writing its last output */
@@ -26,8 +32,14 @@ enum phase {
 struct tern__conn {
 	struct tern__conn *prev, *next;
 	struct tern__conn_host *host;
+	const struct tern__conn_listener *listener;
+	const struct tern__conn_engine *engine;
 	struct bufferevent *bev;
-	tern_smtp_session *session; /* NULL once freed (LINGER, FLUSH) */
+	/* The TLS contexts this connection started with (a reload swaps the
+	 * listener's, not ours: SNI callbacks still point into these). */
+	struct tern__tls_server *tls;
+	evutil_socket_t fd;
+	void *session; /* NULL once freed (LINGER, FLUSH) */
 	/* One timer serves every phase: greeting delay, idle limit, the cap on
 	 * writing the last reply, and the linger. Both events are embedded to
 	 * save two allocations per connection. */
@@ -38,7 +50,27 @@ struct tern__conn {
 	bool paused;   /* the engine took less than it was given */
 	bool out_full; /* TERN__CONN_OUTPUT_MAX queued toward the client */
 	bool busy;     /* started with start_busy */
+	bool secure;   /* the bufferevent is the TLS one */
+	bool greeted;  /* start or start_busy ran */
 };
+
+static void conn_log(struct tern__conn *c, enum tern_smtp_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A net-layer line about this connection, through the engine's logger. */
+static void conn_log(struct tern__conn *c, enum tern_smtp_log_level level, const char *fmt, ...)
+{
+	const struct tern__conn_engine *e = c->engine;
+	char line[512];
+	va_list ap;
+
+	if (!e->log_enabled(c->listener->engine_ctx, level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	e->log(c->listener->engine_ctx, c->session, level, line);
+}
 
 /* Timers of one duration share one of libevent's "common timeout" queues:
  * re-arming the idle timer after every read is then an O(1) list move
@@ -74,8 +106,21 @@ static void free_session(struct tern__conn *c)
 {
 	/* on_close may still call into the session (and so activate
 	 * c->wake): conn_end deletes that event afterwards. */
-	tern__smtp_session_free(&c->session);
+	c->engine->free(&c->session);
 	c->host->session_ended(c->host, c->busy);
+}
+
+/* Frees the bufferevent. Its events leave the loop first, so that the
+ * socket can be closed (or handed to a TLS bufferevent) right after even
+ * if libevent finalizes the bufferevent later. */
+static void release_bev(struct tern__conn *c)
+{
+	if (c->bev == NULL)
+		return;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
 }
 
 /* Frees everything. client_gone: the session did not end by itself. */
@@ -85,12 +130,19 @@ static void conn_end(struct tern__conn *c, bool client_gone)
 
 	if (c->session != NULL) {
 		if (client_gone)
-			tern__smtp_session_eof(c->session);
+			c->engine->eof(c->session);
 		free_session(c);
 	}
 	event_del(&c->timer);
 	event_del(&c->wake);
-	bufferevent_free(c->bev); /* closes the socket */
+	release_bev(c);
+	if (c->secure) {
+		/* The TLS bufferevent was made with BEV_OPT_CLOSE_ON_FREE (the
+		 * only way it frees its SSL): the socket is closed. */
+	} else {
+		evutil_closesocket(c->fd);
+	}
+	tern__tls_server_unref(&c->tls);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -111,7 +163,7 @@ static int flush_output(struct tern__conn *c)
 	size_t len;
 
 	for (;;) {
-		tern__smtp_session_output(c->session, &buf, &len);
+		c->engine->output(c->session, &buf, &len);
 		if (len == 0)
 			return 1;
 		/* A client that pipelines without reading our replies must
@@ -121,15 +173,14 @@ static int flush_output(struct tern__conn *c)
 			c->out_full = true;
 			return 0;
 		}
-		if (evbuffer_get_length(out) == 0) {
+		if (evbuffer_get_length(out) == 0 && !c->secure) {
 			/* Nothing queued: write at once rather than arm EV_WRITE
 			 * and wait a loop turn for it (three system calls per
-			 * reply fewer). Only the rest goes through libevent. The
-			 * TLS filter will take the libevent path. */
-			ssize_t n = send(bufferevent_getfd(c->bev), buf, len,
-					 MSG_NOSIGNAL | MSG_DONTWAIT);
+			 * reply fewer). Only the rest goes through libevent. TLS
+			 * records are OpenSSL's to write: libevent's path. */
+			ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n > 0) {
-				tern__smtp_session_output_consumed(c->session, (size_t)n);
+				c->engine->output_consumed(c->session, (size_t)n);
 				if ((size_t)n == len)
 					continue;
 				buf = (const char *)buf + n;
@@ -139,7 +190,7 @@ static int flush_output(struct tern__conn *c)
 		}
 		if (evbuffer_add(out, buf, len) != 0)
 			return -1;
-		tern__smtp_session_output_consumed(c->session, len);
+		c->engine->output_consumed(c->session, len);
 	}
 }
 
@@ -158,7 +209,7 @@ static void feed_input(struct tern__conn *c)
 		if (n > 8)
 			n = 8;
 		for (int i = 0; i < n; i++) {
-			ssize_t r = tern__smtp_session_feed(c->session, v[i].iov_base, v[i].iov_len);
+			ssize_t r = c->engine->feed(c->session, v[i].iov_base, v[i].iov_len);
 
 			if (r < 0) {
 				/* The session only wants to close: what the
@@ -181,9 +232,13 @@ static void update_reading(struct tern__conn *c)
 	bool want, on = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
 
 	switch (c->phase) {
+	case PH_HANDSHAKE:
+		want = true; /* the handshake's own reads */
+		break;
 	case PH_DELAY:
 	case PH_ACTIVE:
-		want = !c->paused && !c->out_full;
+		/* After STARTTLS's reply nothing more is read in plaintext. */
+		want = !c->paused && !c->out_full && !c->engine->want_tls(c->session);
 		break;
 	case PH_CLOSING:
 	case PH_LINGER:
@@ -205,10 +260,9 @@ static void update_reading(struct tern__conn *c)
  * client drop our last reply. */
 static void end_quietly(struct tern__conn *c)
 {
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
 	char buf[4096];
 
-	for (int i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
+	for (int i = 0; i < 16 && recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
 		;
 	conn_end(c, false);
 }
@@ -220,7 +274,16 @@ static bool start_linger(struct tern__conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 
-	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	if (c->secure) {
+		/* close_notify first: our output is all written, so OpenSSL
+		 * sends the alert straight to the socket. */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (ssl != NULL)
+			SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	shutdown(c->fd, SHUT_WR);
 	free_session(c);
 	if (c->host->closing) {
 		end_quietly(c);
@@ -233,10 +296,17 @@ static bool start_linger(struct tern__conn *c)
 	return true;
 }
 
-/* Runs after every engine call: output, close, reading, idle timer.
- * reset_idle: the client sent something. Returns false if c was freed. */
+static bool start_tls(struct tern__conn *c);
+static void on_read(struct bufferevent *bev, void *arg);
+static void on_write(struct bufferevent *bev, void *arg);
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+/* Runs after every engine call: output, close, reading, idle timer, the
+ * switch to TLS. reset_idle: the client sent something. Returns false if c
+ * was freed. */
 static bool pump(struct tern__conn *c, bool reset_idle)
 {
+	const struct tern__conn_engine *e = c->engine;
 	int flushed = 0;
 
 	if (c->session == NULL)
@@ -253,7 +323,7 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 			feed_input(c);
 		}
 		flushed = flush_output(c);
-		more = flushed == 1 && c->paused && tern__smtp_session_want_input(c->session) &&
+		more = flushed == 1 && c->paused && e->want_input(c->session) &&
 		       evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
 		if (!more)
 			break;
@@ -264,12 +334,11 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 	if (more)
 		event_active(&c->wake, EV_READ, 0);
 	if (flushed < 0) {
-		tern__net_log(c->host->cfg, c->session, TERN_LOG_ERROR,
-			      "out of memory queueing output; closing");
+		conn_log(c, TERN_LOG_ERROR, "out of memory queueing output; closing");
 		conn_end(c, true);
 		return false;
 	}
-	if (tern__smtp_session_want_close(c->session)) {
+	if (e->want_close(c->session)) {
 		if (flushed == 1 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			return start_linger(c);
 		}
@@ -283,23 +352,136 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 		update_reading(c);
 		return true;
 	}
+	if (c->phase == PH_ACTIVE && e->want_tls(c->session)) {
+		/* RFC 3207 4: the handshake starts once the 220 is out; until
+		 * then nothing is read (update_reading). */
+		if (flushed == 1 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			return start_tls(c);
+		update_reading(c);
+		return true;
+	}
 	update_reading(c);
 	if (c->phase == PH_ACTIVE) {
-		unsigned ms = tern__smtp_session_timeout_ms(c->session);
+		unsigned ms = e->timeout_ms(c->session);
 
 		/* 0: we wait for the embedder, not the client. */
 		if (ms == 0)
 			evtimer_del(&c->timer);
-		else if ((reset_idle && tern__smtp_session_progress(c->session) != c->progress) ||
+		else if ((reset_idle && e->progress(c->session) != c->progress) ||
 			 !evtimer_pending(&c->timer, NULL)) {
 			/* Only progress re-arms the timer: a client dribbling
 			 * one octet of a command line now and then (slowloris)
 			 * still times out. */
-			c->progress = tern__smtp_session_progress(c->session);
+			c->progress = e->progress(c->session);
 			set_timer(c, ms);
 		}
 	}
 	return true;
+}
+
+/* Greeting (or refusal) time: at once, after the greeting delay, or, on an
+ * implicit-TLS listener, after the handshake. Returns false if c was freed. */
+static bool begin_session(struct tern__conn *c)
+{
+	unsigned delay = c->host->net->greeting_delay;
+
+	c->greeted = true;
+	if (c->busy) {
+		/* smtp-server sends this at once, without any delay. */
+		c->phase = PH_ACTIVE;
+		c->engine->start_busy(c->session);
+	} else if (delay > 0) {
+		c->phase = PH_DELAY;
+		set_timer(c, delay);
+	} else {
+		c->phase = PH_ACTIVE;
+		c->engine->start(c->session);
+	}
+	return pump(c, true);
+}
+
+static unsigned handshake_ms(const struct tern__conn *c)
+{
+	unsigned ms = c->host->net->handshake_timeout;
+
+	return ms ? ms : TERN__CONN_HANDSHAKE_MS;
+}
+
+/* Puts a TLS bufferevent in accepting state on c->fd. Returns 0, or -1
+ * (logged; c->bev is NULL, the socket still open). */
+static int make_tls_bev(struct tern__conn *c)
+{
+	struct tern__tls_server *t = tern__tls_slot_get(c->listener->tls);
+	SSL *ssl = t ? tern__tls_server_ssl_new(t) : NULL;
+	char why[256];
+
+	if (ssl == NULL) {
+		tern__tls_error_string(why, sizeof(why));
+		conn_log(c, TERN_LOG_ERROR, "cannot start TLS: %s", t ? why : "no certificate");
+		tern__tls_server_unref(&t);
+		return -1;
+	}
+	c->bev = bufferevent_openssl_socket_new(c->host->base, c->fd, ssl,
+						BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		tern__tls_server_unref(&t);
+		conn_log(c, TERN_LOG_ERROR, "out of memory starting TLS");
+		return -1;
+	}
+	c->tls = t;
+	c->secure = true;
+	/* A client that closes TCP without close_notify has still ended
+	 * its session; mail has its own end-of-data marker. */
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
+	c->phase = PH_HANDSHAKE;
+	set_timer(c, handshake_ms(c));
+	update_reading(c);
+	return 0;
+}
+
+/* STARTTLS was answered and every octet of the reply is written: what
+ * the client sent after the command is still plaintext, and would be taken
+ * as sent under TLS if we kept it (CVE-2011-0411 and its kin): it is
+ * dropped here, by the layer that holds it, and the handshake starts on the
+ * same socket. Returns false if c was freed. */
+static bool start_tls(struct tern__conn *c)
+{
+	size_t held = evbuffer_get_length(bufferevent_get_input(c->bev));
+
+	if (held > 0)
+		conn_log(c, TERN_LOG_WARNING,
+			 "dropped %zu octets sent after STARTTLS before the handshake", held);
+	release_bev(c); /* the plain one does not own the socket */
+	if (make_tls_bev(c) != 0) {
+		conn_end(c, true);
+		return false;
+	}
+	return true;
+}
+
+/* The handshake is complete: the engine learns what TLS established. */
+static void tls_established(struct tern__conn *c)
+{
+	struct tern__tls_info info;
+
+	tern__tls_info_fill(&info, bufferevent_openssl_get_ssl(c->bev));
+	conn_log(c, TERN_LOG_INFO, "TLS established: %s %s%s%s%s%s", info.version, info.cipher,
+		 info.sni ? " sni=" : "", info.sni ? info.sni : "",
+		 info.peer_cert ? (info.peer_verified ? " client-cert=verified " : " client-cert=unverified ") : "",
+		 info.peer_cert ? info.peer_subject : "");
+	evtimer_del(&c->timer);
+	c->engine->tls_started(c->session, &info);
+	if (!c->greeted) {
+		begin_session(c);
+		return;
+	}
+	c->phase = PH_ACTIVE;
+	if (c->host->closing)
+		c->engine->draining(c->session);
+	pump(c, true);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -307,6 +489,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct tern__conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	if (c->phase == PH_HANDSHAKE)
+		return; /* application data after the handshake: fed then */
 	if (c->phase == PH_CLOSING || c->phase == PH_LINGER || c->session == NULL) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
@@ -324,7 +508,23 @@ static void on_write(struct bufferevent *bev, void *arg)
 		conn_end(c, false);
 		return;
 	}
+	if (c->phase == PH_HANDSHAKE)
+		return;
 	pump(c, false);
+}
+
+/* OpenSSL's reasons for a failed handshake, for the log line. */
+static void tls_error_text(struct bufferevent *bev, char *buf, size_t size)
+{
+	unsigned long e, last = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		last = e;
+	if (last != 0)
+		ERR_error_string_n(last, buf, size);
+	else
+		snprintf(buf, size, "connection closed");
+	ERR_clear_error();
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -332,14 +532,29 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct tern__conn *c = arg;
 	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)bev;
 	if (c->session == NULL) { /* LINGER or FLUSH: the client is done */
 		conn_end(c, false);
 		return;
 	}
+	if (c->phase == PH_HANDSHAKE) {
+		char why[256];
+
+		if (what & BEV_EVENT_CONNECTED) {
+			tls_established(c);
+			return;
+		}
+		tls_error_text(bev, why, sizeof(why));
+		conn_log(c, TERN_LOG_INFO, "TLS handshake failed: %s", why);
+		conn_end(c, true);
+		return;
+	}
 	if (what & BEV_EVENT_ERROR) {
-		tern__net_log(c->host->cfg, c->session, TERN_LOG_INFO, "connection lost: %s",
-			      evutil_socket_error_to_string(err));
+		char why[256];
+
+		if (c->secure)
+			tls_error_text(bev, why, sizeof(why));
+		conn_log(c, TERN_LOG_INFO, "connection lost: %s",
+			 c->secure && err == 0 ? why : evutil_socket_error_to_string(err));
 		conn_end(c, true);
 		return;
 	}
@@ -350,13 +565,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		 * produced are still written, so "EHLO..QUIT" piped through a
 		 * half-closing nc sees its replies. */
 		if (c->phase != PH_CLOSING)
-			tern__net_log(c->host->cfg, c->session, TERN_LOG_INFO,
-				      "client disconnected without QUIT");
+			conn_log(c, TERN_LOG_INFO, "client disconnected without QUIT");
 		if (flush_output(c) < 0) {
 			conn_end(c, true);
 			return;
 		}
-		tern__smtp_session_eof(c->session);
+		c->engine->eof(c->session);
 		free_session(c);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 			conn_end(c, false);
@@ -375,18 +589,21 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (c->phase) {
+	case PH_HANDSHAKE:
+		conn_log(c, TERN_LOG_INFO, "TLS handshake timed out");
+		conn_end(c, true);
+		break;
 	case PH_DELAY:
 		c->phase = PH_ACTIVE;
-		tern__smtp_session_start(c->session);
+		c->engine->start(c->session);
 		pump(c, true);
 		break;
 	case PH_ACTIVE:
-		tern__smtp_session_timeout(c->session);
+		c->engine->timeout(c->session);
 		pump(c, false);
 		break;
 	case PH_CLOSING:
-		tern__net_log(c->host->cfg, c->session, TERN_LOG_INFO,
-			      "client did not read the last reply; closing");
+		conn_log(c, TERN_LOG_INFO, "client did not read the last reply; closing");
 		conn_end(c, true);
 		break;
 	default: /* LINGER, FLUSH: the client took too long to close */
@@ -398,9 +615,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 /* The engine's io wakeup lands here from the loop, never inside the engine. */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
+	struct tern__conn *c = arg;
+
 	(void)fd;
 	(void)what;
-	pump(arg, false);
+	if (c->phase == PH_HANDSHAKE)
+		return; /* tls_established pumps */
+	pump(c, false);
 }
 
 static void engine_wakeup(void *io_ctx)
@@ -410,14 +631,15 @@ static void engine_wakeup(void *io_ctx)
 	event_active(&c->wake, EV_READ, 0);
 }
 
-int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *peer,
-		   socklen_t peer_len, const char *id, bool busy)
+int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listener *listener,
+		   int fd, const struct sockaddr *peer, socklen_t peer_len, const char *id,
+		   bool busy)
 {
 	char raddr[TERN__SOCKADDR_STRLEN], laddr[TERN__SOCKADDR_STRLEN];
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
-	struct tern__smtp_conn_info info;
-	struct tern__smtp_io io = {0};
+	struct tern__conn_info info;
+	struct tern__conn_io io = {0};
 	struct tern__conn *c;
 	int one = 1;
 
@@ -431,6 +653,8 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 		snprintf(laddr, sizeof(laddr), "unknown");
 	info.remote_address = raddr;
 	info.local_address = laddr;
+	info.secure = listener->implicit_tls;
+	info.tls_available = listener->tls != NULL;
 	/* Replies are already batched per loop pass in the evbuffer; Nagle
 	 * would only hold a reply back waiting for the client's delayed ACK. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -441,46 +665,56 @@ int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *
 		return TERN_ENOMEM;
 	}
 	c->host = host;
+	c->listener = listener;
+	c->engine = listener->engine;
 	c->busy = busy;
-	c->bev = bufferevent_socket_new(host->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	c->fd = fd;
+	evtimer_assign(&c->timer, host->base, on_timer, c);
+	event_assign(&c->wake, host->base, -1, 0, on_wake, c);
+	if (!listener->implicit_tls) {
+		/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS hands the socket on to
+		 * a TLS bufferevent. */
+		c->bev = bufferevent_socket_new(host->base, fd, 0);
+		if (c->bev == NULL) {
+			evutil_closesocket(fd);
+			free(c);
+			return TERN_ENOMEM;
+		}
+	}
+	io.wakeup = engine_wakeup;
+	io.io_ctx = c;
+	io.base = host->base;
+	if (c->engine->session_new(&c->session, listener->engine_ctx, &info, id, &io) != 0) {
+		if (c->bev != NULL)
+			release_bev(c);
 		evutil_closesocket(fd);
 		free(c);
 		return TERN_ENOMEM;
 	}
-	io.wakeup = engine_wakeup;
-	io.io_ctx = c;
-	if (tern__smtp_session_new(&c->session, host->cfg, &info, id, &io) != 0) {
-		bufferevent_free(c->bev);
+	if (listener->implicit_tls && make_tls_bev(c) != 0) {
+		c->engine->free(&c->session);
+		evutil_closesocket(fd);
 		free(c);
 		return TERN_ENOMEM;
 	}
-	evtimer_assign(&c->timer, host->base, on_timer, c);
-	event_assign(&c->wake, host->base, -1, 0, on_wake, c);
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
+	if (!listener->implicit_tls) {
+		bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+		bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
+	}
 	c->next = host->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
 	host->conns = c;
 	host->n_conns++;
 
-	tern__net_log(host->cfg, c->session, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u",
-		      strchr(raddr, ':') ? "[" : "", raddr, strchr(raddr, ':') ? "]" : "",
-		      info.remote_port, strchr(laddr, ':') ? "[" : "", laddr,
-		      strchr(laddr, ':') ? "]" : "", info.local_port);
-	if (busy) {
-		/* smtp-server sends this at once, without any delay. */
-		c->phase = PH_ACTIVE;
-		tern__smtp_session_start_busy(c->session);
-	} else if (host->cfg->greeting_delay > 0) {
-		c->phase = PH_DELAY;
-		set_timer(c, host->cfg->greeting_delay);
-	} else {
-		c->phase = PH_ACTIVE;
-		tern__smtp_session_start(c->session);
-	}
-	pump(c, true);
+	conn_log(c, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u%s",
+		 strchr(raddr, ':') ? "[" : "", raddr, strchr(raddr, ':') ? "]" : "",
+		 info.remote_port, strchr(laddr, ':') ? "[" : "", laddr,
+		 strchr(laddr, ':') ? "]" : "", info.local_port,
+		 listener->implicit_tls ? " (TLS)" : "");
+	if (listener->implicit_tls)
+		return 0; /* the session begins once the handshake is done */
+	begin_session(c);
 	return 0;
 }
 
@@ -492,9 +726,10 @@ void tern__conn_drain(struct tern__conn *c)
 		end_quietly(c);
 		return;
 	}
-	if (c->session == NULL || c->phase == PH_CLOSING)
+	/* Mid-handshake: tls_established tells the engine (host->closing). */
+	if (c->session == NULL || c->phase == PH_CLOSING || c->phase == PH_HANDSHAKE)
 		return;
-	tern__smtp_session_draining(c->session);
+	c->engine->draining(c->session);
 	pump(c, false);
 }
 
@@ -502,12 +737,16 @@ void tern__conn_shutdown(struct tern__conn *c)
 {
 	if (c->session == NULL || c->phase == PH_CLOSING)
 		return;
+	if (c->phase == PH_HANDSHAKE) {
+		conn_end(c, true);
+		return;
+	}
 	if (c->phase == PH_DELAY) {
 		/* Not greeted yet; the 421 may come first (RFC 5321 3.1). */
 		evtimer_del(&c->timer);
 		c->phase = PH_ACTIVE;
 	}
-	tern__smtp_session_shutdown(c->session);
+	c->engine->shutdown(c->session);
 	pump(c, false);
 }
 

@@ -1,7 +1,8 @@
 /* One client connection: a bufferevent socket driving one engine session.
  *
  * The connection owns its socket, its bufferevent, its timers and the engine
- * session. It follows the contract at the top of smtp/engine.h: input is fed
+ * session. It knows no protocol: it follows the contract at the top of
+ * net/conn_engine.h, whatever engine the listener names. Input is fed
  * straight out of libevent's buffers (no copy), output is pulled after every
  * engine call, the idle timer is re-armed after every feed, and the engine's
  * io wakeup only activates an event (never re-enters the engine).
@@ -20,7 +21,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "smtp/engine.h"
+#include "net/conn_engine.h"
+#include "net/tls.h"
 
 struct event_base;
 struct tern__conn;
@@ -36,11 +38,28 @@ struct tern__conn;
 #define TERN__CONN_LINGER_MS 5000
 
 #define TERN__CONN_TIMEOUT_CACHE 4
+/* A TLS handshake (implicit or after STARTTLS) must be over by then. */
+#define TERN__CONN_HANDSHAKE_MS 60000
+
+/* What the connections of one listener share: the engine that serves them
+ * and how TLS starts. Lives as long as the listener's server. */
+struct tern__conn_listener {
+	const struct tern__conn_engine *engine;
+	void *engine_ctx;
+	struct tern__tls_slot *tls; /* NULL: no TLS on this listener */
+	bool implicit_tls;          /* the handshake comes before the greeting */
+};
+
+/* Settings of the net layer itself (not the engine's). */
+struct tern__net_config {
+	unsigned greeting_delay;    /* ms before start(); early talkers are fed */
+	unsigned handshake_timeout; /* ms; 0: TERN__CONN_HANDSHAKE_MS */
+};
 
 /* What a set of connections shares: one per event loop (the server's worker). */
 struct tern__conn_host {
 	struct event_base *base;
-	const struct tern__smtp_config *cfg;
+	const struct tern__net_config *net;
 	struct tern__conn *conns; /* live connections, a doubly linked list */
 	unsigned n_conns;
 	bool closing; /* the server is closing: connections do not linger */
@@ -58,13 +77,15 @@ struct tern__conn_host {
 	size_t n_timeouts;
 };
 
-/* Takes over fd (closed on any failure), creates the session with id and
- * starts it (after cfg->greeting_delay ms), or with busy, refuses it at once
- * with start_busy. Returns 0 (the connection may already have ended, and
+/* Takes over fd (closed on any failure), creates the listener's engine
+ * session with id and starts it (after an implicit-TLS handshake, then after
+ * net->greeting_delay ms), or with busy, refuses it at once with
+ * start_busy. Returns 0 (the connection may already have ended, and
  * conn_ended been called, if the engine closed it at once) or TERN_ENOMEM;
  * on failure neither session_ended nor conn_ended is called. */
-int tern__conn_new(struct tern__conn_host *host, int fd, const struct sockaddr *peer,
-		   socklen_t peer_len, const char *id, bool busy);
+int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listener *listener,
+		   int fd, const struct sockaddr *peer, socklen_t peer_len, const char *id,
+		   bool busy);
 
 /* The server is closing (host->closing is set): the session should finish
  * what it does; a connection whose session is over ends now. */

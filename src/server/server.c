@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/netlog.h"
+#include "server/log.h"
+#include "server/server_tls.h"
 
 /* RFC 5321 has no number for it; smtp-server's closeTimeout default. */
 #define DEFAULT_CLOSE_TIMEOUT_MS 30000
@@ -32,7 +34,7 @@ static void worker_finish(struct tern__worker *w)
 	if (w->own_base)
 		event_base_loopbreak(w->host.base);
 	else
-		tern__net_log(&w->server->cfg, NULL, TERN_LOG_INFO, "closed");
+		tern__server_log(&w->server->cfg, NULL, TERN_LOG_INFO, "closed");
 }
 
 static void session_ended(struct tern__conn_host *host, bool busy)
@@ -67,7 +69,8 @@ static void make_id(tern_smtp_server *s, char id[13])
 
 static void on_accept(int fd, const struct sockaddr *peer, socklen_t peer_len, void *ctx)
 {
-	struct tern__worker *w = ctx;
+	struct tern__worker_listener *wl = ctx;
+	struct tern__worker *w = wl->w;
 	tern_smtp_server *s = w->server;
 	unsigned max = s->cfg.opts.max_clients;
 	bool busy = false;
@@ -81,26 +84,27 @@ static void on_accept(int fd, const struct sockaddr *peer, socklen_t peer_len, v
 	}
 	atomic_fetch_add(&s->sessions, 1);
 	make_id(s, id);
-	if (tern__conn_new(&w->host, fd, peer, peer_len, id, busy) != 0) {
+	if (tern__conn_new(&w->host, &s->listens[wl->addr].conn, fd, peer, peer_len, id, busy) !=
+	    0) {
 		if (!busy)
 			atomic_fetch_sub(&s->admitted, 1);
 		atomic_fetch_sub(&s->sessions, 1);
-		tern__net_log(&s->cfg, NULL, TERN_LOG_ERROR,
+		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
 			      "out of memory accepting a connection; closed it");
 	}
 }
 
 static void on_accept_error(int err, void *ctx)
 {
-	struct tern__worker *w = ctx;
+	struct tern__worker *w = ((struct tern__worker_listener *)ctx)->w;
 
-	tern__net_log(&w->server->cfg, NULL, TERN_LOG_ERROR, "accept: %s", strerror(err));
+	tern__server_log(&w->server->cfg, NULL, TERN_LOG_ERROR, "accept: %s", strerror(err));
 }
 
 static void free_listeners(struct tern__worker *w)
 {
 	for (size_t i = 0; i < w->n_listeners; i++)
-		tern__listener_free(&w->listeners[i]);
+		tern__listener_free(&w->listeners[i].l);
 	free(w->listeners);
 	w->listeners = NULL;
 	w->n_listeners = 0;
@@ -113,7 +117,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	tern__net_log(&w->server->cfg, NULL, TERN_LOG_INFO,
+	tern__server_log(&w->server->cfg, NULL, TERN_LOG_INFO,
 		      "close timeout over; ending %u session(s)", w->host.n_conns);
 	for (c = w->host.conns; c != NULL; c = next) {
 		next = tern__conn_next(c);
@@ -133,7 +137,7 @@ static void begin_close(struct tern__worker *w)
 	w->host.closing = true;
 	free_listeners(w);
 	if (w->index == 0)
-		tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "closing: no longer accepting");
+		tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "closing: no longer accepting");
 	for (c = w->host.conns; c != NULL; c = next) {
 		next = tern__conn_next(c);
 		tern__conn_drain(c);
@@ -163,7 +167,7 @@ static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned ind
 	w->notify_fd[0] = w->notify_fd[1] = -1;
 	w->server = s;
 	w->index = index;
-	w->host.cfg = &s->cfg;
+	w->host.net = &s->net;
 	w->host.session_ended = session_ended;
 	w->host.conn_ended = conn_ended;
 	if (base == NULL) {
@@ -205,15 +209,16 @@ static void worker_teardown(struct tern__worker *w)
 	w->base_made = false;
 }
 
-static int add_listener(struct tern__worker *w, struct tern__listener *l)
+/* Room for every socket of every address, made before any is opened:
+ * each listener's accept context points into this array. */
+static int reserve_listeners(struct tern__worker *w)
 {
-	struct tern__listener **ls = realloc(w->listeners, (w->n_listeners + 1) * sizeof(*ls));
+	size_t n = 0;
 
-	if (ls == NULL)
-		return TERN_ENOMEM;
-	w->listeners = ls;
-	ls[w->n_listeners++] = l;
-	return 0;
+	for (size_t i = 0; i < w->server->n_addrs; i++)
+		n += w->server->addrs[i].n;
+	w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
+	return w->listeners ? 0 : TERN_ENOMEM;
 }
 
 static void set_port(struct sockaddr_storage *ss, unsigned port)
@@ -230,9 +235,10 @@ static void set_port(struct sockaddr_storage *ss, unsigned port)
 static int open_listeners(struct tern__worker *w, bool reuseport)
 {
 	tern_smtp_server *s = w->server;
-	struct tern__listener_cbs cbs = {on_accept, on_accept_error, w};
 	char text[TERN__SOCKADDR_STRLEN];
 
+	if (reserve_listeners(w) != 0)
+		return TERN_ENOMEM;
 	for (size_t i = 0; i < s->n_addrs; i++) {
 		const struct tern__listen_addr *la = &s->addrs[i];
 		size_t opened = 0;
@@ -247,6 +253,11 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 			if (la->port == 0 && port != 0)
 				set_port(&ss, port);
 			tern__sockaddr_format_full((struct sockaddr *)&ss, text, sizeof(text));
+			struct tern__worker_listener *wl = &w->listeners[w->n_listeners];
+			struct tern__listener_cbs cbs = {on_accept, on_accept_error, wl};
+
+			wl->w = w;
+			wl->addr = i;
 			err = tern__listener_open(&l, w->host.base, (struct sockaddr *)&ss,
 						  la->lens[j], reuseport, &cbs);
 			if (err == TERN_EIO && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL)) {
@@ -255,7 +266,7 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 				 * the others. */
 				last_errno = errno;
 				if (w->index == 0)
-					tern__net_log(&s->cfg, NULL, TERN_LOG_WARNING,
+					tern__server_log(&s->cfg, NULL, TERN_LOG_WARNING,
 						      "listen %s (%s): %s; skipped", la->spec,
 						      text, strerror(errno));
 				continue;
@@ -263,16 +274,14 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 			if (err != 0) {
 				int saved = errno;
 
-				tern__net_log(&s->cfg, NULL, TERN_LOG_ERROR, "listen %s (%s): %s",
+				tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR, "listen %s (%s): %s",
 					      la->spec, text,
 					      err == TERN_EIO ? strerror(saved) : tern_strerror(err));
 				errno = saved;
 				return err;
 			}
-			if (add_listener(w, l) != 0) {
-				tern__listener_free(&l);
-				return TERN_ENOMEM;
-			}
+			wl->l = l;
+			w->n_listeners++;
 			opened++;
 			if (port == 0)
 				atomic_store(&s->ports[i], tern__listener_port(l));
@@ -281,7 +290,8 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 					set_port(&ss, tern__listener_port(l));
 				tern__sockaddr_format_full((struct sockaddr *)&ss, text,
 							   sizeof(text));
-				tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "listening on %s", text);
+				tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "listening on %s%s", text,
+						 s->listens[i].policy.secure ? " (TLS)" : "");
 			}
 		}
 		if (opened == 0) {
@@ -361,6 +371,21 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 		free(s);
 		return err;
 	}
+	err = tern__server_tls_init(s);
+	if (err != 0) {
+		tern__smtp_config_free(&s->cfg);
+		free(s);
+		return err;
+	}
+	if ((s->cfg.listener.secure || s->cfg.listener.require_tls) && !s->tls_on) {
+		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
+				 "secure and require_tls need a TLS certificate");
+		tern__smtp_config_free(&s->cfg);
+		free(s);
+		return TERN_EINVAL;
+	}
+	s->net.greeting_delay = s->cfg.greeting_delay;
+	s->net.handshake_timeout = s->cfg.opts.tls_handshake_timeout;
 	/* Recursive: an on_log callback run while run() holds the lock may
 	 * call tern_smtp_server_close(). */
 	pthread_mutexattr_init(&attr);
@@ -368,6 +393,7 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	err = pthread_mutex_init(&s->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
 	if (err != 0) {
+		tern__server_tls_free(s);
 		tern__smtp_config_free(&s->cfg);
 		free(s);
 		return TERN_ENOMEM;
@@ -389,13 +415,48 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	return 0;
 }
 
+void tern_smtp_listen_options_init_sized(tern_smtp_listen_options *lo, size_t size)
+{
+	if (lo == NULL || size < sizeof(lo->struct_size))
+		return;
+	memset(lo, 0, size);
+	lo->struct_size = size;
+}
+
 int tern_smtp_server_listen(tern_smtp_server *s, const char *addr_port)
 {
+	return tern_smtp_server_listen_ex(s, addr_port, NULL);
+}
+
+int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
+			       const tern_smtp_listen_options *lo)
+{
 	struct tern__listen_addr la, *addrs;
+	struct tern__server_listen *listens;
+	struct tern__smtp_listener policy;
 	atomic_uint *ports;
 	int err;
 
 	if (s == NULL || addr_port == NULL)
+		return TERN_EINVAL;
+	if (lo == NULL) {
+		policy = s->cfg.listener;
+	} else {
+		tern_smtp_listen_options o;
+
+		/* Versioned like tern_smtp_options: fields past the caller's
+		 * struct_size keep their zero default. */
+		if (lo->struct_size < offsetof(tern_smtp_listen_options, hide_starttls) + 1)
+			return TERN_EINVAL;
+		memset(&o, 0, sizeof(o));
+		memcpy(&o, lo, lo->struct_size < sizeof(o) ? lo->struct_size : sizeof(o));
+		policy = (struct tern__smtp_listener){
+			.secure = o.secure,
+			.require_tls = o.require_tls,
+			.hide_starttls = o.hide_starttls,
+		};
+	}
+	if ((policy.secure || policy.require_tls) && !s->tls_on)
 		return TERN_EINVAL;
 	/* Resolve outside the lock: it may take a while. */
 	err = tern__listen_addr_parse(&la, addr_port);
@@ -412,6 +473,14 @@ int tern_smtp_server_listen(tern_smtp_server *s, const char *addr_port)
 		goto out;
 	}
 	s->addrs = addrs;
+	listens = realloc(s->listens, (s->n_addrs + 1) * sizeof(*listens));
+	if (listens == NULL) {
+		err = TERN_ENOMEM;
+		goto out;
+	}
+	s->listens = listens;
+	memset(&listens[s->n_addrs], 0, sizeof(*listens));
+	listens[s->n_addrs].policy = policy;
 	ports = realloc(s->ports, (s->n_addrs + 1) * sizeof(*ports));
 	if (ports == NULL) {
 		err = TERN_ENOMEM;
@@ -440,10 +509,29 @@ static int may_start(tern_smtp_server *s)
 	return 0;
 }
 
+/* The listen array is final now: point each listener's parts at each
+ * other. */
+static void wire_listens(tern_smtp_server *s)
+{
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		struct tern__server_listen *l = &s->listens[i];
+
+		l->engine_ctx.cfg = &s->cfg;
+		l->engine_ctx.listener = &l->policy;
+		l->conn.engine = &tern__smtp_conn_engine;
+		l->conn.engine_ctx = &l->engine_ctx;
+		l->conn.tls = s->tls_on ? &s->tls : NULL;
+		l->conn.implicit_tls = l->policy.secure;
+	}
+}
+
 /* Binds the listeners of `workers` loops; called with the lock held. */
 static int open_locked(tern_smtp_server *s, unsigned workers)
 {
 	int err = may_start(s);
+
+	if (err == 0)
+		wire_listens(s);
 	if (err == 0)
 		err = start_workers(s, workers, NULL);
 	if (err == 0)
@@ -493,7 +581,7 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	}
 	s->state = SERVER_RUNNING;
 	if (workers > 1)
-		tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "running %u workers", workers);
+		tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "running %u workers", workers);
 	pthread_mutex_unlock(&s->lock);
 
 	/* Worker threads get every signal blocked: the process's signals go
@@ -543,7 +631,7 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	for (unsigned i = 0; i < workers; i++)
 		worker_teardown(&ws[i]);
 	free(ws);
-	tern__net_log(&s->cfg, NULL, TERN_LOG_INFO, "closed");
+	tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "closed");
 	return err;
 }
 
@@ -555,8 +643,10 @@ int tern_smtp_server_attach(tern_smtp_server *s, struct event_base *base)
 		return TERN_EINVAL;
 	pthread_mutex_lock(&s->lock);
 	err = may_start(s);
-	if (err == 0)
+	if (err == 0) {
+		wire_listens(s);
 		err = start_workers(s, 1, base);
+	}
 	if (err == 0)
 		s->state = SERVER_RUNNING;
 	pthread_mutex_unlock(&s->lock);
@@ -600,7 +690,9 @@ void tern_smtp_server_destroy(tern_smtp_server **sp)
 	for (size_t i = 0; i < s->n_addrs; i++)
 		tern__listen_addr_free(&s->addrs[i]);
 	free(s->addrs);
+	free(s->listens);
 	free(s->ports);
+	tern__server_tls_free(s);
 	tern__smtp_config_free(&s->cfg);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -28,7 +28,25 @@
 #include "net/connection.h"
 #include "net/listen_addr.h"
 #include "net/listener.h"
+#include "net/tls.h"
+#include "server/smtp_engine.h"
 #include "smtp/engine.h"
+
+/* One listen address: its policy and how its connections are served. The
+ * array holding these is only resized before the server opens, so the
+ * pointers connections keep into it stay valid. */
+struct tern__server_listen {
+	struct tern__smtp_listener policy;
+	struct tern__smtp_engine_ctx engine_ctx;
+	struct tern__conn_listener conn;
+};
+
+/* A listening socket of one worker, and what accept needs to know. */
+struct tern__worker_listener {
+	struct tern__listener *l;
+	struct tern__worker *w;
+	size_t addr; /* index into the server's addresses */
+};
 
 struct tern__worker {
 	struct tern__conn_host host; /* first: conn_ended gets &host */
@@ -38,7 +56,7 @@ struct tern__worker {
 	bool base_made;
 	bool closing;             /* listeners gone, sessions draining */
 	bool finished;            /* closing and no connection left */
-	struct tern__listener **listeners;
+	struct tern__worker_listener *listeners;
 	size_t n_listeners;
 	int notify_fd[2];         /* close() writes, the loop reads */
 	struct event notify;
@@ -51,7 +69,18 @@ struct tern__worker {
 struct tern_smtp_server {
 	struct tern__smtp_config cfg;
 	struct tern__listen_addr *addrs;
+	struct tern__server_listen *listens; /* parallel to addrs */
 	size_t n_addrs;
+	struct tern__net_config net;
+
+	/* TLS: the paths and settings (copies) the contexts are built from,
+	 * again at each reload; the slot holds the current contexts. */
+	bool tls_on;
+	char **tls_certs, **tls_keys; /* NULL-terminated */
+	size_t n_certs;
+	char *tls_ciphers, *tls_ciphersuites, *tls_client_ca;
+	int tls_min_version;
+	struct tern__tls_slot tls;
 	atomic_uint *ports;       /* bound port per listen address */
 
 	/* Guards state and workers against close() from other threads. */

@@ -26,7 +26,11 @@ bool tern__smtp_ext(const tern_smtp_session *s, enum tern__smtp_ext ext)
 	/* RFC 3030 3: BINARYMIME needs CHUNKING to carry it. */
 	case TERN__EXT_BINARYMIME: return !o->hide_binarymime && !o->hide_chunking;
 	/* RFC 8689 4: offered only on a TLS-protected session. */
-	case TERN__EXT_REQUIRETLS: return s->secure;
+	case TERN__EXT_REQUIRETLS: return s->secure && !o->hide_requiretls;
+	/* RFC 3207 4: offered while TLS can still start. hide_starttls
+	 * (smtp-server's hideSTARTTLS) only hides it: the command works. */
+	case TERN__EXT_STARTTLS:
+		return s->tls_available && !s->secure && !s->listener->hide_starttls;
 	}
 	return false;
 }
@@ -57,7 +61,7 @@ static void first_line(const tern_smtp_session *s, char *out, size_t size)
 static void reply_ehlo(tern_smtp_session *s)
 {
 	char first[512], size[32];
-	const char *lines[12];
+	const char *lines[16];
 	size_t n = 0;
 	first_line(s, first, sizeof(first));
 	lines[n++] = first;
@@ -80,6 +84,8 @@ static void reply_ehlo(tern_smtp_session *s)
 		lines[n++] = "CHUNKING";
 	if (tern__smtp_ext(s, TERN__EXT_BINARYMIME))
 		lines[n++] = "BINARYMIME";
+	if (tern__smtp_ext(s, TERN__EXT_STARTTLS))
+		lines[n++] = "STARTTLS";
 	if (tern__smtp_ext(s, TERN__EXT_REQUIRETLS))
 		lines[n++] = "REQUIRETLS";
 	tern__smtp_reply_lines(s, 250, NULL, lines, n);

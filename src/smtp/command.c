@@ -6,22 +6,24 @@
 #include <strings.h>
 
 static const struct tern__cmd commands[] = {
-	{"EHLO", TERN__CMD_SMTP_ONLY, tern__cmd_ehlo},
-	{"HELO", TERN__CMD_SMTP_ONLY, tern__cmd_helo},
-	{"LHLO", TERN__CMD_LMTP_ONLY, tern__cmd_ehlo},
+	{"EHLO", TERN__CMD_SMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_ehlo},
+	{"HELO", TERN__CMD_SMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_helo},
+	{"LHLO", TERN__CMD_LMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_ehlo},
 	{"MAIL", TERN__CMD_NEEDS_HELO, tern__cmd_mail},
 	{"RCPT", TERN__CMD_NEEDS_HELO, tern__cmd_rcpt},
 	{"DATA", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_data},
 	{"BDAT", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_bdat},
-	{"RSET", 0, tern__cmd_rset},
-	{"NOOP", 0, tern__cmd_noop},
-	{"QUIT", TERN__CMD_ENDS_GROUP, tern__cmd_quit},
+	{"RSET", TERN__CMD_BEFORE_TLS, tern__cmd_rset},
+	{"NOOP", TERN__CMD_BEFORE_TLS, tern__cmd_noop},
+	{"QUIT", TERN__CMD_ENDS_GROUP | TERN__CMD_BEFORE_TLS, tern__cmd_quit},
 	{"VRFY", 0, tern__cmd_vrfy},
-	{"HELP", 0, tern__cmd_help},
+	{"HELP", TERN__CMD_BEFORE_TLS, tern__cmd_help},
+	/* RFC 3207 4 / RFC 2920 3.1: STARTTLS ends a group, so nothing
+	 * pipelined after it is parsed before its reply. */
+	{"STARTTLS", TERN__CMD_ENDS_GROUP | TERN__CMD_BEFORE_TLS, tern__cmd_starttls},
 	/* Known verbs this server does not implement (RFC 5321 4.2.4: 502).
 	 * AUTH gets its own handler when SASL lands; it ends a group already,
 	 * so nothing pipelined after it is parsed before its reply. */
-	{"STARTTLS", TERN__CMD_ENDS_GROUP, tern__cmd_starttls},
 	{"AUTH", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
 	{"EXPN", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"TURN", TERN__CMD_UNIMPLEMENTED, NULL},
@@ -124,6 +126,15 @@ void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 	}
 	if ((cmd->flags & TERN__CMD_LMTP_ONLY) && !s->opts->lmtp) {
 		tern__smtp_reply_error(s, 500, "5.5.1", "Command unrecognized");
+		return;
+	}
+	if (s->listener->require_tls && !s->secure && !(cmd->flags & TERN__CMD_BEFORE_TLS)) {
+		/* RFC 3207 4: "the server SHOULD return the reply code 530
+		 * to every command other than NOOP, EHLO, STARTTLS, or QUIT"
+		 * (we let HELO, LHLO, RSET and HELP through too: they reveal
+		 * and change nothing). Not a bad command: the client may
+		 * simply not know yet. */
+		tern__smtp_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_NEEDS_HELO) && s->helo_kind == TERN__HELO_NONE) {

@@ -15,6 +15,9 @@ enum tern__cmd_flags {
 	TERN__CMD_UNIMPLEMENTED = 1 << 2, /* known verb: 502 5.5.1 */
 	TERN__CMD_SMTP_ONLY = 1 << 3,     /* HELO/EHLO: not in LMTP */
 	TERN__CMD_LMTP_ONLY = 1 << 4,     /* LHLO: only in LMTP */
+	/* Allowed before STARTTLS on a listener that requires TLS; the rest
+	 * get 530 5.7.0 (RFC 3207 4). */
+	TERN__CMD_BEFORE_TLS = 1 << 5,
 };
 
 /* A handler gets the argument text after the verb and one space (args may be
@@ -53,7 +56,8 @@ void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_
 void tern__data_start(tern_smtp_session *s, bool bdat);
 size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len);
 void tern__data_abort(tern_smtp_session *s);
-/* A paused on_data_chunk was resumed: finishes a BDAT chunk read meanwhile. */
-void tern__data_chunk_resumed(tern_smtp_session *s);
+/* A paused on_data_chunk was resumed: a refusal fails the message; then
+ * finishes a BDAT chunk read meanwhile. */
+void tern__data_chunk_resumed(tern_smtp_session *s, int decision, const tern_smtp_reply *r);
 
 #endif

@@ -187,6 +187,9 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 			*p = (char)toupper((unsigned char)*p);
 	}
 	cfg->greeting_delay = o->greeting_delay;
+	cfg->listener.secure = o->secure;
+	cfg->listener.require_tls = o->require_tls;
+	cfg->listener.hide_starttls = o->hide_starttls;
 	o->name = cfg->name;
 	o->banner = cfg->banner;
 	o->helo_response = cfg->helo_response;

@@ -22,6 +22,14 @@
 
 #include "tern/smtp.h"
 
+/* What a listener decides for its sessions (tern_smtp_listen_options,
+ * resolved). Shared read-only by every session of the listener. */
+struct tern__smtp_listener {
+	bool secure;        /* implicit TLS: sessions start secure */
+	bool require_tls;   /* 530 5.7.0 for mail commands before STARTTLS */
+	bool hide_starttls; /* never offer STARTTLS */
+};
+
 /* Server-wide options resolved with defaults; strings owned (copied). One
  * config is shared read-only by every session of a server, across threads. */
 struct tern__smtp_config {
@@ -31,6 +39,9 @@ struct tern__smtp_config {
 	char *helo_response;
 	char **disabled_commands; /* NULL-terminated, upper-cased */
 	unsigned greeting_delay;  /* ms the net layer waits before start(); default 0 */
+	/* The policy of sessions whose conn_info names no listener (from the
+	 * secure, require_tls and hide_starttls options). */
+	struct tern__smtp_listener listener;
 };
 
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts);
@@ -43,6 +54,19 @@ struct tern__smtp_conn_info {
 	const char *local_address;
 	unsigned local_port;
 	bool secure;
+	bool tls_available; /* STARTTLS can be served on this connection */
+	/* The listener's policy; NULL: cfg->listener (the server's defaults).
+	 * Must outlive the session. */
+	const struct tern__smtp_listener *listener;
+};
+
+/* What TLS established, handed in by the net layer after a handshake. */
+struct tern__smtp_tls_facts {
+	tern_tls_info info;       /* strings are copied by the engine */
+	bool has_exporter;        /* tls-exporter channel binding (RFC 9266) */
+	unsigned char exporter[32];
+	size_t endpoint_len;      /* tls-server-end-point (RFC 5929); 0: none */
+	unsigned char endpoint[64];
 };
 
 struct tern__smtp_io {
@@ -54,6 +78,9 @@ struct tern__smtp_io {
 	 * engine asks nothing else of the clock; tests pass a fixed time. */
 	long long (*now)(void *io_ctx);
 	void *io_ctx;
+	/* The event loop of the connection, for tern_smtp_session_event_base();
+	 * NULL in tests. */
+	struct event_base *base;
 };
 
 /* Creates a session. id is copied (e.g. "1a2b3c4d"). Returns 0 or TERN_ENOMEM. */
@@ -112,8 +139,16 @@ void tern__smtp_session_eof(tern_smtp_session *session);
  * from inside a callback of the same session (or from the io wakeup). */
 void tern__smtp_session_free(tern_smtp_session **session);
 
-/* Mark the connection secure (STARTTLS done); resets the session state as
- * RFC 3207 4.2 demands. For the TLS work to come. */
-void tern__smtp_session_set_secure(tern_smtp_session *session);
+/* True once the engine answered STARTTLS with 220: it takes no more input
+ * and waits for the net layer to discard what it holds in plaintext and run
+ * the TLS handshake (then tls_started), or to close. */
+bool tern__smtp_session_want_tls(const tern_smtp_session *session);
+
+/* The TLS handshake finished. After STARTTLS this resets the session state
+ * as RFC 3207 4.2 demands (HELO name, envelope, authentication); on an
+ * implicit-TLS listener it only records the facts. Then on_secure runs;
+ * its refusal queues 421 4.7.0 and closes. facts is copied. */
+void tern__smtp_session_tls_started(tern_smtp_session *session,
+				    const struct tern__smtp_tls_facts *facts);
 
 #endif

@@ -41,16 +41,19 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 		return TERN_ENOMEM;
 	}
 	snprintf(s->client_hostname, hl, strchr(ra, ':') ? "[IPv6:%s]" : "[%s]", ra);
+	s->listener = conn && conn->listener ? conn->listener : &cfg->listener;
 	if (conn) {
 		s->remote_port = conn->remote_port;
 		s->local_port = conn->local_port;
 		s->secure = conn->secure;
+		s->tls_available = conn->tls_available;
 	}
 	/* The line buffer holds one command line with its CRLF: exactly the
 	 * max_line_length octets RFC 5321 4.5.3.1.4 counts. */
 	tern__buf_init(&s->line, s->opts->max_line_length);
 	tern__buf_init(&s->out, 0);
 	tern__smtp_tx_init(&s->tx);
+	s->refs = 1; /* the engine's, dropped by tern__smtp_session_free() */
 	*session_r = s;
 	return 0;
 }
@@ -119,19 +122,91 @@ void tern__smtp_decide_begin(tern_smtp_session *s, enum tern__smtp_wait kind)
 	tern__smtp_enter(s);
 }
 
+static const char *callback_name(enum tern__smtp_wait kind)
+{
+	switch (kind) {
+	case TERN__WAIT_CONNECT: return "on_connect";
+	case TERN__WAIT_HELO: return "on_helo";
+	case TERN__WAIT_MAIL: return "on_mail_from";
+	case TERN__WAIT_RCPT: return "on_rcpt_to";
+	case TERN__WAIT_DATA_START:
+	case TERN__WAIT_BDAT_START: return "on_data_start";
+	case TERN__WAIT_CHUNK: return "on_data_chunk";
+	case TERN__WAIT_DATA_END: return "on_data_end";
+	case TERN__WAIT_VRFY: return "on_vrfy";
+	case TERN__WAIT_NONE: break;
+	}
+	return "callback";
+}
+
+/* A reply code an embedder may give: 0 (the default) or RFC 5321 4.2.1's
+ * 2yz to 5yz. */
+static bool code_valid(int code)
+{
+	return code == 0 || (code >= 200 && code <= 599);
+}
+
+/* ARCHITECTURE.md: anything that is not a clear accept fails closed. A
+ * decision value the API does not define, or a reply code no reply class
+ * has, is a bug in the embedder: answer with a temporary failure (the
+ * client retries once it is fixed), never with a positive reply. Sets *r
+ * (kept in the session until the next decision) and returns REJECT. */
+static int fail_closed(tern_smtp_session *s, enum tern__smtp_wait kind, const char *what,
+		       int value, tern_smtp_reply *r)
+{
+	tern__smtp_log(s, TERN_LOG_ERROR, "%s gave an invalid %s (%d): answered 4.3.0",
+		       callback_name(kind), what, value);
+	if (kind == TERN__WAIT_CONNECT) {
+		/* RFC 5321 3.1 and 4.3.2: the replies to a connection are 220
+		 * and 554, and 421 at any time; a 451 is no greeting. 421
+		 * closes the session (RFC 5321 3.8). */
+		char text[200];
+		snprintf(text, sizeof(text), "%s Service not available, closing", s->cfg->name);
+		tern__kept_reply_set(&s->early_reply, 421, "4.3.0", text);
+	} else {
+		tern__kept_reply_set(&s->early_reply, 451, "4.3.0",
+				     "Local error in processing, try again later");
+	}
+	*r = tern__kept_reply_get(&s->early_reply);
+	if (kind == TERN__WAIT_DATA_END)
+		s->data_end_failed = true; /* LMTP: no per-recipient reply wins */
+	return TERN_SMTP_REJECT;
+}
+
+/* The decision a reply given to resume() (or from inside the callback)
+ * stands for. */
+static int resumed_decision(tern_smtp_session *s, enum tern__smtp_wait kind,
+			    const tern_smtp_reply *reply, tern_smtp_reply *r)
+{
+	if (reply && !code_valid(reply->code))
+		return fail_closed(s, kind, "reply code", reply->code, r);
+	if (reply)
+		*r = *reply;
+	else
+		memset(r, 0, sizeof(*r));
+	return tern__smtp_decision_ok(TERN_SMTP_ACCEPT, r) ? TERN_SMTP_ACCEPT : TERN_SMTP_REJECT;
+}
+
 int tern__smtp_decide_end(tern_smtp_session *s, int decision, tern_smtp_reply *r)
 {
-	tern__smtp_leave(s);
+	tern__smtp_leave(s); /* carries out a close asked inside the callback */
 	enum tern__smtp_wait kind = s->deciding;
 	s->deciding = TERN__WAIT_NONE;
-	if (decision != TERN_SMTP_PENDING)
-		return decision == TERN_SMTP_REJECT ? TERN_SMTP_REJECT : TERN_SMTP_ACCEPT;
+	if (tern__smtp_closed(s))
+		return TERN_SMTP_PENDING; /* nothing more for this command */
+	if (decision != TERN_SMTP_ACCEPT && decision != TERN_SMTP_REJECT &&
+	    decision != TERN_SMTP_PENDING)
+		return fail_closed(s, kind, "decision", decision, r);
+	if (decision != TERN_SMTP_PENDING) {
+		if (!code_valid(r->code))
+			return fail_closed(s, kind, "reply code", r->code, r);
+		return decision;
+	}
 	if (s->early_resume) {
 		/* The embedder answered before returning PENDING. */
 		if (s->early_reply_set) {
-			*r = tern__kept_reply_get(&s->early_reply);
-			return tern__smtp_decision_ok(TERN_SMTP_ACCEPT, r) ? TERN_SMTP_ACCEPT
-									   : TERN_SMTP_REJECT;
+			tern_smtp_reply kept = tern__kept_reply_get(&s->early_reply);
+			return resumed_decision(s, kind, &kept, r);
 		}
 		memset(r, 0, sizeof(*r));
 		return TERN_SMTP_ACCEPT;
@@ -157,7 +232,10 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 {
 	if (!s)
 		return TERN_EINVAL;
-	if (s->eof)
+	/* A late answer (a slow lookup) for a session the client or the
+	 * embedder closed: the embedder's reference keeps the object, and
+	 * this is all it may still do. */
+	if (s->eof || tern__smtp_closed(s))
 		return TERN_ECLOSED;
 	if (s->deciding != TERN__WAIT_NONE && s->wait == TERN__WAIT_NONE) {
 		/* Called from inside the deciding callback: remember it. */
@@ -175,10 +253,9 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 		return TERN_ESTATE;
 	enum tern__smtp_wait kind = s->wait;
 	s->wait = TERN__WAIT_NONE;
-	tern_smtp_reply none = {0};
-	int d = tern__smtp_decision_ok(TERN_SMTP_ACCEPT, reply) ? TERN_SMTP_ACCEPT
-								: TERN_SMTP_REJECT;
-	const tern_smtp_reply *r = reply ? reply : &none;
+	tern_smtp_reply rr;
+	int d = resumed_decision(s, kind, reply, &rr);
+	const tern_smtp_reply *r = &rr;
 	switch (kind) {
 	case TERN__WAIT_CONNECT: connect_decided(s, d, r); break;
 	case TERN__WAIT_HELO: tern__cmd_helo_decided(s, d, r); break;
@@ -188,7 +265,7 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 	case TERN__WAIT_DATA_START:
 	case TERN__WAIT_BDAT_START: tern__data_start_decided(s, d, r); break;
 	case TERN__WAIT_DATA_END: tern__data_end_decided(s, d, r); break;
-	case TERN__WAIT_CHUNK: tern__data_chunk_resumed(s); break; /* then reading goes on */
+	case TERN__WAIT_CHUNK: tern__data_chunk_resumed(s, d, r); break; /* then reading goes on */
 	case TERN__WAIT_NONE: break;
 	}
 	run_queue(s);
@@ -321,13 +398,6 @@ static void line_complete(tern_smtp_session *s)
 					 s->cfg->name);
 		else if (ends)
 			s->queue_blocked = true;
-		if (ends && len >= 8 && strncasecmp(line, "STARTTLS", 8) == 0 &&
-		    (len == 8 || line[8] == ' ')) {
-			/* What follows in this same write was pipelined
-			 * behind STARTTLS: never executed (CVE-2011-0411). */
-			s->starttls_queued = true;
-			s->drop_input = true;
-		}
 	} else {
 		execute_line(s, line, len, framing);
 	}
@@ -382,23 +452,10 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	}
 	s->in_feed = true;
 	size_t used = 0;
-	if (s->drop_octets > 0 && !s->starttls_queued) {
-		/* Octets that arrived while a STARTTLS waited in the queue
-		 * were sent before its reply: dropped like the rest. */
-		size_t n = s->drop_octets < len ? s->drop_octets : len;
-		s->drop_octets -= n;
-		used = n;
-		tern__smtp_log(s, TERN_LOG_WARNING, "dropped %zu octets pipelined after STARTTLS", n);
-	}
-	while (used < len && !s->closing && !s->eof) {
-		if (s->drop_input) {
-			/* Octets pipelined behind STARTTLS are never executed. */
-			s->drop_input = false;
-			tern__smtp_log(s, TERN_LOG_WARNING,
-				       "dropped %zu octets pipelined after STARTTLS", len - used);
-			used = len;
-			break;
-		}
+	/* After STARTTLS's 220 not one more octet is taken: what the client
+	 * sent behind the command stays with the net layer, which discards
+	 * it before the handshake (RFC 3207 4, CVE-2011-0411). */
+	while (used < len && !s->closing && !s->eof && !s->tls_wanted) {
 		if (s->out.len > OUTPUT_HIGH_WATER)
 			break;
 		if (s->input != TERN__INPUT_COMMAND) {
@@ -422,13 +479,6 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 			break;
 		used += take_line(s, in + used, len - used);
 	}
-	/* A STARTTLS answered inside this feed with nothing behind it: later
-	 * input was sent after the client saw our reply, so it is legitimate.
-	 * (One answered from the queue, outside feed, drops what the net layer
-	 * has buffered by then: that was sent before the reply.) */
-	s->drop_input = false;
-	if (s->starttls_queued && len - used > s->drop_octets)
-		s->drop_octets = len - used; /* what the net layer still holds */
 	s->in_feed = false;
 	if (s->closing)
 		return TERN_ECLOSED;
@@ -455,7 +505,7 @@ bool tern__smtp_session_want_close(const tern_smtp_session *s)
 
 bool tern__smtp_session_want_input(const tern_smtp_session *s)
 {
-	if (s->closing || s->eof || s->out.len > OUTPUT_HIGH_WATER)
+	if (s->closing || s->eof || s->tls_wanted || s->out.len > OUTPUT_HIGH_WATER)
 		return false;
 	if (s->input != TERN__INPUT_COMMAND)
 		return s->wait == TERN__WAIT_NONE;
@@ -516,25 +566,27 @@ void tern__smtp_session_eof(tern_smtp_session *s)
 	tern__buf_clear(&s->out);
 }
 
-void tern_smtp_session_close(tern_smtp_session *s)
+void tern__smtp_close_now(tern_smtp_session *s)
 {
-	if (!s || s->closing)
-		return;
-	tern__data_abort(s);
+	s->close_state = TERN__CLOSE_DONE;
+	tern__data_abort(s); /* on_data_abort, at most once */
 	s->closing = true;
 	tern__smtp_wakeup(s);
 }
 
-void tern__smtp_session_set_secure(tern_smtp_session *s)
+void tern_smtp_session_close(tern_smtp_session *s)
 {
-	/* RFC 3207 4.2: forget everything learnt before TLS. */
-	s->secure = true;
-	tern__smtp_session_reset_tx(s);
-	free(s->helo_name);
-	s->helo_name = NULL;
-	s->helo_kind = TERN__HELO_NONE;
-	tern__buf_clear(&s->line);
-	s->line_overflow = false;
+	if (!s || tern__smtp_closed(s) || s->eof)
+		return;
+	if (s->in_callback > 0) {
+		/* STYLE.md: a callback may close the session. The engine code
+		 * that called it runs on when it returns, so the close waits
+		 * for that (tern__smtp_leave); re-entering the engine here
+		 * would abort a message under its own feet. */
+		s->close_state = TERN__CLOSE_DEFERRED;
+		return;
+	}
+	tern__smtp_close_now(s);
 }
 
 void tern__smtp_session_reset_tx(tern_smtp_session *s)
@@ -544,14 +596,18 @@ void tern__smtp_session_reset_tx(tern_smtp_session *s)
 	tern__smtp_tx_reset(&s->tx);
 	memset(&s->body, 0, sizeof(s->body));
 	s->input = TERN__INPUT_COMMAND;
-	if (had && s->opts->callbacks.on_reset) {
+	if (had && s->opts->callbacks.on_reset && !tern__smtp_closed(s)) {
 		tern__smtp_enter(s);
 		s->opts->callbacks.on_reset(s, s->opts->user_data);
 		tern__smtp_leave(s);
 	}
 }
 
-static void session_destroy(tern_smtp_session *s)
+/* Releases everything but the object itself, which the embedder's
+ * references may keep: what is left reads as an ended session (accessors
+ * give NULL and 0, resume gives TERN_ECLOSED) and never points at the
+ * server's config, which may be gone by then. */
+static void session_release(tern_smtp_session *s)
 {
 	tern__data_abort(s);
 	if (s->opts->callbacks.on_close) {
@@ -559,11 +615,14 @@ static void session_destroy(tern_smtp_session *s)
 		s->opts->callbacks.on_close(s, s->opts->user_data);
 		tern__smtp_leave(s);
 	}
+	s->close_state = TERN__CLOSE_ENDED;
 	tern__smtp_tx_reset(&s->tx);
 	early_clear(s);
 	for (unsigned i = 0; s->queue && i < s->opts->max_pipelined_commands; i++)
 		free(s->queue[i].line);
 	free(s->queue);
+	s->queue = NULL;
+	s->queue_count = 0;
 	tern__buf_free(&s->line);
 	tern__buf_free(&s->out);
 	free(s->helo_name);
@@ -571,7 +630,34 @@ static void session_destroy(tern_smtp_session *s)
 	free(s->remote_address);
 	free(s->local_address);
 	free(s->client_hostname);
-	free(s);
+	s->helo_name = s->pending_helo = NULL;
+	s->remote_address = s->local_address = s->client_hostname = NULL;
+	s->helo_kind = TERN__HELO_NONE;
+	s->remote_port = s->local_port = 0;
+	s->secure = false;
+	s->transactions = 0;
+	s->cfg = NULL;
+	s->opts = NULL;
+	memset(&s->io, 0, sizeof(s->io));
+}
+
+void tern_smtp_session_ref(tern_smtp_session *s)
+{
+	if (s)
+		s->refs++;
+}
+
+void tern_smtp_session_unref(tern_smtp_session **sp)
+{
+	if (!sp || !*sp)
+		return;
+	tern_smtp_session *s = *sp;
+	*sp = NULL;
+	/* The engine's own reference goes only through session_free, so the
+	 * embedder's last unref can never pull the session from under a
+	 * live connection. */
+	if (--s->refs == 0)
+		free(s);
 }
 
 void tern__smtp_session_free(tern_smtp_session **sp)
@@ -581,7 +667,9 @@ void tern__smtp_session_free(tern_smtp_session **sp)
 	if (!s)
 		return;
 	/* The net layer never frees from inside a callback of this session
-	 * (its wakeup is deferred to the loop), so no reference count. */
+	 * (its wakeup is deferred to the loop); the references are the
+	 * embedder's, for answers that arrive after the end. */
 	s->eof = true;
-	session_destroy(s);
+	session_release(s);
+	tern_smtp_session_unref(&s);
 }

@@ -46,6 +46,21 @@ enum tern__smtp_framing {
 	TERN__FRAMING_BARE_LF,  /* ended by LF without CR */
 };
 
+/* Where the session is in its teardown, as the embedder sees it. */
+enum tern__smtp_close {
+	TERN__CLOSE_NONE = 0,
+	/* tern_smtp_session_close() from inside a callback: carried out when
+	 * the outermost callback returns (tern__smtp_leave). */
+	TERN__CLOSE_DEFERRED,
+	/* Closed by the embedder: on_data_abort ran (if a message was in
+	 * progress), the session is closing, and no callback but on_close
+	 * runs any more. */
+	TERN__CLOSE_DONE,
+	/* tern__smtp_session_free() ran: on_close returned and every resource
+	 * is gone; only the object is left, for the embedder's references. */
+	TERN__CLOSE_ENDED,
+};
+
 struct tern__smtp_queued {
 	char *line;             /* NULL for a framing error */
 	size_t len;
@@ -64,6 +79,10 @@ struct tern_smtp_session {
 	char *client_hostname;
 	unsigned remote_port, local_port;
 	bool secure;
+	bool tls_available;  /* STARTTLS can be served here */
+	bool tls_wanted;     /* 220 to STARTTLS queued: no more input in plaintext */
+	const struct tern__smtp_listener *listener;
+	struct tern__smtp_tls *tls; /* what TLS established; NULL before */
 
 	bool started;     /* greeting sent or being decided */
 	bool refused;     /* on_connect refused: only QUIT is served */
@@ -73,6 +92,11 @@ struct tern_smtp_session {
 	bool draining;    /* the server is closing */
 	bool eof;         /* the client is gone */
 	unsigned in_callback;
+	enum tern__smtp_close close_state;
+	/* References to the object (not to the connection): one held by the
+	 * engine until tern__smtp_session_free(), plus the embedder's
+	 * tern_smtp_session_ref(). The object is freed at the last one. */
+	unsigned refs;
 
 	enum tern__smtp_helo_kind helo_kind;
 	char *helo_name;
@@ -89,9 +113,6 @@ struct tern_smtp_session {
 	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
 	unsigned queue_head, queue_count;
 	bool queue_blocked;     /* a queued command ends the input group */
-	bool drop_input;        /* drop the rest of this feed (after STARTTLS) */
-	bool starttls_queued;   /* a STARTTLS waits in the queue */
-	size_t drop_octets;     /* received while it waited: dropped once it ran */
 
 	/* The decision the engine waits for, and one that arrived early (the
 	 * embedder resumed from inside the callback that returned PENDING). */
@@ -101,12 +122,26 @@ struct tern_smtp_session {
 	bool early_resume;
 	struct tern__kept_reply early_reply;
 	bool early_reply_set;
+	/* on_data_end's answer was invalid: it fails for every recipient,
+	 * whatever tern_smtp_session_set_rcpt_reply() said. */
+	bool data_end_failed;
 
 	struct tern__smtp_transaction tx;
 	struct tern__smtp_body body;
 
 	struct tern__buf out;
 };
+
+/* What TLS established (tls.c keeps copies of the strings). */
+struct tern__smtp_tls {
+	tern_tls_info info;
+	bool has_exporter;
+	unsigned char exporter[32];
+	size_t endpoint_len;
+	unsigned char endpoint[64];
+	char *version, *cipher, *sni, *subject, *cn, *fingerprint;
+};
+void tern__smtp_tls_free(struct tern__smtp_tls **tls);
 
 /* Reply helpers (reply.c). Every reply goes through tern__smtp_reply: it
  * formats "code enhanced text", hides the enhanced code when the option says
@@ -141,10 +176,24 @@ bool tern__smtp_junk_command(tern_smtp_session *s);
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Callback bracket: every call into user code is wrapped so that a close or
- * free from inside is deferred until the callback returns. */
+/* Callback bracket: every call into user code is wrapped so that a close
+ * from inside is deferred until the outermost callback returns (the engine
+ * code around the call still runs then, and must not run into a half-closed
+ * session). The net layer never frees a session from inside a callback. */
+void tern__smtp_close_now(tern_smtp_session *s);
 static inline void tern__smtp_enter(tern_smtp_session *s) { s->in_callback++; }
-static inline void tern__smtp_leave(tern_smtp_session *s) { s->in_callback--; }
+static inline void tern__smtp_leave(tern_smtp_session *s)
+{
+	if (--s->in_callback == 0 && s->close_state == TERN__CLOSE_DEFERRED)
+		tern__smtp_close_now(s);
+}
+/* True once the embedder closed the session (or it ended): no callback but
+ * on_data_abort (once, from the close itself) and on_close may run, and
+ * nothing more is fed or decided. */
+static inline bool tern__smtp_closed(const tern_smtp_session *s)
+{
+	return s->close_state != TERN__CLOSE_NONE;
+}
 
 /* Starts waiting for a decision. */
 void tern__smtp_wait(tern_smtp_session *s, enum tern__smtp_wait what);
@@ -159,7 +208,10 @@ const char *tern__smtp_with_keyword(const tern_smtp_session *s);
 /* Decision bracket around a callback that may answer PENDING:
  *   tern__smtp_decide_begin(s, KIND); d = callback(...); d = tern__smtp_decide_end(s, d, &r);
  * decide_end returns ACCEPT/REJECT to continue at once (an embedder that
- * resumed from inside the callback counts), or PENDING after setting s->wait. */
+ * resumed from inside the callback counts), or PENDING after setting s->wait.
+ * It also returns PENDING, without waiting for anything, when the embedder
+ * closed the session from inside the callback: the caller stops there. Any
+ * value other than the three decisions fails closed (4.3.0, see smtp.h). */
 void tern__smtp_decide_begin(tern_smtp_session *s, enum tern__smtp_wait kind);
 int tern__smtp_decide_end(tern_smtp_session *s, int decision, tern_smtp_reply *r);
 
@@ -175,6 +227,7 @@ enum tern__smtp_ext {
 	TERN__EXT_CHUNKING,
 	TERN__EXT_BINARYMIME,
 	TERN__EXT_REQUIRETLS,
+	TERN__EXT_STARTTLS,
 };
 bool tern__smtp_ext(const tern_smtp_session *s, enum tern__smtp_ext ext);
 

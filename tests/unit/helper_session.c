@@ -266,6 +266,8 @@ void hs_open(struct hs *h)
 		.local_address = "192.0.2.2",
 		.local_port = 25,
 		.secure = h->secure,
+		.tls_available = h->tls_available,
+		.listener = h->listener,
 	};
 	struct tern__smtp_io io = {.wakeup = io_wakeup, .now = io_now, .io_ctx = h};
 	rc = tern__smtp_session_new(&h->session, &h->cfg, &conn, HS_ID, &io);

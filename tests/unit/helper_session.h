@@ -80,6 +80,8 @@ struct hs {
 	tern_smtp_session *session;
 	bool cfg_ok;
 	bool secure;            /* conn_info.secure */
+	bool tls_available;     /* conn_info.tls_available: STARTTLS is served */
+	const struct tern__smtp_listener *listener; /* conn_info.listener */
 	const char *remote;     /* remote address; NULL: 192.0.2.1 */
 	long long now;
 

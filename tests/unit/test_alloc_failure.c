@@ -42,6 +42,7 @@
 #include "alloc_fail.h"
 #include "helper_session.h"
 #include "net/connection.h"
+#include "server/smtp_engine.h"
 #include "smtp/engine.h"
 #include "tern/smtp.h"
 #include "tern/tern.h"
@@ -760,18 +761,23 @@ static unsigned conn_once(unsigned k, unsigned *fails)
 	assert_int_equal(tern__smtp_config_init(&cfg, &o), 0);
 	struct event_base *base = event_base_new();
 	assert_non_null(base);
+	struct tern__net_config net = {0};
 	struct tern__conn_host host = {
 		.base = base,
-		.cfg = &cfg,
+		.net = &net,
 		.session_ended = host_session_ended,
 		.conn_ended = host_conn_ended,
 	};
+	struct tern__smtp_engine_ctx ectx = {.cfg = &cfg, .listener = &cfg.listener};
+	struct tern__conn_listener listener = {.engine = &tern__smtp_conn_engine,
+					       .engine_ctx = &ectx};
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	struct sockaddr_storage peer = {0};
 	peer.ss_family = AF_UNIX;
 	af_arm(k);
-	int rc = tern__conn_new(&host, sv[0], (struct sockaddr *)&peer, sizeof(sa_family_t),
+	int rc = tern__conn_new(&host, &listener, sv[0], (struct sockaddr *)&peer,
+				sizeof(sa_family_t),
 				"c0ffee00", false);
 	unsigned n = af_disarm();
 	unsigned conns = host.n_conns;

@@ -653,7 +653,7 @@ out:
 
 static void set_greeting_delay(tern_smtp_server *s)
 {
-	s->cfg.greeting_delay = 300;
+	s->net.greeting_delay = 300;
 }
 
 static void test_early_talker(void **state)

@@ -1,11 +1,11 @@
-/* Log helper for the net and server layers. */
-#include "net/netlog.h"
+/* Log helper for the server layer. */
+#include "server/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-void tern__net_log(const struct tern__smtp_config *cfg, tern_smtp_session *session,
-		   enum tern_smtp_log_level level, const char *fmt, ...)
+void tern__server_log(const struct tern__smtp_config *cfg, tern_smtp_session *session,
+		      enum tern_smtp_log_level level, const char *fmt, ...)
 {
 	const tern_smtp_callbacks *cb = &cfg->opts.callbacks;
 	char line[512];
