@@ -113,6 +113,11 @@ class Ternd:
                     "--hostname", "tern.test", "--log-level", "debug"]
         if lmtp:
             self.cmd.append("--lmtp")
+        # Generated files (the self-signed certificate) stay in the test's
+        # own directory, never in the working tree.
+        if "--state-dir" not in args:
+            self.state_dir = os.path.join(self.dir, "state")
+            self.cmd += ["--state-dir", self.state_dir]
         self.cmd += list(args)
         self.wrapped = bool(wrapper)
         if wrapper:
