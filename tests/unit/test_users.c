@@ -111,7 +111,7 @@ static void test_good_file(void **state)
 	assert_string_equal(users_entry_name(a), "alice@example.org");
 	assert_int_equal(users_entry_line(a), 4);
 	assert_string_equal(users_entry_hash(a), yescrypt_secret);
-	struct users_scram keys;
+	struct users_scram keys = {0};
 	assert_false(users_entry_scram(a, &keys));
 	assert_null(users_entry_cram_md5(a));
 
