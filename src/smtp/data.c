@@ -149,7 +149,7 @@ static int deliver(tern_smtp_session *s, const char *p, size_t n)
 	d = tern__smtp_decide_end(s, d, &r);
 	if (d == TERN_SMTP_PENDING)
 		return 1; /* s->wait is CHUNK: resume() goes on reading */
-	if (d == TERN_SMTP_REJECT) {
+	if (!tern__smtp_decision_ok(d, &r)) {
 		tern__kept_reply_set(&s->body.reply, r.code, r.enhanced, r.text);
 		fail(s, TERN__BODY_REJECTED);
 	}
@@ -336,7 +336,9 @@ void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_
 		       tern__smtp_decision_ok(decision, r) ? "accepted" : "refused",
 		       (unsigned long long)s->body.size);
 	s->tx.data_started = false; /* finished: no abort from here on */
-	reply_each(s, decision, r, &def_ok, &def_fail, true);
+	bool failed = s->data_end_failed;
+	s->data_end_failed = false;
+	reply_each(s, decision, r, &def_ok, &def_fail, !failed);
 	end_transaction(s);
 }
 
@@ -434,8 +436,14 @@ size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len)
 	return used;
 }
 
-void tern__data_chunk_resumed(tern_smtp_session *s)
+void tern__data_chunk_resumed(tern_smtp_session *s, int decision, const tern_smtp_reply *r)
 {
+	if (!tern__smtp_decision_ok(decision, r) && s->body.error == TERN__BODY_OK) {
+		/* resume() with a refusal (tern_smtp_session_reject()) is the
+		 * chunk's REJECT, as if returned by on_data_chunk. */
+		tern__kept_reply_set(&s->body.reply, r->code, r->enhanced, r->text);
+		fail(s, TERN__BODY_REJECTED);
+	}
 	if (s->body.chunk_done) {
 		s->body.chunk_done = false;
 		chunk_complete(s);
@@ -447,7 +455,10 @@ int tern_smtp_session_set_rcpt_reply(tern_smtp_session *s, unsigned idx,
 {
 	if (!s || !reply)
 		return TERN_EINVAL;
-	if (idx >= s->tx.rcpt_count)
+	/* Only a clear reply class may stand for a recipient (fail closed). */
+	if (idx >= s->tx.rcpt_count || (reply->code != 0 && (reply->code < 200 ||
+							      reply->code > 599 ||
+							      reply->code / 100 == 3)))
 		return TERN_EINVAL;
 	struct tern__smtp_recipient *rc = s->tx.rcpts[idx];
 	char *text = reply->text ? strdup(reply->text) : NULL;

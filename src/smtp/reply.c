@@ -137,7 +137,8 @@ void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *enhanced
 
 bool tern__smtp_decision_ok(int decision, const tern_smtp_reply *r)
 {
-	if (decision == TERN_SMTP_REJECT)
+	/* Fail closed: only an explicit ACCEPT can be positive. */
+	if (decision != TERN_SMTP_ACCEPT)
 		return false;
 	return !(r && r->code >= 400);
 }

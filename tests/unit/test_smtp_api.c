@@ -69,13 +69,24 @@ static void test_options_older_caller_gets_defaults(void **state)
 	tern_smtp_options def;
 	tern_smtp_options_init(&def);
 
-	tern_smtp_options *old = malloc(V1_SIZE);
-	assert_non_null(old);
-	tern_smtp_options_init_sized(old, V1_SIZE);
-	assert_int_equal(old->struct_size, V1_SIZE);
-	old->name = "mx.test";
-	old->size = 1234;
-	old->log_level = TERN_LOG_DEBUG;
+	/* What the old program's tern_smtp_options_init() and assignments
+	 * leave in its V1_SIZE bytes (set in a full struct: writing fields
+	 * through a pointer to the short block would be out of bounds). */
+	tern_smtp_options set;
+	memset(&set, 0, sizeof(set));
+	tern_smtp_options_init_sized(&set, V1_SIZE);
+	assert_int_equal(set.struct_size, V1_SIZE);
+	set.name = "mx.test";
+	set.size = 1234;
+	set.log_level = TERN_LOG_DEBUG;
+	unsigned char *block = malloc(V1_SIZE);
+	assert_non_null(block);
+	tern_smtp_options_init_sized((tern_smtp_options *)block, V1_SIZE);
+	/* init on the short block itself writes the defaults, and no more. */
+	assert_memory_equal(block + sizeof(size_t), (const char *)&def + sizeof(size_t),
+			    V1_SIZE - sizeof(size_t));
+	memcpy(block, &set, V1_SIZE);
+	const tern_smtp_options *old = (const tern_smtp_options *)block;
 
 	tern_smtp_server *srv = NULL;
 	assert_int_equal(tern_smtp_server_new(&srv, old), 0);
@@ -91,7 +102,7 @@ static void test_options_older_caller_gets_defaults(void **state)
 	assert_memory_equal((const char *)&cfg.opts + V1_SIZE, (const char *)&def + V1_SIZE,
 			    sizeof(def) - V1_SIZE);
 	tern__smtp_config_free(&cfg);
-	free(old);
+	free(block);
 
 	/* The same with a full-size struct whose tail is garbage: bytes past
 	 * struct_size are never read. */
@@ -139,6 +150,200 @@ static void test_options_newer_caller(void **state)
 	assert_int_equal(small.struct_size, 0);
 }
 
+/* ---- 1. decisions other than ACCEPT, REJECT, PENDING fail closed ------- */
+
+#define L HS_LINES
+#define MAIL_OK "MAIL FROM:<a@b.example>\r\n"
+#define RCPT_OK "RCPT TO:<c@d.example>\r\n"
+#define TX HS_EHLO MAIL_OK RCPT_OK
+#define TX_REPLY HS_EHLO_REPLY, "250 2.1.0", "250 2.1.5"
+#define MSG "DATA\r\nSubject: t\r\n\r\nbody\r\n.\r\n"
+
+/* Error-level log lines that name the bad value. */
+static unsigned bad_logs;
+
+static void count_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *msg,
+		      void *ud)
+{
+	(void)s;
+	(void)ud;
+	if (level == TERN_LOG_ERROR && strstr(msg, "invalid"))
+		bad_logs++;
+}
+
+static void logs(struct hs *h)
+{
+	bad_logs = 0;
+	h->opts.callbacks.on_log = count_log;
+}
+
+static void logged(struct hs *h)
+{
+	(void)h;
+	if (bad_logs == 0)
+		fail_msg("the invalid value was not logged at error level");
+}
+
+static void bad(struct hs *h, enum hs_cb cb, int value)
+{
+	logs(h);
+	hs_push(h, cb, (struct hs_decision){.decision = value});
+}
+
+static void bad_connect(struct hs *h) { bad(h, HS_CONNECT, 7); }
+static void bad_connect_neg(struct hs *h) { bad(h, HS_CONNECT, -1); }
+static void bad_helo(struct hs *h) { bad(h, HS_HELO, 3); }
+static void bad_mail(struct hs *h) { bad(h, HS_MAIL, -1); }
+static void bad_rcpt(struct hs *h) { bad(h, HS_RCPT, 1000); }
+static void bad_data_start(struct hs *h) { bad(h, HS_DATA_START, 42); }
+static void bad_chunk(struct hs *h) { bad(h, HS_DATA_CHUNK, 9); }
+static void bad_data_end(struct hs *h) { bad(h, HS_DATA_END, 9); }
+static void bad_vrfy(struct hs *h) { bad(h, HS_VRFY, 5); }
+
+/* LMTP: per-recipient 250s set from on_data_end do not turn a bad decision
+ * into a delivery. */
+static void bad_data_end_lmtp(struct hs *h)
+{
+	bad(h, HS_DATA_END, 9);
+	h->opts.lmtp = true;
+	h->rr_idx[0] = 0;
+	h->rr[0] = (tern_smtp_reply){250, NULL, "ok"};
+	h->rr_idx[1] = 1;
+	h->rr[1] = (tern_smtp_reply){0, NULL, NULL};
+	h->n_rr = 2;
+}
+
+/* A reply code outside 2xx-5xx is no clearer than a bad decision value. */
+static void bad_code_accept(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_MAIL, (struct hs_decision){.decision = TERN_SMTP_ACCEPT, .reply = {600, NULL, NULL}});
+}
+
+static void bad_code_reject(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_RCPT, (struct hs_decision){.decision = TERN_SMTP_REJECT, .reply = {-550, NULL, NULL}});
+}
+
+/* Resume paths: later, from inside the callback, and for on_connect. */
+static void bad_resume(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_MAIL, (struct hs_decision){.decision = TERN_SMTP_PENDING, .resume_with = true,
+						 .resume_reply = {999, NULL, "x"}});
+}
+
+static void bad_resume_inside(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_RCPT, (struct hs_decision){.decision = TERN_SMTP_PENDING, .resume_inside = true,
+						 .resume_with = true, .resume_reply = {100, NULL, NULL}});
+}
+
+static void bad_resume_connect(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_CONNECT, (struct hs_decision){.decision = TERN_SMTP_PENDING,
+						    .resume_with = true, .resume_reply = {999, NULL, NULL}});
+}
+
+static void bad_resume_data_end(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_DATA_END, (struct hs_decision){.decision = TERN_SMTP_PENDING,
+						     .resume_with = true, .resume_reply = {1, NULL, NULL}});
+}
+
+static void bad_resume_chunk(struct hs *h)
+{
+	logs(h);
+	hs_push(h, HS_DATA_CHUNK, (struct hs_decision){.decision = TERN_SMTP_PENDING,
+						       .resume_with = true, .resume_reply = {700, NULL, NULL}});
+}
+
+/* A paused chunk resumed with a refusal refuses the message; it used to be
+ * taken as "go on". */
+static void reject_resume_chunk(struct hs *h)
+{
+	hs_push(h, HS_DATA_CHUNK,
+		(struct hs_decision){.decision = TERN_SMTP_PENDING, .resume_with = true,
+				     .resume_reply = {554, NULL, "Virus found"}});
+}
+
+static void rcpt_reply_code_checked(struct hs *h)
+{
+	h->opts.lmtp = true;
+	h->rr_idx[0] = 0;
+	h->rr[0] = (tern_smtp_reply){300, NULL, "what"};
+	h->rr_idx[1] = 0;
+	h->rr[1] = (tern_smtp_reply){600, NULL, "what"};
+	h->n_rr = 2;
+}
+
+static void rcpt_reply_refused(struct hs *h)
+{
+	assert_int_equal(h->rr_rc[0], TERN_EINVAL);
+	assert_int_equal(h->rr_rc[1], TERN_EINVAL);
+}
+
+static const struct hs_case fail_closed_cases[] = {
+	/* RFC 5321 3.1 and 4.3.2: at connection time only 220, 554 and (any
+	 * time) 421 are replies; a 451 is no greeting. */
+	{.name = "on_connect bad value: 421 4.3.0 and close", .setup = bad_connect, .raw = true,
+	 .in = "EHLO x\r\n", .expect = L("=421 4.3.0 mx.test Service not available, closing"),
+	 .close = 1, .check = logged},
+	{.name = "on_connect -1: 421 4.3.0 and close", .setup = bad_connect_neg, .raw = true,
+	 .expect = L("421 4.3.0"), .close = 1, .check = logged},
+	{.name = "on_connect resumed with code 999: 421", .setup = bad_resume_connect, .raw = true,
+	 .expect = L("421 4.3.0"), .close = 1, .check = logged},
+	{.name = "on_helo bad value: 451", .setup = bad_helo, .in = HS_EHLO MAIL_OK,
+	 .expect = L("451 4.3.0", "503 5.5.1"), .check = logged},
+	{.name = "on_mail_from bad value: 451", .setup = bad_mail, .in = HS_EHLO MAIL_OK,
+	 .expect = L(HS_EHLO_REPLY, "451 4.3.0"), .check = logged},
+	{.name = "on_rcpt_to bad value: 451", .setup = bad_rcpt, .in = TX,
+	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "451 4.3.0"), .check = logged},
+	{.name = "on_data_start bad value: 451", .setup = bad_data_start, .in = TX "DATA\r\n",
+	 .expect = L(TX_REPLY, "451 4.3.0"), .check = logged},
+	{.name = "on_data_start bad value, BDAT: 451", .setup = bad_data_start,
+	 .in = TX "BDAT 4 LAST\r\nabcd",
+	 .expect = L(TX_REPLY, "451 4.3.0"), .check = logged},
+	{.name = "on_data_chunk bad value: 451", .setup = bad_chunk, .in = TX MSG,
+	 .expect = L(TX_REPLY, "354", "451 4.3.0"), .aborts = 1, .check = logged},
+	{.name = "on_data_end bad value: 451", .setup = bad_data_end, .in = TX MSG,
+	 .expect = L(TX_REPLY, "354", "451 4.3.0"), .messages = 1, .check = logged},
+	{.name = "on_data_end bad value, LMTP with 250 per recipient: 451 each",
+	 .setup = bad_data_end_lmtp,
+	 .in = "LHLO x\r\n" MAIL_OK RCPT_OK "RCPT TO:<e@f.example>\r\n" MSG,
+	 .expect = L("250-", "250-", "250-", "250-", "250-", "250-", "250-", "250-", "250 ",
+		     "250 2.1.0", "250 2.1.5", "250 2.1.5", "354", "=451 4.3.0 Local error in "
+		     "processing, try again later", "451 4.3.0"),
+	 .messages = 1, .check = logged},
+	{.name = "on_vrfy bad value: 451", .setup = bad_vrfy, .in = "VRFY bob\r\n",
+	 .expect = L("451 4.3.0"), .check = logged},
+	{.name = "ACCEPT with reply code 600: 451", .setup = bad_code_accept, .in = HS_EHLO MAIL_OK,
+	 .expect = L(HS_EHLO_REPLY, "451 4.3.0"), .check = logged},
+	{.name = "REJECT with reply code -550: 451", .setup = bad_code_reject, .in = TX,
+	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "451 4.3.0"), .check = logged},
+	{.name = "resume with code 999: 451", .setup = bad_resume, .in = HS_EHLO MAIL_OK,
+	 .expect = L(HS_EHLO_REPLY, "451 4.3.0"), .check = logged},
+	{.name = "resume from inside with code 100: 451", .setup = bad_resume_inside, .in = TX,
+	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "451 4.3.0"), .check = logged},
+	{.name = "on_data_end resumed with code 1: 451", .setup = bad_resume_data_end,
+	 .in = TX MSG, .expect = L(TX_REPLY, "354", "451 4.3.0"), .messages = 1,
+	 .check = logged},
+	{.name = "paused chunk resumed with code 700: 451", .setup = bad_resume_chunk,
+	 .in = TX MSG, .expect = L(TX_REPLY, "354", "451 4.3.0"), .aborts = 1,
+	 .check = logged},
+	{.name = "paused chunk resumed with a refusal: refused", .setup = reject_resume_chunk,
+	 .in = TX MSG, .expect = L(TX_REPLY, "354", "=554 5.3.0 Virus found"), .aborts = 1},
+	{.name = "set_rcpt_reply refuses codes outside 2xx-5xx", .setup = rcpt_reply_code_checked,
+	 .in = "LHLO x\r\n" MAIL_OK RCPT_OK MSG,
+	 .expect = L("250-", "250-", "250-", "250-", "250-", "250-", "250-", "250-", "250 ",
+		     "250 2.1.0", "250 2.1.5", "354", "250 2.6.0"),
+	 .messages = 1, .check = rcpt_reply_refused},
+};
+
 int main(void)
 {
 	const struct CMUnitTest abi[] = {
@@ -147,5 +352,8 @@ int main(void)
 		cmocka_unit_test(test_options_older_caller_gets_defaults),
 		cmocka_unit_test(test_options_newer_caller),
 	};
-	return cmocka_run_group_tests_name("smtp api: options ABI", abi, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("smtp api: options ABI", abi, NULL, NULL);
+	failed += hs_run_group("smtp api: fail closed", fail_closed_cases,
+			       sizeof(fail_closed_cases) / sizeof(fail_closed_cases[0]));
+	return failed;
 }
