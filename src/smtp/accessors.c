@@ -1,4 +1,6 @@
-/* Read-only views of a session for the embedder. */
+/* Read-only views of a session for the embedder. Each one is also safe on an
+ * ended session kept by a reference: session_release() left NULL and 0 in
+ * every field they read (only the id stays), and none reads the config. */
 #include "smtp/session.h"
 
 const char *tern_smtp_session_id(const tern_smtp_session *s) { return s->id; }
@@ -25,7 +27,7 @@ const char *tern_smtp_session_opening_command(const tern_smtp_session *s)
 
 const char *tern_smtp_session_transmission_type(const tern_smtp_session *s)
 {
-	return tern__smtp_with_keyword(s);
+	return s->close_state == TERN__CLOSE_ENDED ? NULL : tern__smtp_with_keyword(s);
 }
 
 const tern_smtp_mail *tern_smtp_session_mail_from(const tern_smtp_session *s)

@@ -141,6 +141,8 @@ static void fail(tern_smtp_session *s, enum tern__body_error e)
 static int deliver(tern_smtp_session *s, const char *p, size_t n)
 {
 	s->body.emitted += n;
+	if (tern__smtp_closed(s))
+		return 1; /* closed from inside a callback: deliver nothing more */
 	if (!s->opts->callbacks.on_data_chunk)
 		return 0;
 	tern_smtp_reply r = {0};
@@ -239,6 +241,8 @@ void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smt
 	uint64_t remaining = s->body.remaining;
 	bool last = s->body.last;
 	start_body(s);
+	if (tern__smtp_closed(s))
+		return; /* on_data_chunk closed it on the trace header: no 354 */
 	s->body.remaining = remaining;
 	s->body.last = last;
 	if (bdat) {
@@ -269,6 +273,8 @@ int tern_smtp_session_add_header(tern_smtp_session *s, const char *name, const c
 {
 	if (!s || !name || !value || !name[0])
 		return TERN_EINVAL;
+	if (tern__smtp_closed(s))
+		return TERN_ECLOSED;
 	if (!s->tx.headers_open)
 		return TERN_ESTATE;
 	/* RFC 5322 2.2: field name is printable ASCII without ":"; the value
@@ -415,15 +421,19 @@ size_t tern__data_feed(tern_smtp_session *s, const char *in, size_t len)
 {
 	bool done = false;
 	size_t used;
+	if (tern__smtp_closed(s))
+		return 0;
 	if (s->input == TERN__INPUT_DATA) {
 		struct tern__body_policy policy = {s->opts->max_data_line_length,
 						   s->opts->bare_newline};
 		used = tern__body_data_feed(&s->body, &policy, in, len, &done, emit_body, s);
-		if (done)
+		if (done && !tern__smtp_closed(s))
 			message_complete(s);
 		return used;
 	}
 	used = tern__body_bdat_feed(&s->body, in, len, &done, emit_body, s);
+	if (tern__smtp_closed(s))
+		return used; /* closed from on_data_chunk: the chunk ends nothing */
 	if (done) {
 		if (s->wait == TERN__WAIT_CHUNK)
 			/* The embedder paused on the chunk's last octets: the
@@ -455,6 +465,8 @@ int tern_smtp_session_set_rcpt_reply(tern_smtp_session *s, unsigned idx,
 {
 	if (!s || !reply)
 		return TERN_EINVAL;
+	if (tern__smtp_closed(s))
+		return TERN_ECLOSED;
 	/* Only a clear reply class may stand for a recipient (fail closed). */
 	if (idx >= s->tx.rcpt_count || (reply->code != 0 && (reply->code < 200 ||
 							      reply->code > 599 ||

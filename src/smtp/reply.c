@@ -211,7 +211,8 @@ bool tern__smtp_junk_command(tern_smtp_session *s)
 
 void tern__smtp_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *fmt, ...)
 {
-	if (!s->opts->callbacks.on_log || level > s->opts->log_level)
+	/* After tern_smtp_session_close() no callback but on_close runs. */
+	if (tern__smtp_closed(s) || !s->opts->callbacks.on_log || level > s->opts->log_level)
 		return;
 	char msg[768];
 	va_list ap;

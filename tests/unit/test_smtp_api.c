@@ -344,6 +344,327 @@ static const struct hs_case fail_closed_cases[] = {
 	 .messages = 1, .check = rcpt_reply_refused},
 };
 
+/* ---- 2. tern_smtp_session_close() from inside every callback ------------ */
+
+/* The harness's callbacks, wrapped: each wrapper notes the call, runs the
+ * harness's own, and in the chosen callback closes the session. After the
+ * close, only on_data_abort (once) and on_close may run. */
+static tern_smtp_callbacks hs_cbs;
+static struct closer {
+	enum hs_cb at;
+	bool closed;
+	unsigned after;       /* calls of other callbacks after the close */
+	char after_names[256];
+	unsigned aborts_after, closes_after;
+	int resume_rc, add_header_rc;
+	bool feed_closed;     /* a feed after the close says TERN_ECLOSED */
+} closer;
+
+static void note(const char *name)
+{
+	if (!closer.closed)
+		return;
+	if (strcmp(name, "abort") == 0) {
+		closer.aborts_after++;
+		return;
+	}
+	if (strcmp(name, "close") == 0) {
+		closer.closes_after++;
+		return;
+	}
+	closer.after++;
+	size_t n = strlen(closer.after_names);
+	snprintf(closer.after_names + n, sizeof(closer.after_names) - n, "%s ", name);
+}
+
+static void maybe_close(tern_smtp_session *s, enum hs_cb cb)
+{
+	if (cb != closer.at || closer.closed)
+		return;
+	closer.closed = true;
+	tern_smtp_session_close(s);
+	/* Still inside the callback: the session is closed for the API. */
+	closer.resume_rc = tern_smtp_session_resume(s, NULL);
+	closer.add_header_rc = tern_smtp_session_add_header(s, "X-After", "close");
+}
+
+static int w_connect(tern_smtp_session *s, tern_smtp_reply *r, void *ud)
+{
+	note("connect");
+	int d = hs_cbs.on_connect(s, r, ud);
+	maybe_close(s, HS_CONNECT);
+	return d;
+}
+
+static int w_helo(tern_smtp_session *s, const char *name, tern_smtp_reply *r, void *ud)
+{
+	note("helo");
+	int d = hs_cbs.on_helo(s, name, r, ud);
+	maybe_close(s, HS_HELO);
+	return d;
+}
+
+static int w_mail(tern_smtp_session *s, const tern_smtp_mail *m, tern_smtp_reply *r, void *ud)
+{
+	note("mail");
+	int d = hs_cbs.on_mail_from(s, m, r, ud);
+	maybe_close(s, HS_MAIL);
+	return d;
+}
+
+static int w_rcpt(tern_smtp_session *s, const tern_smtp_rcpt *rc, tern_smtp_reply *r, void *ud)
+{
+	note("rcpt");
+	int d = hs_cbs.on_rcpt_to(s, rc, r, ud);
+	maybe_close(s, HS_RCPT);
+	return d;
+}
+
+static int w_data_start(tern_smtp_session *s, tern_smtp_reply *r, void *ud)
+{
+	note("data_start");
+	int d = hs_cbs.on_data_start(s, r, ud);
+	maybe_close(s, HS_DATA_START);
+	return d;
+}
+
+static int w_chunk(tern_smtp_session *s, const void *buf, size_t len, tern_smtp_reply *r,
+		   void *ud)
+{
+	note("chunk");
+	int d = hs_cbs.on_data_chunk(s, buf, len, r, ud);
+	maybe_close(s, HS_DATA_CHUNK);
+	return d;
+}
+
+static int w_data_end(tern_smtp_session *s, const tern_smtp_data_info *info, tern_smtp_reply *r,
+		      void *ud)
+{
+	note("data_end");
+	int d = hs_cbs.on_data_end(s, info, r, ud);
+	maybe_close(s, HS_DATA_END);
+	return d;
+}
+
+static int w_vrfy(tern_smtp_session *s, const char *arg, tern_smtp_reply *r, void *ud)
+{
+	note("vrfy");
+	int d = hs_cbs.on_vrfy(s, arg, r, ud);
+	maybe_close(s, HS_VRFY);
+	return d;
+}
+
+static void w_abort(tern_smtp_session *s, void *ud)
+{
+	note("abort");
+	hs_cbs.on_data_abort(s, ud);
+}
+
+static void w_reset(tern_smtp_session *s, void *ud)
+{
+	note("reset");
+	hs_cbs.on_reset(s, ud);
+}
+
+static void w_close(tern_smtp_session *s, void *ud)
+{
+	note("close");
+	hs_cbs.on_close(s, ud);
+}
+
+static void w_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *msg, void *ud)
+{
+	note("log");
+	hs_cbs.on_log(s, level, msg, ud);
+}
+
+static void close_in(struct hs *h, enum hs_cb at)
+{
+	memset(&closer, 0, sizeof(closer));
+	closer.at = at;
+	closer.resume_rc = closer.add_header_rc = 12345;
+	hs_cbs = h->opts.callbacks;
+	h->opts.log_level = TERN_LOG_DEBUG; /* on_log would run at every turn */
+	tern_smtp_callbacks *c = &h->opts.callbacks;
+	c->on_connect = w_connect;
+	c->on_helo = w_helo;
+	c->on_mail_from = w_mail;
+	c->on_rcpt_to = w_rcpt;
+	c->on_data_start = w_data_start;
+	c->on_data_chunk = w_chunk;
+	c->on_data_end = w_data_end;
+	c->on_vrfy = w_vrfy;
+	c->on_data_abort = w_abort;
+	c->on_reset = w_reset;
+	c->on_close = w_close;
+	c->on_log = w_log;
+}
+
+static void close_connect(struct hs *h) { close_in(h, HS_CONNECT); }
+static void close_helo(struct hs *h) { close_in(h, HS_HELO); }
+static void close_mail(struct hs *h) { close_in(h, HS_MAIL); }
+static void close_rcpt(struct hs *h) { close_in(h, HS_RCPT); }
+static void close_data_start(struct hs *h) { close_in(h, HS_DATA_START); }
+static void close_vrfy(struct hs *h) { close_in(h, HS_VRFY); }
+static void close_data_end(struct hs *h) { close_in(h, HS_DATA_END); }
+static void close_chunk(struct hs *h) { close_in(h, HS_DATA_CHUNK); }
+
+/* The second chunk, not the trace header: a real body chunk. */
+static void close_chunk_body(struct hs *h)
+{
+	close_in(h, HS_DATA_CHUNK);
+	h->opts.disable_received_header = true;
+}
+
+static void closed_check(struct hs *h)
+{
+	if (!closer.closed)
+		fail_msg("the chosen callback never ran");
+	if (closer.after)
+		fail_msg("callbacks ran after the close: %s", closer.after_names);
+	if (closer.aborts_after > 1)
+		fail_msg("on_data_abort ran %u times after the close", closer.aborts_after);
+	assert_int_equal(closer.resume_rc, TERN_ECLOSED);
+	assert_int_equal(closer.add_header_rc, TERN_ECLOSED);
+	assert_true(tern__smtp_session_want_close(h->session));
+	assert_false(tern__smtp_session_want_input(h->session));
+	/* Nothing more is fed, and nothing more is said. */
+	size_t out = h->out.len;
+	assert_int_equal(tern__smtp_session_feed(h->session, "NOOP\r\n", 6), TERN_ECLOSED);
+	hs_collect(h);
+	assert_int_equal(h->out.len, out);
+	assert_int_equal(tern_smtp_session_resume(h->session, NULL), TERN_ECLOSED);
+	tern_smtp_session_close(h->session); /* a second close: nothing */
+	assert_int_equal(closer.after, 0);
+	assert_int_equal(h->closes, 0); /* on_close comes at free, once (hs_free checks) */
+}
+
+#define CLOSE_IN HS_EHLO MAIL_OK RCPT_OK MSG "VRFY bob\r\nMAIL FROM:<e@f.example>\r\nQUIT\r\n"
+
+static const struct hs_case close_cases[] = {
+	{.name = "close in on_connect", .setup = close_connect, .in = CLOSE_IN, .raw = true,
+	 .expect = NULL, .close = 1, .check = closed_check},
+	{.name = "close in on_helo", .setup = close_helo, .in = CLOSE_IN, .expect = NULL,
+	 .close = 1, .check = closed_check},
+	{.name = "close in on_mail_from", .setup = close_mail, .in = CLOSE_IN,
+	 .expect = L(HS_EHLO_REPLY), .close = 1, .check = closed_check},
+	{.name = "close in on_rcpt_to", .setup = close_rcpt, .in = CLOSE_IN,
+	 .expect = L(HS_EHLO_REPLY, "250 2.1.0"), .close = 1, .check = closed_check},
+	{.name = "close in on_data_start", .setup = close_data_start, .in = CLOSE_IN,
+	 .expect = L(TX_REPLY), .close = 1, .check = closed_check},
+	/* The trace header is the first chunk: closed before the 354. */
+	{.name = "close in on_data_chunk (trace header)", .setup = close_chunk, .in = CLOSE_IN,
+	 .expect = L(TX_REPLY), .close = 1, .aborts = 1, .check = closed_check},
+	{.name = "close in on_data_chunk (body)", .setup = close_chunk_body, .in = CLOSE_IN,
+	 .expect = L(TX_REPLY, "354"), .close = 1, .aborts = 1, .check = closed_check},
+	{.name = "close in on_data_chunk (BDAT)", .setup = close_chunk_body,
+	 .in = TX "BDAT 6\r\nabcdefBDAT 4 LAST\r\nghij" "QUIT\r\n",
+	 .expect = L(TX_REPLY), .close = 1, .aborts = 1, .check = closed_check},
+	/* Not accepted: the stored bytes are to be thrown away. */
+	{.name = "close in on_data_end", .setup = close_data_end, .in = CLOSE_IN,
+	 .expect = L(TX_REPLY, "354"), .close = 1, .messages = 1, .aborts = 1,
+	 .check = closed_check},
+	{.name = "close in on_vrfy", .setup = close_vrfy, .in = CLOSE_IN,
+	 .expect = L(TX_REPLY, "354", "250 2.6.0"), .close = 1, .messages = 1,
+	 .check = closed_check},
+};
+
+/* ---- 3. references: a late resume after the session ended ------------- */
+
+static tern_smtp_session *kept;
+
+static void keep_ref(struct hs *h, tern_smtp_session *s)
+{
+	(void)h;
+	kept = s;
+	tern_smtp_session_ref(kept);
+}
+
+static void test_ref_late_resume(void **state)
+{
+	(void)state;
+	struct hs *h = calloc(1, sizeof(*h));
+	assert_non_null(h);
+	hs_init(h);
+	h->hook_mail = keep_ref;
+	hs_push_pending(h, HS_MAIL);
+	hs_open(h);
+	hs_start(h);
+	tern__smtp_session_feed(h->session, HS_EHLO MAIL_OK, strlen(HS_EHLO MAIL_OK));
+	hs_collect(h);
+	assert_true(h->pending);
+	assert_ptr_equal(kept, h->session);
+	tern_smtp_session_set_context(kept, h);
+	/* A second reference and its release change nothing. */
+	tern_smtp_session *again = kept;
+	tern_smtp_session_ref(again);
+	tern_smtp_session_unref(&again);
+	assert_null(again);
+	assert_string_equal(tern_smtp_session_remote_address(kept), "192.0.2.1");
+
+	/* The client goes and the net layer frees the session, while the
+	 * embedder's lookup is still out. on_close runs, once. */
+	tern__smtp_session_eof(h->session);
+	hs_free(h); /* frees the session (asserts on_close ran once) and the config */
+	assert_int_equal(h->closes, 1);
+
+	/* The slow answer arrives. */
+	assert_int_equal(tern_smtp_session_resume(kept, NULL), TERN_ECLOSED);
+	assert_int_equal(tern_smtp_session_reject(kept, 450, NULL, "later"), TERN_ECLOSED);
+	assert_int_equal(tern_smtp_session_add_header(kept, "X-A", "b"), TERN_ECLOSED);
+	tern_smtp_reply ok = {250, NULL, NULL};
+	assert_int_equal(tern_smtp_session_set_rcpt_reply(kept, 0, &ok), TERN_ECLOSED);
+	tern_smtp_session_close(kept);
+	assert_string_equal(tern_smtp_session_id(kept), HS_ID);
+	assert_null(tern_smtp_session_remote_address(kept));
+	assert_null(tern_smtp_session_local_address(kept));
+	assert_int_equal(tern_smtp_session_remote_port(kept), 0);
+	assert_int_equal(tern_smtp_session_local_port(kept), 0);
+	assert_null(tern_smtp_session_client_hostname(kept));
+	assert_null(tern_smtp_session_helo_name(kept));
+	assert_null(tern_smtp_session_opening_command(kept));
+	assert_null(tern_smtp_session_transmission_type(kept));
+	assert_int_equal(tern_smtp_session_transaction_count(kept), 0);
+	assert_false(tern_smtp_session_secure(kept));
+	assert_null(tern_smtp_session_mail_from(kept));
+	assert_int_equal(tern_smtp_session_rcpt_count(kept), 0);
+	assert_null(tern_smtp_session_rcpt(kept, 0));
+	assert_ptr_equal(tern_smtp_session_get_context(kept), h);
+	assert_int_equal(h->closes, 1);
+	tern_smtp_session_unref(&kept);
+	assert_null(kept);
+	tern_smtp_session_unref(&kept); /* NULL: nothing */
+	tern_smtp_session_unref(NULL);
+	tern_smtp_session_ref(NULL);
+	free(h);
+}
+
+/* A reference given back before the end leaves the session alone; one kept
+ * across a close from outside any callback sees the close. */
+static void test_ref_released_early(void **state)
+{
+	(void)state;
+	struct hs *h = calloc(1, sizeof(*h));
+	assert_non_null(h);
+	hs_init(h);
+	h->hook_mail = keep_ref;
+	hs_push_pending(h, HS_MAIL);
+	hs_open(h);
+	hs_start(h);
+	tern__smtp_session_feed(h->session, HS_EHLO MAIL_OK, strlen(HS_EHLO MAIL_OK));
+	hs_collect(h);
+	tern_smtp_session_close(kept); /* the embedder gives up, outside callbacks */
+	assert_int_equal(tern_smtp_session_resume(kept, NULL), TERN_ECLOSED);
+	tern_smtp_session_unref(&kept);
+	assert_non_null(h->session);
+	assert_true(tern__smtp_session_want_close(h->session));
+	assert_int_equal(h->closes, 0);
+	h->pending = false;
+	hs_free(h);
+	assert_int_equal(h->closes, 1);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest abi[] = {
@@ -355,5 +676,12 @@ int main(void)
 	int failed = cmocka_run_group_tests_name("smtp api: options ABI", abi, NULL, NULL);
 	failed += hs_run_group("smtp api: fail closed", fail_closed_cases,
 			       sizeof(fail_closed_cases) / sizeof(fail_closed_cases[0]));
+	failed += hs_run_group("smtp api: close inside callbacks", close_cases,
+			       sizeof(close_cases) / sizeof(close_cases[0]));
+	const struct CMUnitTest refs[] = {
+		cmocka_unit_test(test_ref_late_resume),
+		cmocka_unit_test(test_ref_released_early),
+	};
+	failed += cmocka_run_group_tests_name("smtp api: references", refs, NULL, NULL);
 	return failed;
 }
