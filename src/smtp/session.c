@@ -632,6 +632,7 @@ static void session_release(tern_smtp_session *s)
 	free(s->client_hostname);
 	s->helo_name = s->pending_helo = NULL;
 	s->remote_address = s->local_address = s->client_hostname = NULL;
+	tern__smtp_tls_free(&s->tls); /* tern_smtp_session_tls_info() gives NULL now */
 	s->helo_kind = TERN__HELO_NONE;
 	s->remote_port = s->local_port = 0;
 	s->secure = false;
