@@ -65,6 +65,33 @@ command -v clang >/dev/null 2>&1 && asan_cc=(-DCMAKE_C_COMPILER=clang)
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DTERN_SANITIZE=ON -DTERN_WERROR=ON "${asan_cc[@]}" ||
 	{ asan_ok=0; fail_step "build-asan"; }
 
+# What an embedder does with an installed libtern: examples/embed.c built with
+# nothing but pkg-config (tern.pc's Requires: libevent), against the shared
+# library and against libtern.a with the --static flags.
+if [ $build_ok -eq 1 ]; then
+	say "install and pkg-config (examples/embed.c)"
+	inst=$(mktemp -d)
+	pc_ok=1
+	if cmake --install build --prefix "$inst" >"$inst/install.log" 2>&1; then
+		pc=$(dirname "$(find "$inst" -name tern.pc | head -1)")
+		cc -o "$inst/embed" examples/embed.c \
+			$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs tern) || pc_ok=0
+		cc -o "$inst/embed-static" examples/embed.c \
+			$(PKG_CONFIG_PATH=$pc pkg-config --static --cflags --libs tern |
+				sed 's/-ltern\b/-l:libtern.a/') || pc_ok=0
+	else
+		cat "$inst/install.log"
+		pc_ok=0
+	fi
+	rm -rf "$inst"
+	if [ $pc_ok -eq 1 ]; then
+		echo "pkg-config embed (shared and static): ok"
+		passed=$((passed + 1))
+	else
+		fail_step "install + pkg-config embed"
+	fi
+fi
+
 if [ $build_ok -eq 1 ]; then
 	say "unit tests (build/)"
 	(cd build && ctest --output-on-failure -j "$jobs") 2>&1 | tee build/ctest.log
