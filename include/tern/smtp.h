@@ -476,8 +476,9 @@ void tern_smtp_session_close(tern_smtp_session *session);
  * session's loop only; no locking. */
 void tern_smtp_session_ref(tern_smtp_session *session);
 /* Gives back a reference taken with tern_smtp_session_ref() and sets
- * *session to NULL. No effect when session or *session is NULL. Never call
- * it more times than ref. */
+ * *session to NULL. No effect when session or *session is NULL, or when
+ * no reference is held (an unref without its ref is ignored, never a free
+ * of a session still in use). */
 void tern_smtp_session_unref(tern_smtp_session **session);
 
 /* Accessors; strings are valid until the session ends or the value changes

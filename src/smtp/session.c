@@ -53,7 +53,6 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 	tern__buf_init(&s->line, s->opts->max_line_length);
 	tern__buf_init(&s->out, 0);
 	tern__smtp_tx_init(&s->tx);
-	s->refs = 1; /* the engine's, dropped by tern__smtp_session_free() */
 	*session_r = s;
 	return 0;
 }
@@ -654,10 +653,12 @@ void tern_smtp_session_unref(tern_smtp_session **sp)
 		return;
 	tern_smtp_session *s = *sp;
 	*sp = NULL;
-	/* The engine's own reference goes only through session_free, so the
-	 * embedder's last unref can never pull the session from under a
-	 * live connection. */
-	if (--s->refs == 0)
+	/* An unref without its ref (an embedder bug) is ignored rather than
+	 * allowed to free an object someone still uses. */
+	if (s->refs == 0)
+		return;
+	/* The engine's own hold ends only with session_free (ENDED). */
+	if (--s->refs == 0 && s->close_state == TERN__CLOSE_ENDED)
 		free(s);
 }
 
@@ -672,5 +673,6 @@ void tern__smtp_session_free(tern_smtp_session **sp)
 	 * embedder's, for answers that arrive after the end. */
 	s->eof = true;
 	session_release(s);
-	tern_smtp_session_unref(&s);
+	if (s->refs == 0)
+		free(s); /* else the embedder's last unref frees it */
 }

@@ -93,9 +93,10 @@ struct tern_smtp_session {
 	bool eof;         /* the client is gone */
 	unsigned in_callback;
 	enum tern__smtp_close close_state;
-	/* References to the object (not to the connection): one held by the
-	 * engine until tern__smtp_session_free(), plus the embedder's
-	 * tern_smtp_session_ref(). The object is freed at the last one. */
+	/* The embedder's references to the object (not to the connection),
+	 * tern_smtp_session_ref(). The engine holds it too until
+	 * tern__smtp_session_free() (close_state ENDED); the object is freed
+	 * when both are gone. */
 	unsigned refs;
 
 	enum tern__smtp_helo_kind helo_kind;

@@ -653,6 +653,12 @@ static void test_ref_released_early(void **state)
 	hs_start(h);
 	tern__smtp_session_feed(h->session, HS_EHLO MAIL_OK, strlen(HS_EHLO MAIL_OK));
 	hs_collect(h);
+	/* An unref without its ref never frees a live session (ASan and
+	 * valgrind would see the use below). */
+	tern_smtp_session *stray = h->session;
+	tern_smtp_session_unref(&stray);
+	assert_null(stray);
+	assert_string_equal(tern_smtp_session_remote_address(h->session), "192.0.2.1");
 	tern_smtp_session_close(kept); /* the embedder gives up, outside callbacks */
 	assert_int_equal(tern_smtp_session_resume(kept, NULL), TERN_ECLOSED);
 	tern_smtp_session_unref(&kept);
