@@ -263,7 +263,7 @@ static int oauthbearer_message(struct tern__sasl_client *c)
 	size_t zlen = c->authzid ? strlen(c->authzid) : 0;
 	size_t cap = 3 * zlen + strlen(c->token) + (c->host ? strlen(c->host) : 0) + 64;
 	char *z = malloc(3 * zlen + 1), *m = malloc(cap);
-	char port[16] = "";
+	char port[24] = "";
 	int n;
 
 	if (z == NULL || m == NULL) {
