@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -273,10 +274,15 @@ class Reply:
 class RawClient:
     """A raw SMTP connection: send bytes, read replies, keep a transcript."""
 
-    def __init__(self, port, read_greeting=True, timeout=SOCKET_TIMEOUT):
+    def __init__(self, port, read_greeting=True, timeout=SOCKET_TIMEOUT, tls=None,
+                 server_hostname=None):
+        """tls: an ssl.SSLContext for an implicit-TLS port (handshake first)."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.transcript = []
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname)
+            self.transcript.append("-- TLS %s %s" % (self.sock.version(), self.sock.cipher()[0]))
         if read_greeting:
             self.greeting = self.reply()
 
@@ -371,6 +377,81 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+    def starttls(self, context, server_hostname=None):
+        """The TLS handshake on the live socket (after the 220 to STARTTLS).
+        Bytes the server sent after the 220 would belong to neither layer:
+        refuse to go on if any are buffered."""
+        if self.buf:
+            raise AssertionError("plaintext after the 220 to STARTTLS: %r\n%s"
+                                 % (self.buf, self.dump()))
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.transcript.append("-- TLS %s %s" % (self.sock.version(), self.sock.cipher()[0]))
+        return self.sock
+
+
+# ---- TLS helpers (certificates and client contexts) ---------------------
+
+def client_context(minimum=None, maximum=None, alpn=None, cafile=None):
+    """A client SSLContext. Without cafile it checks nothing (test
+    certificates); with it, the chain and the host name are verified."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+def make_cert(directory, name, hosts, key_type="rsa", ca=None, is_ca=False, days=30):
+    """Makes a certificate and its key with `openssl req -x509` in directory:
+    returns (cert path, key path). hosts: DNS names or IP addresses for the
+    subjectAltName; the first is also the CN. key_type "rsa" (2048 bits) or
+    "ec" (P-256). ca: (cert, key) of a CA to sign with, else self-signed.
+    Raises unittest.SkipTest when openssl is missing."""
+    openssl = tool("openssl")
+    if openssl is None:
+        raise unittest.SkipTest("openssl not installed (needed to make test certificates)")
+    cert = os.path.join(directory, name + ".crt")
+    key = os.path.join(directory, name + ".key")
+    if key_type == "rsa":
+        newkey = ["-newkey", "rsa:2048"]
+    elif key_type == "ec":
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    else:
+        raise ValueError("key_type %r" % key_type)
+    san = ",".join(("IP:" if re.match(r"^[0-9.]+$|:", h) else "DNS:") + h for h in hosts)
+    args = [openssl, "req", "-x509", "-noenc", "-days", str(days), "-subj", "/CN=" + hosts[0],
+            "-keyout", key, "-out", cert] + newkey
+    if is_ca:
+        args += ["-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    else:
+        args += ["-addext", "subjectAltName=" + san,
+                 "-addext", "basicConstraints=critical,CA:FALSE",
+                 "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+                 "-addext", "extendedKeyUsage=serverAuth,clientAuth"]
+    if ca is not None:
+        args += ["-CA", ca[0], "-CAkey", ca[1]]
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("openssl req failed (%d): %s"
+                             % (p.returncode, p.stdout.decode(errors="replace")))
+    return cert, key
+
+
+def cert_der(path):
+    """The DER bytes of the first certificate of a PEM file (to compare with
+    SSLSocket.getpeercert(binary_form=True))."""
+    with open(path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
 
 
 class TerndTestCase(unittest.TestCase):

@@ -1,0 +1,261 @@
+"""TLS in ternd through Python's own TLS stack (OpenSSL via the ssl module):
+smtplib over STARTTLS and implicit TLS, versions, key types, SNI, the
+STARTTLS command's replies, STARTTLS injection (RFC 3207 5, CVE-2011-0411),
+certificate reload on SIGHUP and ALPN. Other clients: test_tls_tools.py.
+
+Every test starts its own ternd with three listeners: --listen (t.port,
+STARTTLS offered), --submission (t.sub_port, TLS before mail) and
+--tls-listen (t.tls_port, implicit TLS)."""
+
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import tempfile
+import time
+
+from ternlib import (RawClient, TerndTestCase, cert_der, client_context, free_port,
+                     make_cert, split_added_headers)
+
+MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: tls\r\n\r\nsent over TLS\r\n"
+
+
+class TlsTestCase(TerndTestCase):
+    """Starts ternd with the three kinds of listener; certificates in a
+    temp dir of the test's own."""
+
+    def setUp(self):
+        super().setUp()
+        self.certdir = tempfile.mkdtemp(prefix="tern-tls-")
+        self.addCleanup(shutil.rmtree, self.certdir, True)
+
+    def start_tls(self, *args):
+        sub, tls = free_port(), free_port()
+        t = self.start_ternd("--submission", "127.0.0.1:%d" % sub,
+                             "--tls-listen", "127.0.0.1:%d" % tls, *args)
+        t.sub_port, t.tls_port = sub, tls
+        return t
+
+    def cert(self, name, hosts, key_type="rsa", **kw):
+        return make_cert(self.certdir, name, hosts, key_type, **kw)
+
+    def tls_client(self, port, ctx=None, server_hostname=None):
+        c = RawClient(port, tls=ctx or client_context(), server_hostname=server_hostname)
+        self.clients.append(c)
+        return c
+
+    def assertSecureReceived(self, t, rcpt, body=MESSAGE):
+        """One message stored for rcpt, equal to body, whose Received header
+        says it came over TLS (RFC 3848: "with ESMTPS")."""
+        (added, stored), = t.read(rcpt)
+        self.assertBytesEqual(stored, body)
+        received = re.search(rb"^Received:.*?(?=\r\n(?![ \t])|\Z)", added, re.S | re.M)
+        self.assertIsNotNone(received, added)
+        self.assertRegex(received.group(0), rb"\swith ESMTPS\s", added)
+
+    def wait_log(self, t, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in t.log_text(tail=1 << 20):
+                return
+            time.sleep(0.05)
+        self.fail("ternd never logged %r:\n%s" % (text, t.log_text()))
+
+    def send_message(self, c, rcpt="b@example.com", body=MESSAGE, ehlo=False):
+        if ehlo:
+            c.expect(self, "EHLO client.example", 250)
+        c.expect(self, "MAIL FROM:<a@example.com>", 250, "2.1.0")
+        c.expect(self, "RCPT TO:<%s>" % rcpt, 250, "2.1.5")
+        c.expect(self, "DATA", 354)
+        c.send(body + b".\r\n")
+        c.expect(self, None, 250, "2.6.0")
+
+
+def ehlo_keywords(reply):
+    return [l[4:].split(b" ")[0].upper().decode() for l in reply.lines[1:]]
+
+
+class SmtplibTlsTest(TlsTestCase):
+    def smtplib_starttls(self, port, ctx=None):
+        ctx = ctx or client_context()
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="py.example", timeout=10) as s:
+            s.ehlo()
+            self.assertTrue(s.has_extn("starttls"), s.esmtp_features)
+            self.assertFalse(s.has_extn("requiretls"), s.esmtp_features)
+            code, msg = s.starttls(context=ctx)
+            self.assertEqual(code, 220)
+            self.assertTrue(msg.startswith(b"2.0.0"), msg)
+            s.ehlo()
+            # RFC 3207 4.2: the EHLO after TLS must not offer STARTTLS;
+            # RFC 8689 4: REQUIRETLS is offered only over TLS.
+            self.assertFalse(s.has_extn("starttls"), s.esmtp_features)
+            self.assertTrue(s.has_extn("requiretls"), s.esmtp_features)
+            version = s.sock.version()
+            s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+        return version
+
+    def test_starttls_then_mail(self):
+        t = self.start_tls()
+        self.assertEqual(self.smtplib_starttls(t.port), "TLSv1.3")
+        self.assertSecureReceived(t, "b@example.com")
+
+    def test_starttls_on_submission(self):
+        t = self.start_tls()
+        self.assertEqual(self.smtplib_starttls(t.sub_port), "TLSv1.3")
+        self.assertSecureReceived(t, "b@example.com")
+
+    def test_smtp_ssl_implicit(self):
+        t = self.start_tls()
+        with smtplib.SMTP_SSL("127.0.0.1", t.tls_port, local_hostname="py.example",
+                              timeout=10, context=client_context()) as s:
+            self.assertEqual(s.sock.version(), "TLSv1.3")
+            s.ehlo()
+            self.assertFalse(s.has_extn("starttls"), s.esmtp_features)
+            self.assertTrue(s.has_extn("requiretls"), s.esmtp_features)
+            s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+        self.assertSecureReceived(t, "b@example.com")
+
+    def test_default_accepts_tls12(self):
+        t = self.start_tls()
+        ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        self.assertEqual(self.smtplib_starttls(t.port, ctx), "TLSv1.2")
+        with smtplib.SMTP_SSL("127.0.0.1", t.tls_port, timeout=10, context=ctx) as s:
+            self.assertEqual(s.sock.version(), "TLSv1.2")
+            s.sendmail("a@example.com", ["c@example.com"], MESSAGE)
+        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "c@example.com")
+
+    def test_min_version_13_refuses_tls12(self):
+        t = self.start_tls("--tls-min-version", "1.3")
+        old = client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            smtplib.SMTP_SSL("127.0.0.1", t.tls_port, timeout=10, context=old)
+        with smtplib.SMTP("127.0.0.1", t.port, timeout=10) as s:
+            s.ehlo()
+            with self.assertRaises((ssl.SSLError, ConnectionError, smtplib.SMTPException)):
+                s.starttls(context=old)
+        # A TLS 1.3 client still gets through, on both kinds of listener.
+        self.assertEqual(self.smtplib_starttls(t.port), "TLSv1.3")
+        self.assertSecureReceived(t, "b@example.com")
+        c = self.tls_client(t.tls_port)
+        self.assertEqual(c.sock.version(), "TLSv1.3")
+        c.expect(self, "NOOP", 250, "2.0.0")
+
+    def test_no_tls_below_12(self):
+        # RFC 8996: TLS 1.0 and 1.1 are gone whatever the minimum says.
+        t = self.start_tls()
+        ctx = client_context(maximum=ssl.TLSVersion.TLSv1_1)
+        try:
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+        except ssl.SSLError:
+            pass
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            self.tls_client(t.tls_port, ctx)
+
+    def test_require_tls_on_listen(self):
+        t = self.start_tls("--require-tls")
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "MAIL FROM:<a@example.com>", 530, "5.7.0")
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "EHLO x", 250)
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+
+
+class CertificateTest(TlsTestCase):
+    """Which certificate the server presents: key types, SNI, the
+    self-signed fallback, cipher options."""
+
+    def peer_der(self, port, server_hostname=None, starttls=False, ctx=None):
+        ctx = ctx or client_context()
+        if starttls:
+            c = RawClient(port)
+            self.clients.append(c)
+            c.expect(self, "EHLO x", 250)
+            c.expect(self, "STARTTLS", 220, "2.0.0")
+            c.starttls(ctx, server_hostname=server_hostname)
+            c.expect(self, "EHLO x", 250)
+        else:
+            c = self.tls_client(port, ctx, server_hostname)
+            c.expect(self, "NOOP", 250, "2.0.0")
+        return c.sock.getpeercert(binary_form=True), c
+
+    def test_rsa_and_ecdsa_certificates(self):
+        tls12 = client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        for key_type, auth in (("rsa", "-RSA-"), ("ec", "-ECDSA-")):
+            with self.subTest(key_type=key_type):
+                cert, key = self.cert("host-" + key_type, ["tern.test"], key_type)
+                t = self.start_tls("--tls-cert", cert, "--tls-key", key)
+                der, c = self.peer_der(t.tls_port)
+                self.assertEqual(der, cert_der(cert))
+                # The TLS 1.2 suite names the certificate's key type.
+                der, c = self.peer_der(t.tls_port, ctx=tls12)
+                self.assertIn(auth, c.sock.cipher()[0])
+                self.send_message(c, ehlo=True)
+                self.assertSecureReceived(t, "b@example.com")
+
+    def test_sni_picks_certificate(self):
+        a = self.cert("a", ["tern.test"], "rsa")
+        b = self.cert("b", ["mx2.test", "*.wild.test"], "ec")
+        t = self.start_tls("--tls-cert", a[0], "--tls-key", a[1],
+                           "--tls-cert", b[0], "--tls-key", b[1])
+        cases = [(None, a), ("tern.test", a), ("mx2.test", b), ("MX2.Test", b),
+                 ("x.wild.test", b), ("unknown.test", a)]
+        for name, want in cases:
+            for starttls in (False, True):
+                with self.subTest(name=name, starttls=starttls):
+                    port = t.port if starttls else t.tls_port
+                    der, _ = self.peer_der(port, name, starttls)
+                    self.assertEqual(der, cert_der(want[0]),
+                                     "SNI %r got the wrong certificate" % name)
+
+    def test_chain_verifies_against_ca(self):
+        ca = self.cert("ca", ["Tern Test CA"], "ec", is_ca=True)
+        leaf = self.cert("leaf", ["tern.test"], "rsa", ca=ca)
+        t = self.start_tls("--tls-cert", leaf[0], "--tls-key", leaf[1])
+        strict = client_context(cafile=ca[0])
+        with _verified(t.tls_port, strict, "tern.test") as s:
+            s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
+        self.assertSecureReceived(t, "b@example.com")
+        # The wrong name fails verification: the check is real.
+        with self.assertRaises(ssl.SSLCertVerificationError):
+            RawClient(t.tls_port, tls=strict, server_hostname="other.test")
+
+    def test_self_signed_fallback(self):
+        t = self.start_tls()
+        made = os.path.join(t.state_dir, "tls", "self-signed.crt")
+        self.assertIn("made a self-signed certificate for tern.test", t.log_text())
+        self.assertTrue(os.path.exists(made), os.listdir(t.state_dir))
+        der, c = self.peer_der(t.tls_port, ctx=client_context(maximum=ssl.TLSVersion.TLSv1_2))
+        self.assertEqual(der, cert_der(made))
+        self.assertIn("-ECDSA-", c.sock.cipher()[0])
+        # It verifies as itself for the host name.
+        c = self.tls_client(t.tls_port, client_context(cafile=made), "tern.test")
+        c.expect(self, "NOOP", 250, "2.0.0")
+
+    def test_cipher_options(self):
+        t = self.start_tls("--tls-ciphers", "ECDHE+AESGCM:!aNULL",
+                           "--tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256")
+        c = self.tls_client(t.tls_port)
+        self.assertEqual(c.sock.cipher()[0], "TLS_CHACHA20_POLY1305_SHA256")
+        ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        ctx.set_ciphers("ECDHE+AES128+SHA")  # CBC only: not in the server's list
+        with self.assertRaises((ssl.SSLError, ConnectionError)):
+            self.tls_client(t.tls_port, ctx)
+        ctx = client_context(maximum=ssl.TLSVersion.TLSv1_2)
+        c = self.tls_client(t.tls_port, ctx)
+        self.assertRegex(c.sock.cipher()[0], r"^ECDHE-.*-GCM-")
+
+
+def _verified(port, ctx, name):
+    """SMTP_SSL to 127.0.0.1 that verifies the certificate for `name`."""
+    class Named(smtplib.SMTP_SSL):
+        def _get_socket(self, host, port, timeout):
+            sock = socket.create_connection(("127.0.0.1", port), timeout)
+            return self.context.wrap_socket(sock, server_hostname=name)
+    return Named("127.0.0.1", port, timeout=10, context=ctx)
