@@ -104,6 +104,10 @@ typedef struct tern_smtp_mail {
 	bool requiretls;
 	enum tern_smtp_ret ret;
 	const char *envid;        /* ENVID, decoded; NULL when not given */
+	/* RFC 4954 5: the AUTH= parameter, xtext decoded; "" for AUTH=<>,
+	 * NULL when not given. Informational: whom the sender claims the
+	 * message was first submitted by. */
+	const char *auth;
 } tern_smtp_mail;
 
 /* RCPT TO with its DSN parameters. */
@@ -132,6 +136,44 @@ enum tern_smtp_log_level {
 enum tern_smtp_bare_newline {
 	TERN_SMTP_BARE_NEWLINE_NORMALIZE = 0, /* turn it into CRLF (Postfix 3.9 default) */
 	TERN_SMTP_BARE_NEWLINE_REJECT = 1,    /* read to the real end, then 550 5.5.2 */
+};
+
+/* What a client presented in AUTH. Every string is NUL-terminated and holds
+ * no NUL; absent ones are NULL. Never log password or token. */
+typedef struct tern_smtp_auth {
+	const char *mechanism;      /* registered name: "PLAIN", "SCRAM-SHA-256", ... */
+	/* The authentication identity (PLAIN, LOGIN, CRAM-MD5, SCRAM, XOAUTH2);
+	 * NULL for OAUTHBEARER (the token names the user) and EXTERNAL. */
+	const char *username;
+	const char *authzid;        /* the authorization identity asked for; NULL: none */
+	const char *password;       /* PLAIN and LOGIN */
+	const char *token;          /* XOAUTH2 and OAUTHBEARER: the bearer token */
+	/* CRAM-MD5: check with tern_cram_md5_verify() (tern/sasl.h). */
+	const char *cram_challenge;
+	const char *cram_digest;
+	/* EXTERNAL: the commonName of the client certificate, which verified
+	 * against tls_client_ca_file (RFC 4422 A). */
+	const char *external_identity;
+	bool scram; /* SCRAM-SHA-256(-PLUS): see on_auth */
+} tern_smtp_auth;
+
+/* What a server stores for a SCRAM-SHA-256 user (tern_scram_sha256_keys()). */
+typedef struct tern_smtp_scram_keys {
+	const unsigned char *salt;
+	size_t salt_len;
+	unsigned iterations;
+	unsigned char stored_key[32];
+	unsigned char server_key[32];
+} tern_smtp_scram_keys;
+
+/* Whether a listener offers and requires AUTH. */
+enum tern_smtp_auth_mode {
+	/* The server's: offered when on_auth is set, and then required before
+	 * MAIL unless auth_optional (smtp-server's rule). */
+	TERN_SMTP_AUTH_DEFAULT = 0,
+	TERN_SMTP_AUTH_OFF = 1,      /* not offered (port 25 MX, say) */
+	TERN_SMTP_AUTH_OPTIONAL = 2, /* offered, not required */
+	TERN_SMTP_AUTH_REQUIRED = 3, /* MAIL, RCPT, DATA, BDAT: 530 5.7.0 before it */
 };
 
 typedef struct tern_smtp_callbacks {
@@ -197,12 +239,27 @@ typedef struct tern_smtp_callbacks {
 	 * fails closed). Optional. */
 	int (*on_secure)(tern_smtp_session *session, const tern_tls_info *info,
 			 tern_smtp_reply *reply_r, void *user_data);
+	/* AUTH (RFC 4954): the client presented credentials. Setting it turns
+	 * AUTH on (see auth_methods, auth_optional, allow_insecure_auth).
+	 * auth and its strings are valid until the decision is made. Accept
+	 * when they are right (235 2.7.0 follows; the session is then
+	 * authenticated, see tern_smtp_session_auth_user()), reject when not
+	 * (535 5.7.8 "Authentication credentials invalid", after
+	 * auth_failure_delay; a 454 in reply_r says the check could not be
+	 * made), or PENDING while a database or a password hash is consulted
+	 * off the loop. For SCRAM the library verifies the proof itself: give
+	 * the user's stored keys with tern_smtp_session_auth_scram_keys() and
+	 * accept, or reject for an unknown user (the exchange then goes on
+	 * with a fake salt and fails at the proof, so user names cannot be
+	 * probed). */
+	int (*on_auth)(tern_smtp_session *session, const struct tern_smtp_auth *auth,
+		       tern_smtp_reply *reply_r, void *user_data);
 	/* ABI: this struct has a fixed size, so adding a callback never moves
 	 * the options after it. A new callback replaces reserved[0] (declare it
 	 * just above this comment and shrink the array by one); existing
 	 * callbacks are never moved or removed. Leave the slots NULL (what
 	 * tern_smtp_options_init() gives). */
-	void (*reserved[19])(void);
+	void (*reserved[18])(void);
 } tern_smtp_callbacks;
 
 /* Server options. Mirrors smtp-server's Options where a name exists there.
@@ -293,6 +350,24 @@ typedef struct tern_smtp_options {
 	/* REQUIRETLS (RFC 8689) is offered only on TLS sessions; this hides
 	 * it there too (MAIL ... REQUIRETLS is then refused: 555 5.5.4). */
 	bool hide_requiretls;
+
+	/* ---- AUTH (RFC 4954; on when callbacks.on_auth is set) ---- */
+	/* Mechanisms offered, in this order, NULL-terminated: any of PLAIN,
+	 * LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-256-PLUS, XOAUTH2,
+	 * OAUTHBEARER, EXTERNAL. NULL: PLAIN and LOGIN (smtp-server's). An
+	 * unknown name is TERN_EINVAL. Mechanisms that carry the secret itself
+	 * (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) are offered and accepted only
+	 * over TLS unless allow_insecure_auth (538 5.7.11 otherwise);
+	 * SCRAM-SHA-256-PLUS and EXTERNAL only over TLS. */
+	const char *const *auth_methods;
+	bool auth_optional;        /* smtp-server's authOptional: see tern_smtp_auth_mode */
+	bool allow_insecure_auth;  /* smtp-server's allowInsecureAuth */
+	/* Failed AUTH attempts in one session before 421 4.7.0 and close.
+	 * Default (and 0) 3. */
+	unsigned max_auth_failures;
+	/* The 535 of the n-th failure waits n times this many ms (the loop
+	 * goes on serving others); default (and 0) 1000; at most 60000. */
+	unsigned auth_failure_delay;
 } tern_smtp_options;
 
 /* Fills *opts with the defaults above (zeroes everything else, callbacks
@@ -340,6 +415,11 @@ typedef struct tern_smtp_listen_options {
 	/* Do not advertise STARTTLS (smtp-server's hideSTARTTLS); the command
 	 * still works. */
 	bool hide_starttls;
+	/* AUTH here (see tern_smtp_auth_mode); with allow_insecure_auth also
+	 * set on the server or here, secret-carrying mechanisms work without
+	 * TLS. */
+	enum tern_smtp_auth_mode auth;
+	bool allow_insecure_auth;
 } tern_smtp_listen_options;
 
 #define tern_smtp_listen_options_init(lo) tern_smtp_listen_options_init_sized((lo), sizeof(*(lo)))
@@ -502,6 +582,24 @@ bool tern_smtp_session_secure(const tern_smtp_session *session);
 const tern_smtp_mail *tern_smtp_session_mail_from(const tern_smtp_session *session);
 unsigned tern_smtp_session_rcpt_count(const tern_smtp_session *session);
 const tern_smtp_rcpt *tern_smtp_session_rcpt(const tern_smtp_session *session, unsigned idx);
+
+/* From on_auth (or before resuming it), for a SCRAM mechanism: the user's
+ * stored keys; the library keeps a copy and checks the client's proof with
+ * them. Returns 0, TERN_EINVAL (NULL, empty salt, no iterations), TERN_ESTATE
+ * (no SCRAM decision pending) or TERN_ENOMEM. */
+int tern_smtp_session_auth_scram_keys(tern_smtp_session *session, const tern_smtp_scram_keys *keys);
+/* From on_auth (or before resuming it): the identity the session is
+ * authenticated as when the decision is to accept, instead of the default
+ * (authzid, else username, else the EXTERNAL identity). Needed for
+ * OAUTHBEARER, whose token names the user. The library keeps a copy.
+ * Returns 0, TERN_EINVAL (NULL, empty, control characters), TERN_ESTATE
+ * (no AUTH decision pending) or TERN_ENOMEM. */
+int tern_smtp_session_set_auth_user(tern_smtp_session *session, const char *user);
+/* The authenticated identity, or NULL before a successful AUTH (and after
+ * STARTTLS, which forgets it: RFC 3207 4.2). */
+const char *tern_smtp_session_auth_user(const tern_smtp_session *session);
+/* The mechanism of the successful AUTH ("PLAIN"), or NULL. */
+const char *tern_smtp_session_auth_mechanism(const tern_smtp_session *session);
 
 /* What TLS established on this session, or NULL before TLS (or without).
  * Valid until the session ends. */

@@ -18,7 +18,8 @@
  *      socket and calls tls_started() (or eof() when the handshake fails);
  *   6. want_close(): close once output is written;
  *   7. an idle timer of timeout_ms() (0 = none), re-armed only when
- *      progress() moved, and timeout() when it fires;
+ *      progress() moved, and timeout() when it fires; or, while
+ *      delay_ms() is non-zero, delay_over() once that time has passed;
  *   8. draining() when the server begins to close, shutdown() when its
  *      grace time is over, eof() when the client went away;
  *   9. free() last (never from inside one of the engine's own callbacks).
@@ -73,6 +74,11 @@ struct tern__conn_engine {
 	/* The TLS handshake succeeded; info is valid until this returns. */
 	void (*tls_started)(void *session, const struct tern__tls_info *info);
 	unsigned (*timeout_ms)(const void *session);
+	/* The engine holds a reply back on purpose (after a failed AUTH):
+	 * while delay_ms() is non-zero no idle timer runs, and delay_over()
+	 * is called that many ms later. */
+	unsigned (*delay_ms)(const void *session);
+	void (*delay_over)(void *session);
 	unsigned (*progress)(const void *session);
 	void (*timeout)(void *session);
 	void (*shutdown)(void *session);

@@ -52,6 +52,7 @@ struct tern__conn {
 	bool busy;     /* started with start_busy */
 	bool secure;   /* the bufferevent is the TLS one */
 	bool greeted;  /* start or start_busy ran */
+	bool delaying; /* the timer runs the engine's delay, not the idle limit */
 };
 
 static void conn_log(struct tern__conn *c, enum tern_smtp_log_level level, const char *fmt, ...)
@@ -361,7 +362,13 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 		return true;
 	}
 	update_reading(c);
-	if (c->phase == PH_ACTIVE) {
+	if (c->phase == PH_ACTIVE && !c->delaying && e->delay_ms(c->session) > 0) {
+		/* A held-back reply (failed AUTH): the timer is the engine's. */
+		c->delaying = true;
+		set_timer(c, e->delay_ms(c->session));
+		return true;
+	}
+	if (c->phase == PH_ACTIVE && !c->delaying) {
 		unsigned ms = e->timeout_ms(c->session);
 
 		/* 0: we wait for the embedder, not the client. */
@@ -599,6 +606,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		pump(c, true);
 		break;
 	case PH_ACTIVE:
+		if (c->delaying) {
+			c->delaying = false;
+			c->engine->delay_over(c->session);
+			pump(c, true);
+			break;
+		}
 		c->engine->timeout(c->session);
 		pump(c, false);
 		break;

@@ -455,6 +455,10 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 			.require_tls = o.require_tls,
 			.hide_starttls = o.hide_starttls,
 		};
+		if ((unsigned)o.auth > TERN_SMTP_AUTH_REQUIRED ||
+		    (o.auth == TERN_SMTP_AUTH_REQUIRED && !s->cfg.opts.callbacks.on_auth))
+			return TERN_EINVAL;
+		tern__smtp_listener_auth(&policy, &s->cfg.opts, o.auth, o.allow_insecure_auth);
 	}
 	if ((policy.secure || policy.require_tls) && !s->tls_on)
 		return TERN_EINVAL;

@@ -44,6 +44,8 @@ static bool want_tls(const void *s) { return tern__smtp_session_want_tls(s); }
 static unsigned timeout_ms(const void *s) { return tern__smtp_session_timeout_ms(s); }
 static unsigned progress(const void *s) { return tern__smtp_session_progress(s); }
 static void timeout(void *s) { tern__smtp_session_timeout(s); }
+static unsigned delay_ms(const void *s) { return tern__smtp_session_delay_ms(s); }
+static void delay_over(void *s) { tern__smtp_session_delay_over(s); }
 static void shutdown_(void *s) { tern__smtp_session_shutdown(s); }
 static void draining(void *s) { tern__smtp_session_draining(s); }
 static void eof(void *s) { tern__smtp_session_eof(s); }
@@ -111,6 +113,8 @@ const struct tern__conn_engine tern__smtp_conn_engine = {
 	.timeout_ms = timeout_ms,
 	.progress = progress,
 	.timeout = timeout,
+	.delay_ms = delay_ms,
+	.delay_over = delay_over,
 	.shutdown = shutdown_,
 	.draining = draining,
 	.eof = eof,

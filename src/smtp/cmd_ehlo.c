@@ -31,6 +31,8 @@ bool tern__smtp_ext(const tern_smtp_session *s, enum tern__smtp_ext ext)
 	 * (smtp-server's hideSTARTTLS) only hides it: the command works. */
 	case TERN__EXT_STARTTLS:
 		return s->tls_available && !s->secure && !s->listener->hide_starttls;
+	/* RFC 4954: what makes the AUTH= MAIL parameter valid. */
+	case TERN__EXT_AUTH: return s->listener->auth_offered;
 	}
 	return false;
 }
@@ -60,7 +62,7 @@ static void first_line(const tern_smtp_session *s, char *out, size_t size)
 
 static void reply_ehlo(tern_smtp_session *s)
 {
-	char first[512], size[32];
+	char first[512], size[32], auth[256];
 	const char *lines[16];
 	size_t n = 0;
 	first_line(s, first, sizeof(first));
@@ -86,6 +88,8 @@ static void reply_ehlo(tern_smtp_session *s)
 		lines[n++] = "BINARYMIME";
 	if (tern__smtp_ext(s, TERN__EXT_STARTTLS))
 		lines[n++] = "STARTTLS";
+	if (tern__smtp_auth_ehlo(s, auth, sizeof(auth)) > 0)
+		lines[n++] = auth;
 	if (tern__smtp_ext(s, TERN__EXT_REQUIRETLS))
 		lines[n++] = "REQUIRETLS";
 	tern__smtp_reply_lines(s, 250, NULL, lines, n);

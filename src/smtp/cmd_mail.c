@@ -15,11 +15,14 @@
 
 #define MAX_PARAMS 16
 #define ENVID_MAX 100 /* RFC 3461 4.4 */
+/* RFC 4954 5: AUTH=<mailbox> (xtext), a mailbox of at most 254 octets
+ * (RFC 5321 4.5.3.1.3) and its brackets. */
+#define AUTH_PARAM_MAX 256
 
 /* Validates the MAIL parameters into *m. envid_buf receives the decoded
  * ENVID. Returns false after replying. */
 static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_smtp_mail *m,
-			char *envid_buf)
+			char *envid_buf, char *auth_buf)
 {
 	struct tern__esmtp_param params[MAX_PARAMS];
 	size_t n = 0;
@@ -76,6 +79,16 @@ static bool mail_params(tern_smtp_session *s, const char *in, size_t len, tern_s
 				err = 501;
 			else
 				m->envid = envid_buf;
+		} else if (tern__esmtp_param_is(p, "AUTH")) {
+			bit = 64;
+			if (!tern__smtp_ext(s, TERN__EXT_AUTH))
+				err = 555;
+			else if (!tern__param_xtext(p, AUTH_PARAM_MAX, auth_buf))
+				err = 501;
+			else
+				/* RFC 4954 5: "<>" says the submitter is unknown;
+				 * the value is kept as information only. */
+				m->auth = strcmp(auth_buf, "<>") == 0 ? "" : auth_buf;
 		} else {
 			/* RFC 5321 4.1.1.11 / RFC 1869: unknown parameter. */
 			tern__smtp_reply_error(s, 555, "5.5.4", "Unsupported MAIL parameter");
@@ -128,9 +141,11 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 	}
 	char *addr = malloc(len + 1);
 	char *envid = malloc(len + 1);
-	if (!addr || !envid) {
+	char *auth = malloc(len + 1);
+	if (!addr || !envid || !auth) {
 		free(addr);
 		free(envid);
+		free(auth);
 		tern__smtp_reply(s, 451, "4.3.0", "Out of memory");
 		return;
 	}
@@ -149,7 +164,7 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 		tern__smtp_reply_error(s, 501, "5.1.7",
 		    pr == TERN__PATH_ECONTROL ? "Control characters in sender address"
 					      : "Bad sender address syntax");
-	} else if (mail_params(s, args + off, len - off, &m, envid)) {
+	} else if (mail_params(s, args + off, len - off, &m, envid, auth)) {
 		if (!m.smtputf8 && tern__smtp_has_8bit(addr)) {
 			/* RFC 6531 3.4: a UTF-8 address needs SMTPUTF8. */
 			tern__smtp_reply_error(s, 553, "5.6.7", "Non-ASCII sender address needs SMTPUTF8");
@@ -174,4 +189,5 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 	}
 	free(addr);
 	free(envid);
+	free(auth);
 }

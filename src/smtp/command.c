@@ -9,10 +9,10 @@ static const struct tern__cmd commands[] = {
 	{"EHLO", TERN__CMD_SMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_ehlo},
 	{"HELO", TERN__CMD_SMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_helo},
 	{"LHLO", TERN__CMD_LMTP_ONLY | TERN__CMD_BEFORE_TLS, tern__cmd_ehlo},
-	{"MAIL", TERN__CMD_NEEDS_HELO, tern__cmd_mail},
-	{"RCPT", TERN__CMD_NEEDS_HELO, tern__cmd_rcpt},
-	{"DATA", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_data},
-	{"BDAT", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP, tern__cmd_bdat},
+	{"MAIL", TERN__CMD_NEEDS_HELO | TERN__CMD_NEEDS_AUTH, tern__cmd_mail},
+	{"RCPT", TERN__CMD_NEEDS_HELO | TERN__CMD_NEEDS_AUTH, tern__cmd_rcpt},
+	{"DATA", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP | TERN__CMD_NEEDS_AUTH, tern__cmd_data},
+	{"BDAT", TERN__CMD_NEEDS_HELO | TERN__CMD_ENDS_GROUP | TERN__CMD_NEEDS_AUTH, tern__cmd_bdat},
 	{"RSET", TERN__CMD_BEFORE_TLS, tern__cmd_rset},
 	{"NOOP", TERN__CMD_BEFORE_TLS, tern__cmd_noop},
 	{"QUIT", TERN__CMD_ENDS_GROUP | TERN__CMD_BEFORE_TLS, tern__cmd_quit},
@@ -21,10 +21,10 @@ static const struct tern__cmd commands[] = {
 	/* RFC 3207 4 / RFC 2920 3.1: STARTTLS ends a group, so nothing
 	 * pipelined after it is parsed before its reply. */
 	{"STARTTLS", TERN__CMD_ENDS_GROUP | TERN__CMD_BEFORE_TLS, tern__cmd_starttls},
-	/* Known verbs this server does not implement (RFC 5321 4.2.4: 502).
-	 * AUTH gets its own handler when SASL lands; it ends a group already,
-	 * so nothing pipelined after it is parsed before its reply. */
-	{"AUTH", TERN__CMD_UNIMPLEMENTED | TERN__CMD_ENDS_GROUP, NULL},
+	/* RFC 4954 4: the exchange reads the client's next lines itself, so
+	 * nothing pipelined after AUTH is parsed as a command. */
+	{"AUTH", TERN__CMD_ENDS_GROUP, tern__cmd_auth},
+	/* Known verbs this server does not implement (RFC 5321 4.2.4: 502). */
 	{"EXPN", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"TURN", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"ETRN", TERN__CMD_UNIMPLEMENTED, NULL},
@@ -135,6 +135,12 @@ void tern__cmd_execute(tern_smtp_session *s, char *line, size_t len)
 		 * and change nothing). Not a bad command: the client may
 		 * simply not know yet. */
 		tern__smtp_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		return;
+	}
+	if ((cmd->flags & TERN__CMD_NEEDS_AUTH) && s->listener->auth_required &&
+	    !tern__smtp_authenticated(s)) {
+		/* RFC 4954 6: "530 5.7.0 Authentication required". */
+		tern__smtp_reply(s, 530, "5.7.0", "Authentication required");
 		return;
 	}
 	if ((cmd->flags & TERN__CMD_NEEDS_HELO) && s->helo_kind == TERN__HELO_NONE) {

@@ -18,6 +18,9 @@ enum tern__cmd_flags {
 	/* Allowed before STARTTLS on a listener that requires TLS; the rest
 	 * get 530 5.7.0 (RFC 3207 4). */
 	TERN__CMD_BEFORE_TLS = 1 << 5,
+	/* A mail command: 530 5.7.0 before AUTH where AUTH is required
+	 * (RFC 4954 6). */
+	TERN__CMD_NEEDS_AUTH = 1 << 6,
 };
 
 /* A handler gets the argument text after the verb and one space (args may be
@@ -42,7 +45,7 @@ bool tern__cmd_line_ends_group(const char *line, size_t len);
 /* Handlers (one file each). */
 tern__cmd_handler tern__cmd_ehlo, tern__cmd_helo, tern__cmd_mail, tern__cmd_rcpt,
 	tern__cmd_data, tern__cmd_bdat, tern__cmd_rset, tern__cmd_noop, tern__cmd_quit,
-	tern__cmd_vrfy, tern__cmd_help, tern__cmd_starttls;
+	tern__cmd_vrfy, tern__cmd_help, tern__cmd_starttls, tern__cmd_auth;
 
 /* Continuations after a PENDING decision (called by resume). */
 void tern__cmd_helo_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r);

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+#include <strings.h>
+
+#include "sasl/sasl.h"
 #include "smtp/engine.h"
 #include "util/address.h"
 
@@ -135,6 +139,32 @@ static bool helo_format_safe(const char *f)
 	return true;
 }
 
+/* AUTH: the mechanisms named (smtp-server's default PLAIN and LOGIN), the
+ * limits, and the per-server key for SCRAM's unknown users. */
+static int auth_config(struct tern__smtp_config *cfg, const tern_smtp_options *o)
+{
+	static const char *const def[] = {"PLAIN", "LOGIN", NULL};
+	const char *const *names = o->auth_methods ? o->auth_methods : def;
+
+	if (o->max_auth_failures > 1000 || o->auth_failure_delay > 60000)
+		return TERN_EINVAL;
+	for (size_t i = 0; names[i]; i++) {
+		int m = tern__sasl_mech_lookup(names[i], strlen(names[i]));
+		bool dup = false;
+
+		if (m < 0)
+			return TERN_EINVAL;
+		for (unsigned j = 0; j < cfg->n_auth_mechs; j++)
+			dup |= cfg->auth_mechs[j] == m;
+		if (!dup && cfg->n_auth_mechs < TERN__SMTP_MAX_AUTH_MECHS)
+			cfg->auth_mechs[cfg->n_auth_mechs++] = m;
+	}
+	if (o->callbacks.on_auth &&
+	    RAND_bytes(cfg->scram_fake_key, sizeof(cfg->scram_fake_key)) != 1)
+		return TERN_ENOMEM;
+	return 0;
+}
+
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -190,6 +220,11 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 	cfg->listener.secure = o->secure;
 	cfg->listener.require_tls = o->require_tls;
 	cfg->listener.hide_starttls = o->hide_starttls;
+	if ((r = auth_config(cfg, o)) < 0)
+		goto fail;
+	tern__smtp_listener_auth(&cfg->listener, o, TERN_SMTP_AUTH_DEFAULT, false);
+	/* The caller's list is not ours to keep. */
+	o->auth_methods = NULL;
 	o->name = cfg->name;
 	o->banner = cfg->banner;
 	o->helo_response = cfg->helo_response;

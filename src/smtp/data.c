@@ -12,16 +12,19 @@
 
 const char *tern__smtp_with_keyword(const tern_smtp_session *s)
 {
-	/* RFC 3848 2 and RFC 6531 3.7.3: protocol, then S for TLS. */
+	/* RFC 3848 2 and RFC 6531 3.7.3: protocol, then S for TLS, then A
+	 * for AUTH. */
+	static const char *const names[2][2][2][2] = {
+		/* [lmtp][utf8][secure][auth] */
+		{{{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+		 {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}}},
+		{{{"LMTP", "LMTPA"}, {"LMTPS", "LMTPSA"}},
+		 {{"UTF8LMTP", "UTF8LMTPA"}, {"UTF8LMTPS", "UTF8LMTPSA"}}},
+	};
 	bool utf8 = s->tx.active && s->tx.mail.smtputf8;
-	switch (s->helo_kind) {
-	case TERN__HELO_LHLO:
-		return utf8 ? (s->secure ? "UTF8LMTPS" : "UTF8LMTP") : (s->secure ? "LMTPS" : "LMTP");
-	case TERN__HELO_EHLO:
-		return utf8 ? (s->secure ? "UTF8SMTPS" : "UTF8SMTP") : (s->secure ? "ESMTPS" : "ESMTP");
-	default:
+	if (s->helo_kind != TERN__HELO_LHLO && s->helo_kind != TERN__HELO_EHLO)
 		return "SMTP";
-	}
+	return names[s->helo_kind == TERN__HELO_LHLO][utf8][s->secure][tern__smtp_authenticated(s)];
 }
 
 /* The trace header is built with plain appends: it is written once per

@@ -28,7 +28,17 @@ struct tern__smtp_listener {
 	bool secure;        /* implicit TLS: sessions start secure */
 	bool require_tls;   /* 530 5.7.0 for mail commands before STARTTLS */
 	bool hide_starttls; /* never offer STARTTLS */
+	bool auth_offered;  /* AUTH is served here (on_auth set, not off) */
+	bool auth_required; /* 530 5.7.0 for mail commands before AUTH */
+	bool allow_insecure_auth; /* secret-carrying mechanisms without TLS */
 };
+
+/* Resolves a listener's auth mode (enum tern_smtp_auth_mode) against the
+ * server's options into l. */
+void tern__smtp_listener_auth(struct tern__smtp_listener *l, const tern_smtp_options *opts,
+			      int mode, bool allow_insecure);
+
+#define TERN__SMTP_MAX_AUTH_MECHS 8
 
 /* Server-wide options resolved with defaults; strings owned (copied). One
  * config is shared read-only by every session of a server, across threads. */
@@ -42,6 +52,12 @@ struct tern__smtp_config {
 	/* The policy of sessions whose conn_info names no listener (from the
 	 * secure, require_tls and hide_starttls options). */
 	struct tern__smtp_listener listener;
+	/* AUTH mechanisms offered, in order (enum tern__sasl_mech values). */
+	int auth_mechs[TERN__SMTP_MAX_AUTH_MECHS];
+	unsigned n_auth_mechs;
+	/* SCRAM's unknown users get a salt derived from their name with this
+	 * per-server key, stable across attempts like a real user's. */
+	unsigned char scram_fake_key[32];
 };
 
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts);
@@ -138,6 +154,12 @@ void tern__smtp_session_eof(tern_smtp_session *session);
 /* Frees the session and calls on_close. Sets *session to NULL. Never call it
  * from inside a callback of the same session (or from the io wakeup). */
 void tern__smtp_session_free(tern_smtp_session **session);
+
+/* A failed AUTH is answered after a delay: while this is non-zero the
+ * engine waits for it (no idle timer); the net layer calls
+ * tern__smtp_session_delay_over() that many ms later. */
+unsigned tern__smtp_session_delay_ms(const tern_smtp_session *session);
+void tern__smtp_session_delay_over(tern_smtp_session *session);
 
 /* True once the engine answered STARTTLS with 220: it takes no more input
  * and waits for the net layer to discard what it holds in plaintext and run

@@ -50,7 +50,12 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 	}
 	/* The line buffer holds one command line with its CRLF: exactly the
 	 * max_line_length octets RFC 5321 4.5.3.1.4 counts. */
-	tern__buf_init(&s->line, s->opts->max_line_length);
+	/* RFC 4954 4: AUTH lines (the command and the exchange) may be
+	 * 12288 octets; line_complete holds other commands to
+	 * max_line_length. */
+	tern__buf_init(&s->line, s->listener->auth_offered && s->opts->max_line_length < 12290
+					 ? 12290
+					 : s->opts->max_line_length);
 	tern__buf_init(&s->out, 0);
 	tern__smtp_tx_init(&s->tx);
 	*session_r = s;
@@ -133,6 +138,8 @@ static const char *callback_name(enum tern__smtp_wait kind)
 	case TERN__WAIT_CHUNK: return "on_data_chunk";
 	case TERN__WAIT_DATA_END: return "on_data_end";
 	case TERN__WAIT_VRFY: return "on_vrfy";
+	case TERN__WAIT_AUTH: return "on_auth";
+	case TERN__WAIT_AUTH_DELAY:
 	case TERN__WAIT_NONE: break;
 	}
 	return "callback";
@@ -248,7 +255,8 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 		}
 		return 0;
 	}
-	if (s->wait == TERN__WAIT_NONE)
+	/* The pause after a failed AUTH is the engine's, not a decision. */
+	if (s->wait == TERN__WAIT_NONE || s->wait == TERN__WAIT_AUTH_DELAY)
 		return TERN_ESTATE;
 	enum tern__smtp_wait kind = s->wait;
 	s->wait = TERN__WAIT_NONE;
@@ -265,6 +273,8 @@ int tern_smtp_session_resume(tern_smtp_session *s, const tern_smtp_reply *reply)
 	case TERN__WAIT_BDAT_START: tern__data_start_decided(s, d, r); break;
 	case TERN__WAIT_DATA_END: tern__data_end_decided(s, d, r); break;
 	case TERN__WAIT_CHUNK: tern__data_chunk_resumed(s, d, r); break; /* then reading goes on */
+	case TERN__WAIT_AUTH: tern__smtp_auth_decided(s, d, r); break;
+	case TERN__WAIT_AUTH_DELAY:
 	case TERN__WAIT_NONE: break;
 	}
 	run_queue(s);
@@ -390,6 +400,17 @@ static void line_complete(tern_smtp_session *s)
 			len--;
 	}
 	line[len] = '\0';
+	if (tern__smtp_auth_reading(s)) {
+		/* An answer to a 334: the AUTH exchange's, never a command. */
+		tern__smtp_auth_line(s, line, len, framing == TERN__FRAMING_TOO_LONG);
+		tern__buf_clear(&s->line);
+		return;
+	}
+	/* The buffer is longer than max_line_length when AUTH is offered:
+	 * only an AUTH command line may use the difference. */
+	if (framing == TERN__FRAMING_OK && len + 2 > s->opts->max_line_length &&
+	    !(len >= 5 && strncasecmp(line, "AUTH ", 5) == 0))
+		framing = TERN__FRAMING_TOO_LONG;
 	if (s->wait != TERN__WAIT_NONE || s->queue_count > 0) {
 		bool ends = framing == TERN__FRAMING_OK && tern__cmd_line_ends_group(line, len);
 		if (enqueue(s, line, len, framing) < 0)
@@ -632,6 +653,7 @@ static void session_release(tern_smtp_session *s)
 	s->helo_name = s->pending_helo = NULL;
 	s->remote_address = s->local_address = s->client_hostname = NULL;
 	tern__smtp_tls_free(&s->tls); /* tern_smtp_session_tls_info() gives NULL now */
+	tern__smtp_auth_free(&s->auth);
 	s->helo_kind = TERN__HELO_NONE;
 	s->remote_port = s->local_port = 0;
 	s->secure = false;

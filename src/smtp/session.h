@@ -22,6 +22,8 @@ enum tern__smtp_wait {
 	TERN__WAIT_CHUNK,      /* on_data_chunk paused the input */
 	TERN__WAIT_DATA_END,   /* on_data_end */
 	TERN__WAIT_VRFY,       /* on_vrfy */
+	TERN__WAIT_AUTH,       /* on_auth */
+	TERN__WAIT_AUTH_DELAY, /* the pause before a failed AUTH's reply */
 };
 
 /* How input bytes are read right now. */
@@ -83,6 +85,7 @@ struct tern_smtp_session {
 	bool tls_wanted;     /* 220 to STARTTLS queued: no more input in plaintext */
 	const struct tern__smtp_listener *listener;
 	struct tern__smtp_tls *tls; /* what TLS established; NULL before */
+	struct tern__smtp_auth *auth; /* AUTH exchange and result; NULL before */
 
 	bool started;     /* greeting sent or being decided */
 	bool refused;     /* on_connect refused: only QUIT is served */
@@ -143,6 +146,22 @@ struct tern__smtp_tls {
 	char *version, *cipher, *sni, *subject, *cn, *fingerprint;
 };
 void tern__smtp_tls_free(struct tern__smtp_tls **tls);
+
+/* AUTH (cmd_auth.c). */
+void tern__smtp_auth_free(struct tern__smtp_auth **auth);
+/* STARTTLS: forget the authentication (RFC 3207 4.2). */
+void tern__smtp_auth_reset(tern_smtp_session *s);
+/* An AUTH exchange reads the client's lines itself (334 answers). */
+bool tern__smtp_auth_reading(const tern_smtp_session *s);
+/* One client line of the exchange, CRLF removed; too_long: it went over
+ * the limit and was dropped. */
+void tern__smtp_auth_line(tern_smtp_session *s, const char *line, size_t len, bool too_long);
+bool tern__smtp_authenticated(const tern_smtp_session *s);
+/* The EHLO keyword line ("AUTH PLAIN LOGIN") for this session into buf;
+ * returns its length, 0 when AUTH is not offered now. */
+size_t tern__smtp_auth_ehlo(const tern_smtp_session *s, char *buf, size_t size);
+/* Continuation of a PENDING on_auth, and the end of the failure delay. */
+void tern__smtp_auth_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r);
 
 /* Reply helpers (reply.c). Every reply goes through tern__smtp_reply: it
  * formats "code enhanced text", hides the enhanced code when the option says
@@ -229,6 +248,7 @@ enum tern__smtp_ext {
 	TERN__EXT_BINARYMIME,
 	TERN__EXT_REQUIRETLS,
 	TERN__EXT_STARTTLS,
+	TERN__EXT_AUTH,
 };
 bool tern__smtp_ext(const tern_smtp_session *s, enum tern__smtp_ext ext);
 

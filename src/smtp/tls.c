@@ -89,6 +89,7 @@ void tern__smtp_session_tls_started(tern_smtp_session *s, const struct tern__smt
 		 * command, which was not obtained from the TLS negotiation
 		 * itself." The client starts over with EHLO. */
 		tern__smtp_session_reset_tx(s);
+		tern__smtp_auth_reset(s);
 		free(s->helo_name);
 		s->helo_name = NULL;
 		s->helo_kind = TERN__HELO_NONE;

@@ -72,13 +72,14 @@ static size_t need(const char *s)
 int tern__smtp_tx_set_pending_mail(struct tern__smtp_transaction *tx, const tern_smtp_mail *m)
 {
 	tern__smtp_tx_drop_pending(tx);
-	char *storage = malloc(need(m->address) + need(m->envid));
+	char *storage = malloc(need(m->address) + need(m->envid) + need(m->auth));
 	if (!storage)
 		return TERN_ENOMEM;
 	char *pos = storage;
 	tx->pending_mail = *m;
 	tx->pending_mail.address = put(&pos, m->address);
 	tx->pending_mail.envid = put(&pos, m->envid);
+	tx->pending_mail.auth = put(&pos, m->auth);
 	tx->pending_mail_storage = storage;
 	return 0;
 }
