@@ -259,3 +259,270 @@ def _verified(port, ctx, name):
             sock = socket.create_connection(("127.0.0.1", port), timeout)
             return self.context.wrap_socket(sock, server_hostname=name)
     return Named("127.0.0.1", port, timeout=10, context=ctx)
+
+
+def reply_lines(c, wait=1.0):
+    """Every reply line the server sends within `wait` seconds of silence
+    (after what is already buffered)."""
+    data = c.pending(wait)
+    c.buf = b""
+    return [l for l in data.split(b"\r\n") if l]
+
+
+class StartTlsCommandTest(TlsTestCase):
+    """The STARTTLS command itself (RFC 3207) and STARTTLS injection
+    (RFC 3207 5; CVE-2011-0411): plaintext the client sent behind the
+    STARTTLS line must never be executed as if it came over TLS."""
+
+    def open_tls_session(self, t, port=None):
+        c = self.client(t) if port is None else RawClient(port)
+        if port is not None:
+            self.clients.append(c)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        return c
+
+    def test_ehlo_before_and_after(self):
+        t = self.start_tls()
+        c = self.client(t)
+        before = ehlo_keywords(c.expect(self, "EHLO x", 250))
+        self.assertIn("STARTTLS", before)
+        self.assertNotIn("REQUIRETLS", before)
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        after = ehlo_keywords(c.expect(self, "EHLO x", 250))
+        self.assertNotIn("STARTTLS", after)
+        self.assertIn("REQUIRETLS", after)
+
+    def test_pipelined_noop_dropped(self):
+        # (a) STARTTLS and NOOP in one write: the NOOP is dropped.
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.send("STARTTLS\r\nNOOP\r\n")
+        c.expect(self, None, 220, "2.0.0")
+        c.starttls(client_context())
+        c.send("EHLO x\r\nNOOP\r\n")
+        c.expect(self, None, 250)  # EHLO
+        c.expect(self, None, 250, "2.0.0")  # NOOP
+        lines = [l for l in c.transcript if l.startswith("S:")]
+        rest = reply_lines(c)
+        noops = [l for l in lines if "250 2.0.0" in l] + [l for l in rest if b"250 2.0.0" in l]
+        self.assertEqual(len(noops), 1, "want one 250 2.0.0 (the encrypted NOOP)\n%s\n"
+                         "then: %r" % (c.dump(), rest))
+        self.assertEqual(rest, [], c.dump())
+
+    def test_pipelined_transaction_dropped(self):
+        # (a') A whole transaction behind STARTTLS: nothing of it is kept,
+        # so RCPT after TLS has no MAIL to belong to, and nothing is stored.
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.send("STARTTLS\r\nMAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\n"
+               "DATA\r\nSubject: injected\r\n\r\nx\r\n.\r\n")
+        c.expect(self, None, 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "RCPT TO:<victim@example.com>", 503, "5.5.1")
+        c.expect(self, "NOOP", 250, "2.0.0")
+        self.assertEqual(reply_lines(c), [], c.dump())
+        self.assertNothingStored(t)
+        self.assertNotIn("evil@example.com", t.log_text(tail=1 << 20))
+
+    def test_partial_line_not_joined(self):
+        # (b) "NOO" behind STARTTLS must not become the start of the first
+        # encrypted line: "NOO" + "NOOP" would be an unknown command (500).
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.send("STARTTLS\r\nNOO")
+        c.expect(self, None, 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "NOOP", 250, "2.0.0")
+        self.assertEqual(reply_lines(c), [], c.dump())
+        c.expect(self, "EHLO x", 250)
+
+    def test_plaintext_before_client_hello(self):
+        # (c) Bytes after the 220 but before the ClientHello are no TLS
+        # record: the handshake fails (or the server closes), never a 250.
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.send("NOOP\r\n")
+        seen = b""
+        try:
+            c.starttls(client_context())
+        except (ssl.SSLError, OSError) as e:
+            c.transcript.append("-- handshake failed: %r" % e)
+        else:
+            try:
+                c.send("NOOP\r\n")
+                seen = c.pending(2.0)
+            except (ssl.SSLError, OSError):
+                pass
+        self.assertNotIn(b"250", seen, c.dump())
+        # The server lives on.
+        c2 = self.open_tls_session(t)
+        c2.expect(self, "NOOP", 250, "2.0.0")
+
+    def test_second_starttls_and_argument(self):
+        # (d) RFC 3207 4: STARTTLS takes no argument (501 5.5.4); once TLS
+        # is on, another STARTTLS is out of sequence (503 5.5.1).
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS foo", 501, "5.5.4")
+        c.expect(self, "NOOP", 250, "2.0.0")  # still plaintext, still usable
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS", 503, "5.5.1")
+        c.expect(self, "STARTTLS foo", 503, "5.5.1")
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+        # Implicit TLS: never STARTTLS.
+        c = self.tls_client(t.tls_port)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS", 503, "5.5.1")
+        c.expect(self, "NOOP", 250, "2.0.0")
+
+    def test_submission_requires_tls(self):
+        # (e) --submission: RFC 3207 4: 530 5.7.0 before STARTTLS.
+        t = self.start_tls()
+        c = RawClient(t.sub_port)
+        self.clients.append(c)
+        self.assertIn("STARTTLS", ehlo_keywords(c.expect(self, "EHLO x", 250)))
+        c.expect(self, "MAIL FROM:<a@example.com>", 530, "5.7.0")
+        c.expect(self, "NOOP", 250, "2.0.0")
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "EHLO x", 250)
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+
+    def test_session_reset_after_tls(self):
+        # (f) RFC 3207 4.2: after the handshake the client knows nothing,
+        # and neither does the server: MAIL without a new EHLO is 503.
+        t = self.start_tls()
+        c = self.open_tls_session(t)
+        c.expect(self, "MAIL FROM:<a@example.com>", 503, "5.5.1")
+        c.expect(self, "EHLO x", 250)
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+
+    def test_transaction_before_starttls_forgotten(self):
+        # RFC 3207 4.2 also discards a MAIL given before STARTTLS.
+        t = self.start_tls()
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "MAIL FROM:<early@example.com>", 250, "2.1.0")
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context())
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "RCPT TO:<b@example.com>", 503, "5.5.1")
+        self.send_message(c)
+
+
+class ReloadTest(TlsTestCase):
+    """SIGHUP re-reads the certificate files: new connections get the new
+    certificate, open sessions keep theirs and go on working."""
+
+    def install(self, live, src):
+        for l, s in zip(live, src):
+            shutil.copyfile(s, l + ".new")
+            os.replace(l + ".new", l)
+
+    def hup(self, t):
+        # Not Ternd.signal(): that marks the server as already stopping.
+        os.kill(t.pid(), signal.SIGHUP)
+
+    def start_live(self, src):
+        live = (os.path.join(self.certdir, "live.crt"), os.path.join(self.certdir, "live.key"))
+        self.install(live, src)
+        return live, self.start_tls("--tls-cert", live[0], "--tls-key", live[1])
+
+    def test_sighup_new_certificate(self):
+        a = self.cert("a", ["tern.test"], "rsa")
+        b = self.cert("b", ["tern.test"], "ec")
+        live, t = self.start_live(a)
+        old = self.tls_client(t.tls_port)
+        old_st = StartTlsCommandTest.open_tls_session(self, t)
+        old.expect(self, "EHLO old.example", 250)
+        self.assertEqual(old.sock.getpeercert(True), cert_der(a[0]))
+        self.install(live, b)
+        self.hup(t)
+        self.wait_log(t, "certificates reloaded")
+        for c in (self.tls_client(t.tls_port), StartTlsCommandTest.open_tls_session(self, t)):
+            self.assertEqual(c.sock.getpeercert(True), cert_der(b[0]))
+            c.expect(self, "NOOP", 250, "2.0.0")
+        # The sessions opened before the reload keep A and keep working.
+        for c, rcpt in ((old, "old@example.com"), (old_st, "oldst@example.com")):
+            self.assertEqual(c.sock.getpeercert(True), cert_der(a[0]))
+            c.expect(self, "NOOP", 250, "2.0.0")
+            self.send_message(c, rcpt, ehlo=c is old_st)
+            self.assertSecureReceived(t, rcpt)
+
+    def test_sighup_broken_file_keeps_old(self):
+        a = self.cert("a", ["tern.test"], "rsa")
+        live, t = self.start_live(a)
+        old = self.tls_client(t.tls_port)
+        with open(live[0] + ".new", "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+        os.replace(live[0] + ".new", live[0])
+        self.hup(t)
+        self.wait_log(t, "reload failed")
+        self.assertRegex(t.log_text(tail=1 << 20), r" error \[-\] .*reload failed")
+        c = self.tls_client(t.tls_port)
+        self.assertEqual(c.sock.getpeercert(True), cert_der(a[0]))
+        c.expect(self, "EHLO x", 250)
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+        old.expect(self, "NOOP", 250, "2.0.0")
+        # A key that does not match the certificate is refused too.
+        other = self.cert("other", ["tern.test"], "rsa")
+        self.install(live, (a[0], other[1]))
+        self.hup(t)
+        deadline = time.monotonic() + 10
+        while t.log_text(tail=1 << 20).count("reload failed") < 2:
+            self.assertLess(time.monotonic(), deadline, t.log_text())
+            time.sleep(0.05)
+        c = self.tls_client(t.tls_port)
+        self.assertEqual(c.sock.getpeercert(True), cert_der(a[0]))
+        c.expect(self, "NOOP", 250, "2.0.0")
+
+
+class AlpnTest(TlsTestCase):
+    """ALPACA (2021): a web protocol offered over ALPN is refused
+    (RFC 7301 3.2); an unknown one is ignored."""
+
+    def test_http_refused(self):
+        t = self.start_tls()
+        for protos in (["http/1.1"], ["h2"], ["foo", "http/1.1"]):
+            with self.subTest(protos=protos):
+                with self.assertRaises((ssl.SSLError, ConnectionError)):
+                    self.tls_client(t.tls_port, client_context(alpn=protos))
+                c = self.client(t)
+                c.expect(self, "EHLO x", 250)
+                c.expect(self, "STARTTLS", 220, "2.0.0")
+                with self.assertRaises((ssl.SSLError, ConnectionError)):
+                    c.starttls(client_context(alpn=protos))
+        # The server is fine afterwards.
+        c = self.tls_client(t.tls_port)
+        c.expect(self, "NOOP", 250, "2.0.0")
+
+    def test_unknown_ignored(self):
+        t = self.start_tls()
+        c = self.tls_client(t.tls_port, client_context(alpn=["foo"]))
+        self.assertIsNone(c.sock.selected_alpn_protocol())
+        c.expect(self, "EHLO x", 250)
+        self.send_message(c)
+        self.assertSecureReceived(t, "b@example.com")
+        c = self.client(t)
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "STARTTLS", 220, "2.0.0")
+        c.starttls(client_context(alpn=["foo", "smtp"]))
+        self.assertIsNone(c.sock.selected_alpn_protocol())
+        c.expect(self, "EHLO x", 250)
+        c.expect(self, "NOOP", 250, "2.0.0")
