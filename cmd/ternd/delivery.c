@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 
 struct session_ctx {
@@ -17,7 +18,14 @@ struct session_ctx {
 	/* Reply text lives here until the callback returns (the library copies
 	 * it then). */
 	char reply_text[200];
+	struct hashpool_job *auth_job; /* a password being checked */
 };
+
+struct hashpool_job **ternd_session_auth_job(tern_smtp_session *s)
+{
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	return ctx != NULL ? &ctx->auth_job : NULL;
+}
 
 static const char *sid(const tern_smtp_session *s)
 {
@@ -261,6 +269,7 @@ static void on_close(tern_smtp_session *s, void *user_data)
 		  tern_smtp_session_transaction_count(s),
 		  tern_smtp_session_transaction_count(s) == 1 ? "" : "s");
 	if (ctx != NULL) {
+		ternd_auth_session_closed(&ctx->auth_job);
 		drop_message(ctx);
 		free(ctx);
 		tern_smtp_session_set_context(s, NULL);

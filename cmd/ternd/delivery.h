@@ -10,11 +10,19 @@
 
 #include "maildir.h"
 
+struct ternd_auth;
+struct hashpool_job;
+
 struct ternd_delivery {
 	maildir *md;     /* NULL with --discard */
 	bool lmtp;       /* one reply per recipient */
 	bool discard;
+	struct ternd_auth *auth; /* NULL without --users */
 };
+
+/* Where a session keeps its running password check (auth.c), so that
+ * on_close can withdraw it; NULL when the session has no state. */
+struct hashpool_job **ternd_session_auth_job(tern_smtp_session *s);
 
 /* Installs the callbacks and user_data (d, not owned; it must outlive the
  * server) into opts. */

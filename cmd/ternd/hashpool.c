@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 
 enum job_state {
 	JOB_QUEUED,  /* in pool->queue */
@@ -43,7 +44,11 @@ struct notifier {
 	struct notifier *next;
 	struct hashpool *pool;
 	struct event_base *base;
-	struct event *ev;   /* NULL after hashpool_shutdown */
+	/* Embedded (event_assign), not event_new: after the library has
+	 * freed the base (which takes its events off it), the memory can go
+	 * without another call into libevent (hashpool_shutdown_orphaned). */
+	struct event ev;
+	bool ev_added;      /* false after hashpool_shutdown */
 	int fds[2];
 	struct hashpool_job *done_head, *done_tail;
 };
@@ -160,15 +165,14 @@ static int notifier_for(struct hashpool *pool, struct event_base *base, struct n
 		free(n);
 		return e;
 	}
-	n->ev = event_new(base, n->fds[0], EV_READ | EV_PERSIST, on_notify, n);
-	if (n->ev == NULL || event_add(n->ev, NULL) != 0) {
-		if (n->ev != NULL)
-			event_free(n->ev);
+	event_assign(&n->ev, base, n->fds[0], EV_READ | EV_PERSIST, on_notify, n);
+	if (event_add(&n->ev, NULL) != 0) {
 		close(n->fds[0]);
 		close(n->fds[1]);
 		free(n);
 		return ENOMEM;
 	}
+	n->ev_added = true;
 	n->next = pool->notifiers;
 	pool->notifiers = n;
 	*n_r = n;
@@ -333,7 +337,7 @@ int hashpool_new(struct hashpool **pool_r, const struct hashpool_options *opts)
 	return 0;
 }
 
-void hashpool_shutdown(struct hashpool *pool)
+static void shutdown_pool(struct hashpool *pool, bool bases_gone)
 {
 	if (pool == NULL || pool->shut_down)
 		return;
@@ -347,14 +351,24 @@ void hashpool_shutdown(struct hashpool *pool)
 	/* The loops are stopped (contract 4), so touching their bases from
 	 * this thread races with nothing. */
 	for (struct notifier *n = pool->notifiers; n != NULL; n = n->next) {
-		if (n->ev != NULL)
-			event_free(n->ev);
-		n->ev = NULL;
+		if (n->ev_added && !bases_gone)
+			event_del(&n->ev);
+		n->ev_added = false;
 		close(n->fds[0]);
 		close(n->fds[1]);
 		n->fds[0] = n->fds[1] = -1;
 	}
 	pool->shut_down = true;
+}
+
+void hashpool_shutdown(struct hashpool *pool)
+{
+	shutdown_pool(pool, false);
+}
+
+void hashpool_shutdown_orphaned(struct hashpool *pool)
+{
+	shutdown_pool(pool, true);
 }
 
 static void free_list(struct hashpool_job *job)

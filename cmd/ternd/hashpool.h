@@ -85,6 +85,12 @@ void hashpool_cancel(struct hashpool_job *job);
  * them) until hashpool_destroy. Safe to call twice. */
 void hashpool_shutdown(struct hashpool *pool);
 
+/* The same when the bases are already gone: tern_smtp_server_run() frees
+ * its loops' bases before it returns, and event_base_free takes every
+ * event off them, so this only joins the threads and closes the pipes,
+ * never calling into libevent. */
+void hashpool_shutdown_orphaned(struct hashpool *pool);
+
 /* hashpool_shutdown if not done yet, then frees every job left (no
  * callbacks) and the pool; sets *pool to NULL. */
 void hashpool_destroy(struct hashpool **pool);

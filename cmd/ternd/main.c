@@ -15,6 +15,7 @@
 
 #include "tern/smtp.h"
 
+#include "auth.h"
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
@@ -27,6 +28,7 @@
 struct signal_state {
 	pthread_mutex_t lock;
 	tern_smtp_server *server;
+	struct ternd_auth *auth; /* NULL without --users */
 	sigset_t set;
 };
 
@@ -57,6 +59,8 @@ static void *signal_thread(void *arg)
 			 * theirs, so nothing is dropped. */
 			pthread_mutex_lock(&st->lock);
 			int rc = st->server ? tern_smtp_server_reload_tls(st->server) : 0;
+			if (st->server && st->auth)
+				ternd_auth_reload(st->auth);
 			pthread_mutex_unlock(&st->lock);
 			if (rc == TERN_ESTATE)
 				ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: no TLS to reload");
@@ -104,15 +108,23 @@ static int make_server(const struct ternd_config *cfg, const tern_smtp_options *
 	 * STARTTLS offered when there is a certificate), --submission (587:
 	 * TLS before mail, RFC 3207), --tls-listen (465: implicit TLS, RFC
 	 * 8314). */
+	/* AUTH (with --users): required on the submission listeners,
+	 * optional on --listen unless --require-auth. */
+	bool users = cfg->users_file != NULL;
+	enum tern_smtp_auth_mode plain_auth = !users ? TERN_SMTP_AUTH_OFF
+				   : cfg->require_auth ? TERN_SMTP_AUTH_REQUIRED
+						       : TERN_SMTP_AUTH_OPTIONAL;
+	enum tern_smtp_auth_mode sub_auth = users ? TERN_SMTP_AUTH_REQUIRED : TERN_SMTP_AUTH_OFF;
 	struct {
 		const char *flag;
 		char *const *addrs;
 		unsigned n;
 		bool secure, require_tls;
+		enum tern_smtp_auth_mode auth;
 	} kinds[] = {
-		{"--listen", cfg->listen, cfg->listen_count, false, cfg->require_tls},
-		{"--submission", cfg->submission, cfg->submission_count, false, true},
-		{"--tls-listen", cfg->tls_listen, cfg->tls_listen_count, true, false},
+		{"--listen", cfg->listen, cfg->listen_count, false, cfg->require_tls, plain_auth},
+		{"--submission", cfg->submission, cfg->submission_count, false, true, sub_auth},
+		{"--tls-listen", cfg->tls_listen, cfg->tls_listen_count, true, false, sub_auth},
 	};
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		for (unsigned i = 0; i < kinds[k].n; i++) {
@@ -121,6 +133,8 @@ static int make_server(const struct ternd_config *cfg, const tern_smtp_options *
 			tern_smtp_listen_options_init(&lo);
 			lo.secure = kinds[k].secure;
 			lo.require_tls = kinds[k].require_tls;
+			lo.auth = kinds[k].auth;
+			lo.allow_insecure_auth = cfg->allow_insecure_auth;
 			rc = tern_smtp_server_listen_ex(*server_r, kinds[k].addrs[i], &lo);
 			if (rc != 0) {
 				fprintf(stderr, "ternd: %s %s: %s\n", kinds[k].flag, kinds[k].addrs[i],
@@ -231,13 +245,32 @@ static int run(struct ternd_config *cfg)
 	ternd_delivery_install(&delivery, &opts);
 
 	tern_smtp_server *server = NULL;
+	struct ternd_auth auth;
+	memset(&auth, 0, sizeof(auth));
+	if ((cfg->submission_count || cfg->tls_listen_count || cfg->require_auth) &&
+	    !cfg->users_file) {
+		/* Submission means authenticated users; without a users file
+		 * nobody could ever send there. */
+		fprintf(stderr, "ternd: --submission, --tls-listen and --require-auth need --users\n");
+		return TERND_EX_USAGE;
+	}
+	if (cfg->users_file) {
+		int arc = ternd_auth_open(&auth, cfg);
+		if (arc != TERND_EX_OK)
+			return arc;
+		delivery.auth = &auth;
+		ternd_auth_install(&auth, cfg, &opts);
+	}
 	struct tls_files tf;
 	int rc = setup_tls(cfg, &tf, &opts);
-	if (rc != TERND_EX_OK)
+	if (rc != TERND_EX_OK) {
+		ternd_auth_close(&auth);
 		return rc;
+	}
 	if (cfg->check_config) {
 		rc = make_server(cfg, &opts, &server);
 		free_tls(&tf);
+		ternd_auth_close(&auth);
 		if (rc != TERND_EX_OK)
 			return rc;
 		tern_smtp_server_close(server);
@@ -251,6 +284,7 @@ static int run(struct ternd_config *cfg)
 		if (err != 0) {
 			fprintf(stderr, "ternd: --maildir %s: %s\n", cfg->maildir, strerror(err));
 			free_tls(&tf);
+			ternd_auth_close(&auth);
 			return TERND_EX_CANTCREAT;
 		}
 		unsigned removed = 0;
@@ -278,10 +312,12 @@ static int run(struct ternd_config *cfg)
 	if (rc != TERND_EX_OK) {
 		maildir_close(&delivery.md);
 		free_tls(&tf);
+		ternd_auth_close(&auth);
 		return rc;
 	}
 
 	st.server = server;
+	st.auth = cfg->users_file ? &auth : NULL;
 	pthread_t sig_tid;
 	int perr = pthread_create(&sig_tid, NULL, signal_thread, &st);
 	if (perr != 0) {
@@ -290,6 +326,7 @@ static int run(struct ternd_config *cfg)
 		tern_smtp_server_destroy(&server);
 		maildir_close(&delivery.md);
 		free_tls(&tf);
+		ternd_auth_close(&auth);
 		return TERND_EX_OSERR;
 	}
 
@@ -321,6 +358,7 @@ static int run(struct ternd_config *cfg)
 	tern_smtp_server_destroy(&server);
 	maildir_close(&delivery.md);
 	free_tls(&tf);
+	ternd_auth_close(&auth);
 	return status;
 }
 

@@ -135,23 +135,21 @@ void tern__smtp_listener_auth(struct tern__smtp_listener *l, const tern_smtp_opt
 	}
 }
 
-/* Mechanisms that send the secret itself (or a bearer token) must not go
- * over plaintext (RFC 4954 4 and 6: 538 5.7.11); SCRAM-PLUS and EXTERNAL
- * need TLS by their nature. */
+/* Without TLS no mechanism is offered or accepted (538 5.7.11, RFC 4954
+ * 6) unless allow_insecure_auth: PLAIN, LOGIN and the OAuth ones would send
+ * the secret itself, and even CRAM-MD5 and SCRAM hand a passive listener
+ * what it needs for an offline dictionary attack. Deliberately stricter
+ * than RFC 4954 asks, as smtp-server's allowInsecureAuth and Postfix's
+ * smtpd_tls_auth_only are. SCRAM-PLUS and EXTERNAL need TLS by nature. */
 static bool mech_usable(const tern_smtp_session *s, int m)
 {
 	switch (m) {
-	case TERN__SASL_PLAIN:
-	case TERN__SASL_LOGIN:
-	case TERN__SASL_XOAUTH2:
-	case TERN__SASL_OAUTHBEARER:
-		return s->secure || s->listener->allow_insecure_auth;
 	case TERN__SASL_SCRAM_SHA_256_PLUS:
 		return s->tls != NULL && (s->tls->has_exporter || s->tls->endpoint_len > 0);
 	case TERN__SASL_EXTERNAL:
 		return s->tls != NULL && s->tls->info.client_cert_verified && s->tls->cn[0];
 	default:
-		return true;
+		return s->secure || s->listener->allow_insecure_auth;
 	}
 }
 

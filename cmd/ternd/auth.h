@@ -1,0 +1,34 @@
+/* ternd's side of SMTP AUTH: on_auth checks credentials against the users
+ * file (passwords hashed on the hash pool's threads, never on a loop), and
+ * on_mail_from keeps an authenticated user to its own addresses. */
+#ifndef TERND_AUTH_H
+#define TERND_AUTH_H
+
+#include "tern/smtp.h"
+
+#include "config.h"
+#include "hashpool.h"
+#include "users.h"
+
+struct ternd_auth {
+	struct users_db *db;
+	struct hashpool *pool;
+	/* The --auth-methods names, NULL-terminated, for the options. */
+	const char *methods[TERND_AUTH_METHOD_COUNT + 1];
+};
+
+/* Loads the users file and starts the hash pool. Returns TERND_EX_OK or an
+ * exit status after printing why. */
+int ternd_auth_open(struct ternd_auth *a, const struct ternd_config *cfg);
+/* Sets on_auth, on_mail_from and the AUTH options. The callbacks find the
+ * struct through the delivery's user_data (struct ternd_delivery.auth). */
+void ternd_auth_install(struct ternd_auth *a, const struct ternd_config *cfg,
+			tern_smtp_options *opts);
+/* SIGHUP: reads the users file again (the old table stays on error). */
+void ternd_auth_reload(struct ternd_auth *a);
+/* The session ends: withdraw its password check, if one is running. */
+void ternd_auth_session_closed(struct hashpool_job **job);
+/* After the server's loops are gone. */
+void ternd_auth_close(struct ternd_auth *a);
+
+#endif
