@@ -316,6 +316,14 @@ static int set_users(struct ternd_config *cfg, const char *value, char *err, siz
 	return set_string(&cfg->users_file, value, "--users", err, errlen);
 }
 
+static int set_tls_client_ca(struct ternd_config *cfg, const char *value, char *err,
+			     size_t errlen)
+{
+	if (value[0] == '\0')
+		return usage_fail(err, errlen, "--tls-client-ca: empty path");
+	return set_string(&cfg->tls_client_ca, value, "--tls-client-ca", err, errlen);
+}
+
 static int set_state_dir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	if (value[0] == '\0')
@@ -593,6 +601,9 @@ static const struct opt options[] = {
 	 set_tls_ciphers},
 	{"tls-ciphersuites", OPT_VALUE, "LIST",
 	 "OpenSSL ciphersuites for TLS 1.3 (default OpenSSL's)", set_tls_ciphersuites},
+	{"tls-client-ca", OPT_VALUE, "FILE",
+	 "ask clients for a certificate and verify it against these CAs (PEM; for EXTERNAL)",
+	 set_tls_client_ca},
 	{"require-tls", OPT_BOOL, NULL, "--listen listeners: TLS (STARTTLS) before MAIL",
 	 set_require_tls},
 	{"users", OPT_VALUE, "FILE", "users and password hashes for AUTH (see docs/users.md)",
@@ -952,6 +963,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	clear_list(cfg->submission, &cfg->submission_count);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
+	free(cfg->tls_client_ca);
 	free(cfg->state_dir);
 	free(cfg->users_file);
 	memset(cfg, 0, sizeof(*cfg));
@@ -1023,6 +1035,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "tls-ciphersuites = %s\n", cfg->tls_ciphersuites);
 	else
 		fprintf(out, "# tls-ciphersuites = (OpenSSL's default)\n");
+	if (cfg->tls_client_ca != NULL)
+		fprintf(out, "tls-client-ca = %s\n", cfg->tls_client_ca);
+	else
+		fprintf(out, "# tls-client-ca = (none: no client certificates asked for)\n");
 	fprintf(out, "require-tls = %s\n", cfg->require_tls ? "yes" : "no");
 	if (cfg->users_file != NULL)
 		fprintf(out, "users = %s\n", cfg->users_file);

@@ -106,6 +106,7 @@ struct ternd_config {
 	enum ternd_tls_version tls_min_version;
 	char *tls_ciphers;          /* TLS 1.2 cipher list; NULL: OpenSSL's default */
 	char *tls_ciphersuites;     /* TLS 1.3 suites; NULL: OpenSSL's default */
+	char *tls_client_ca;        /* client certificates (EXTERNAL); NULL: not asked for */
 	char *state_dir;            /* generated files (self-signed certificate) */
 
 	/* Authentication. */

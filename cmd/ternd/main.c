@@ -202,6 +202,7 @@ static int setup_tls(const struct ternd_config *cfg, struct tls_files *tf, tern_
 	opts->tls_min_version = cfg->tls_min_version == TERND_TLS_1_3 ? TERN_TLS_1_3 : TERN_TLS_1_2;
 	opts->tls_ciphers = cfg->tls_ciphers;
 	opts->tls_ciphersuites = cfg->tls_ciphersuites;
+	opts->tls_client_ca_file = cfg->tls_client_ca;
 	return TERND_EX_OK;
 }
 
