@@ -216,9 +216,16 @@ static void startup_line(const struct ternd_config *cfg)
 {
 	char line[4096];
 	size_t n = (size_t)snprintf(line, sizeof(line), "ternd: listening on ");
+	unsigned shown = 0;
 	for (unsigned i = 0; i < cfg->listen_count && n < sizeof(line); i++)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", i > 0 ? ", " : "",
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s", shown++ ? ", " : "",
 				      cfg->listen[i]);
+	for (unsigned i = 0; i < cfg->submission_count && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s (submission)",
+				      shown++ ? ", " : "", cfg->submission[i]);
+	for (unsigned i = 0; i < cfg->tls_listen_count && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s (TLS)", shown++ ? ", " : "",
+				      cfg->tls_listen[i]);
 	if (n < sizeof(line) && cfg->lmtp)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " (LMTP)");
 	if (n < sizeof(line)) {
