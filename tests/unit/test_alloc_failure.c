@@ -141,6 +141,30 @@ static void setup_plain(struct hs *h)
 	(void)h;
 }
 
+/* AUTH PLAIN over TLS: the SASL engine, the exchange state and the
+ * authenticated identity allocate too. */
+static int auth_accept_pw(tern_smtp_session *s, const tern_smtp_auth *a, tern_smtp_reply *r,
+			  void *user_data)
+{
+	(void)s;
+	(void)user_data;
+	if (a->password != NULL && strcmp(a->password, "pw") == 0)
+		return TERN_SMTP_ACCEPT;
+	r->code = 535;
+	return TERN_SMTP_REJECT;
+}
+
+static void setup_auth(struct hs *h)
+{
+	h->opts.callbacks.on_auth = auth_accept_pw;
+	h->secure = true;
+}
+
+/* "\0alice\0pw" */
+#define AUTH_TX                                                                      \
+	EHLO "AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<alice@example.com> AUTH=<>\r\n"      \
+	     "RCPT TO:<bob@example.org>\r\nDATA\r\n" BODY ".\r\nQUIT\r\n"
+
 static void setup_lmtp(struct hs *h)
 {
 	h->opts.lmtp = true;
@@ -209,6 +233,7 @@ static void setup_rcpt_reply(struct hs *h)
 static const struct transcript transcripts[] = {
 	{"smtp ehlo mail rcpt data quit", setup_plain, SMTP_TX, 1, 0, 0},
 	{"smtp bdat", setup_plain, BDAT_TX, 1, 0, 0},
+	{"smtp auth plain", setup_auth, AUTH_TX, 1, 0, 0},
 	{"lmtp three recipients", setup_lmtp, LMTP_TX, 3, 0, 0},
 	{"smtp pipelined, pending decisions", setup_pending,
 	 EHLO "MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n"
@@ -337,6 +362,7 @@ static unsigned run_session(struct run *r, const struct transcript *t, size_t st
 		.remote_port = 1234,
 		.local_address = "192.0.2.2",
 		.local_port = 25,
+		.secure = h->secure,
 	};
 	struct tern__smtp_io io = {.wakeup = io_wakeup, .now = io_now, .io_ctx = h};
 	af_arm(k);
