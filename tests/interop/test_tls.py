@@ -5,8 +5,12 @@ certificate reload on SIGHUP and ALPN. Other clients: test_tls_tools.py.
 
 Every test starts its own ternd with three listeners: --listen (t.port,
 STARTTLS offered), --submission (t.sub_port, TLS before mail) and
---tls-listen (t.tls_port, implicit TLS)."""
+--tls-listen (t.tls_port, implicit TLS). ternd wants --users with the last
+two, and AUTH before MAIL there: the tests give it a users file with one
+user (made by `ternd passwd`) and authenticate with PLAIN only to be able to
+send mail on those ports; AUTH itself is tested elsewhere."""
 
+import base64
 import os
 import re
 import shutil
@@ -14,13 +18,34 @@ import signal
 import smtplib
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 
-from ternlib import (RawClient, TerndTestCase, cert_der, client_context, free_port,
-                     make_cert, split_added_headers)
+from ternlib import (TERND, RawClient, TerndTestCase, cert_der, client_context, free_port,
+                     make_cert)
 
 MESSAGE = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: tls\r\n\r\nsent over TLS\r\n"
+
+# The one user of the users file (test credentials, loopback only). MAIL
+# FROM:<a@example.com> is allowed after AUTH since the name is that address.
+USER, PASSWORD = "a@example.com", "tern-interop-password"
+_users_line = []
+
+
+def users_line():
+    """The users-file line for USER, made once per run by `ternd passwd`."""
+    if not _users_line:
+        p = subprocess.run([TERND, "passwd", USER], input=(PASSWORD + "\n").encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("ternd passwd failed (%d): %s" % (p.returncode, p.stderr))
+        _users_line.append(p.stdout.decode().strip())
+    return _users_line[0]
+
+
+def auth_plain():
+    return "AUTH PLAIN " + base64.b64encode(("\0%s\0%s" % (USER, PASSWORD)).encode()).decode()
 
 
 class TlsTestCase(TerndTestCase):
@@ -34,8 +59,11 @@ class TlsTestCase(TerndTestCase):
 
     def start_tls(self, *args):
         sub, tls = free_port(), free_port()
+        users = os.path.join(self.certdir, "users")
+        with open(os.open(users, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(users_line() + "\n")
         t = self.start_ternd("--submission", "127.0.0.1:%d" % sub,
-                             "--tls-listen", "127.0.0.1:%d" % tls, *args)
+                             "--tls-listen", "127.0.0.1:%d" % tls, "--users", users, *args)
         t.sub_port, t.tls_port = sub, tls
         return t
 
@@ -47,14 +75,16 @@ class TlsTestCase(TerndTestCase):
         self.clients.append(c)
         return c
 
-    def assertSecureReceived(self, t, rcpt, body=MESSAGE):
+    def assertSecureReceived(self, t, rcpt, body=MESSAGE, auth=False):
         """One message stored for rcpt, equal to body, whose Received header
-        says it came over TLS (RFC 3848: "with ESMTPS")."""
+        says it came over TLS (RFC 3848: "with ESMTPS", or "ESMTPSA" after
+        AUTH)."""
         (added, stored), = t.read(rcpt)
         self.assertBytesEqual(stored, body)
         received = re.search(rb"^Received:.*?(?=\r\n(?![ \t])|\Z)", added, re.S | re.M)
         self.assertIsNotNone(received, added)
-        self.assertRegex(received.group(0), rb"\swith ESMTPS\s", added)
+        self.assertRegex(received.group(0), rb"\swith ESMTPSA\s" if auth else rb"\swith ESMTPS\s",
+                         added)
 
     def wait_log(self, t, text, timeout=10.0):
         deadline = time.monotonic() + timeout
@@ -64,9 +94,11 @@ class TlsTestCase(TerndTestCase):
             time.sleep(0.05)
         self.fail("ternd never logged %r:\n%s" % (text, t.log_text()))
 
-    def send_message(self, c, rcpt="b@example.com", body=MESSAGE, ehlo=False):
+    def send_message(self, c, rcpt="b@example.com", body=MESSAGE, ehlo=False, auth=False):
         if ehlo:
             c.expect(self, "EHLO client.example", 250)
+        if auth:
+            c.expect(self, auth_plain(), 235)
         c.expect(self, "MAIL FROM:<a@example.com>", 250, "2.1.0")
         c.expect(self, "RCPT TO:<%s>" % rcpt, 250, "2.1.5")
         c.expect(self, "DATA", 354)
@@ -79,7 +111,7 @@ def ehlo_keywords(reply):
 
 
 class SmtplibTlsTest(TlsTestCase):
-    def smtplib_starttls(self, port, ctx=None):
+    def smtplib_starttls(self, port, ctx=None, login=False):
         ctx = ctx or client_context()
         with smtplib.SMTP("127.0.0.1", port, local_hostname="py.example", timeout=10) as s:
             s.ehlo()
@@ -94,6 +126,8 @@ class SmtplibTlsTest(TlsTestCase):
             self.assertFalse(s.has_extn("starttls"), s.esmtp_features)
             self.assertTrue(s.has_extn("requiretls"), s.esmtp_features)
             version = s.sock.version()
+            if login:
+                s.login(USER, PASSWORD)
             s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
         return version
 
@@ -104,8 +138,8 @@ class SmtplibTlsTest(TlsTestCase):
 
     def test_starttls_on_submission(self):
         t = self.start_tls()
-        self.assertEqual(self.smtplib_starttls(t.sub_port), "TLSv1.3")
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertEqual(self.smtplib_starttls(t.sub_port, login=True), "TLSv1.3")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_smtp_ssl_implicit(self):
         t = self.start_tls()
@@ -115,8 +149,9 @@ class SmtplibTlsTest(TlsTestCase):
             s.ehlo()
             self.assertFalse(s.has_extn("starttls"), s.esmtp_features)
             self.assertTrue(s.has_extn("requiretls"), s.esmtp_features)
+            s.login(USER, PASSWORD)
             s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_default_accepts_tls12(self):
         t = self.start_tls()
@@ -124,9 +159,10 @@ class SmtplibTlsTest(TlsTestCase):
         self.assertEqual(self.smtplib_starttls(t.port, ctx), "TLSv1.2")
         with smtplib.SMTP_SSL("127.0.0.1", t.tls_port, timeout=10, context=ctx) as s:
             self.assertEqual(s.sock.version(), "TLSv1.2")
+            s.login(USER, PASSWORD)
             s.sendmail("a@example.com", ["c@example.com"], MESSAGE)
         self.assertSecureReceived(t, "b@example.com")
-        self.assertSecureReceived(t, "c@example.com")
+        self.assertSecureReceived(t, "c@example.com", auth=True)
 
     def test_min_version_13_refuses_tls12(self):
         t = self.start_tls("--tls-min-version", "1.3")
@@ -187,7 +223,7 @@ class CertificateTest(TlsTestCase):
 
     def test_rsa_and_ecdsa_certificates(self):
         tls12 = client_context(maximum=ssl.TLSVersion.TLSv1_2)
-        for key_type, auth in (("rsa", "-RSA-"), ("ec", "-ECDSA-")):
+        for key_type, kx in (("rsa", "-RSA-"), ("ec", "-ECDSA-")):
             with self.subTest(key_type=key_type):
                 cert, key = self.cert("host-" + key_type, ["tern.test"], key_type)
                 t = self.start_tls("--tls-cert", cert, "--tls-key", key)
@@ -195,9 +231,9 @@ class CertificateTest(TlsTestCase):
                 self.assertEqual(der, cert_der(cert))
                 # The TLS 1.2 suite names the certificate's key type.
                 der, c = self.peer_der(t.tls_port, ctx=tls12)
-                self.assertIn(auth, c.sock.cipher()[0])
-                self.send_message(c, ehlo=True)
-                self.assertSecureReceived(t, "b@example.com")
+                self.assertIn(kx, c.sock.cipher()[0])
+                self.send_message(c, ehlo=True, auth=True)
+                self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_sni_picks_certificate(self):
         a = self.cert("a", ["tern.test"], "rsa")
@@ -220,8 +256,9 @@ class CertificateTest(TlsTestCase):
         t = self.start_tls("--tls-cert", leaf[0], "--tls-key", leaf[1])
         strict = client_context(cafile=ca[0])
         with _verified(t.tls_port, strict, "tern.test") as s:
+            s.login(USER, PASSWORD)
             s.sendmail("a@example.com", ["b@example.com"], MESSAGE)
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
         # The wrong name fails verification: the check is real.
         with self.assertRaises(ssl.SSLCertVerificationError):
             RawClient(t.tls_port, tls=strict, server_hostname="other.test")
@@ -394,13 +431,15 @@ class StartTlsCommandTest(TlsTestCase):
         c = RawClient(t.sub_port)
         self.clients.append(c)
         self.assertIn("STARTTLS", ehlo_keywords(c.expect(self, "EHLO x", 250)))
-        c.expect(self, "MAIL FROM:<a@example.com>", 530, "5.7.0")
+        r = c.expect(self, "MAIL FROM:<a@example.com>", 530, "5.7.0")
+        # The TLS refusal, not the AUTH one (both are 530 5.7.0).
+        self.assertIn("Must issue a STARTTLS command first", r.text)
         c.expect(self, "NOOP", 250, "2.0.0")
         c.expect(self, "STARTTLS", 220, "2.0.0")
         c.starttls(client_context())
         c.expect(self, "EHLO x", 250)
-        self.send_message(c)
-        self.assertSecureReceived(t, "b@example.com")
+        self.send_message(c, auth=True)
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_session_reset_after_tls(self):
         # (f) RFC 3207 4.2: after the handshake the client knows nothing,
@@ -461,8 +500,8 @@ class ReloadTest(TlsTestCase):
         for c, rcpt in ((old, "old@example.com"), (old_st, "oldst@example.com")):
             self.assertEqual(c.sock.getpeercert(True), cert_der(a[0]))
             c.expect(self, "NOOP", 250, "2.0.0")
-            self.send_message(c, rcpt, ehlo=c is old_st)
-            self.assertSecureReceived(t, rcpt)
+            self.send_message(c, rcpt, ehlo=c is old_st, auth=c is old)
+            self.assertSecureReceived(t, rcpt, auth=c is old)
 
     def test_sighup_broken_file_keeps_old(self):
         a = self.cert("a", ["tern.test"], "rsa")
@@ -477,8 +516,8 @@ class ReloadTest(TlsTestCase):
         c = self.tls_client(t.tls_port)
         self.assertEqual(c.sock.getpeercert(True), cert_der(a[0]))
         c.expect(self, "EHLO x", 250)
-        self.send_message(c)
-        self.assertSecureReceived(t, "b@example.com")
+        self.send_message(c, auth=True)
+        self.assertSecureReceived(t, "b@example.com", auth=True)
         old.expect(self, "NOOP", 250, "2.0.0")
         # A key that does not match the certificate is refused too.
         other = self.cert("other", ["tern.test"], "rsa")
@@ -517,8 +556,8 @@ class AlpnTest(TlsTestCase):
         c = self.tls_client(t.tls_port, client_context(alpn=["foo"]))
         self.assertIsNone(c.sock.selected_alpn_protocol())
         c.expect(self, "EHLO x", 250)
-        self.send_message(c)
-        self.assertSecureReceived(t, "b@example.com")
+        self.send_message(c, auth=True)
+        self.assertSecureReceived(t, "b@example.com", auth=True)
         c = self.client(t)
         c.expect(self, "EHLO x", 250)
         c.expect(self, "STARTTLS", 220, "2.0.0")

@@ -2,7 +2,8 @@
 gnutls-cli (a second TLS stack), swaks (Net::SSLeay), nodemailer (Node's
 TLS), curl, and one testssl.sh scan. A missing tool is a skip with the
 reason. Listeners as in test_tls.py: t.port (--listen, STARTTLS offered),
-t.sub_port (--submission), t.tls_port (--tls-listen, implicit TLS)."""
+t.sub_port (--submission), t.tls_port (--tls-listen, implicit TLS); on the
+last two ternd wants AUTH before MAIL, so the clients log in there (PLAIN)."""
 
 import json
 import os
@@ -15,7 +16,7 @@ import threading
 import time
 
 from ternlib import HERE, cert_der, tool
-from test_tls import MESSAGE, TlsTestCase
+from test_tls import MESSAGE, PASSWORD, USER, TlsTestCase, auth_plain
 
 CMD_TIMEOUT = 60
 
@@ -83,8 +84,10 @@ class Piped:
             self.tc.assertTrue(last[4:].startswith(enhanced.encode()), self.dump())
         return last
 
-    def message(self, rcpt="b@example.com", body=MESSAGE):
+    def message(self, rcpt="b@example.com", body=MESSAGE, auth=False):
         self.expect("EHLO client.example", 250)
+        if auth:
+            self.expect(auth_plain(), 235)
         self.expect("MAIL FROM:<a@example.com>", 250, "2.1.0")
         self.expect("RCPT TO:<%s>" % rcpt, 250, "2.1.5")
         self.expect("DATA", 354)
@@ -140,20 +143,21 @@ class OpensslClientTest(ToolTlsTest):
 
     def test_starttls_message(self):
         t = self.start_tls()
-        for port, rcpt in ((t.port, "b@example.com"), (t.sub_port, "sub@example.com")):
+        for port, rcpt, auth in ((t.port, "b@example.com", False),
+                                 (t.sub_port, "sub@example.com", True)):
             # s_client reads the greeting, sends EHLO and STARTTLS itself.
             d = self.s_client(port, "-starttls", "smtp", "-name", "s-client.example")
-            d.message(rcpt)
+            d.message(rcpt, auth=auth)
             self.assertEqual(d.finish(), 0, d.dump())
-            self.assertSecureReceived(t, rcpt)
+            self.assertSecureReceived(t, rcpt, auth=auth)
 
     def test_implicit_message(self):
         t = self.start_tls()
         d = self.s_client(t.tls_port)
         d.expect(None, 220)
-        d.message()
+        d.message(auth=True)
         self.assertEqual(d.finish(), 0, d.dump())
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_tls12_and_13(self):
         t = self.start_tls("--tls-min-version", "1.3")
@@ -216,19 +220,19 @@ class GnutlsTest(ToolTlsTest):
         t = self.start_tls()
         d = self.cli(t.sub_port, "--starttls-proto=smtp",
                      "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2")
-        d.message()
+        d.message(auth=True)
         d.finish()
         self.assertTrue(any(b"(TLS1.2" in l for l in d.noise), d.dump())
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_implicit_message(self):
         t = self.start_tls()
         d = self.cli(t.tls_port)
         d.expect(None, 220)
-        d.message()
+        d.message(auth=True)
         d.finish()
         self.assertTrue(any(b"(TLS1.3" in l for l in d.noise), d.dump())
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
 
 class SwaksTlsTest(ToolTlsTest):
@@ -237,6 +241,8 @@ class SwaksTlsTest(ToolTlsTest):
                               "--helo", "swaks.example", "--timeout", "10",
                               "--from", "a@example.com", "--to", "b@example.com",
                               "--data", "@" + self.msgfile()] + list(args))
+
+    login = ("--auth", "PLAIN", "--auth-user", USER, "--auth-password", PASSWORD)
 
     def check(self, p):
         out = p.stdout.decode(errors="replace")
@@ -251,13 +257,13 @@ class SwaksTlsTest(ToolTlsTest):
 
     def test_submission(self):
         t = self.start_tls()
-        self.check(self.swaks(t.sub_port, "-tls"))
-        self.assertSecureReceived(t, "b@example.com", MESSAGE + b"\r\n")
+        self.check(self.swaks(t.sub_port, "-tls", *self.login))
+        self.assertSecureReceived(t, "b@example.com", MESSAGE + b"\r\n", auth=True)
 
     def test_tls_on_connect(self):
         t = self.start_tls()
-        self.check(self.swaks(t.tls_port, "--tls-on-connect"))
-        self.assertSecureReceived(t, "b@example.com", MESSAGE + b"\r\n")
+        self.check(self.swaks(t.tls_port, "--tls-on-connect", *self.login))
+        self.assertSecureReceived(t, "b@example.com", MESSAGE + b"\r\n", auth=True)
 
 
 NODE_SCRIPT = r"""
@@ -280,24 +286,26 @@ transport.sendMail({envelope: {from: 'a@example.com', to: ['b@example.com']},
 
 
 class NodemailerTlsTest(ToolTlsTest):
-    def send(self, t, options):
+    def send(self, t, options, auth=False):
         node = self.need("node")
         if not os.path.isdir(os.path.join(HERE, "node_modules", "nodemailer")):
             self.skipTest("nodemailer not installed (run scripts/install-deps.sh)")
+        if auth:
+            options = dict(options, auth={"user": USER, "pass": PASSWORD})
         req = {"options": options, "raw": __import__("base64").b64encode(MESSAGE).decode()}
         p = self.run_tool([node, "-e", NODE_SCRIPT], input=json.dumps(req).encode(), cwd=HERE)
         out = json.loads(p.stdout)
         self.assertEqual(out["accepted"], ["b@example.com"], out)
         self.assertTrue(out["response"].startswith("250 2.6.0"), out)
-        self.assertSecureReceived(t, "b@example.com")
+        self.assertSecureReceived(t, "b@example.com", auth=auth)
 
     def test_secure_implicit(self):
         t = self.start_tls()
-        self.send(t, {"port": t.tls_port, "secure": True})
+        self.send(t, {"port": t.tls_port, "secure": True}, auth=True)
 
     def test_require_tls_submission(self):
         t = self.start_tls()
-        self.send(t, {"port": t.sub_port, "secure": False, "requireTLS": True})
+        self.send(t, {"port": t.sub_port, "secure": False, "requireTLS": True}, auth=True)
 
     def test_opportunistic_starttls(self):
         # nodemailer's default: STARTTLS whenever the server offers it.
@@ -306,6 +314,8 @@ class NodemailerTlsTest(ToolTlsTest):
 
 
 class CurlTlsTest(ToolTlsTest):
+    login = ("--user", "%s:%s" % (USER, PASSWORD), "--login-options", "AUTH=PLAIN")
+
     def curl(self, url, *extra):
         return self.run_tool([self.need("curl"), "-sS", "-k", "--max-time", "20", url,
                               "--mail-from", "a@example.com", "--mail-rcpt", "b@example.com",
@@ -313,8 +323,8 @@ class CurlTlsTest(ToolTlsTest):
 
     def test_smtps(self):
         t = self.start_tls()
-        self.curl("smtps://127.0.0.1:%d/curl.example" % t.tls_port)
-        self.assertSecureReceived(t, "b@example.com")
+        self.curl("smtps://127.0.0.1:%d/curl.example" % t.tls_port, *self.login)
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
     def test_starttls_ssl_reqd(self):
         t = self.start_tls()
@@ -324,8 +334,8 @@ class CurlTlsTest(ToolTlsTest):
     def test_submission_ssl_reqd(self):
         t = self.start_tls()
         self.curl("smtp://127.0.0.1:%d/curl.example" % t.sub_port, "--ssl-reqd", "--tlsv1.2",
-                  "--tls-max", "1.2")
-        self.assertSecureReceived(t, "b@example.com")
+                  "--tls-max", "1.2", *self.login)
+        self.assertSecureReceived(t, "b@example.com", auth=True)
 
 
 # testssl.sh findings that only say the test certificate is not a real one.
