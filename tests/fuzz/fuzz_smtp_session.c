@@ -3,15 +3,22 @@
  * Input layout: byte 0 picks options (LMTP, bare-newline policy, small size
  * and line limits, hidden extensions, TLS), byte 1 picks which decisions go
  * PENDING (they are always accepted later), byte 2 what happens at the end
- * (timeout, shutdown, eof, nothing); the rest is client input, fed in slices
- * whose lengths come from a PRNG seeded with the input. Pauses are resumed
- * the way a net layer would.
+ * (timeout, shutdown, eof, nothing) and the AUTH/TLS setup (bits 3-7: AUTH
+ * mode, insecure AUTH, STARTTLS available, TLS facts with channel bindings
+ * and a client certificate, on_auth going PENDING); the rest is client
+ * input, fed in slices whose lengths come from a PRNG seeded with the
+ * input. Pauses are resumed the way a net layer would: a pending decision
+ * with resume(), a failed AUTH's delay with delay_over(), and STARTTLS's
+ * 220 with a handshake (tls_started) after the held plaintext is dropped.
  *
  * Besides memory safety (ASan/UBSan) it traps when an invariant breaks:
  * output is made of CRLF-terminated reply lines "ddd" SP/"-" text; nothing
  * follows a 221 or 421; the engine never stops taking input while nothing
  * is pending and its output is drained; on_data_end and on_data_abort are
- * never both called for one message. */
+ * never both called for one message; after the 220 to STARTTLS the engine
+ * takes no octet until the handshake; no log line carries a credential the
+ * client sent (on_auth's password or token); a session is authenticated only
+ * after a "235" went out, and never across a handshake. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +56,11 @@ struct fz {
 	size_t line_len;       /* octets of the current line seen so far */
 	bool line_cr;
 	uint64_t body_octets;
+	/* AUTH and TLS. */
+	bool auth_pending_mode; /* on_auth answers PENDING */
+	bool saw_235;           /* a 235 reply went out since the last handshake */
+	char secret[64];        /* the last password/token on_auth saw */
+	bool log_leak;
 };
 
 enum { P_HELO = 1, P_MAIL = 2, P_RCPT = 4, P_START = 8, P_CHUNK = 16, P_END = 32, P_VRFY = 64 };
@@ -141,6 +153,60 @@ static void on_data_abort(tern_smtp_session *s, void *ud)
 	f->in_message = false;
 }
 
+/* Accepts every third credential set, as an embedder with a users table
+ * would: by content, so the fuzzer can reach both answers. */
+static int on_auth(tern_smtp_session *s, const struct tern_smtp_auth *a, tern_smtp_reply *r,
+		   void *ud)
+{
+	struct fz *f = ud;
+	CHECK(a->mechanism && a->mechanism[0]);
+	const char *strs[] = {a->username, a->authzid, a->password, a->token, a->cram_challenge,
+			      a->cram_digest, a->external_identity};
+	unsigned h = 0;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		for (const char *p = strs[i]; p && *p; p++)
+			h = h * 31 + (unsigned char)*p;
+	const char *sec = a->password ? a->password : a->token;
+	/* Short secrets would match ordinary log text by chance. */
+	if (sec && strlen(sec) >= 6 && strlen(sec) < sizeof(f->secret))
+		memcpy(f->secret, sec, strlen(sec) + 1);
+	if (a->scram) {
+		static const unsigned char salt[16] = "fuzz-salt-16-oct";
+		tern_smtp_scram_keys k = {salt, sizeof(salt), 1, {0}, {0}};
+		if (h % 3 != 0)
+			CHECK(tern_smtp_session_auth_scram_keys(s, &k) == 0);
+	}
+	if (!a->username && !a->authzid && !a->external_identity)
+		(void)tern_smtp_session_set_auth_user(s, "bearer-user");
+	if (h % 7 == 1) {
+		*r = (tern_smtp_reply){454, "4.7.0", "Try later"};
+		return TERN_SMTP_REJECT;
+	}
+	if (f->auth_pending_mode) {
+		f->pending = true;
+		if (h % 3 != 0)
+			return TERN_SMTP_PENDING;
+		/* Refusals are resumed as such: resume() takes a reply. */
+		(void)tern_smtp_session_reject(s, 535, "5.7.8", NULL);
+		f->pending = false;
+		return TERN_SMTP_PENDING;
+	}
+	return h % 3 != 0 ? TERN_SMTP_ACCEPT : TERN_SMTP_REJECT;
+}
+
+static void on_log(tern_smtp_session *s, enum tern_smtp_log_level level, const char *msg,
+		   void *ud)
+{
+	struct fz *f = ud;
+	(void)s;
+	(void)level;
+	CHECK(msg != NULL);
+	for (const char *p = msg; *p; p++)
+		CHECK((unsigned char)*p >= 0x20);
+	if (f->secret[0] && strstr(msg, f->secret))
+		f->log_leak = true;
+}
+
 static int on_vrfy(tern_smtp_session *s, const char *arg, tern_smtp_reply *r, void *ud)
 {
 	(void)s;
@@ -162,6 +228,8 @@ static void check_output(struct fz *f, const char *p, size_t n)
 			if (f->line_len >= 4 && (memcmp(f->line, "221 ", 4) == 0 ||
 						 memcmp(f->line, "421 ", 4) == 0))
 				f->closed_reply = true;
+			if (f->line_len >= 4 && memcmp(f->line, "235 ", 4) == 0)
+				f->saw_235 = true;
 			f->line_len = 0;
 			continue;
 		}
@@ -194,9 +262,28 @@ static void collect(struct fz *f)
 	tern__smtp_session_output_consumed(f->s, len);
 }
 
+/* A session is authenticated only after its 235 went out. */
+static void check_auth(struct fz *f)
+{
+	CHECK(!f->log_leak);
+	if (tern_smtp_session_auth_user(f->s) != NULL) {
+		CHECK(f->saw_235);
+		CHECK(tern_smtp_session_auth_mechanism(f->s) != NULL);
+	}
+}
+
 static void resume(struct fz *f)
 {
-	for (int i = 0; f->pending && i < 100000; i++) {
+	for (int i = 0; (f->pending || tern__smtp_session_delay_ms(f->s) > 0) && i < 100000; i++) {
+		if (tern__smtp_session_delay_ms(f->s) > 0) {
+			/* The 535 is held: nothing is read meanwhile. */
+			CHECK(!tern__smtp_session_want_input(f->s));
+			CHECK(tern__smtp_session_timeout_ms(f->s) == 0);
+			TRACE("delay over\n");
+			tern__smtp_session_delay_over(f->s);
+			collect(f);
+			continue;
+		}
 		f->pending = false;
 		TRACE("resume\n");
 		int rc = tern_smtp_session_resume(f->s, NULL);
@@ -204,6 +291,24 @@ static void resume(struct fz *f)
 		collect(f);
 	}
 	CHECK(!f->pending);
+	check_auth(f);
+}
+
+/* The net layer's handshake after STARTTLS's 220: the engine must not
+ * have asked for input, and afterwards nothing of the earlier session's
+ * identity is left. */
+static void handshake(struct fz *f, const struct tern__smtp_tls_facts *facts)
+{
+	CHECK(!tern__smtp_session_want_input(f->s));
+	CHECK(tern__smtp_session_feed(f->s, "NOOP\r\n", 6) == 0);
+	TRACE("tls_started\n");
+	tern__smtp_session_tls_started(f->s, facts);
+	f->saw_235 = false;
+	collect(f);
+	CHECK(tern_smtp_session_secure(f->s));
+	CHECK(tern_smtp_session_auth_user(f->s) == NULL);
+	CHECK(tern_smtp_session_helo_name(f->s) == NULL);
+	CHECK(tern_smtp_session_mail_from(f->s) == NULL);
 }
 
 static uint64_t rng_next(uint64_t *x)
@@ -216,6 +321,9 @@ static uint64_t rng_next(uint64_t *x)
 }
 
 static const char *const disabled[] = {"VRFY", NULL};
+static const char *const all_mechs[] = {"PLAIN",   "LOGIN",       "CRAM-MD5",
+					"SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
+					"XOAUTH2", "OAUTHBEARER", "EXTERNAL", NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -257,17 +365,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.callbacks.on_data_end = on_data_end;
 	opts.callbacks.on_data_abort = on_data_abort;
 	opts.callbacks.on_vrfy = on_vrfy;
+	opts.callbacks.on_log = on_log;
+	opts.log_level = TERN_LOG_DEBUG;
+	/* end bits 3-4: AUTH off, default (required), optional, every
+	 * mechanism and optional. */
+	unsigned auth = (end >> 3) & 3;
+	if (auth != 0)
+		opts.callbacks.on_auth = on_auth;
+	opts.auth_optional = auth >= 2;
+	if (auth == 3)
+		opts.auth_methods = all_mechs;
+	opts.allow_insecure_auth = end & 0x20;
+	opts.max_auth_failures = 1 + (pm & 3);
+	opts.auth_failure_delay = 1 + (o & 0x0f);
+	f.auth_pending_mode = end & 0x80;
 	opts.user_data = &f;
 
 	struct tern__smtp_config cfg;
 	if (tern__smtp_config_init(&cfg, &opts) != 0)
 		return 0;
-	struct tern__smtp_conn_info conn = {"192.0.2.1", 1234, "192.0.2.2", 25, (pm & 0x80) != 0};
+	struct tern__smtp_conn_info conn = {"192.0.2.1", 1234, "192.0.2.2", 25, (pm & 0x80) != 0,
+					    (end & 0x40) != 0, NULL};
+	/* What a handshake establishes: channel bindings and a verified
+	 * client certificate (so -PLUS and EXTERNAL are reachable). */
+	struct tern__smtp_tls_facts facts = {
+		.info = {.version = "TLSv1.3", .cipher = "TLS_AES_128_GCM_SHA256",
+			 .client_cert = true, .client_cert_verified = (o & 0x80) == 0,
+			 .client_cn = "client.fuzz", .client_subject = "CN=client.fuzz",
+			 .client_fingerprint = ""},
+		.has_exporter = (pm & 0x40) != 0,
+		.endpoint_len = (pm & 0x20) ? 32 : 0,
+	};
 	struct tern__smtp_io io = {0};
 	if (tern__smtp_session_new(&f.s, &cfg, &conn, "fuzz", &io) != 0) {
 		tern__smtp_config_free(&cfg);
 		return 0;
 	}
+	if (conn.secure)
+		tern__smtp_session_tls_started(f.s, &facts); /* implicit TLS */
 	tern__smtp_session_start(f.s);
 	collect(&f);
 
@@ -290,11 +425,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		CHECK(r >= 0 && (size_t)r <= want);
 		off += (size_t)r;
-		bool was_pending = f.pending;
+		if (tern__smtp_session_want_tls(f.s)) {
+			/* STARTTLS's 220 ends what was read in plaintext:
+			 * the net layer drops the rest of this write (RFC
+			 * 3207 4) and runs the handshake. */
+			CHECK(!f.pending);
+			CHECK(tern__smtp_session_delay_ms(f.s) == 0);
+			off += want - (size_t)r;
+			handshake(&f, &facts);
+			idle = 0;
+			continue;
+		}
+		bool was_pending = f.pending || tern__smtp_session_delay_ms(f.s) > 0;
 		if (f.pending && (rng_next(&seed) & 1))
 			resume(&f);
+		check_auth(&f);
 		if ((size_t)r < want) {
-			if (f.pending || was_pending) {
+			if (f.pending || was_pending || tern__smtp_session_delay_ms(f.s) > 0) {
 				resume(&f);
 				idle = 0;
 			} else {
@@ -306,6 +453,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	resume(&f);
+	if (tern__smtp_session_want_tls(f.s))
+		handshake(&f, &facts);
 	(void)tern__smtp_session_timeout_ms(f.s);
 	(void)tern__smtp_session_want_input(f.s);
 	switch (end & 3) {
@@ -318,6 +467,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (end & 4)
 		tern__smtp_session_draining(f.s);
 	collect(&f);
+	CHECK(!f.log_leak);
 	tern__smtp_session_free(&f.s);
 	CHECK(f.s == NULL);
 	CHECK(!f.in_message);
