@@ -499,6 +499,14 @@ void tern__cmd_auth(tern_smtp_session *s, const char *verb, char *args, size_t l
 		return;
 	}
 	if (!mech_usable(s, m)) {
+		if (s->secure) {
+			/* Encrypted, but without what the mechanism needs
+			 * (a channel binding, a verified client certificate):
+			 * not offered here, so unrecognized (RFC 4954 4). 538
+			 * would send the client after a TLS it already has. */
+			tern__smtp_reply_error(s, 504, "5.5.4", "Unrecognized authentication type");
+			return;
+		}
 		/* RFC 4954 6: 538 5.7.11 "Encryption required for requested
 		 * authentication mechanism". */
 		tern__smtp_reply_error(s, 538, "5.7.11",

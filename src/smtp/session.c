@@ -319,6 +319,11 @@ static void execute_line(tern_smtp_session *s, char *line, size_t len,
 		tern__smtp_reply_error(s, 500, "5.5.2", "Line too long (limit %u octets)",
 					 s->opts->max_line_length);
 		return;
+	case TERN__FRAMING_AUTH_TOO_LONG:
+		/* RFC 4954 4: the initial response has the exchange's limit
+		 * (12288 octets) and its reply. */
+		tern__smtp_reply_error(s, 500, "5.5.6", "Authentication exchange line is too long");
+		return;
 	case TERN__FRAMING_BARE_LF:
 		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
 		 * taken as the end of a command. */
@@ -391,7 +396,8 @@ static void line_complete(tern_smtp_session *s)
 	enum tern__smtp_framing framing = TERN__FRAMING_OK;
 	if (s->line_overflow) {
 		s->line_overflow = false;
-		framing = TERN__FRAMING_TOO_LONG;
+		framing = s->overflow_auth ? TERN__FRAMING_AUTH_TOO_LONG : TERN__FRAMING_TOO_LONG;
+		s->overflow_auth = false;
 	} else {
 		len--; /* the LF */
 		if (len == 0 || line[len - 1] != '\r')
@@ -402,7 +408,8 @@ static void line_complete(tern_smtp_session *s)
 	line[len] = '\0';
 	if (tern__smtp_auth_reading(s)) {
 		/* An answer to a 334: the AUTH exchange's, never a command. */
-		tern__smtp_auth_line(s, line, len, framing == TERN__FRAMING_TOO_LONG);
+		tern__smtp_auth_line(s, line, len, framing != TERN__FRAMING_OK &&
+							   framing != TERN__FRAMING_BARE_LF);
 		tern__buf_clear(&s->line);
 		return;
 	}
@@ -436,6 +443,16 @@ static size_t take_line(tern_smtp_session *s, const char *in, size_t len)
 		return n;
 	}
 	if (r == TERN_ELIMIT) {
+		/* Remember whether it was AUTH before the octets go: its
+		 * overflow has a reply of its own. The buffer holds far more
+		 * than the verb when it overflows. */
+		char head[5];
+		size_t have = s->line.len < 5 ? s->line.len : 5;
+		if (have > 0)
+			memcpy(head, s->line.data + s->line.off, have);
+		size_t more = 5 - have < n ? 5 - have : n;
+		memcpy(head + have, in, more);
+		s->overflow_auth = have + more == 5 && strncasecmp(head, "AUTH ", 5) == 0;
 		s->line_overflow = true;
 		tern__buf_clear(&s->line);
 	}

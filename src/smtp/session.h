@@ -45,6 +45,7 @@ enum tern__smtp_helo_kind {
 enum tern__smtp_framing {
 	TERN__FRAMING_OK = 0,
 	TERN__FRAMING_TOO_LONG, /* over max_line_length; the rest was dropped */
+	TERN__FRAMING_AUTH_TOO_LONG, /* an AUTH command line over 12288 octets */
 	TERN__FRAMING_BARE_LF,  /* ended by LF without CR */
 };
 
@@ -114,6 +115,7 @@ struct tern_smtp_session {
 	enum tern__smtp_input input;
 	struct tern__buf line;  /* the partial command line, bounded */
 	bool line_overflow;     /* discarding the rest of a too long line */
+	bool overflow_auth;     /* ... and that line was an AUTH command */
 	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
 	unsigned queue_head, queue_count;
 	bool queue_blocked;     /* a queued command ends the input group */
