@@ -513,3 +513,28 @@ class TerndTestCase(unittest.TestCase):
 
     def assertNothingStored(self, server):
         self.assertEqual(server.all_stored(), [], "something was stored")
+
+
+# ---- example programs (examples/*.c), built next to ternd ------------------
+
+def example_path(name):
+    """Path of the built example `name` (example_submission, ...): env
+    TERN_EXAMPLES_DIR, else the directory of TERND (CMake puts both in the
+    build directory)."""
+    d = os.environ.get("TERN_EXAMPLES_DIR", os.path.dirname(TERND))
+    return os.path.join(d, name)
+
+
+def wait_listening(port, proc=None, timeout=START_TIMEOUT):
+    """Waits until 127.0.0.1:port accepts a connection; raises
+    AssertionError if proc (a Popen) exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("process exited with %d before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("nothing listening on port %d after %.0f s" % (port, timeout))
