@@ -124,7 +124,7 @@ client() { timeout 400 taskset -c 1 "$CLIENT" "$@"; }
 
 SERVERS=(ternd-plain ternd-tls node-plain node-tls)
 TLS_SERVERS=(ternd-tls node-tls)
-declare -A IDLE HS_RATE HS_US HS_SB HS_CB MSG_US MSG_RATE
+declare -A IDLE HS_RATE HS_US HS_SB HS_CB HS_SW HS_CW MSG_US MSG_RATE
 START=$(date +%s)
 
 # --- 1. idle sessions ------------------------------------------------------------
@@ -150,7 +150,7 @@ for k in ec rsa; do
 		port=$(free_port)
 		start_server "$s" "$port" "$k" || continue
 		client hs "$SPID" "$port" 16 200 20 >/dev/null 2>>"$OUT/client.err" # warm-up
-		rates= us= sb= cb=
+		rates= us= sb= cb= sw= cw=
 		for ((i = 1; i <= REPS; i++)); do
 			r=$(client hs "$SPID" "$port" "$HS_CONC" "$HS_N" "$HS_SEC" 2>>"$OUT/client.err")
 			log "handshakes $s $k: $r"
@@ -158,11 +158,15 @@ for k in ec rsa; do
 			us+="$(kv server_us_per_hs "$r")"$'\n'
 			sb+="$(kv server_busy "$r")"$'\n'
 			cb+="$(kv client_busy "$r")"$'\n'
+			sw+="$(kv server_runq "$r")"$'\n'
+			cw+="$(kv client_runq "$r")"$'\n'
 		done
 		HS_RATE[$s,$k]=$(printf '%s' "$rates" | median)
 		HS_US[$s,$k]=$(printf '%s' "$us" | median)
 		HS_SB[$s,$k]=$(printf '%s' "$sb" | median)
 		HS_CB[$s,$k]=$(printf '%s' "$cb" | median)
+		HS_SW[$s,$k]=$(printf '%s' "$sw" | median)
+		HS_CW[$s,$k]=$(printf '%s' "$cw" | median)
 		stop_server
 	done
 done
@@ -183,6 +187,14 @@ for s in "${SERVERS[@]}"; do
 	stop_server
 done
 
+# --- reference: the primitives one handshake needs, on CPU 0 --------------------------
+# A TLS 1.3 full handshake costs the server one signature and one X25519
+# key generation + derivation (two X25519 operations).
+SPEED=$(taskset -c 0 timeout 60 openssl speed -seconds 1 ecdsap256 rsa2048 ecdhx25519 2>/dev/null |
+	awk '/^ *256 bits ecdsa/ {printf "ecdsa-p256 sign %.1f us, verify %.1f us; ", 1e6/$7, 1e6/$8}
+	     /^rsa 2048 bits/ {printf "rsa-2048 sign %.1f us, verify %.1f us; ", 1e6/$6, 1e6/$7}
+	     /^ *253 bits ecdh \(X25519\)/ {printf "x25519 op %.1f us", 1e6/$6}')
+
 # --- table -------------------------------------------------------------------------
 label() {
 	case $1 in
@@ -197,6 +209,7 @@ echo
 echo "ternd TLS benchmark, $(date -u +%Y-%m-%d)"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(openssl version | cut -d' ' -f1-2), node $(node --version)"
 echo "server on CPU 0, client on CPU 1 (taskset); TLS 1.3, X25519, client never resumes"
+echo "openssl speed on CPU 0: $SPEED"
 echo
 echo "1. bytes of PSS per idle session (greeting + EHLO; TLS: handshake first), ECDSA P-256"
 printf '| %-28s |' server; for n in $IDLE_NS; do printf ' %12s |' "N=$n"; done; echo
@@ -207,13 +220,15 @@ for s in "${SERVERS[@]}"; do
 done
 echo
 echo "2. full handshakes (connect, TLS 1.3, 220, QUIT, 221, close), $HS_N per run, $HS_CONC in flight, median of $REPS"
-printf '| %-28s | %-9s | %10s | %12s | %11s | %11s |\n' server key "hs/s" "server us/hs" "server busy" "client busy"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})"
+echo "busy: CPU time / wall time; runq: share of the wall time spent runnable but waiting for the core (other work on the machine)"
+printf '| %-28s | %-9s | %10s | %12s | %11s | %11s | %11s | %11s |\n' server key "hs/s" "server us/hs" "server busy" "server runq" "client busy" "client runq"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..30})" "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..14})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})" "$(printf -- '-%.0s' {1..13})"
 for k in ec rsa; do
 	for s in "${TLS_SERVERS[@]}"; do
-		printf '| %-28s | %-9s | %10s | %12s | %11s | %11s |\n' "$(label "$s")" \
+		printf '| %-28s | %-9s | %10s | %12s | %11s | %11s | %11s | %11s |\n' "$(label "$s")" \
 			"$([ $k = ec ] && echo P-256 || echo RSA-2048)" "${HS_RATE[$s,$k]:-n/a}" \
-			"${HS_US[$s,$k]:-n/a}" "${HS_SB[$s,$k]:-n/a}" "${HS_CB[$s,$k]:-n/a}"
+			"${HS_US[$s,$k]:-n/a}" "${HS_SB[$s,$k]:-n/a}" "${HS_SW[$s,$k]:-n/a}" \
+			"${HS_CB[$s,$k]:-n/a}" "${HS_CW[$s,$k]:-n/a}"
 	done
 done
 echo

@@ -12,7 +12,10 @@
  *       Full TLS 1.3 handshakes in a loop, CONC at a time, until COUNT are done
  *       or MAXSEC have passed: connect, handshake, read the 220, QUIT, read the
  *       221, close. No session is ever reused. Prints the server's CPU time
- *       (utime+stime of PID) and the client's own, over the same wall time.
+ *       (utime+stime of PID) and the client's own, over the same wall time,
+ *       each also as a share of it ("busy"), and the share of the wall time
+ *       each spent runnable but waiting for its core ("runq": the machine
+ *       is shared, so other work may take the server's or the client's CPU).
  *   tls_client msg   PID PORT tls|plain COUNT MAXSEC [USER PASS]
  *       One session: (handshake,) greeting, EHLO, AUTH PLAIN when offered and
  *       USER given, then COUNT messages of 1024 payload bytes one after the
@@ -22,6 +25,7 @@
  * 127.0.0.1 only; every wait is bounded. Output: one line of key=value.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -99,6 +103,40 @@ static long server_pss(int pid)
 			break;
 	fclose(f);
 	return kb * 1024;
+}
+
+/* Time the process's threads spent runnable but waiting for a CPU (seconds,
+ * schedstat field 2, summed over /proc/PID/task): other work on the machine
+ * taking the core. pid 0: this process. */
+static double runq_wait(int pid)
+{
+	char path[320];
+	DIR *d;
+	struct dirent *e;
+	double sum = 0;
+
+	if (pid == 0)
+		pid = getpid();
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long long run, wait;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+			sum += wait / 1e9;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
 }
 
 static int new_ticket(SSL *ssl, SSL_SESSION *sess)
@@ -524,7 +562,7 @@ static void hs_end(struct conn *c)
 
 static int cmd_hs(int pid, long conc, long count, double maxsec)
 {
-	double t0, c0, s0, t1, c1, s1;
+	double t0, c0, s0, t1, c1, s1, w0, w1, cw0, cw1;
 
 	use_tls = 1;
 	hs_pool = calloc(conc, sizeof(*hs_pool));
@@ -532,6 +570,8 @@ static int cmd_hs(int pid, long conc, long count, double maxsec)
 	t0 = now();
 	c0 = self_cpu();
 	s0 = server_cpu(pid);
+	w0 = runq_wait(pid);
+	cw0 = runq_wait(0);
 	hs_deadline = t0 + maxsec;
 	for (long i = 0; i < conc && hs_started < count; i++) {
 		struct conn *c = &hs_pool[i];
@@ -550,12 +590,15 @@ static int cmd_hs(int pid, long conc, long count, double maxsec)
 	t1 = now();
 	c1 = self_cpu();
 	s1 = server_cpu(pid);
+	w1 = runq_wait(pid);
+	cw1 = runq_wait(0);
 	double wall = t1 - t0, scpu = s1 - s0;
 	printf("handshakes=%ld failures=%ld wall=%.3f per_second=%.0f server_cpu=%.3f "
 	       "server_busy=%.2f server_us_per_hs=%.1f client_cpu=%.3f client_busy=%.2f "
-	       "tickets_per_hs=%.2f negotiated=%s%s%s\n",
+	       "server_runq=%.2f client_runq=%.2f tickets_per_hs=%.2f negotiated=%s%s%s\n",
 	       hs_done, failures, wall, hs_done / wall, scpu, scpu / wall,
 	       hs_done ? scpu * 1e6 / hs_done : 0, c1 - c0, (c1 - c0) / wall,
+	       (w1 - w0) / wall, (cw1 - cw0) / wall,
 	       hs_done ? (double)tickets / hs_done : 0, negotiated,
 	       last_error[0] ? " last_error=" : "", last_error);
 	return hs_done == count ? 0 : 2;
