@@ -893,6 +893,66 @@ static void run_plus_external_on_tls_504(struct at *a)
 	assert_int_equal(a->auth_calls, 0);
 }
 
+/* sasl.h 6: SCRAM's "v=" (base64 "dj...") goes as a 334 and an empty line completes; a
+ * "*" there cancels (501 5.7.0) and nobody is authenticated. */
+static void run_scram_cancel_final(struct at *a)
+{
+	at_send(a, HS_EHLO);
+	struct tern__sasl_client *c = client(
+		a, TERN__SASL_SCRAM_SHA_256,
+		(struct tern__sasl_client_params){.authcid = USER, .password = PASS});
+	const void *out;
+	size_t n;
+	assert_int_equal(tern__sasl_client_initial_response(c, &out, &n), 1);
+	char *e = b64(out, n);
+	char line[512];
+	snprintf(line, sizeof(line), "AUTH SCRAM-SHA-256 %s", e);
+	free(e);
+	at_line(a, line);
+	size_t ch_len;
+	const char *ch = last_334(a, 0, &ch_len);
+	assert_non_null(ch);
+	unsigned char dec[512];
+	ssize_t dn = tern__base64_decode(ch, ch_len, dec, sizeof(dec));
+	assert_true(dn > 0);
+	assert_int_equal(tern__sasl_client_step(c, dec, (size_t)dn, &out, &n),
+			 TERN__SASL_CLIENT_RESPONSE);
+	e = b64(out, n);
+	at_line(a, e);
+	free(e);
+	tern__sasl_client_free(&c);
+	at_send(a, "*\r\n" MAIL_OK);
+	expect(a, L(EHLO_TLS_AUTH(ALL_MECHS_TLS), "334 ", "334 dj", R501_CANCEL, R530));
+	assert_null(auth_user(a));
+}
+
+/* A refusal with the embedder's own 5xx reply: it is what the client
+ * gets, after the same delay. */
+static int reject_custom(tern_smtp_session *s, const struct tern_smtp_auth *v,
+			 tern_smtp_reply *reply_r, void *ud)
+{
+	(void)s, (void)v;
+	struct at *a = ud;
+	a->auth_calls++;
+	*reply_r = (tern_smtp_reply){550, "5.7.1", "Account disabled"};
+	return TERN_SMTP_REJECT;
+}
+
+static void custom_reject(struct at *a)
+{
+	plain_tls(a);
+	a->h.opts.callbacks.on_auth = reject_custom;
+}
+
+static void run_custom_reject(struct at *a)
+{
+	at_send(a, HS_EHLO PLAIN_IR_GOOD "NOOP\r\n");
+	secret(a, "AGFsaWNlAHMzY3JldC1QYTU1LXdvcmQ=");
+	expect(a, L(EHLO_TLS_AUTH("PLAIN LOGIN"), "=550 5.7.1 Account disabled", "=250 2.0.0 OK"));
+	assert_int_equal(a->n_delays, 1);
+	assert_null(auth_user(a));
+}
+
 /* ---- XOAUTH2 and OAUTHBEARER -------------------------------------------- */
 
 /* The JSON error challenges: {"status":"401","schemes":"bearer"} (Google's
@@ -1677,6 +1737,8 @@ static const struct at_case cases[] = {
 	 "AUTH PLAIN <12300 octets>: expected \"500 5.5.6 Authentication exchange line is too "
 	 "long\", seen \"500 5.5.2 Line too long (limit 2048 octets)\" (the wrong code, and "
 	 "the wrong limit: AUTH lines may have 12288 octets)"},
+	{"scram cancel at the final 334", all_tls, run_scram_cancel_final, NULL},
+	{"custom 5xx refusal", custom_reject, run_custom_reject, NULL},
 	{"xoauth2 good", all_tls, run_xoauth2_good, NULL},
 	{"xoauth2 bad", all_tls, run_xoauth2_bad, NULL},
 	{"oauthbearer good", bearer_tls, run_oauthbearer_good, NULL},
