@@ -349,6 +349,8 @@ class StartTlsCommandTest(TlsTestCase):
         self.assertEqual(len(noops), 1, "want one 250 2.0.0 (the encrypted NOOP)\n%s\n"
                          "then: %r" % (c.dump(), rest))
         self.assertEqual(rest, [], c.dump())
+        # Dropped by the net layer, which says so (docs/tls.md).
+        self.assertIn("dropped 6 octets sent after STARTTLS", t.log_text(tail=1 << 20))
 
     def test_pipelined_transaction_dropped(self):
         # (a') A whole transaction behind STARTTLS: nothing of it is kept,
@@ -379,6 +381,7 @@ class StartTlsCommandTest(TlsTestCase):
         c.expect(self, "NOOP", 250, "2.0.0")
         self.assertEqual(reply_lines(c), [], c.dump())
         c.expect(self, "EHLO x", 250)
+        self.assertIn("dropped 3 octets sent after STARTTLS", t.log_text(tail=1 << 20))
 
     def test_plaintext_before_client_hello(self):
         # (c) Bytes after the 220 but before the ClientHello are no TLS
