@@ -12,7 +12,6 @@ The example is found next to TERND (ternlib.example_path)."""
 import base64
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
