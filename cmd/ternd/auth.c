@@ -66,11 +66,26 @@ void ternd_auth_reload(struct ternd_auth *a)
 	ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: users file reloaded");
 }
 
-void ternd_auth_session_closed(struct hashpool_job **job)
+void ternd_auth_session_closed(struct ternd_session_auth *sa)
 {
-	if (*job != NULL)
-		hashpool_cancel(*job);
-	*job = NULL;
+	if (sa->job != NULL)
+		hashpool_cancel(sa->job);
+	sa->job = NULL;
+	users_table_unref(&sa->table);
+	sa->entry = NULL;
+}
+
+/* The entry the credentials are being checked against becomes the
+ * session's (with its table), replacing an earlier one. */
+static void keep_entry(struct ternd_session_auth *sa, struct users_table **t,
+		       const struct users_entry *e)
+{
+	if (sa == NULL || e == NULL)
+		return;
+	users_table_unref(&sa->table);
+	sa->table = *t;
+	sa->entry = e;
+	*t = NULL;
 }
 
 void ternd_auth_close(struct ternd_auth *a)
@@ -98,10 +113,10 @@ static int refuse(tern_smtp_reply *reply)
 static void password_checked(enum users_verdict verdict, void *arg)
 {
 	tern_smtp_session *s = arg;
-	struct hashpool_job **job = ternd_session_auth_job(s);
+	struct ternd_session_auth *sa = ternd_session_auth(s);
 
-	if (job != NULL)
-		*job = NULL;
+	if (sa != NULL)
+		sa->job = NULL;
 	if (verdict == USERS_PASSWORD_OK)
 		tern_smtp_session_resume(s, NULL);
 	else if (verdict == USERS_PASSWORD_MISMATCH)
@@ -118,6 +133,7 @@ static int on_auth(tern_smtp_session *s, const tern_smtp_auth *auth, tern_smtp_r
 	struct users_table *t = users_db_get(a->db);
 	const char *name = auth->username ? auth->username : auth->external_identity;
 	const struct users_entry *e = t && name ? users_lookup(t, name) : NULL;
+	struct ternd_session_auth *sa = ternd_session_auth(s);
 	int decision = TERN_SMTP_REJECT;
 
 	/* No proxy authorization: a user may only act as itself. */
@@ -154,13 +170,13 @@ static int on_auth(tern_smtp_session *s, const tern_smtp_auth *auth, tern_smtp_r
 		if (e != NULL && tern_smtp_session_set_auth_user(s, name) == 0)
 			decision = TERN_SMTP_ACCEPT;
 	} else if (auth->password != NULL) {
-		struct hashpool_job **job = ternd_session_auth_job(s);
 		/* An unknown user is hashed too (hash NULL: a dummy), so the
 		 * time taken does not tell which names exist. */
-		int rc = job ? hashpool_submit(a->pool, tern_smtp_session_event_base(s),
-					       e ? users_entry_hash(e) : NULL, auth->password,
-					       strlen(auth->password), password_checked, s, job)
-			     : -1;
+		int rc = sa ? hashpool_submit(a->pool, tern_smtp_session_event_base(s),
+					      e ? users_entry_hash(e) : NULL, auth->password,
+					      strlen(auth->password), password_checked, s, &sa->job)
+			    : -1;
+		keep_entry(sa, &t, e);
 		users_table_unref(&t);
 		if (rc == 0)
 			return TERN_SMTP_PENDING;
@@ -171,6 +187,8 @@ static int on_auth(tern_smtp_session *s, const tern_smtp_auth *auth, tern_smtp_r
 		reply->text = "Temporary authentication failure";
 		return TERN_SMTP_REJECT;
 	}
+	if (decision == TERN_SMTP_ACCEPT)
+		keep_entry(sa, &t, e);
 	users_table_unref(&t);
 	/* A reply filled in with ACCEPT would turn it into a refusal. */
 	return decision == TERN_SMTP_ACCEPT ? TERN_SMTP_ACCEPT : refuse(reply);
@@ -187,10 +205,12 @@ static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_s
 
 	if (user == NULL || d->auth == NULL)
 		return TERN_SMTP_ACCEPT;
-	struct users_table *t = users_db_get(d->auth->db);
-	const struct users_entry *e = t ? users_lookup(t, user) : NULL;
-	bool ok = e != NULL && users_sender_allowed(e, mail->address);
-	users_table_unref(&t);
+	/* The entry the user logged in with, even if a reload has changed
+	 * the file since (docs/users.md). */
+	struct ternd_session_auth *sa = ternd_session_auth(s);
+	const struct users_entry *e = sa ? sa->entry : NULL;
+	bool ok = e != NULL && strcmp(users_entry_name(e), user) == 0 &&
+		  users_sender_allowed(e, mail->address);
 	if (ok)
 		return TERN_SMTP_ACCEPT;
 	ternd_log(TERN_LOG_INFO, sid(s), "sender <%s> not allowed for user %s", mail->address, user);

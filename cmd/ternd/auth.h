@@ -7,6 +7,7 @@
 #include "tern/smtp.h"
 
 #include "config.h"
+#include "delivery.h"
 #include "hashpool.h"
 #include "users.h"
 
@@ -26,8 +27,9 @@ void ternd_auth_install(struct ternd_auth *a, const struct ternd_config *cfg,
 			tern_smtp_options *opts);
 /* SIGHUP: reads the users file again (the old table stays on error). */
 void ternd_auth_reload(struct ternd_auth *a);
-/* The session ends: withdraw its password check, if one is running. */
-void ternd_auth_session_closed(struct hashpool_job **job);
+/* The session ends: withdraw its password check, if one is running, and
+ * drop its users-table reference. */
+void ternd_auth_session_closed(struct ternd_session_auth *sa);
 /* After the server's loops are gone. */
 void ternd_auth_close(struct ternd_auth *a);
 

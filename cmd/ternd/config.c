@@ -235,6 +235,14 @@ static int set_idle_timeout(struct ternd_config *cfg, const char *value, char *e
 			errlen);
 }
 
+static int set_tls_handshake_timeout(struct ternd_config *cfg, const char *value, char *err,
+				     size_t errlen)
+{
+	/* The library keeps milliseconds in an unsigned: an hour is plenty. */
+	return set_uint(&cfg->tls_handshake_timeout, value, "--tls-handshake-timeout", 1, 3600,
+			err, errlen);
+}
+
 static int set_data_timeout(struct ternd_config *cfg, const char *value, char *err,
 			    size_t errlen)
 {
@@ -601,6 +609,8 @@ static const struct opt options[] = {
 	 set_tls_ciphers},
 	{"tls-ciphersuites", OPT_VALUE, "LIST",
 	 "OpenSSL ciphersuites for TLS 1.3 (default OpenSSL's)", set_tls_ciphersuites},
+	{"tls-handshake-timeout", OPT_VALUE, "SECONDS",
+	 "time a client gets to finish a TLS handshake (default 60)", set_tls_handshake_timeout},
 	{"tls-client-ca", OPT_VALUE, "FILE",
 	 "ask clients for a certificate and verify it against these CAs (PEM; for EXTERNAL)",
 	 set_tls_client_ca},
@@ -1007,6 +1017,7 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	print_uint(out, "data-timeout", cfg->data_timeout,
 		   cfg->idle_timeout != 0 ? "(idle-timeout)" : "180");
 	print_uint(out, "close-timeout", cfg->close_timeout, "30");
+	print_uint(out, "tls-handshake-timeout", cfg->tls_handshake_timeout, "60");
 	print_uint(out, "greeting-delay", cfg->greeting_delay, "0");
 	fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
@@ -1104,6 +1115,8 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 	 * otherwise. */
 	if (cfg->idle_timeout != 0)
 		opts->socket_timeout = opts->data_timeout = cfg->idle_timeout * 1000u;
+	if (cfg->tls_handshake_timeout != 0)
+		opts->tls_handshake_timeout = cfg->tls_handshake_timeout * 1000u;
 	if (cfg->data_timeout != 0)
 		opts->data_timeout = cfg->data_timeout * 1000u;
 	if (cfg->close_timeout != 0)

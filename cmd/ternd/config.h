@@ -84,6 +84,7 @@ struct ternd_config {
 	unsigned idle_timeout;      /* seconds; 0 = library default (300) */
 	unsigned data_timeout;      /* seconds; 0 = idle_timeout or library default */
 	unsigned close_timeout;     /* seconds; 0 = library default (30) */
+	unsigned tls_handshake_timeout; /* seconds; 0 = library default (60) */
 	unsigned greeting_delay;    /* milliseconds; 0 = greet at once */
 	unsigned workers;           /* default 1 */
 	enum tern_smtp_log_level log_level;

@@ -18,13 +18,13 @@ struct session_ctx {
 	/* Reply text lives here until the callback returns (the library copies
 	 * it then). */
 	char reply_text[200];
-	struct hashpool_job *auth_job; /* a password being checked */
+	struct ternd_session_auth auth;
 };
 
-struct hashpool_job **ternd_session_auth_job(tern_smtp_session *s)
+struct ternd_session_auth *ternd_session_auth(tern_smtp_session *s)
 {
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
-	return ctx != NULL ? &ctx->auth_job : NULL;
+	return ctx != NULL ? &ctx->auth : NULL;
 }
 
 static const char *sid(const tern_smtp_session *s)
@@ -269,7 +269,7 @@ static void on_close(tern_smtp_session *s, void *user_data)
 		  tern_smtp_session_transaction_count(s),
 		  tern_smtp_session_transaction_count(s) == 1 ? "" : "s");
 	if (ctx != NULL) {
-		ternd_auth_session_closed(&ctx->auth_job);
+		ternd_auth_session_closed(&ctx->auth);
 		drop_message(ctx);
 		free(ctx);
 		tern_smtp_session_set_context(s, NULL);

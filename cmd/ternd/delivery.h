@@ -12,6 +12,8 @@
 
 struct ternd_auth;
 struct hashpool_job;
+struct users_table;
+struct users_entry;
 
 struct ternd_delivery {
 	maildir *md;     /* NULL with --discard */
@@ -20,9 +22,17 @@ struct ternd_delivery {
 	struct ternd_auth *auth; /* NULL without --users */
 };
 
-/* Where a session keeps its running password check (auth.c), so that
- * on_close can withdraw it; NULL when the session has no state. */
-struct hashpool_job **ternd_session_auth_job(tern_smtp_session *s);
+/* A session's AUTH state (auth.c): the running password check, which
+ * on_close withdraws, and the users-file entry the user was checked
+ * against, with a reference to its table, so that a reload does not take
+ * a logged-in session's rights away (docs/users.md). */
+struct ternd_session_auth {
+	struct hashpool_job *job;
+	struct users_table *table;
+	const struct users_entry *entry;
+};
+/* NULL when the session has no state (on_connect ran out of memory). */
+struct ternd_session_auth *ternd_session_auth(tern_smtp_session *s);
 
 /* Installs the callbacks and user_data (d, not owned; it must outlive the
  * server) into opts. */

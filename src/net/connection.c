@@ -520,13 +520,17 @@ static void on_write(struct bufferevent *bev, void *arg)
 	pump(c, false);
 }
 
-/* OpenSSL's reasons for a failed handshake, for the log line. */
+/* OpenSSL's reasons for a failed handshake, for the log line. libevent
+ * hands its errors back last in, first out, and among them is the bare
+ * SSL_get_error() code it pushed first (no library, "reason(1)"): keep the
+ * oldest real error of OpenSSL's queue, the one that names the cause. */
 static void tls_error_text(struct bufferevent *bev, char *buf, size_t size)
 {
 	unsigned long e, last = 0;
 
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		last = e;
+		if (ERR_GET_LIB(e) != 0)
+			last = e;
 	if (last != 0)
 		ERR_error_string_n(last, buf, size);
 	else

@@ -526,7 +526,6 @@ class ReloadTest(AuthTestCase):
         _, r = self.login(t, BOB)
         self.assertEqual(r.code, 235, r)
 
-    @unittest.expectedFailure
     def test_session_keeps_entry_after_reload(self):
         # BUG (cmd/ternd/auth.c on_mail_from): docs/users.md "Reloading"
         # says "A session that has already authenticated keeps the entry it

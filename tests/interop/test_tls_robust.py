@@ -29,22 +29,21 @@ def on_socket(sock):
 class TlsEdgeTest(TlsTestCase):
     def test_stalled_handshakes_closed(self):
         # A client that never sends its ClientHello (implicit TLS, or after
-        # the 220 to STARTTLS) is cut off by the handshake timer (60 s in
-        # ternd: TERN__CONN_HANDSHAKE_MS; no flag changes it).
-        signal.alarm(110)
-        t = self.start_tls()
-        silent = socket.create_connection(("127.0.0.1", t.tls_port), timeout=80)
+        # the 220 to STARTTLS) is cut off by the handshake timer
+        # (--tls-handshake-timeout; 60 s by default). The log line, not the
+        # clock, shows which timer closed them.
+        signal.alarm(60)
+        t = self.start_tls("--tls-handshake-timeout", "2")
+        silent = socket.create_connection(("127.0.0.1", t.tls_port), timeout=40)
         st = self.client(t)
         st.expect(self, "EHLO x", 250)
         st.expect(self, "STARTTLS", 220, "2.0.0")
-        started = time.monotonic()
-        self.assertTrue(st.closed(wait=80), st.dump())
+        self.assertTrue(st.closed(wait=40), st.dump())
         try:
             self.assertEqual(silent.recv(100), b"")
         except ConnectionResetError:
             pass
         silent.close()
-        self.assertLess(time.monotonic() - started, 75)
         self.assertGreaterEqual(t.log_text(tail=1 << 20).count("TLS handshake timed out"), 2,
                                 t.log_text())
         c = self.tls_client(t.tls_port)
@@ -325,7 +324,6 @@ class HandshakeLogTest(TlsTestCase):
     # keeps the last value bufferevent_get_openssl_error() returns, and
     # libevent hands its errors back last-in first-out, so the last one is
     # the SSL_get_error() code (1 = SSL_ERROR_SSL) it pushed first.
-    @unittest.expectedFailure
     def test_failed_handshake_logs_reason(self):
         t = self.start_tls("--tls-min-version", "1.3")
         cases = ((client_context(maximum=ssl.TLSVersion.TLSv1_2), "unsupported protocol"),
