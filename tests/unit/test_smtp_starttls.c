@@ -431,7 +431,7 @@ static void run_require_tls(struct st *t)
 	st_send(t, HS_EHLO MAIL_OK RCPT_OK "DATA\r\nhi\r\n.\r\nQUIT\r\n");
 	expect(t, L(GREETING, R530, EHLO_STARTTLS, R530, R530, R530, R530, R530, R530,
 		    "=250 2.0.0 OK", "=250 2.0.0 OK",
-		    "=214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
+		    "=214-2.0.0 Commands: EHLO HELO STARTTLS AUTH MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
 		    "=214 2.0.0 See RFC 5321 for details", "=250 mx.test Hello [192.0.2.1]",
 		    EHLO_STARTTLS, R220, EHLO_HEAD, "=250-BINARYMIME", "=250-AUTH PLAIN LOGIN",
 		    "=250 REQUIRETLS", "=250 2.1.0 Sender OK", "250 2.1.5", "354 ", "250 2.6.0",
