@@ -15,6 +15,27 @@ static const char *sid(const tern_smtp_session *s)
 	return id != NULL ? id : "?";
 }
 
+/* Which mechanisms the users file can serve: SCRAM needs stored keys and
+ * CRAM-MD5 a secret in at least one entry, EXTERNAL client certificates. */
+static unsigned servable(const struct ternd_config *cfg, struct users_db *db)
+{
+	unsigned can = TERND_AUTH_PLAIN | TERND_AUTH_LOGIN;
+	struct users_table *t = users_db_get(db);
+	const struct users_entry *e;
+	struct users_scram k;
+
+	for (size_t i = 0; t && (e = users_table_entry(t, i)) != NULL; i++) {
+		if (users_entry_scram(e, &k))
+			can |= TERND_AUTH_SCRAM_SHA_256 | TERND_AUTH_SCRAM_SHA_256_PLUS;
+		if (users_entry_cram_md5(e) != NULL)
+			can |= TERND_AUTH_CRAM_MD5;
+	}
+	users_table_unref(&t);
+	if (cfg->tls_client_ca != NULL)
+		can |= TERND_AUTH_EXTERNAL;
+	return can;
+}
+
 int ternd_auth_open(struct ternd_auth *a, const struct ternd_config *cfg)
 {
 	char err[512] = "", warn[512] = "";
@@ -22,9 +43,8 @@ int ternd_auth_open(struct ternd_auth *a, const struct ternd_config *cfg)
 
 	memset(a, 0, sizeof(*a));
 	for (unsigned i = 0; i < TERND_AUTH_METHOD_COUNT; i++) {
-		if (!(cfg->auth_methods & (1u << i)))
-			continue;
-		if ((1u << i) & (TERND_AUTH_XOAUTH2 | TERND_AUTH_OAUTHBEARER)) {
+		if ((cfg->auth_methods & (1u << i)) &&
+		    ((1u << i) & (TERND_AUTH_XOAUTH2 | TERND_AUTH_OAUTHBEARER))) {
 			/* A bearer token needs an authorization server to ask;
 			 * ternd has none, and must not pretend. */
 			fprintf(stderr, "ternd: --auth-methods %s: ternd cannot verify OAuth "
@@ -32,15 +52,36 @@ int ternd_auth_open(struct ternd_auth *a, const struct ternd_config *cfg)
 				ternd_auth_method_name(1u << i));
 			return TERND_EX_USAGE;
 		}
-		a->methods[n++] = ternd_auth_method_name(1u << i);
 	}
-	a->methods[n] = NULL;
 	if (users_db_open(&a->db, cfg->users_file, err, sizeof(err), warn, sizeof(warn)) != 0) {
 		fprintf(stderr, "ternd: --users %s\n", err);
 		return TERND_EX_NOINPUT;
 	}
 	if (warn[0])
 		ternd_log(TERN_LOG_WARNING, NULL, "%s", warn);
+	/* A mechanism is offered only when it can be checked: a client that
+	 * picks one nobody can pass would fail for no fault of its user. */
+	unsigned can = servable(cfg, a->db);
+	for (unsigned i = 0; i < TERND_AUTH_METHOD_COUNT; i++) {
+		unsigned m = 1u << i;
+
+		if (!(cfg->auth_methods & m))
+			continue;
+		if (can & m)
+			a->methods[n++] = ternd_auth_method_name(m);
+		else
+			ternd_log(TERN_LOG_WARNING, NULL, "AUTH %s not offered: %s",
+				  ternd_auth_method_name(m),
+				  m == TERND_AUTH_EXTERNAL ? "no --tls-client-ca"
+							   : "no user in the users file has what it needs");
+	}
+	a->methods[n] = NULL;
+	if (n == 0) {
+		fprintf(stderr, "ternd: --auth-methods: none of them can be served with this users "
+				"file\n");
+		users_db_close(&a->db);
+		return TERND_EX_USAGE;
+	}
 	struct hashpool_options po = {.threads = cfg->hash_threads};
 	if (hashpool_new(&a->pool, &po) != 0) {
 		fprintf(stderr, "ternd: cannot start the password hashing threads\n");

@@ -111,6 +111,11 @@ size_t users_table_count(const struct users_table *table)
 	return table->count;
 }
 
+const struct users_entry *users_table_entry(const struct users_table *table, size_t i)
+{
+	return i < table->count ? &table->entries[i] : NULL;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const struct users_entry *)a)->name, ((const struct users_entry *)b)->name);

@@ -62,6 +62,8 @@ struct users_table *users_table_ref(struct users_table *table);
  * and every entry in it (their secrets are wiped first). */
 void users_table_unref(struct users_table **table);
 size_t users_table_count(const struct users_table *table);
+/* The i-th entry (in name order), or NULL past the end. */
+const struct users_entry *users_table_entry(const struct users_table *table, size_t i);
 
 /* Finds a user by name, compared octet for octet. Returns NULL when there
  * is none. The entry lives as long as the table reference it came from. */

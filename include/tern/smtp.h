@@ -355,7 +355,7 @@ typedef struct tern_smtp_options {
 	/* Mechanisms offered, in this order, NULL-terminated: any of PLAIN,
 	 * LOGIN, CRAM-MD5, SCRAM-SHA-256, SCRAM-SHA-256-PLUS, XOAUTH2,
 	 * OAUTHBEARER, EXTERNAL. NULL: PLAIN and LOGIN (smtp-server's). An
-	 * unknown name is TERN_EINVAL. Mechanisms that carry the secret itself
+	 * unknown name or an empty list is TERN_EINVAL. Mechanisms that carry the secret itself
 	 * (PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) are offered and accepted only
 	 * over TLS unless allow_insecure_auth (538 5.7.11 otherwise);
 	 * SCRAM-SHA-256-PLUS and EXTERNAL only over TLS. */
@@ -420,6 +420,10 @@ typedef struct tern_smtp_listen_options {
 	 * TLS. */
 	enum tern_smtp_auth_mode auth;
 	bool allow_insecure_auth;
+	/* The mechanisms offered here, in order (names as auth_methods),
+	 * read during the call; NULL: the server's auth_methods. An unknown
+	 * name or an empty list is TERN_EINVAL (turn AUTH off with auth). */
+	const char *const *auth_methods;
 } tern_smtp_listen_options;
 
 #define tern_smtp_listen_options_init(lo) tern_smtp_listen_options_init_sized((lo), sizeof(*(lo)))

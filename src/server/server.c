@@ -450,11 +450,12 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 			return TERN_EINVAL;
 		memset(&o, 0, sizeof(o));
 		memcpy(&o, lo, lo->struct_size < sizeof(o) ? lo->struct_size : sizeof(o));
-		policy = (struct tern__smtp_listener){
-			.secure = o.secure,
-			.require_tls = o.require_tls,
-			.hide_starttls = o.hide_starttls,
-		};
+		policy = s->cfg.listener; /* the server's mechanisms, unless named */
+		policy.secure = o.secure;
+		policy.require_tls = o.require_tls;
+		policy.hide_starttls = o.hide_starttls;
+		if (o.auth_methods != NULL && tern__smtp_listener_mechs(&policy, o.auth_methods) != 0)
+			return TERN_EINVAL;
 		if ((unsigned)o.auth > TERN_SMTP_AUTH_REQUIRED ||
 		    (o.auth == TERN_SMTP_AUTH_REQUIRED && !s->cfg.opts.callbacks.on_auth))
 			return TERN_EINVAL;

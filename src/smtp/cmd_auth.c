@@ -111,8 +111,13 @@ bool tern__smtp_authenticated(const tern_smtp_session *s)
 void tern__smtp_listener_auth(struct tern__smtp_listener *l, const tern_smtp_options *opts,
 			      int mode, bool allow_insecure)
 {
+	static const char *const def[] = {"PLAIN", "LOGIN", NULL};
 	bool has = opts->callbacks.on_auth != NULL;
 
+	/* A listener made without a list of its own gets the server's. */
+	if (l->n_auth_mechs == 0 &&
+	    tern__smtp_listener_mechs(l, opts->auth_methods ? opts->auth_methods : def) != 0)
+		l->n_auth_mechs = 0;
 	l->allow_insecure_auth = opts->allow_insecure_auth || allow_insecure;
 	switch (mode) {
 	case TERN_SMTP_AUTH_OFF:
@@ -155,8 +160,8 @@ static bool mech_usable(const tern_smtp_session *s, int m)
 
 static bool mech_enabled(const tern_smtp_session *s, int m)
 {
-	for (unsigned i = 0; i < s->cfg->n_auth_mechs; i++)
-		if (s->cfg->auth_mechs[i] == m)
+	for (unsigned i = 0; i < s->listener->n_auth_mechs; i++)
+		if (s->listener->auth_mechs[i] == m)
 			return true;
 	return false;
 }
@@ -169,8 +174,8 @@ size_t tern__smtp_auth_ehlo(const tern_smtp_session *s, char *buf, size_t size)
 		return 0;
 	memcpy(buf, "AUTH", 4);
 	n = 4;
-	for (unsigned i = 0; i < s->cfg->n_auth_mechs; i++) {
-		int m = s->cfg->auth_mechs[i];
+	for (unsigned i = 0; i < s->listener->n_auth_mechs; i++) {
+		int m = s->listener->auth_mechs[i];
 		const char *name = tern__sasl_mech_name(m);
 		size_t l = strlen(name);
 
@@ -465,7 +470,7 @@ void tern__smtp_auth_line(tern_smtp_session *s, const char *line, size_t len, bo
 void tern__cmd_auth(tern_smtp_session *s, const char *verb, char *args, size_t len)
 {
 	(void)verb;
-	if (!s->listener->auth_offered || s->cfg->n_auth_mechs == 0) {
+	if (!s->listener->auth_offered || s->listener->n_auth_mechs == 0) {
 		tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
 		return;
 	}

@@ -139,26 +139,35 @@ static bool helo_format_safe(const char *f)
 	return true;
 }
 
-/* AUTH: the mechanisms named (smtp-server's default PLAIN and LOGIN), the
- * limits, and the per-server key for SCRAM's unknown users. */
-static int auth_config(struct tern__smtp_config *cfg, const tern_smtp_options *o)
+int tern__smtp_listener_mechs(struct tern__smtp_listener *l, const char *const *names)
 {
-	static const char *const def[] = {"PLAIN", "LOGIN", NULL};
-	const char *const *names = o->auth_methods ? o->auth_methods : def;
-
-	if (o->max_auth_failures > 1000 || o->auth_failure_delay > 60000)
-		return TERN_EINVAL;
+	l->n_auth_mechs = 0;
+	if (names[0] == NULL)
+		return TERN_EINVAL; /* an empty list: leave AUTH off instead */
 	for (size_t i = 0; names[i]; i++) {
 		int m = tern__sasl_mech_lookup(names[i], strlen(names[i]));
 		bool dup = false;
 
 		if (m < 0)
 			return TERN_EINVAL;
-		for (unsigned j = 0; j < cfg->n_auth_mechs; j++)
-			dup |= cfg->auth_mechs[j] == m;
-		if (!dup && cfg->n_auth_mechs < TERN__SMTP_MAX_AUTH_MECHS)
-			cfg->auth_mechs[cfg->n_auth_mechs++] = m;
+		for (unsigned j = 0; j < l->n_auth_mechs; j++)
+			dup |= l->auth_mechs[j] == m;
+		if (!dup && l->n_auth_mechs < sizeof(l->auth_mechs))
+			l->auth_mechs[l->n_auth_mechs++] = (signed char)m;
 	}
+	return 0;
+}
+
+/* AUTH: the mechanisms named (smtp-server's default PLAIN and LOGIN), the
+ * limits, and the per-server key for SCRAM's unknown users. */
+static int auth_config(struct tern__smtp_config *cfg, const tern_smtp_options *o)
+{
+	static const char *const def[] = {"PLAIN", "LOGIN", NULL};
+
+	if (o->max_auth_failures > 1000 || o->auth_failure_delay > 60000)
+		return TERN_EINVAL;
+	if (tern__smtp_listener_mechs(&cfg->listener, o->auth_methods ? o->auth_methods : def) != 0)
+		return TERN_EINVAL;
 	if (o->callbacks.on_auth &&
 	    RAND_bytes(cfg->scram_fake_key, sizeof(cfg->scram_fake_key)) != 1)
 		return TERN_ENOMEM;

@@ -31,10 +31,18 @@ struct tern__smtp_listener {
 	bool auth_offered;  /* AUTH is served here (on_auth set, not off) */
 	bool auth_required; /* 530 5.7.0 for mail commands before AUTH */
 	bool allow_insecure_auth; /* secret-carrying mechanisms without TLS */
+	/* AUTH mechanisms offered here, in order (enum tern__sasl_mech). */
+	signed char auth_mechs[8];
+	unsigned char n_auth_mechs;
 };
 
+/* Parses a NULL-terminated list of mechanism names into l (duplicates
+ * dropped). Returns 0 or TERN_EINVAL for an unknown name. */
+int tern__smtp_listener_mechs(struct tern__smtp_listener *l, const char *const *names);
+
 /* Resolves a listener's auth mode (enum tern_smtp_auth_mode) against the
- * server's options into l. */
+ * server's options into l (and the server's mechanisms, when l has none
+ * yet). */
 void tern__smtp_listener_auth(struct tern__smtp_listener *l, const tern_smtp_options *opts,
 			      int mode, bool allow_insecure);
 
@@ -52,9 +60,6 @@ struct tern__smtp_config {
 	/* The policy of sessions whose conn_info names no listener (from the
 	 * secure, require_tls and hide_starttls options). */
 	struct tern__smtp_listener listener;
-	/* AUTH mechanisms offered, in order (enum tern__sasl_mech values). */
-	int auth_mechs[TERN__SMTP_MAX_AUTH_MECHS];
-	unsigned n_auth_mechs;
 	/* SCRAM's unknown users get a salt derived from their name with this
 	 * per-server key, stable across attempts like a real user's. */
 	unsigned char scram_fake_key[32];
