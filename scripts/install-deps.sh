@@ -20,7 +20,7 @@ if [ "$mode" != build ]; then
 	# TLS and AUTH interop: swaks needs the Perl TLS and SASL modules; a
 	# second TLS stack (GnuTLS) and GNU SASL come with gnutls-cli and msmtp.
 	pkgs+=(libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
-	       gnutls-bin msmtp testssl.sh)
+	       gnutls-bin msmtp gsasl testssl.sh)
 	# A python3 or node already on PATH (pyenv, NodeSource) is used as it
 	# is: Debian's nodejs/npm would conflict with NodeSource's node.
 	command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

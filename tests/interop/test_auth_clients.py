@@ -5,9 +5,11 @@ ESMTPSA; ternd's log names the mechanism each client chose. A missing tool
 is a skip with its reason. Fixtures and the log check: test_auth.py."""
 
 import re
+import shutil
+import tempfile
 import smtplib
 
-from ternlib import client_context
+from ternlib import client_context, make_cert
 from test_auth import ALICE, BOB, MESSAGE, AuthTestCase, nodemailer_send
 
 
@@ -151,6 +153,43 @@ class MsmtpTest(AuthTestCase):
         self.msmtp(t.tls_port, "scram-sha-256-plus", "--tls-starttls=off")
         self.assertIn(b"sent after AUTH", self.assertAuthReceived(t, body=None))
         self.assertAuthenticatedAs(t, ALICE[0], "SCRAM-SHA-256-PLUS")
+
+
+class GsaslTest(AuthTestCase):
+    """GNU SASL's own client (gsasl 2.2, GnuTLS): SCRAM-SHA-256-PLUS with a
+    real channel binding (tls-exporter over TLS 1.3), which msmtp cannot
+    ask for. gsasl checks the server certificate by name, so ternd gets one
+    made here for 127.0.0.1."""
+
+    def start_gsasl_ternd(self):
+        d = tempfile.mkdtemp(prefix="tern-gsasl-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = make_cert(d, "server", ["127.0.0.1"], "ec")
+        t = self.start_auth("--tls-cert", cert, "--tls-key", key)
+        return t, cert
+
+    def gsasl(self, t, cert, mech, password, *extra, ok=True):
+        return self.run_tool([self.need("gsasl"), "--smtp", "--connect",
+                              "127.0.0.1:%d" % t.sub_port, "--starttls",
+                              "--x509-ca-file=" + cert, "--mechanism", mech,
+                              "-a", ALICE[0], "-p", password, "--verbose"] + list(extra),
+                             input=b"", ok=ok)
+
+    def test_scram_sha_256_plus_channel_binding(self):
+        t, cert = self.start_gsasl_ternd()
+        self.gsasl(t, cert, "SCRAM-SHA-256-PLUS", ALICE[1])
+        self.assertAuthenticatedAs(t, ALICE[0], "SCRAM-SHA-256-PLUS")
+
+    def test_scram_sha_256_without_binding(self):
+        t, cert = self.start_gsasl_ternd()
+        self.gsasl(t, cert, "SCRAM-SHA-256", ALICE[1], "--no-cb")
+        self.assertAuthenticatedAs(t, ALICE[0], "SCRAM-SHA-256")
+
+    def test_scram_plus_wrong_password(self):
+        t, cert = self.start_gsasl_ternd()
+        p = self.gsasl(t, cert, "SCRAM-SHA-256-PLUS", self.secret("Plus-Wrong-Pw-55"), ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"535", p.stdout + p.stderr)
 
 
 class NodemailerAuthTest(AuthTestCase):
