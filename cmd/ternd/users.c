@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "util/base64.h"
+#include "util/hex.h"
 
 struct users_entry {
 	char *name;
@@ -401,16 +402,6 @@ static int parse_scram(struct users_entry *e, const char *v, char *why, size_t w
 	return 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static int parse_cram(struct users_entry *e, const char *v, char *why, size_t whylen)
 {
@@ -418,7 +409,8 @@ static int parse_cram(struct users_entry *e, const char *v, char *why, size_t wh
 		return parse_fail(why, whylen, "cram-md5: expected %d hex digits",
 			    2 * TERN_CRAM_MD5_SECRET_LEN);
 	for (size_t i = 0; i < TERN_CRAM_MD5_SECRET_LEN; i++) {
-		int hi = hex_value(v[2 * i]), lo = hex_value(v[2 * i + 1]);
+		int hi = tern__hex_value((unsigned char)v[2 * i]);
+		int lo = tern__hex_value((unsigned char)v[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			explicit_bzero(e->cram, sizeof(e->cram));
 			return parse_fail(why, whylen, "cram-md5: expected %d hex digits",

@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "sasl/crypto.h"
 #include "sasl/prep.h"
 
 static const struct tern__sasl_client_mech *const mechs[TERN__SASL_MECH_COUNT] = {
@@ -20,27 +21,7 @@ static const struct tern__sasl_client_mech *const mechs[TERN__SASL_MECH_COUNT] =
 	[TERN__SASL_EXTERNAL] = &tern__sasl_external_client,
 };
 
-static void free_secret(void *p, size_t len)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, len);
-		free(p);
-	}
-}
 
-static void free_str(char *p)
-{
-	if (p != NULL)
-		free_secret(p, strlen(p));
-}
-
-static bool copy_str(char **dst, const char *src)
-{
-	if (src == NULL)
-		return true;
-	*dst = strdup(src);
-	return *dst != NULL;
-}
 
 /* Which credentials each mechanism cannot do without. */
 static bool has_needs(enum tern__sasl_mech mech, const struct tern__sasl_client_params *p)
@@ -109,9 +90,9 @@ int tern__sasl_client_new(struct tern__sasl_client **c_r, enum tern__sasl_mech m
 		memcpy(c->cb_data, cb, cb_len);
 		c->cb_len = cb_len;
 	}
-	if (!copy_str(&c->authcid, p->authcid) || !copy_str(&c->authzid, p->authzid) ||
-	    !copy_str(&c->password, p->password) || !copy_str(&c->token, p->token) ||
-	    !copy_str(&c->host, p->host) || !copy_str(&c->test_nonce, p->test_nonce))
+	if (!tern__sasl_copy_str(&c->authcid, p->authcid) || !tern__sasl_copy_str(&c->authzid, p->authzid) ||
+	    !tern__sasl_copy_str(&c->password, p->password) || !tern__sasl_copy_str(&c->token, p->token) ||
+	    !tern__sasl_copy_str(&c->host, p->host) || !tern__sasl_copy_str(&c->test_nonce, p->test_nonce))
 		goto oom;
 	*c_r = c;
 	return 0;
@@ -122,7 +103,7 @@ oom:
 
 static void clear_output(struct tern__sasl_client *c)
 {
-	free_secret(c->out, c->out_len);
+	tern__sasl_free_secret(c->out, c->out_len);
 	c->out = NULL;
 	c->out_len = 0;
 }
@@ -205,13 +186,13 @@ void tern__sasl_client_free(struct tern__sasl_client **cp)
 	if (c->m != NULL && c->m->free != NULL)
 		c->m->free(c);
 	clear_output(c);
-	free_str(c->authcid);
-	free_str(c->authzid);
-	free_str(c->password);
-	free_str(c->token);
-	free_str(c->host);
-	free_str(c->test_nonce);
-	free_secret(c->cb_data, c->cb_len);
+	tern__sasl_free_str(c->authcid);
+	tern__sasl_free_str(c->authzid);
+	tern__sasl_free_str(c->password);
+	tern__sasl_free_str(c->token);
+	tern__sasl_free_str(c->host);
+	tern__sasl_free_str(c->test_nonce);
+	tern__sasl_free_secret(c->cb_data, c->cb_len);
 	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
 	*cp = NULL;

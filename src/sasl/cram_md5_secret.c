@@ -19,6 +19,7 @@
 
 #include "sasl/crypto.h"
 #include "tern/sasl.h"
+#include "util/hex.h"
 
 #define BLOCK 64
 
@@ -86,16 +87,7 @@ int tern_cram_md5_secret(const char *password, size_t password_len,
 	return 0;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+
 
 int tern_cram_md5_verify(const unsigned char secret[TERN_CRAM_MD5_SECRET_LEN],
 			 const char *challenge, size_t challenge_len, const char *digest_hex,
@@ -112,8 +104,8 @@ int tern_cram_md5_verify(const unsigned char secret[TERN_CRAM_MD5_SECRET_LEN],
 	if (digest_len != 2 * MD5_DIGEST_LENGTH)
 		return 0;
 	for (size_t i = 0; i < MD5_DIGEST_LENGTH; i++) {
-		int hi = hexval((unsigned char)digest_hex[2 * i]);
-		int lo = hexval((unsigned char)digest_hex[2 * i + 1]);
+		int hi = tern__hex_value((unsigned char)digest_hex[2 * i]);
+		int lo = tern__hex_value((unsigned char)digest_hex[2 * i + 1]);
 
 		bad |= hi < 0 || lo < 0;
 		want[i] = (unsigned char)((hi & 15) << 4 | (lo & 15));

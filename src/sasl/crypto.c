@@ -4,8 +4,11 @@
 #include "sasl/crypto.h"
 
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -96,4 +99,26 @@ void tern__sasl_hex(const unsigned char *in, size_t len, char *out)
 		out[2 * i] = digits[in[i] >> 4];
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
+}
+
+void tern__sasl_free_secret(void *p, size_t len)
+{
+	if (p != NULL) {
+		OPENSSL_cleanse(p, len);
+		free(p);
+	}
+}
+
+void tern__sasl_free_str(char *p)
+{
+	if (p != NULL)
+		tern__sasl_free_secret(p, strlen(p));
+}
+
+bool tern__sasl_copy_str(char **dst, const char *src)
+{
+	if (src == NULL)
+		return true;
+	*dst = strdup(src);
+	return *dst != NULL;
 }

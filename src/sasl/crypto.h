@@ -4,6 +4,7 @@
 #ifndef TERN_SASL_CRYPTO_H
 #define TERN_SASL_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TERN__SASL_SHA256_LEN 32
@@ -36,5 +37,13 @@ int tern__sasl_random(void *buf, size_t len);
 
 /* Lower-case hex of in[0..len) into out (2 * len octets, no NUL). */
 void tern__sasl_hex(const unsigned char *in, size_t len, char *out);
+
+/* Frees len octets at p after wiping them; NULL is fine. */
+void tern__sasl_free_secret(void *p, size_t len);
+/* The same for a NUL-terminated string. */
+void tern__sasl_free_str(char *p);
+/* *dst = a copy of src (NULL stays NULL, *dst untouched). False when out of
+ * memory. */
+bool tern__sasl_copy_str(char **dst, const char *src);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "sasl/crypto.h"
 #include "sasl/prep.h"
 
 static const struct tern__sasl_server_mech *const mechs[TERN__SASL_MECH_COUNT] = {
@@ -33,27 +34,7 @@ static void *memdup_z(const void *p, size_t len)
 	return q;
 }
 
-static void free_secret(void *p, size_t len)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, len);
-		free(p);
-	}
-}
 
-static void free_str(char *p)
-{
-	if (p != NULL)
-		free_secret(p, strlen(p));
-}
-
-static bool copy_str(char **dst, const char *src)
-{
-	if (src == NULL)
-		return true;
-	*dst = memdup_z(src, strlen(src));
-	return *dst != NULL;
-}
 
 static bool copy_bytes(unsigned char **dst, size_t *dst_len, const unsigned char *src, size_t n)
 {
@@ -100,10 +81,10 @@ int tern__sasl_server_new(struct tern__sasl_server **s_r, enum tern__sasl_mech m
 	s->fake_iterations = params->scram_fake_iterations ? params->scram_fake_iterations
 							   : TERN__SASL_SCRAM_FAKE_ITERATIONS;
 	/* The host name ends up inside CRAM-MD5's msg-id challenge. */
-	if (!copy_str(&s->hostname, params->hostname ? params->hostname : "localhost") ||
-	    !copy_str(&s->external_identity, params->external_identity) ||
-	    !copy_str(&s->oauth_error_json, params->oauth_error_json) ||
-	    !copy_str(&s->test_nonce, params->test_nonce) ||
+	if (!tern__sasl_copy_str(&s->hostname, params->hostname ? params->hostname : "localhost") ||
+	    !tern__sasl_copy_str(&s->external_identity, params->external_identity) ||
+	    !tern__sasl_copy_str(&s->oauth_error_json, params->oauth_error_json) ||
+	    !tern__sasl_copy_str(&s->test_nonce, params->test_nonce) ||
 	    !copy_bytes(&s->cb_exporter, &s->cb_exporter_len, params->cb.tls_exporter,
 			params->cb.tls_exporter_len) ||
 	    !copy_bytes(&s->cb_endpoint, &s->cb_endpoint_len, params->cb.tls_server_end_point,
@@ -120,7 +101,7 @@ int tern__sasl_server_new(struct tern__sasl_server **s_r, enum tern__sasl_mech m
 char *tern__sasl_server_keep(struct tern__sasl_server *s, enum tern__sasl_slot slot,
 			     const void *p, size_t len)
 {
-	free_secret(s->slot[slot], s->slot_len[slot]);
+	tern__sasl_free_secret(s->slot[slot], s->slot_len[slot]);
 	s->slot[slot] = memdup_z(p, len);
 	s->slot_len[slot] = s->slot[slot] ? len : 0;
 	return s->slot[slot];
@@ -128,7 +109,7 @@ char *tern__sasl_server_keep(struct tern__sasl_server *s, enum tern__sasl_slot s
 
 static void clear_output(struct tern__sasl_server *s)
 {
-	free_secret(s->out, s->out_len);
+	tern__sasl_free_secret(s->out, s->out_len);
 	s->out = NULL;
 	s->out_len = 0;
 }
@@ -265,15 +246,15 @@ void tern__sasl_server_free(struct tern__sasl_server **sp)
 	if (s->m != NULL && s->m->free != NULL)
 		s->m->free(s);
 	for (int i = 0; i < TERN__SASL_SLOT_COUNT; i++)
-		free_secret(s->slot[i], s->slot_len[i]);
+		tern__sasl_free_secret(s->slot[i], s->slot_len[i]);
 	clear_output(s);
-	free_str(s->hostname);
-	free_str(s->external_identity);
-	free_str(s->oauth_error_json);
-	free_str(s->test_nonce);
-	free_secret(s->cb_exporter, s->cb_exporter_len);
-	free_secret(s->cb_endpoint, s->cb_endpoint_len);
-	free_secret(s->fake_key, s->fake_key_len);
+	tern__sasl_free_str(s->hostname);
+	tern__sasl_free_str(s->external_identity);
+	tern__sasl_free_str(s->oauth_error_json);
+	tern__sasl_free_str(s->test_nonce);
+	tern__sasl_free_secret(s->cb_exporter, s->cb_exporter_len);
+	tern__sasl_free_secret(s->cb_endpoint, s->cb_endpoint_len);
+	tern__sasl_free_secret(s->fake_key, s->fake_key_len);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 	*sp = NULL;
