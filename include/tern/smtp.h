@@ -368,6 +368,28 @@ typedef struct tern_smtp_options {
 	/* The 535 of the n-th failure waits n times this many ms (the loop
 	 * goes on serving others); default (and 0) 1000; at most 60000. */
 	unsigned auth_failure_delay;
+
+	/* ---- facing the internet ---- */
+	/* Networks (CIDR strings such as "10.0.0.0/8" or "::1"; each string
+	 * may hold a comma-separated list; NULL-terminated) whose connections
+	 * must begin with a PROXY protocol header, v1 or v2 (HAProxy): the
+	 * address it carries becomes the session's. A connection from
+	 * elsewhere that sends one is refused. NULL: PROXY is off. */
+	const char *const *proxy_from;
+	/* Networks allowed to use XCLIENT and XFORWARD (Postfix's
+	 * extensions); everybody else gets 550 5.7.0. NULL: nobody. */
+	const char *const *xclient_from;
+	const char *const *xforward_from;
+	/* Reverse DNS (with forward confirmation) names the client in the
+	 * EHLO reply, Received and logs; [address] when it fails. */
+	bool no_reverse_dns;
+	/* "ADDR" or "ADDR@PORT": the resolver forwards every query to this
+	 * server (tests, split horizon). NULL: the system's resolv.conf. */
+	const char *dns_server;
+	unsigned dns_timeout;          /* ms for the client's lookup; default (and 0) 5000 */
+	/* A message with more Received: headers than this is a mail loop:
+	 * 554 5.4.6 (Postfix's hopcount_limit). Default (and 0) 50. */
+	unsigned max_received_headers;
 } tern_smtp_options;
 
 /* Fills *opts with the defaults above (zeroes everything else, callbacks
