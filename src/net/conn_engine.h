@@ -16,7 +16,10 @@
  *      input. Once every octet of output is written, the net layer discards
  *      every plaintext octet it holds, runs the TLS handshake on the same
  *      socket and calls tls_started() (or eof() when the handshake fails);
- *   6. want_close(): close once output is written;
+ *   6. want_barrier(): the engine answered a command after which the
+ *      client must wait for the reply (DATA's 354). Once that output is
+ *      handed on, barrier(early) tells it whether input was already held;
+ *      want_close(): close once output is written;
  *   7. an idle timer of timeout_ms() (0 = none), re-armed only when
  *      progress() moved, and timeout() when it fires; or, while
  *      delay_ms() is non-zero, delay_over() once that time has passed;
@@ -71,6 +74,11 @@ struct tern__conn_engine {
 	bool (*want_close)(const void *session);
 	bool (*want_input)(const void *session);
 	bool (*want_tls)(const void *session);
+	/* A reply after which the client must wait (DATA's 354): once it is
+	 * handed on, barrier() says whether octets were already held (sent
+	 * before the reply). */
+	bool (*want_barrier)(const void *session);
+	void (*barrier)(void *session, bool early_input);
 	/* The TLS handshake succeeded; info is valid until this returns. */
 	void (*tls_started)(void *session, const struct tern__tls_info *info);
 	unsigned (*timeout_ms)(const void *session);

@@ -53,6 +53,7 @@ struct tern__conn {
 	bool secure;   /* the bufferevent is the TLS one */
 	bool greeted;  /* start or start_busy ran */
 	bool delaying; /* the timer runs the engine's delay, not the idle limit */
+	uint32_t drained; /* octets dropped after the last reply (CLOSING, LINGER) */
 };
 
 static void conn_log(struct tern__conn *c, enum tern_smtp_log_level level, const char *fmt, ...)
@@ -324,6 +325,14 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 			feed_input(c);
 		}
 		flushed = flush_output(c);
+		if (flushed == 1 && e->want_barrier(c->session)) {
+			/* The reply is handed on: whatever we hold now was
+			 * sent before the client could have seen it. */
+			struct evbuffer *in = bufferevent_get_input(c->bev);
+
+			e->barrier(c->session, evbuffer_get_length(in) > 0);
+			flushed = flush_output(c);
+		}
 		more = flushed == 1 && c->paused && e->want_input(c->session) &&
 		       evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
 		if (!more)
@@ -499,7 +508,18 @@ static void on_read(struct bufferevent *bev, void *arg)
 	if (c->phase == PH_HANDSHAKE)
 		return; /* application data after the handshake: fed then */
 	if (c->phase == PH_CLOSING || c->phase == PH_LINGER || c->session == NULL) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+		size_t n = evbuffer_get_length(in);
+
+		evbuffer_drain(in, n);
+		c->drained += n > TERN__CONN_DRAIN_MAX ? TERN__CONN_DRAIN_MAX : (uint32_t)n;
+		if (c->drained >= TERN__CONN_DRAIN_MAX) {
+			/* It keeps writing after our closing reply: it is not
+			 * reading either, so lingering for its FIN only lets
+			 * it hold the connection. */
+			conn_log(c, TERN_LOG_INFO,
+				 "client kept sending after the closing reply; closed");
+			conn_end(c, c->session != NULL);
+		}
 		return;
 	}
 	pump(c, true);

@@ -35,7 +35,11 @@ struct tern__conn;
 #define TERN__CONN_OUTPUT_MAX (64 * 1024)
 /* After our last reply: wait this long for the client to close, and as long
  * for a client that does not read our last reply (as smtp-server does). */
-#define TERN__CONN_LINGER_MS 5000
+#define TERN__CONN_LINGER_MS 2000
+/* After the last reply, at most this much more input is read (and
+ * dropped) before the connection is closed anyway: a client that writes
+ * without reading must not keep us busy until a timer. */
+#define TERN__CONN_DRAIN_MAX 8192
 
 #define TERN__CONN_TIMEOUT_CACHE 4
 /* A TLS handshake (implicit or after STARTTLS) must be over by then. */

@@ -41,6 +41,8 @@ static void output_consumed(void *s, size_t n) { tern__smtp_session_output_consu
 static bool want_close(const void *s) { return tern__smtp_session_want_close(s); }
 static bool want_input(const void *s) { return tern__smtp_session_want_input(s); }
 static bool want_tls(const void *s) { return tern__smtp_session_want_tls(s); }
+static bool want_barrier(const void *s) { return tern__smtp_session_want_barrier(s); }
+static void barrier(void *s, bool early) { tern__smtp_session_barrier(s, early); }
 static unsigned timeout_ms(const void *s) { return tern__smtp_session_timeout_ms(s); }
 static unsigned progress(const void *s) { return tern__smtp_session_progress(s); }
 static void timeout(void *s) { tern__smtp_session_timeout(s); }
@@ -109,6 +111,8 @@ const struct tern__conn_engine tern__smtp_conn_engine = {
 	.want_close = want_close,
 	.want_input = want_input,
 	.want_tls = want_tls,
+	.want_barrier = want_barrier,
+	.barrier = barrier,
 	.tls_started = tls_started,
 	.timeout_ms = timeout_ms,
 	.progress = progress,

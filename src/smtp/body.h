@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "smtp/hops.h"
 #include "smtp/kept_reply.h"
 #include "tern/smtp.h"
 
@@ -22,6 +23,7 @@ enum tern__body_error {
 	TERN__BODY_LINE_TOO_LONG,  /* a text line over the limit */
 	TERN__BODY_BARE_NEWLINE,   /* bare CR or LF under the reject policy */
 	TERN__BODY_REJECTED,       /* the embedder refused a chunk */
+	TERN__BODY_LOOP,           /* more Received: fields than the hop limit */
 };
 
 /* Emits a decoded slice. Returns 0 to go on, non-zero to pause: the decoder
@@ -43,6 +45,7 @@ struct tern__smtp_body {
 	uint64_t size;             /* client octets after decoding */
 	uint64_t emitted;          /* octets handed on, added headers included */
 	struct tern__kept_reply reply; /* the refusal to send at the end */
+	struct tern__hops hops;    /* Received: fields seen in the header */
 };
 
 struct tern__body_policy {

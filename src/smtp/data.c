@@ -8,6 +8,9 @@
 
 #include "smtp/command.h"
 
+/* Postfix's hopcount_limit: Received: fields a message may carry. */
+#define DEFAULT_MAX_HOPS 50
+
 /* ---- Received: (RFC 5321 4.4, RFC 3848) -------------------------------- */
 
 const char *tern__smtp_with_keyword(const tern_smtp_session *s)
@@ -173,6 +176,18 @@ static int emit_body(void *ctx, const char *p, size_t n)
 		return 0;
 	}
 	s->body.size += n;
+	if (s->body.error == TERN__BODY_OK) {
+		unsigned max = s->opts->max_received_headers ? s->opts->max_received_headers
+							     : DEFAULT_MAX_HOPS;
+
+		tern__hops_scan(&s->body.hops, p, n);
+		if (s->body.hops.count > max) {
+			/* RFC 5321 6.3: a message that has passed this many
+			 * relays is looping; refused, never delivered. */
+			fail(s, TERN__BODY_LOOP);
+			return 0;
+		}
+	}
 	return deliver(s, p, n);
 }
 
@@ -204,6 +219,7 @@ static void start_body(tern_smtp_session *s)
 	s->tx.data_started = true;
 	s->body.error = TERN__BODY_OK;
 	s->body.size = s->body.emitted = 0;
+	memset(&s->body.hops, 0, sizeof(s->body.hops));
 	tern__body_data_begin(&s->body);
 	emit_headers(s);
 }
@@ -252,9 +268,13 @@ void tern__data_start_decided(tern_smtp_session *s, int decision, const tern_smt
 		start_bdat_chunk(s);
 		return;
 	}
-	/* RFC 5321 4.1.1.4: 354, then the text until CRLF.CRLF. */
+	/* RFC 5321 4.1.1.4: 354, then the text until CRLF.CRLF. RFC 2920
+	 * 3.1: DATA ends a pipelined group, so the client sends the text
+	 * only once it has the 354: the engine takes nothing more until the
+	 * net layer says whether the client had already sent some (barrier). */
 	tern__smtp_reply(s, 354, NULL, "End data with <CR><LF>.<CR><LF>");
 	s->input = TERN__INPUT_DATA;
+	s->data_barrier = true;
 }
 
 void tern__data_start(tern_smtp_session *s, bool bdat)
@@ -304,6 +324,9 @@ static tern_smtp_reply failure_reply(const tern_smtp_session *s)
 		return (tern_smtp_reply){554, "5.6.0", "Message has a line longer than allowed"};
 	case TERN__BODY_BARE_NEWLINE:
 		return (tern_smtp_reply){550, "5.5.2", "Message has bare CR or LF (RFC 5321 2.3.8)"};
+	case TERN__BODY_LOOP:
+		/* RFC 3463 5.4.6: routing loop detected. */
+		return (tern_smtp_reply){554, "5.4.6", "Too many hops: mail loop detected"};
 	default:
 		return (tern_smtp_reply){451, "4.3.0", "Message not accepted, try again later"};
 	}

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "tern/smtp.h"
+#include "util/cidr.h"
 
 /* What a listener decides for its sessions (tern_smtp_listen_options,
  * resolved). Shared read-only by every session of the listener. */
@@ -63,6 +64,9 @@ struct tern__smtp_config {
 	/* SCRAM's unknown users get a salt derived from their name with this
 	 * per-server key, stable across attempts like a real user's. */
 	unsigned char scram_fake_key[32];
+	/* The networks allowed XCLIENT and XFORWARD (the xclient_from and
+	 * xforward_from options, parsed; opts has NULL for them). */
+	struct tern__cidr_list xclient_from, xforward_from;
 };
 
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts);
@@ -165,6 +169,14 @@ void tern__smtp_session_free(tern_smtp_session **session);
  * tern__smtp_session_delay_over() that many ms later. */
 unsigned tern__smtp_session_delay_ms(const tern_smtp_session *session);
 void tern__smtp_session_delay_over(tern_smtp_session *session);
+
+/* True once the engine queued DATA's 354: it takes no more input until the
+ * net layer, having handed the 354 on, calls tern__smtp_session_barrier()
+ * with early_input true when it already held octets from the client
+ * (they were sent before the 354: 554 5.5.0 and close) or false (the text
+ * then flows). */
+bool tern__smtp_session_want_barrier(const tern_smtp_session *session);
+void tern__smtp_session_barrier(tern_smtp_session *session, bool early_input);
 
 /* True once the engine answered STARTTLS with 220: it takes no more input
  * and waits for the net layer to discard what it holds in plaintext and run

@@ -11,6 +11,11 @@
 /* The engine stops reading while this much output is unsent: a client that
  * pipelines without reading replies cannot grow our memory. */
 #define OUTPUT_HIGH_WATER (16 * 1024)
+/* After a 554 greeting (RFC 5321 3.1) the client should send QUIT and
+ * nothing much else: this much input, or this much time, and the session
+ * ends rather than read what a client that does not listen keeps sending. */
+#define REFUSED_INPUT_MAX 4096
+#define REFUSED_TIMEOUT_MS 2000
 
 int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smtp_config *cfg,
 			   const struct tern__smtp_conn_info *conn, const char *id,
@@ -326,8 +331,9 @@ static void execute_line(tern_smtp_session *s, char *line, size_t len,
 		return;
 	case TERN__FRAMING_BARE_LF:
 		/* RFC 5321 2.3.8: lines end with CRLF only; a bare LF is not
-		 * taken as the end of a command. */
-		tern__smtp_reply_error(s, 500, "5.5.2", "Syntax error: line must end with CRLF");
+		 * taken as the end of a command, and a line holding one is
+		 * refused whole. */
+		tern__smtp_reply_error(s, 500, "5.5.2", "Syntax error: bare LF in a command line");
 		return;
 	case TERN__FRAMING_OK:
 		break;
@@ -399,12 +405,11 @@ static void line_complete(tern_smtp_session *s)
 		framing = s->overflow_auth ? TERN__FRAMING_AUTH_TOO_LONG : TERN__FRAMING_TOO_LONG;
 		s->overflow_auth = false;
 	} else {
-		len--; /* the LF */
-		if (len == 0 || line[len - 1] != '\r')
+		len -= 2; /* take_line completes a line only at CRLF */
+		if (s->line_bare_lf)
 			framing = TERN__FRAMING_BARE_LF;
-		else
-			len--;
 	}
+	s->line_bare_lf = false;
 	line[len] = '\0';
 	if (tern__smtp_auth_reading(s)) {
 		/* An answer to a 334: the AUTH exchange's, never a command. */
@@ -456,6 +461,16 @@ static size_t take_line(tern_smtp_session *s, const char *in, size_t len)
 		s->line_overflow = true;
 		tern__buf_clear(&s->line);
 	}
+	if (lf && !(n >= 2 ? in[n - 2] == '\r' : s->line_prev_cr)) {
+		/* RFC 5321 2.3.8: only CRLF ends a line. A bare LF stays
+		 * inside the line, which is refused when it ends, so that
+		 * "NOOP\nMAIL FROM:<x>\r\n" is one bad line here as it is
+		 * for a proxy or filter that splits on CRLF only. */
+		s->line_bare_lf = true;
+		s->line_prev_cr = false;
+		return n;
+	}
+	s->line_prev_cr = !lf && in[n - 1] == '\r';
 	if (s->line_overflow && lf)
 		(void)tern__buf_append(&s->line, "\n", 1);
 	if (lf)
@@ -487,12 +502,20 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 		s->closing = true;
 		return TERN_ECLOSED;
 	}
+	if (s->refused) {
+		s->refused_octets += len;
+		if (s->refused_octets > REFUSED_INPUT_MAX) {
+			tern__smtp_reply(s, 421, "4.7.0", "%s Service refused, closing", s->cfg->name);
+			s->closing = true;
+			return TERN_ECLOSED;
+		}
+	}
 	s->in_feed = true;
 	size_t used = 0;
 	/* After STARTTLS's 220 not one more octet is taken: what the client
 	 * sent behind the command stays with the net layer, which discards
 	 * it before the handshake (RFC 3207 4, CVE-2011-0411). */
-	while (used < len && !s->closing && !s->eof && !s->tls_wanted) {
+	while (used < len && !s->closing && !s->eof && !s->tls_wanted && !s->data_barrier) {
 		if (s->out.len > OUTPUT_HIGH_WATER)
 			break;
 		if (s->input != TERN__INPUT_COMMAND) {
@@ -522,6 +545,32 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	return (ssize_t)used;
 }
 
+/* ---- the DATA barrier --------------------------------------------------- */
+
+bool tern__smtp_session_want_barrier(const tern_smtp_session *s)
+{
+	return s->data_barrier && !s->closing && !s->eof;
+}
+
+void tern__smtp_session_barrier(tern_smtp_session *s, bool early_input)
+{
+	if (!s->data_barrier)
+		return;
+	s->data_barrier = false;
+	if (!early_input || s->closing || s->eof)
+		return;
+	/* RFC 2920 3.1: DATA must end a pipelined group; message text that
+	 * arrived before the 354 was sent is a client (or smuggler) that does
+	 * not wait for replies. Nothing of it is stored. Deliberately strict,
+	 * as Postfix's smtpd_forbid_unauth_pipelining is. */
+	tern__data_abort(s);
+	tern__smtp_reply(s, 554, "5.5.0",
+			 "%s Protocol error: message text sent before the 354 reply, closing",
+			 s->cfg->name);
+	s->closing = true;
+	tern__smtp_log(s, TERN_LOG_WARNING, "message text before the 354 (pipelining after DATA)");
+}
+
 /* ---- output and lifecycle ----------------------------------------------- */
 
 void tern__smtp_session_output(tern_smtp_session *s, const void **buf_r, size_t *len_r)
@@ -542,7 +591,8 @@ bool tern__smtp_session_want_close(const tern_smtp_session *s)
 
 bool tern__smtp_session_want_input(const tern_smtp_session *s)
 {
-	if (s->closing || s->eof || s->tls_wanted || s->out.len > OUTPUT_HIGH_WATER)
+	if (s->closing || s->eof || s->tls_wanted || s->data_barrier ||
+	    s->out.len > OUTPUT_HIGH_WATER)
 		return false;
 	if (s->input != TERN__INPUT_COMMAND)
 		return s->wait == TERN__WAIT_NONE;
@@ -560,6 +610,9 @@ unsigned tern__smtp_session_timeout_ms(const tern_smtp_session *s)
 		return 0;
 	if (s->wait != TERN__WAIT_NONE)
 		return 0; /* the embedder, not the client, is being waited for */
+	if (s->refused)
+		return REFUSED_TIMEOUT_MS < s->opts->socket_timeout ? REFUSED_TIMEOUT_MS
+								  : s->opts->socket_timeout;
 	return s->input == TERN__INPUT_COMMAND ? s->opts->socket_timeout : s->opts->data_timeout;
 }
 

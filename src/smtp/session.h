@@ -84,12 +84,16 @@ struct tern_smtp_session {
 	bool secure;
 	bool tls_available;  /* STARTTLS can be served here */
 	bool tls_wanted;     /* 220 to STARTTLS queued: no more input in plaintext */
+	bool data_barrier;   /* 354 queued: no input until tern__smtp_session_barrier() */
 	const struct tern__smtp_listener *listener;
 	struct tern__smtp_tls *tls; /* what TLS established; NULL before */
 	struct tern__smtp_auth *auth; /* AUTH exchange and result; NULL before */
+	struct tern__smtp_xstate *xstate; /* XCLIENT/XFORWARD (xclient.h); NULL before */
 
 	bool started;     /* greeting sent or being decided */
 	bool refused;     /* on_connect refused: only QUIT is served */
+	bool reconnected; /* XCLIENT started the session over (a new on_connect) */
+	size_t refused_octets; /* read since the refusal */
 	unsigned progress; /* see tern__smtp_session_progress */
 	size_t data_octets; /* message octets since progress last moved */
 	bool closing;     /* reply queued that ends the session (421, 221, ...) */
@@ -116,6 +120,8 @@ struct tern_smtp_session {
 	struct tern__buf line;  /* the partial command line, bounded */
 	bool line_overflow;     /* discarding the rest of a too long line */
 	bool overflow_auth;     /* ... and that line was an AUTH command */
+	bool line_bare_lf;      /* the line so far holds an LF without CR */
+	bool line_prev_cr;      /* the octet before this feed's first was CR */
 	struct tern__smtp_queued *queue; /* ring of max_pipelined_commands */
 	unsigned queue_head, queue_count;
 	bool queue_blocked;     /* a queued command ends the input group */
@@ -162,6 +168,24 @@ bool tern__smtp_authenticated(const tern_smtp_session *s);
 /* The EHLO keyword line ("AUTH PLAIN LOGIN") for this session into buf;
  * returns its length, 0 when AUTH is not offered now. */
 size_t tern__smtp_auth_ehlo(const tern_smtp_session *s, char *buf, size_t size);
+/* XCLIENT LOGIN: the session is authenticated as user by method
+ * ("XCLIENT"; a static string) without an exchange. Returns 0 or
+ * TERN_ENOMEM (then nothing changed). */
+int tern__smtp_auth_set_external(tern_smtp_session *s, const char *user, const char *method);
+
+/* XCLIENT and XFORWARD (cmd_xclient.c, cmd_xforward.c). Trust is decided
+ * by the address the connection came from, never by one XCLIENT set. */
+bool tern__smtp_xclient_trusted(tern_smtp_session *s);
+bool tern__smtp_xforward_trusted(tern_smtp_session *s);
+/* The end of a transaction (RSET, HELO/EHLO, DOT, STARTTLS) forgets the
+ * XFORWARD attributes. */
+void tern__smtp_xforward_reset(tern_smtp_session *s);
+void tern__smtp_xstate_free(struct tern__smtp_xstate **x);
+/* Received: the TCP-info to show for the client ("name [addr]") when
+ * XFORWARD or XCLIENT gave one, else NULL; *helo_r gets the forwarded HELO
+ * name (or NULL: the session's). */
+const char *tern__smtp_received_client(const tern_smtp_session *s, const char **helo_r);
+
 /* Continuation of a PENDING on_auth, and the end of the failure delay. */
 void tern__smtp_auth_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r);
 

@@ -321,6 +321,11 @@ size_t hs_feed(struct hs *h, const void *in, size_t len, size_t step, bool eager
 		size_t n = step && step < len - off ? step : len - off;
 		ssize_t r = tern__smtp_session_feed(h->session, p + off, n);
 		hs_collect(h);
+		/* A client that waits for DATA's 354 before the text, as RFC
+		 * 2920 3.1 wants: the harness plays the net layer and says no
+		 * octet was held back (test_smtp_data has the other case). */
+		if (tern__smtp_session_want_barrier(h->session))
+			tern__smtp_session_barrier(h->session, false);
 		if (r == TERN_ECLOSED) {
 			h->closed_by_feed = true;
 			h->dropped += len - off;

@@ -309,6 +309,9 @@ static void feed_all(struct run *r, const char *in, size_t len, size_t step)
 		size_t n = step && step < len - off ? step : len - off;
 		ssize_t got = tern__smtp_session_feed(h->session, in + off, n);
 		hs_collect(h);
+		/* A client that waits for DATA's 354 (RFC 2920 3.1). */
+		if (tern__smtp_session_want_barrier(h->session))
+			tern__smtp_session_barrier(h->session, false);
 		if (got == TERN_ECLOSED) {
 			r->closed = true;
 			return;

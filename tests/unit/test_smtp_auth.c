@@ -382,6 +382,9 @@ static size_t at_write(struct at *a, const char *in, size_t len)
 		size_t n = a->step && a->step < len - off ? a->step : len - off;
 		ssize_t r = tern__smtp_session_feed(a->h.session, in + off, n);
 		hs_collect(&a->h);
+		/* A client that waits for DATA's 354 (RFC 2920 3.1). */
+		if (tern__smtp_session_want_barrier(a->h.session))
+			tern__smtp_session_barrier(a->h.session, false);
 		if (r == TERN_ECLOSED) {
 			a->h.closed_by_feed = true;
 			break;

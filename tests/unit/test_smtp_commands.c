@@ -298,10 +298,14 @@ static const struct hs_case cases[] = {
 	{.name = "empty line", .in = "\r\nNOOP\r\n", .expect = L("500 5.5.2", "250 2.0.0")},
 	{.name = "leading space", .in = " NOOP\r\nNOOP\r\n", .expect = L("500 5.5.2", "250 2.0.0")},
 	/* RFC 5321 2.3.8: a command line ends with CRLF only. */
-	{.name = "bare lf command", .in = "NOOP\nNOOP\r\n", .expect = L("500 5.5.2", "250 2.0.0")},
-	{.name = "bare lf ehlo", .in = "EHLO x\nMAIL FROM:<a@b.example>\r\n",
+	/* RFC 5321 2.3.8: only CRLF ends a line; a bare LF stays inside it
+	 * and the whole line is refused, as a CRLF-splitting proxy sees it. */
+	{.name = "bare lf command", .in = "NOOP\nNOOP\r\nNOOP\r\n",
+	 .expect = L("=500 5.5.2 Syntax error: bare LF in a command line", "250 2.0.0")},
+	{.name = "bare lf ehlo", .in = "EHLO x\nMAIL FROM:<a@b.example>\r\nMAIL FROM:<a@b.example>\r\n",
 	 .expect = L("500 5.5.2", "503 5.5.1")},
-	{.name = "bare lf only", .in = "\n\nNOOP\r\n", .expect = L("500 5.5.2", "500 5.5.2", "250 2.0.0")},
+	{.name = "bare lf only", .in = "\n\nNOOP\r\nNOOP\r\n", .expect = L("500 5.5.2", "250 2.0.0")},
+	{.name = "bare lf never ends a line", .in = "NOOP\n", .expect = HS_LINES(NULL)},
 	{.name = "cr cr lf", .in = "NOOP\r\r\nNOOP\r\n", .expect = L("500 5.5.", "250 2.0.0")},
 	{.name = "bare cr inside command", .in = "NOOP\rNOOP\r\nNOOP\r\n",
 	 .expect = L("500 5.5.", "250 2.0.0")},

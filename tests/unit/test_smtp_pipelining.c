@@ -207,7 +207,7 @@ static const struct hs_case cases[] = {
 	 .check = check_no_second_mail},
 	/* Replies stay in order also for lines refused at framing time. */
 	{.name = "pending then bare lf line", .setup = mail_pending,
-	 .in = HS_EHLO MAIL_OK "NOOP\nNOOP\r\n",
+	 .in = HS_EHLO MAIL_OK "NOOP\nNOOP\r\nNOOP\r\n",
 	 .expect = L(HS_EHLO_REPLY, "250 2.1.0", "500 5.5.2", "250 2.0.0")},
 	{.name = "pending then too long line", .setup = mail_pending,
 	 .in = HS_EHLO MAIL_OK
@@ -238,7 +238,7 @@ static const struct hs_case cases[] = {
 	/* Found by fuzz_smtp_session: framing errors behind a pending decision
 	 * reach the bad-command limit; the 421 must still be the last reply. */
 	{.name = "pending then too many bare lf lines", .setup = vrfy_pending_bad_2,
-	 .in = "VRFY x\r\nA\nB\nNOOP\r\n",
+	 .in = "VRFY x\r\nA\nB\r\nNOOP\nX\r\n",
 	 .expect = L("252 2.1.5", "500 5.5.2", "421 4.7.0"), .close = 1},
 	{.name = "pending then http line", .setup = mail_pending,
 	 .in = HS_EHLO MAIL_OK "GET / HTTP/1.1\r\nNOOP\r\n",

@@ -150,6 +150,9 @@ static size_t st_write(struct st *t, const char *in, size_t len)
 		size_t n = t->step && t->step < len - off ? t->step : len - off;
 		ssize_t r = tern__smtp_session_feed(t->h.session, in + off, n);
 		hs_collect(&t->h);
+		/* A client that waits for DATA's 354 (RFC 2920 3.1). */
+		if (tern__smtp_session_want_barrier(t->h.session))
+			tern__smtp_session_barrier(t->h.session, false);
 		if (r == TERN_ECLOSED) {
 			t->h.closed_by_feed = true;
 			break;
