@@ -14,13 +14,15 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 mode=${1:-test}
 
 pkgs=(build-essential cmake ninja-build pkg-config libevent-dev libssl-dev libc-ares-dev
-      libcmocka-dev libcrypt-dev libargon2-dev)
+      libcmocka-dev libcrypt-dev libargon2-dev libunbound-dev)
 if [ "$mode" != build ]; then
 	pkgs+=(clang libclang-rt-14-dev valgrind strace swaks curl openssl)
 	# TLS and AUTH interop: swaks needs the Perl TLS and SASL modules; a
 	# second TLS stack (GnuTLS) and GNU SASL come with gnutls-cli and msmtp.
 	pkgs+=(libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 	       gnutls-bin msmtp gsasl testssl.sh)
+	# DNS interop: a dnslib server on loopback answers the test zones.
+	pkgs+=(python3-dnslib)
 	# A python3 or node already on PATH (pyenv, NodeSource) is used as it
 	# is: Debian's nodejs/npm would conflict with NodeSource's node.
 	command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
