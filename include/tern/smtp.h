@@ -377,7 +377,18 @@ typedef struct tern_smtp_options {
 	 * elsewhere that sends one is refused. NULL: PROXY is off. */
 	const char *const *proxy_from;
 	/* Networks allowed to use XCLIENT and XFORWARD (Postfix's
-	 * extensions); everybody else gets 550 5.7.0. NULL: nobody. */
+	 * extensions); everybody else gets 550 5.7.0 and does not see the
+	 * EHLO keyword. NULL: nobody. Matched against the address the
+	 * connection came from (after PROXY), never one XCLIENT set.
+	 * XCLIENT replaces the client's facts (address, port, host name, HELO
+	 * name, local address and port, and with LOGIN the authenticated
+	 * identity, tern_smtp_session_auth_user(), mechanism "XCLIENT") and
+	 * starts the session over: the envelope, the HELO state and any AUTH
+	 * are forgotten, on_connect runs again for the new client (the
+	 * accessors already give its facts; the context set with
+	 * tern_smtp_session_set_context() stays) and its decision is the new
+	 * 220 greeting (or the refusal). XFORWARD only records the up-stream
+	 * client (tern_smtp_session_xforward(), and the Received: header). */
 	const char *const *xclient_from;
 	const char *const *xforward_from;
 	/* Reverse DNS (with forward confirmation) names the client in the
@@ -626,6 +637,28 @@ int tern_smtp_session_set_auth_user(tern_smtp_session *session, const char *user
 const char *tern_smtp_session_auth_user(const tern_smtp_session *session);
 /* The mechanism of the successful AUTH ("PLAIN"), or NULL. */
 const char *tern_smtp_session_auth_mechanism(const tern_smtp_session *session);
+
+/* What XFORWARD (Postfix's XFORWARD_README) said about the client of the
+ * up-stream MTA: a content filter between two MTAs forwards its original
+ * client. Each field is NULL (0 for port) when the attribute was not sent
+ * or was "[UNAVAILABLE]"; strings are validated and free of control
+ * characters. */
+typedef struct tern_smtp_xforward {
+	const char *name;   /* its host name */
+	const char *addr;   /* its address, numeric ("192.0.2.1", "2001:db8::1") */
+	unsigned port;      /* its TCP port */
+	const char *proto;  /* the protocol it used ("ESMTP"; up to 64 characters) */
+	const char *helo;   /* the HELO name it gave */
+	const char *ident;  /* the message's queue id on the up-stream MTA */
+	const char *source; /* "LOCAL" (it originated there) or "REMOTE" */
+} tern_smtp_xforward;
+
+/* The XFORWARD attributes in effect, or NULL when none was sent. They add
+ * up over several XFORWARD commands and are forgotten at the end of the
+ * transaction (after the message, RSET, HELO/EHLO or STARTTLS), as in
+ * Postfix: send them before each MAIL. Valid until the next XFORWARD or
+ * that reset. */
+const tern_smtp_xforward *tern_smtp_session_xforward(const tern_smtp_session *session);
 
 /* What TLS established on this session, or NULL before TLS (or without).
  * Valid until the session ends. */

@@ -43,8 +43,12 @@ struct tern__smtp_auth {
 	struct tern__kept_reply failure;
 	/* The result. */
 	char *user;
-	int user_mech; /* -1: not authenticated */
+	int user_mech; /* -1: not authenticated; EXTERNAL_SET: ext_method */
+	const char *ext_method; /* static: "XCLIENT" */
 };
+
+/* user_mech of an identity set without an exchange (XCLIENT LOGIN). */
+#define EXTERNAL_SET TERN__SASL_MECH_COUNT
 
 static struct tern__smtp_auth *auth_get(tern_smtp_session *s)
 {
@@ -613,5 +617,27 @@ const char *tern_smtp_session_auth_user(const tern_smtp_session *s)
 
 const char *tern_smtp_session_auth_mechanism(const tern_smtp_session *s)
 {
-	return s && tern__smtp_authenticated(s) ? tern__sasl_mech_name(s->auth->user_mech) : NULL;
+	if (!s || !tern__smtp_authenticated(s))
+		return NULL;
+	if (s->auth->user_mech == EXTERNAL_SET)
+		return s->auth->ext_method;
+	return tern__sasl_mech_name(s->auth->user_mech);
+}
+
+int tern__smtp_auth_set_external(tern_smtp_session *s, const char *user, const char *method)
+{
+	char *copy = strdup(user);
+	struct tern__smtp_auth *a = copy ? auth_get(s) : NULL;
+
+	if (a == NULL) {
+		free(copy);
+		return TERN_ENOMEM;
+	}
+	exchange_end(a);
+	free(a->user);
+	a->user = copy;
+	a->user_mech = EXTERNAL_SET;
+	a->ext_method = method;
+	tern__smtp_log(s, TERN_LOG_INFO, "authenticated as %s (%s)", a->user, method);
+	return 0;
 }

@@ -92,6 +92,12 @@ static void reply_ehlo(tern_smtp_session *s)
 		lines[n++] = auth;
 	if (tern__smtp_ext(s, TERN__EXT_REQUIRETLS))
 		lines[n++] = "REQUIRETLS";
+	/* Postfix: "XCLIENT must not override its own access control": the
+	 * keywords only where the connection's own address is trusted. */
+	if (tern__smtp_xclient_trusted(s))
+		lines[n++] = "XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT";
+	if (tern__smtp_xforward_trusted(s))
+		lines[n++] = "XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE";
 	tern__smtp_reply_lines(s, 250, NULL, lines, n);
 }
 

@@ -32,8 +32,12 @@ static const struct tern__cmd commands[] = {
 	{"SEND", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"SOML", TERN__CMD_UNIMPLEMENTED, NULL},
 	{"SAML", TERN__CMD_UNIMPLEMENTED, NULL},
-	{"XCLIENT", TERN__CMD_UNIMPLEMENTED, NULL},
-	{"XFORWARD", TERN__CMD_UNIMPLEMENTED, NULL},
+	/* Postfix's XCLIENT_README: the session starts over, so nothing
+	 * pipelined after XCLIENT is parsed before its 220 (it belongs to the
+	 * new client); XFORWARD "may be pipelined". Neither needs HELO, and
+	 * both answer 550 5.7.0 outside xclient_from/xforward_from. */
+	{"XCLIENT", TERN__CMD_ENDS_GROUP, tern__cmd_xclient},
+	{"XFORWARD", 0, tern__cmd_xforward},
 };
 
 const struct tern__cmd *tern__cmd_lookup(const char *verb, size_t len)

@@ -45,7 +45,8 @@ bool tern__cmd_line_ends_group(const char *line, size_t len);
 /* Handlers (one file each). */
 tern__cmd_handler tern__cmd_ehlo, tern__cmd_helo, tern__cmd_mail, tern__cmd_rcpt,
 	tern__cmd_data, tern__cmd_bdat, tern__cmd_rset, tern__cmd_noop, tern__cmd_quit,
-	tern__cmd_vrfy, tern__cmd_help, tern__cmd_starttls, tern__cmd_auth;
+	tern__cmd_vrfy, tern__cmd_help, tern__cmd_starttls, tern__cmd_auth, tern__cmd_xclient,
+	tern__cmd_xforward;
 
 /* Continuations after a PENDING decision (called by resume). */
 void tern__cmd_helo_decided(tern_smtp_session *s, int decision, const tern_smtp_reply *r);

@@ -117,6 +117,8 @@ void tern__smtp_config_free(struct tern__smtp_config *cfg)
 	for (char **d = cfg->disabled_commands; d && *d; d++)
 		free(*d);
 	free(cfg->disabled_commands);
+	tern__cidr_list_free(&cfg->xclient_from);
+	tern__cidr_list_free(&cfg->xforward_from);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -232,8 +234,14 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 	if ((r = auth_config(cfg, o)) < 0)
 		goto fail;
 	tern__smtp_listener_auth(&cfg->listener, o, TERN_SMTP_AUTH_DEFAULT, false);
-	/* The caller's list is not ours to keep. */
+	/* XCLIENT/XFORWARD networks: a bad one is TERN_EINVAL. */
+	if ((r = tern__cidr_list_parse(&cfg->xclient_from, o->xclient_from, NULL)) < 0 ||
+	    (r = tern__cidr_list_parse(&cfg->xforward_from, o->xforward_from, NULL)) < 0)
+		goto fail;
+	/* The caller's lists are not ours to keep. */
 	o->auth_methods = NULL;
+	o->xclient_from = NULL;
+	o->xforward_from = NULL;
 	o->name = cfg->name;
 	o->banner = cfg->banner;
 	o->helo_response = cfg->helo_response;

@@ -87,7 +87,11 @@ static int build_received(tern_smtp_session *s, struct tern__buf *b)
 	/* RFC 6531 3.7.3: trace fields are ASCII unless the message is
 	 * SMTPUTF8; a UTF-8 HELO name is shown with '?'. */
 	char helo[256];
-	const char *name = s->helo_name ? s->helo_name : "unknown";
+	/* XFORWARD: the up-stream client, as Postfix shows it; XCLIENT with
+	 * NAME: "name [addr]" (RFC 5321 4.4 TCP-info). */
+	const char *fwd_helo = NULL;
+	const char *client = tern__smtp_received_client(s, &fwd_helo);
+	const char *name = fwd_helo ? fwd_helo : s->helo_name ? s->helo_name : "unknown";
 	size_t hl = strnlen(name, sizeof(helo) - 1);
 	memcpy(helo, name, hl);
 	helo[hl] = '\0';
@@ -98,7 +102,7 @@ static int build_received(tern_smtp_session *s, struct tern__buf *b)
 	int r = put(b, "Received: from ");
 	r = r ? r : put(b, helo);
 	r = r ? r : put(b, " (");
-	r = r ? r : put(b, s->client_hostname);
+	r = r ? r : put(b, client ? client : s->client_hostname);
 	r = r ? r : put(b, ")\r\n\tby ");
 	r = r ? r : put(b, s->cfg->name);
 	r = r ? r : put(b, " (Tern) with ");

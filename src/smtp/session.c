@@ -492,9 +492,10 @@ ssize_t tern__smtp_session_feed(tern_smtp_session *s, const void *buf, size_t le
 	const char *in = buf;
 	if (s->closing || s->eof)
 		return TERN_ECLOSED;
-	if (!s->started || s->wait == TERN__WAIT_CONNECT) {
+	if (!s->started || (s->wait == TERN__WAIT_CONNECT && !s->reconnected)) {
 		/* Postfix postscreen's pregreet test: a real client waits for
-		 * the greeting (RFC 5321 3.1). */
+		 * the greeting (RFC 5321 3.1). Not after XCLIENT: what its
+		 * client sends while on_connect decides again just waits. */
 		s->started = true;
 		s->wait = TERN__WAIT_NONE;
 		tern__smtp_reply(s, 554, "5.5.0", "%s Protocol error: talking before the greeting",
@@ -684,6 +685,7 @@ void tern__smtp_session_reset_tx(tern_smtp_session *s)
 	bool had = s->tx.active;
 	tern__data_abort(s);
 	tern__smtp_tx_reset(&s->tx);
+	tern__smtp_xforward_reset(s); /* Postfix: XFORWARD lasts one transaction */
 	memset(&s->body, 0, sizeof(s->body));
 	s->input = TERN__INPUT_COMMAND;
 	if (had && s->opts->callbacks.on_reset && !tern__smtp_closed(s)) {
@@ -724,6 +726,7 @@ static void session_release(tern_smtp_session *s)
 	s->remote_address = s->local_address = s->client_hostname = NULL;
 	tern__smtp_tls_free(&s->tls); /* tern_smtp_session_tls_info() gives NULL now */
 	tern__smtp_auth_free(&s->auth);
+	tern__smtp_xstate_free(&s->xstate);
 	s->helo_kind = TERN__HELO_NONE;
 	s->remote_port = s->local_port = 0;
 	s->secure = false;
