@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cidr.h"
+
 enum opt_kind {
 	OPT_VALUE,  /* takes a value: --flag VALUE, --flag=VALUE, key = value */
 	OPT_BOOL,   /* no value on the command line; yes/no in the file */
@@ -339,6 +341,37 @@ static int set_state_dir(struct ternd_config *cfg, const char *value, char *err,
 	return set_string(&cfg->state_dir, value, "--state-dir", err, errlen);
 }
 
+/* NETWORK[,NETWORK...], each an address or ADDRESS/PREFIX. Checked here
+ * (the library parses them again) so that a typo stops ternd at once with
+ * the bad item named. */
+static int set_proxy_from(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	const char *p = value;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		struct tern__cidr net;
+
+		if (tern__cidr_parse(&net, p, len) != 0)
+			return usage_fail(err, errlen,
+					  "--proxy-from: '%.*s' is not a network (ADDRESS or "
+					  "ADDRESS/PREFIX)",
+					  (int)len, p);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (cfg->proxy_from_count == TERND_MAX_PROXY_FROM)
+		return usage_fail(err, errlen, "--proxy-from: more than %d entries",
+				  TERND_MAX_PROXY_FROM);
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return usage_fail(err, errlen, "--proxy-from: out of memory");
+	cfg->proxy_from[cfg->proxy_from_count++] = copy;
+	return TERND_EX_OK;
+}
+
 /* Indexed by bit number; also the order of --check-config's output. */
 static const char *const auth_method_names[TERND_AUTH_METHOD_COUNT] = {
 	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
@@ -632,6 +665,9 @@ static const struct opt options[] = {
 	{"state-dir", OPT_VALUE, "DIR",
 	 "generated files, such as a self-signed certificate (default " TERND_DEFAULT_STATE_DIR ")",
 	 set_state_dir},
+	{"proxy-from", OPT_VALUE, "CIDR[,CIDR...]",
+	 "connections from these networks begin with a PROXY header (HAProxy v1/v2); repeatable",
+	 set_proxy_from},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL, "print the effective configuration and exit",
@@ -868,7 +904,8 @@ static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
 	else if (o->set == set_tls_cert || o->set == set_tls_key) {
 		clear_list(cfg->tls_cert, &cfg->tls_cert_count);
 		clear_list(cfg->tls_key, &cfg->tls_key_count);
-	}
+	} else if (o->set == set_proxy_from)
+		clear_list(cfg->proxy_from, &cfg->proxy_from_count);
 }
 
 /* Which replaceable list a flag belongs to (0: none); cert and key share one. */
@@ -882,6 +919,8 @@ static unsigned list_group(const struct opt *o)
 		return 3;
 	if (o->set == set_tls_cert || o->set == set_tls_key)
 		return 4;
+	if (o->set == set_proxy_from)
+		return 5;
 	return 0;
 }
 
@@ -920,7 +959,7 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 		return rc;
 
 	/* Pass 2: the command line overrides the file. */
-	bool replaced[5] = {false};
+	bool replaced[6] = {false};
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
 		if (o == NULL)
@@ -969,6 +1008,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->config_file);
 	clear_list(cfg->tls_cert, &cfg->tls_cert_count);
 	clear_list(cfg->tls_key, &cfg->tls_key_count);
+	clear_list(cfg->proxy_from, &cfg->proxy_from_count);
 	clear_list(cfg->tls_listen, &cfg->tls_listen_count);
 	clear_list(cfg->submission, &cfg->submission_count);
 	free(cfg->tls_ciphers);
@@ -1070,6 +1110,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "hash-threads = %u\n", cfg->hash_threads);
 	fprintf(out, "state-dir = %s\n",
 		cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
+	for (unsigned i = 0; i < cfg->proxy_from_count; i++)
+		fprintf(out, "proxy-from = %s\n", cfg->proxy_from[i]);
+	if (cfg->proxy_from_count == 0)
+		fprintf(out, "# proxy-from = (none: no PROXY protocol)\n");
 }
 
 void ternd_config_usage(FILE *out)
@@ -1123,4 +1167,6 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->close_timeout = cfg->close_timeout * 1000u;
 	opts->greeting_delay = cfg->greeting_delay;
 	opts->log_level = cfg->log_level;
+	if (cfg->proxy_from_count > 0)
+		opts->proxy_from = (const char *const *)cfg->proxy_from;
 }

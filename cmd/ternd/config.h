@@ -3,7 +3,7 @@
  * Every flag is also a config file key (the flag name without the leading
  * dashes; '_' may stand for '-'). The file is read first, then the command
  * line overrides it; a repeatable flag (--listen, --tls-listen,
- * --submission) given on the command line replaces the file's list instead
+ * --submission, --proxy-from) given on the command line replaces the file's list instead
  * of adding to it, and a --tls-cert or --tls-key there replaces the file's
  * certificate and key lists both, since they are read as pairs. Parsing does no I/O
  * except reading the --config file, so tests/unit/test_config.c drives it
@@ -30,6 +30,8 @@
 #define TERND_DEFAULT_MAILDIR "./mail"
 /* More listeners than this is a configuration mistake, not a need. */
 #define TERND_MAX_LISTEN 64
+/* --proxy-from entries (each may itself be a comma list of networks). */
+#define TERND_MAX_PROXY_FROM 64
 #define TERND_MAX_WORKERS 1024
 /* Certificate/key pairs: one default and the rest chosen by SNI. */
 #define TERND_MAX_TLS_CERTS 32
@@ -118,6 +120,12 @@ struct ternd_config {
 	bool require_tls;           /* --listen listeners: TLS before MAIL */
 	unsigned max_auth_failures; /* failed AUTH before disconnect; default 3 */
 	unsigned hash_threads;      /* password hashing threads; default 2 */
+
+	/* Trusted proxies (--proxy-from, repeatable, each a comma list of
+	 * networks): their connections begin with a PROXY protocol header.
+	 * NULL-terminated, for tern_smtp_options.proxy_from. */
+	char *proxy_from[TERND_MAX_PROXY_FROM + 1];
+	unsigned proxy_from_count;
 
 	/* Actions rather than settings (command line only). */
 	bool help;

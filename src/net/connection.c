@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "net/listen_addr.h"
+#include "net/proxy.h"
+#include "util/cidr.h"
 #include "tern/tern.h"
 
 enum phase {
@@ -27,6 +29,7 @@ enum phase {
 	PH_CLOSING, /* engine wants to close; writing its last output */
 	PH_LINGER,  /* we sent FIN; dropping input until the client closes */
 	PH_FLUSH,   /* client sent FIN; writing what is queued, then close */
+	PH_PROXY,   /* reading a trusted proxy's PROXY header; no session yet */
 };
 
 struct tern__conn {
@@ -54,6 +57,16 @@ struct tern__conn {
 	bool greeted;  /* start or start_busy ran */
 	bool delaying; /* the timer runs the engine's delay, not the idle limit */
 	uint32_t drained; /* octets dropped after the last reply (CLOSING, LINGER) */
+	struct proxy_phase *proxy; /* PH_PROXY only */
+};
+
+/* What a connection from a trusted proxy holds until its PROXY header is
+ * in; allocated for those connections only, freed once the session exists. */
+struct proxy_phase {
+	struct event ev; /* EV_READ on the socket: the header is read by hand */
+	char id[32];     /* the session's id, for session_new */
+	char peer[TERN__SOCKADDR_STRLEN]; /* the proxy, "[::1]:4711" */
+	struct tern__proxy_parser parser;
 };
 
 static void conn_log(struct tern__conn *c, enum tern_smtp_log_level level, const char *fmt, ...)
@@ -134,6 +147,14 @@ static void conn_end(struct tern__conn *c, bool client_gone)
 		if (client_gone)
 			c->engine->eof(c->session);
 		free_session(c);
+	} else if (c->phase == PH_PROXY) {
+		/* The server counted this connection when it accepted it. */
+		host->session_ended(host, c->busy);
+	}
+	if (c->proxy != NULL) {
+		event_del(&c->proxy->ev);
+		free(c->proxy);
+		c->proxy = NULL;
 	}
 	event_del(&c->timer);
 	event_del(&c->wake);
@@ -299,6 +320,8 @@ static bool start_linger(struct tern__conn *c)
 }
 
 static bool start_tls(struct tern__conn *c);
+static void proxy_fail(struct tern__conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -620,6 +643,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (c->phase) {
+	case PH_PROXY:
+		proxy_fail(c, "not complete within %u ms", handshake_ms(c));
+		break;
 	case PH_HANDSHAKE:
 		conn_log(c, TERN_LOG_INFO, "TLS handshake timed out");
 		conn_end(c, true);
@@ -668,6 +694,242 @@ static void engine_wakeup(void *io_ctx)
 	event_active(&c->wake, EV_READ, 0);
 }
 
+/* Makes the engine session (knowing the addresses in info: the proxy's
+ * client after a PROXY header) and the bufferevent it runs on. Returns 0,
+ * or TERN_ENOMEM with neither left (the caller closes the socket). */
+static int conn_start(struct tern__conn *c, const struct tern__conn_info *info, const char *id)
+{
+	const struct tern__conn_listener *listener = c->listener;
+	struct tern__conn_io io = {0};
+
+	if (!listener->implicit_tls) {
+		/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS hands the socket on to
+		 * a TLS bufferevent. */
+		c->bev = bufferevent_socket_new(c->host->base, c->fd, 0);
+		if (c->bev == NULL)
+			return TERN_ENOMEM;
+	}
+	io.wakeup = engine_wakeup;
+	io.io_ctx = c;
+	io.base = c->host->base;
+	if (c->engine->session_new(&c->session, listener->engine_ctx, info, id, &io) != 0) {
+		release_bev(c);
+		return TERN_ENOMEM;
+	}
+	if (listener->implicit_tls && make_tls_bev(c) != 0) {
+		c->engine->free(&c->session);
+		return TERN_ENOMEM;
+	}
+	if (!listener->implicit_tls) {
+		bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+		bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
+	}
+	return 0;
+}
+
+static void link_conn(struct tern__conn *c)
+{
+	struct tern__conn_host *host = c->host;
+
+	c->next = host->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	host->conns = c;
+	host->n_conns++;
+}
+
+/* The session exists: log it and greet, or let the handshake run first. */
+static void conn_greet(struct tern__conn *c, const struct tern__conn_info *info)
+{
+	const char *ra = info->remote_address, *la = info->local_address;
+
+	conn_log(c, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u%s",
+		 strchr(ra, ':') ? "[" : "", ra, strchr(ra, ':') ? "]" : "", info->remote_port,
+		 strchr(la, ':') ? "[" : "", la, strchr(la, ':') ? "]" : "", info->local_port,
+		 c->listener->implicit_tls ? " (TLS)" : "");
+	if (c->listener->implicit_tls)
+		return; /* the session begins once the handshake is done */
+	begin_session(c);
+}
+
+/* ---- PROXY protocol ------------------------------------------------------
+ * A connection from a trusted proxy (listener->proxy_from) starts in
+ * PH_PROXY: no session, no bufferevent, only an event on the socket and the
+ * timer. Octets are peeked, fed to the parser (net/proxy.h), and only those
+ * it took as header are then read for real: whatever follows the header (a
+ * TLS ClientHello, a pipelined EHLO) stays in the socket for the TLS or plain
+ * bufferevent made afterwards. A header never exceeds TERN__PROXY_HEADER_MAX
+ * octets, and must be complete within the handshake timeout. Anything wrong
+ * closes the connection without a reply: the peer is a proxy, not a mail
+ * client, and it must not learn to talk SMTP to us without a header. */
+
+static void proxy_fail(struct tern__conn *c, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	conn_log(c, TERN_LOG_INFO, "PROXY header from %s: %s; closing (session %s)",
+		 c->proxy->peer, why, c->proxy->id);
+	conn_end(c, false);
+}
+
+/* The addresses of the socket itself (LOCAL, UNKNOWN, UNSPEC headers). */
+static void socket_addresses(int fd, char *raddr, unsigned *rport, char *laddr, unsigned *lport)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    tern__sockaddr_format((struct sockaddr *)&ss, raddr, TERN__SOCKADDR_STRLEN, rport) != 0)
+		snprintf(raddr, TERN__SOCKADDR_STRLEN, "unknown");
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+	    tern__sockaddr_format((struct sockaddr *)&ss, laddr, TERN__SOCKADDR_STRLEN, lport) != 0)
+		snprintf(laddr, TERN__SOCKADDR_STRLEN, "unknown");
+}
+
+/* One line saying who the proxy is and whom it speaks for. */
+static void proxy_log(struct tern__conn *c, const struct tern__proxy_result *r)
+{
+	const char *peer = c->proxy->peer;
+	const char *a = r->src_addr;
+	bool v6 = strchr(a, ':') != NULL;
+
+	if (r->local) {
+		conn_log(c, TERN_LOG_INFO,
+			 "PROXY v2 LOCAL from %s (the proxy's own connection): its addresses stand",
+			 peer);
+		return;
+	}
+	if (r->family == AF_UNSPEC) {
+		conn_log(c, TERN_LOG_INFO,
+			 "proxied from %s for an unknown client (PROXY v%u without an address): "
+			 "the proxy's address stands",
+			 peer, r->version);
+		return;
+	}
+	conn_log(c, TERN_LOG_INFO, "proxied from %s for %s%s%s:%u (PROXY v%u%s%s%s%s%s)", peer,
+		 v6 ? "[" : "", a, v6 ? "]" : "", r->src_port, r->version,
+		 r->ssl_client_tls ? ", client TLS " : "", r->ssl_client_tls ? r->ssl_version : "",
+		 r->ssl_client_cert ? (r->ssl_cert_verified ? ", client certificate verified"
+							    : ", client certificate not verified")
+				    : "",
+		 r->authority[0] ? ", sni=" : "", r->authority);
+}
+
+/* The header is in: the session begins with the addresses it carries. */
+static void proxy_done(struct tern__conn *c)
+{
+	struct proxy_phase *pp = c->proxy;
+	const struct tern__proxy_result *r = &pp->parser.result;
+	char raddr[TERN__SOCKADDR_STRLEN], laddr[TERN__SOCKADDR_STRLEN];
+	struct tern__conn_info info;
+
+	event_del(&pp->ev);
+	evtimer_del(&c->timer);
+	if (c->host->closing) {
+		proxy_fail(c, "the server is closing");
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	if (!r->local && r->family != AF_UNSPEC) {
+		/* The client, and the address it connected to at the proxy
+		 * (what Postfix calls the server address too). */
+		info.remote_address = r->src_addr;
+		info.remote_port = r->src_port;
+		info.local_address = r->dst_addr;
+		info.local_port = r->dst_port;
+	} else {
+		socket_addresses(c->fd, raddr, &info.remote_port, laddr, &info.local_port);
+		info.remote_address = raddr;
+		info.local_address = laddr;
+	}
+	info.secure = c->listener->implicit_tls;
+	info.tls_available = c->listener->tls != NULL;
+	if (conn_start(c, &info, pp->id) != 0) {
+		conn_log(c, TERN_LOG_ERROR, "out of memory starting the session from %s; closing",
+			 pp->peer);
+		conn_end(c, false);
+		return;
+	}
+	proxy_log(c, r);
+	c->proxy = NULL;
+	/* info points into pp: greet first, free after. */
+	conn_greet(c, &info);
+	free(pp);
+}
+
+static void on_proxy_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct tern__conn *c = arg;
+	struct tern__proxy_parser *p = &c->proxy->parser;
+	uint8_t buf[TERN__PROXY_HEADER_MAX];
+	size_t want = tern__proxy_want(p), used = 0;
+	enum tern__proxy_status st;
+	ssize_t n;
+
+	(void)what;
+	/* Peek, never read ahead: what follows the header is not ours. */
+	n = recv(fd, buf, want < sizeof(buf) ? want : sizeof(buf), MSG_PEEK);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		proxy_fail(c, "%s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		proxy_fail(c, "connection closed %s", p->len ? "in the middle of the header"
+							     : "before any header");
+		return;
+	}
+	st = tern__proxy_feed(p, buf, (size_t)n, &used);
+	if (st == TERN__PROXY_BAD) {
+		proxy_fail(c, "%s", p->reason);
+		return;
+	}
+	/* Those octets are in the kernel's buffer already: this takes them
+	 * at once, and exactly them. */
+	if (used > 0 && recv(fd, buf, used, 0) != (ssize_t)used) {
+		proxy_fail(c, "cannot read the header it sent");
+		return;
+	}
+	if (st == TERN__PROXY_DONE)
+		proxy_done(c);
+}
+
+/* A trusted proxy connected: wait for its header. Takes over as
+ * tern__conn_new does (on failure the socket is closed and c freed). */
+static int proxy_begin(struct tern__conn *c, const struct sockaddr *peer, const char *id)
+{
+	struct proxy_phase *pp = malloc(sizeof(*pp));
+
+	if (pp == NULL) {
+		evutil_closesocket(c->fd);
+		free(c);
+		return TERN_ENOMEM;
+	}
+	snprintf(pp->id, sizeof(pp->id), "%s", id);
+	tern__sockaddr_format_full(peer, pp->peer, sizeof(pp->peer));
+	tern__proxy_init(&pp->parser);
+	event_assign(&pp->ev, c->host->base, c->fd, EV_READ | EV_PERSIST, on_proxy_read, c);
+	if (event_add(&pp->ev, NULL) != 0) {
+		free(pp);
+		evutil_closesocket(c->fd);
+		free(c);
+		return TERN_ENOMEM;
+	}
+	c->proxy = pp;
+	c->phase = PH_PROXY;
+	link_conn(c);
+	set_timer(c, handshake_ms(c));
+	conn_log(c, TERN_LOG_DEBUG, "connection from %s: waiting for its PROXY header (session %s)",
+		 pp->peer, id);
+	return 0;
+}
+
 int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listener *listener,
 		   int fd, const struct sockaddr *peer, socklen_t peer_len, const char *id,
 		   bool busy)
@@ -676,7 +938,6 @@ int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listene
 	struct sockaddr_storage local;
 	socklen_t local_len = sizeof(local);
 	struct tern__conn_info info;
-	struct tern__conn_io io = {0};
 	struct tern__conn *c;
 	int one = 1;
 
@@ -708,50 +969,18 @@ int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listene
 	c->fd = fd;
 	evtimer_assign(&c->timer, host->base, on_timer, c);
 	event_assign(&c->wake, host->base, -1, 0, on_wake, c);
-	if (!listener->implicit_tls) {
-		/* Not BEV_OPT_CLOSE_ON_FREE: STARTTLS hands the socket on to
-		 * a TLS bufferevent. */
-		c->bev = bufferevent_socket_new(host->base, fd, 0);
-		if (c->bev == NULL) {
-			evutil_closesocket(fd);
-			free(c);
-			return TERN_ENOMEM;
-		}
-	}
-	io.wakeup = engine_wakeup;
-	io.io_ctx = c;
-	io.base = host->base;
-	if (c->engine->session_new(&c->session, listener->engine_ctx, &info, id, &io) != 0) {
-		if (c->bev != NULL)
-			release_bev(c);
+	/* PROXY is decided by the address the socket came from, never by
+	 * what the peer sends: a header from anyone else is a command. */
+	if (listener->proxy_from != NULL && listener->proxy_from->n > 0 &&
+	    tern__cidr_list_match_sa(listener->proxy_from, peer))
+		return proxy_begin(c, peer, id);
+	if (conn_start(c, &info, id) != 0) {
 		evutil_closesocket(fd);
 		free(c);
 		return TERN_ENOMEM;
 	}
-	if (listener->implicit_tls && make_tls_bev(c) != 0) {
-		c->engine->free(&c->session);
-		evutil_closesocket(fd);
-		free(c);
-		return TERN_ENOMEM;
-	}
-	if (!listener->implicit_tls) {
-		bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-		bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
-	}
-	c->next = host->conns;
-	if (c->next != NULL)
-		c->next->prev = c;
-	host->conns = c;
-	host->n_conns++;
-
-	conn_log(c, TERN_LOG_INFO, "connection from %s%s%s:%u to %s%s%s:%u%s",
-		 strchr(raddr, ':') ? "[" : "", raddr, strchr(raddr, ':') ? "]" : "",
-		 info.remote_port, strchr(laddr, ':') ? "[" : "", laddr,
-		 strchr(laddr, ':') ? "]" : "", info.local_port,
-		 listener->implicit_tls ? " (TLS)" : "");
-	if (listener->implicit_tls)
-		return 0; /* the session begins once the handshake is done */
-	begin_session(c);
+	link_conn(c);
+	conn_greet(c, &info);
 	return 0;
 }
 
@@ -763,6 +992,11 @@ void tern__conn_drain(struct tern__conn *c)
 		end_quietly(c);
 		return;
 	}
+	/* No session yet: it would begin on a closing server. */
+	if (c->phase == PH_PROXY) {
+		proxy_fail(c, "the server is closing");
+		return;
+	}
 	/* Mid-handshake: tls_established tells the engine (host->closing). */
 	if (c->session == NULL || c->phase == PH_CLOSING || c->phase == PH_HANDSHAKE)
 		return;
@@ -772,6 +1006,10 @@ void tern__conn_drain(struct tern__conn *c)
 
 void tern__conn_shutdown(struct tern__conn *c)
 {
+	if (c->phase == PH_PROXY) {
+		proxy_fail(c, "the server is closing");
+		return;
+	}
 	if (c->session == NULL || c->phase == PH_CLOSING)
 		return;
 	if (c->phase == PH_HANDSHAKE) {

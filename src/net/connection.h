@@ -26,6 +26,7 @@
 
 struct event_base;
 struct tern__conn;
+struct tern__cidr_list;
 
 /* Input kept per connection before reading stops (libevent read high-water
  * mark). The engine decides how much of it it keeps on its side. */
@@ -52,6 +53,15 @@ struct tern__conn_listener {
 	void *engine_ctx;
 	struct tern__tls_slot *tls; /* NULL: no TLS on this listener */
 	bool implicit_tls;          /* the handshake comes before the greeting */
+	/* Peers whose connections must begin with a PROXY protocol header
+	 * (net/proxy.h); NULL or empty: none. Before any TLS handshake and
+	 * before the session exists, the connection reads the header itself
+	 * (peeking, so that no octet after it leaves the socket), within the
+	 * handshake timeout; a bad, short or missing header closes the
+	 * connection without a word. The header's client address then is
+	 * the session's. Peers outside the list are not parsed at all: a
+	 * header from them reaches the engine as a command. */
+	const struct tern__cidr_list *proxy_from;
 };
 
 /* Settings of the net layer itself (not the engine's). */
@@ -69,7 +79,9 @@ struct tern__conn_host {
 	bool closing; /* the server is closing: connections do not linger */
 	/* The engine session of a connection was freed (on_close has run);
 	 * busy tells whether it was started with start_busy (outside
-	 * max_clients). The connection itself may linger a little longer. */
+	 * max_clients). The connection itself may linger a little longer.
+	 * Also called for a connection that ended while reading its PROXY
+	 * header, before it had a session. */
 	void (*session_ended)(struct tern__conn_host *host, bool busy);
 	/* Called after a connection was unlinked and freed. */
 	void (*conn_ended)(struct tern__conn_host *host);

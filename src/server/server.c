@@ -353,6 +353,23 @@ static int start_workers(tern_smtp_server *s, unsigned n, struct event_base *bas
 	return 0;
 }
 
+/* proxy_from, parsed into the server's own list; the caller's strings are
+ * not ours to keep (the engine's copy of the options drops them). */
+static int proxy_options(tern_smtp_server *s)
+{
+	const char *const *items = s->cfg.opts.proxy_from;
+	size_t bad = 0;
+	int err;
+
+	s->cfg.opts.proxy_from = NULL;
+	err = tern__cidr_list_parse(&s->proxy_from, items, &bad);
+	if (err == TERN_EINVAL)
+		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
+				 "proxy_from: '%s' is not a network (ADDRESS or ADDRESS/PREFIX)",
+				 items[bad]);
+	return err;
+}
+
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts)
 {
 	tern_smtp_server *s;
@@ -411,6 +428,11 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	atomic_init(&s->sessions, 0);
 	atomic_init(&s->admitted, 0);
 	atomic_init(&s->next_id, 0);
+	err = proxy_options(s);
+	if (err != 0) {
+		tern_smtp_server_destroy(&s);
+		return err;
+	}
 	*server_r = s;
 	return 0;
 }
@@ -527,6 +549,7 @@ static void wire_listens(tern_smtp_server *s)
 		l->conn.engine_ctx = &l->engine_ctx;
 		l->conn.tls = s->tls_on ? &s->tls : NULL;
 		l->conn.implicit_tls = l->policy.secure;
+		l->conn.proxy_from = &s->proxy_from;
 	}
 }
 
@@ -696,6 +719,7 @@ void tern_smtp_server_destroy(tern_smtp_server **sp)
 		tern__listen_addr_free(&s->addrs[i]);
 	free(s->addrs);
 	free(s->listens);
+	tern__cidr_list_free(&s->proxy_from);
 	free(s->ports);
 	tern__server_tls_free(s);
 	tern__smtp_config_free(&s->cfg);

@@ -693,6 +693,60 @@ static void test_usage_lists_every_flag(void **state)
 	free(text);
 }
 
+/* --proxy-from: repeatable, comma lists, checked item by item; the command
+ * line replaces the file's list; the options get a NULL-terminated list. */
+static void test_proxy_from(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--proxy-from", "127.0.0.1,::1", "--proxy-from=10.0.0.0/8"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.proxy_from_count, 2);
+	assert_string_equal(cfg.proxy_from[0], "127.0.0.1,::1");
+	assert_string_equal(cfg.proxy_from[1], "10.0.0.0/8");
+	assert_null(cfg.proxy_from[2]);
+	tern_smtp_options opts;
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_ptr_equal(opts.proxy_from, cfg.proxy_from);
+	ternd_config_free(&cfg);
+
+	static const char *const bad[] = {"", "10.0.0.1/8", "10.0.0.0/33", "example.com",
+					  "127.0.0.1,,::1", "127.0.0.1, nope"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--proxy-from", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--proxy-from"));
+		ternd_config_free(&cfg);
+	}
+	assert_int_equal(PARSE(&cfg, "--proxy-from", "127.0.0.1,10.0.0.0/33"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "'10.0.0.0/33'"));
+	ternd_config_free(&cfg);
+
+	/* Without it: no list at all. */
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_null(opts.proxy_from);
+	ternd_config_free(&cfg);
+
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "proxy-from = 192.0.2.0/24\nproxy_from = \"2001:db8::/32, ::1\"\n");
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_OK);
+	assert_int_equal(cfg.proxy_from_count, 2);
+	assert_string_equal(cfg.proxy_from[1], "2001:db8::/32, ::1");
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--config", path, "--proxy-from", "127.0.0.1"), TERND_EX_OK);
+	assert_int_equal(cfg.proxy_from_count, 1);
+	assert_string_equal(cfg.proxy_from[0], "127.0.0.1");
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
 static void test_to_options(void **state)
 {
 	(void)state;
@@ -765,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_usage_lists_every_flag),
 		cmocka_unit_test(test_to_options),
+		cmocka_unit_test(test_proxy_from),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
