@@ -42,7 +42,7 @@ struct tern__dns_fcrdns_lookup;
 /* A domain name in text, without the trailing dot, with its NUL. */
 #define TERN__DNS_NAME_SIZE 254
 /* "f.e.d....ip6.arpa" with its NUL. */
-#define TERN__DNS_PTR_NAME_SIZE 74
+#define TERN__DNS_PTR_NAME_SIZE 73
 
 /* RR types asked for (RFC 1035 3.2.2, RFC 3596, RFC 6698). */
 enum tern__dns_type {

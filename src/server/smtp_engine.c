@@ -1,10 +1,36 @@
-/* Adapter: the SMTP engine (smtp/engine.h) as a net-layer engine. */
+/* Adapter: the SMTP engine (smtp/engine.h) as a net-layer engine.
+ *
+ * It also names the client before the greeting: start() runs the
+ * forward-confirmed reverse lookup (net/dns.h) on the loop's resolver and
+ * starts the engine (on_connect, the 220) only when it is decided or its
+ * time is over, as Postfix's smtpd does, because the name goes into the EHLO
+ * reply and the Received: header. Meanwhile:
+ *   - input is fed to the engine as before: it is still before the
+ *     greeting, so a client that talks is an early talker (554, close);
+ *   - timeout_ms() is 0: the wait is ours, bounded by dns_timeout, not the
+ *     client's;
+ *   - shutdown, eof and free cancel the lookup, so no answer ever reaches a
+ *     session that has gone. */
 #include "server/smtp_engine.h"
 
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/tls.h"
+
+/* What the net layer holds as its session. */
+struct smtp_conn {
+	tern_smtp_session *s;
+	const struct tern__smtp_engine_ctx *e;
+	struct tern__dns_fcrdns_lookup *lookup; /* running: the greeting waits */
+	void (*wakeup)(void *io_ctx);
+	void *io_ctx;
+	struct event_base *base;
+};
+
+#define S(p) (((struct smtp_conn *)(p))->s)
+#define CS(p) (((const struct smtp_conn *)(p))->s)
 
 static int session_new(void **session_r, void *ctx, const struct tern__conn_info *info,
 		       const char *id, const struct tern__conn_io *io)
@@ -20,46 +46,129 @@ static int session_new(void **session_r, void *ctx, const struct tern__conn_info
 		.listener = e->listener,
 	};
 	struct tern__smtp_io sio = {.wakeup = io->wakeup, .io_ctx = io->io_ctx, .base = io->base};
-	tern_smtp_session *s;
-	int r = tern__smtp_session_new(&s, e->cfg, &ci, id, &sio);
+	struct smtp_conn *c = calloc(1, sizeof(*c));
+	int r;
 
-	*session_r = r == 0 ? s : NULL;
+	*session_r = NULL;
+	if (c == NULL)
+		return TERN_ENOMEM;
+	r = tern__smtp_session_new(&c->s, e->cfg, &ci, id, &sio);
+	if (r != 0) {
+		free(c);
+		return r;
+	}
+	c->e = e;
+	c->wakeup = io->wakeup;
+	c->io_ctx = io->io_ctx;
+	c->base = io->base;
+	*session_r = c;
+	return 0;
+}
+
+static void lookup_done(enum tern__dns_fcrdns_result result, const char *hostname, void *arg)
+{
+	struct smtp_conn *c = arg;
+
+	c->lookup = NULL;
+	if (hostname != NULL && tern__smtp_session_set_client_hostname(c->s, hostname) != 0)
+		hostname = NULL; /* not a domain the engine takes: stays [address] */
+	if (c->e->cfg->opts.callbacks.on_log != NULL && TERN_LOG_DEBUG <= c->e->cfg->opts.log_level) {
+		char line[400];
+
+		if (hostname != NULL)
+			snprintf(line, sizeof(line), "reverse DNS: %s", hostname);
+		else
+			snprintf(line, sizeof(line), "reverse DNS: %s (%s)",
+				 tern_smtp_session_client_hostname(c->s),
+				 tern__dns_fcrdns_result_name(result));
+		c->e->cfg->opts.callbacks.on_log(c->s, TERN_LOG_DEBUG, line,
+						 c->e->cfg->opts.user_data);
+	}
+	tern__smtp_session_start(c->s);
+	/* Not a call into the net layer: it only schedules a pass of the
+	 * loop, which writes the greeting and feeds what is held. */
+	c->wakeup(c->io_ctx);
+}
+
+static void cancel_lookup(struct smtp_conn *c)
+{
+	tern__dns_fcrdns_cancel(&c->lookup);
+}
+
+static void start(void *p)
+{
+	struct smtp_conn *c = p;
+	const struct tern__smtp_engine_ctx *e = c->e;
+	struct tern__dns *dns = e->resolver != NULL && c->base != NULL
+					? e->resolver(e->resolver_ctx, c->base)
+					: NULL;
+	/* The engine's address: the one a PROXY header gave, if any. */
+	const char *addr = tern_smtp_session_remote_address(c->s);
+
+	if (dns != NULL && c->lookup == NULL && addr != NULL &&
+	    tern__dns_fcrdns_start(dns, addr, e->dns_timeout, e->dns_counters, lookup_done, c,
+				   &c->lookup) == 0)
+		return; /* lookup_done starts the engine */
+	/* No resolver, an address that is none (a test's "unknown"), or no
+	 * memory: the client is known by its address. */
+	tern__smtp_session_start(c->s);
+}
+
+static void start_busy(void *p) { tern__smtp_session_start_busy(S(p)); }
+static ssize_t feed(void *p, const void *buf, size_t len)
+{
+	ssize_t r = tern__smtp_session_feed(S(p), buf, len);
+
+	if (r < 0)
+		cancel_lookup(p); /* an early talker: no greeting will follow */
 	return r;
 }
-
-static void start(void *s) { tern__smtp_session_start(s); }
-static void start_busy(void *s) { tern__smtp_session_start_busy(s); }
-static ssize_t feed(void *s, const void *buf, size_t len)
+static void output(void *p, const void **buf_r, size_t *len_r)
 {
-	return tern__smtp_session_feed(s, buf, len);
+	tern__smtp_session_output(S(p), buf_r, len_r);
 }
-static void output(void *s, const void **buf_r, size_t *len_r)
+static void output_consumed(void *p, size_t n) { tern__smtp_session_output_consumed(S(p), n); }
+static bool want_close(const void *p) { return tern__smtp_session_want_close(CS(p)); }
+static bool want_input(const void *p) { return tern__smtp_session_want_input(CS(p)); }
+static bool want_tls(const void *p) { return tern__smtp_session_want_tls(CS(p)); }
+static bool want_barrier(const void *p) { return tern__smtp_session_want_barrier(CS(p)); }
+static void barrier(void *p, bool early) { tern__smtp_session_barrier(S(p), early); }
+static unsigned timeout_ms(const void *p)
 {
-	tern__smtp_session_output(s, buf_r, len_r);
+	/* Waiting for our own lookup, which has its own deadline. */
+	if (((const struct smtp_conn *)p)->lookup != NULL)
+		return 0;
+	return tern__smtp_session_timeout_ms(CS(p));
 }
-static void output_consumed(void *s, size_t n) { tern__smtp_session_output_consumed(s, n); }
-static bool want_close(const void *s) { return tern__smtp_session_want_close(s); }
-static bool want_input(const void *s) { return tern__smtp_session_want_input(s); }
-static bool want_tls(const void *s) { return tern__smtp_session_want_tls(s); }
-static bool want_barrier(const void *s) { return tern__smtp_session_want_barrier(s); }
-static void barrier(void *s, bool early) { tern__smtp_session_barrier(s, early); }
-static unsigned timeout_ms(const void *s) { return tern__smtp_session_timeout_ms(s); }
-static unsigned progress(const void *s) { return tern__smtp_session_progress(s); }
-static void timeout(void *s) { tern__smtp_session_timeout(s); }
-static unsigned delay_ms(const void *s) { return tern__smtp_session_delay_ms(s); }
-static void delay_over(void *s) { tern__smtp_session_delay_over(s); }
-static void shutdown_(void *s) { tern__smtp_session_shutdown(s); }
-static void draining(void *s) { tern__smtp_session_draining(s); }
-static void eof(void *s) { tern__smtp_session_eof(s); }
-static void free_(void **sp)
+static unsigned progress(const void *p) { return tern__smtp_session_progress(CS(p)); }
+static void timeout(void *p) { tern__smtp_session_timeout(S(p)); }
+static unsigned delay_ms(const void *p) { return tern__smtp_session_delay_ms(CS(p)); }
+static void delay_over(void *p) { tern__smtp_session_delay_over(S(p)); }
+static void shutdown_(void *p)
 {
-	tern_smtp_session *s = *sp;
+	/* The 421 may come before any greeting (RFC 5321 3.1). */
+	cancel_lookup(p);
+	tern__smtp_session_shutdown(S(p));
+}
+static void draining(void *p) { tern__smtp_session_draining(S(p)); }
+static void eof(void *p)
+{
+	cancel_lookup(p);
+	tern__smtp_session_eof(S(p));
+}
+static void free_(void **pp)
+{
+	struct smtp_conn *c = *pp;
 
-	tern__smtp_session_free(&s);
-	*sp = NULL;
+	if (c == NULL)
+		return;
+	cancel_lookup(c);
+	tern__smtp_session_free(&c->s);
+	free(c);
+	*pp = NULL;
 }
 
-static void tls_started(void *s, const struct tern__tls_info *t)
+static void tls_started(void *p, const struct tern__tls_info *t)
 {
 	struct tern__smtp_tls_facts f = {
 		.info =
@@ -82,7 +191,7 @@ static void tls_started(void *s, const struct tern__tls_info *t)
 
 	memcpy(f.exporter, t->exporter, sizeof(f.exporter));
 	memcpy(f.endpoint, t->endpoint, sizeof(f.endpoint));
-	tern__smtp_session_tls_started(s, &f);
+	tern__smtp_session_tls_started(S(p), &f);
 	/* The copy on our stack held channel-binding material. */
 	OPENSSL_cleanse(&f, sizeof(f));
 }
@@ -94,11 +203,11 @@ static bool log_enabled(void *ctx, enum tern_smtp_log_level level)
 	return e->cfg->opts.callbacks.on_log != NULL && level <= e->cfg->opts.log_level;
 }
 
-static void log_line(void *ctx, void *s, enum tern_smtp_log_level level, const char *line)
+static void log_line(void *ctx, void *p, enum tern_smtp_log_level level, const char *line)
 {
 	const struct tern__smtp_engine_ctx *e = ctx;
 
-	e->cfg->opts.callbacks.on_log(s, level, line, e->cfg->opts.user_data);
+	e->cfg->opts.callbacks.on_log(p ? S(p) : NULL, level, line, e->cfg->opts.user_data);
 }
 
 const struct tern__conn_engine tern__smtp_conn_engine = {

@@ -116,6 +116,13 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 /* Runs on_connect and queues the greeting (or the refusal). */
 void tern__smtp_session_start(tern_smtp_session *session);
 
+/* Names the client (the reverse lookup's confirmed name, before start):
+ * tern_smtp_session_client_hostname(), the EHLO reply and Received: use it
+ * instead of "[address]". name is copied. Returns 0, TERN_EINVAL (NULL, or
+ * not a domain name: an address literal, a control character, a bad
+ * label), TERN_ENOMEM or TERN_ECLOSED (the session has ended). */
+int tern__smtp_session_set_client_hostname(tern_smtp_session *session, const char *name);
+
 /* Instead of start(): the server is full (max_clients). Queues
  * "421 4.3.2 ... too many connections" and marks the session closing. */
 void tern__smtp_session_start_busy(tern_smtp_session *session);

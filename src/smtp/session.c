@@ -7,6 +7,7 @@
 
 #include "smtp/command.h"
 #include "smtp/session.h"
+#include "util/address.h"
 
 /* The engine stops reading while this much output is unsent: a client that
  * pipelines without reading replies cannot grow our memory. */
@@ -34,8 +35,9 @@ int tern__smtp_session_new(tern_smtp_session **session_r, const struct tern__smt
 	const char *la = conn && conn->local_address ? conn->local_address : "";
 	s->remote_address = strdup(ra);
 	s->local_address = strdup(la);
-	/* No reverse lookups yet: the client is known by its address literal
-	 * (RFC 5321 4.1.3 form, as used in Received:). */
+	/* The client is known by its address literal (RFC 5321 4.1.3 form,
+	 * as used in Received:) until the net layer's reverse lookup
+	 * confirms a name (tern__smtp_session_set_client_hostname). */
 	size_t hl = strlen(ra) + 8;
 	s->client_hostname = malloc(hl);
 	if (!s->remote_address || !s->local_address || !s->client_hostname) {
@@ -106,6 +108,23 @@ void tern__smtp_session_start(tern_smtp_session *s)
 	}
 	if (d != TERN_SMTP_PENDING)
 		connect_decided(s, d, &r);
+}
+
+/* The net layer's reverse lookup confirmed a name (before start). */
+int tern__smtp_session_set_client_hostname(tern_smtp_session *s, const char *name)
+{
+	if (s->close_state == TERN__CLOSE_ENDED || s->client_hostname == NULL)
+		return TERN_ECLOSED;
+	/* It goes into the EHLO reply and Received: a domain (RFC 5321
+	 * 4.1.2 Domain), never an address literal or anything else. */
+	if (name == NULL || name[0] == '[' || !tern__domain_valid(name, strlen(name), false))
+		return TERN_EINVAL;
+	char *copy = strdup(name);
+	if (!copy)
+		return TERN_ENOMEM;
+	free(s->client_hostname);
+	s->client_hostname = copy;
+	return 0;
 }
 
 void tern__smtp_session_start_busy(tern_smtp_session *s)
