@@ -372,6 +372,50 @@ static int set_proxy_from(struct ternd_config *cfg, const char *value, char *err
 	return TERND_EX_OK;
 }
 
+/* --xclient-from/--xforward-from: NETWORK[,NETWORK...], checked here (the
+ * library parses them again) so that a typo stops ternd with the bad item
+ * named. */
+static int add_networks(char **list, unsigned *count, const char *flag, const char *value,
+			char *err, size_t errlen)
+{
+	const char *p = value;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		struct tern__cidr net;
+
+		if (tern__cidr_parse(&net, p, len) != 0)
+			return usage_fail(err, errlen,
+					  "%s: '%.*s' is not a network (ADDRESS or ADDRESS/PREFIX)",
+					  flag, (int)len, p);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	if (*count == TERND_MAX_XCLIENT_FROM)
+		return usage_fail(err, errlen, "%s: more than %d entries", flag,
+				  TERND_MAX_XCLIENT_FROM);
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return usage_fail(err, errlen, "%s: out of memory", flag);
+	list[(*count)++] = copy;
+	return TERND_EX_OK;
+}
+
+static int set_xclient_from(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_networks(cfg->xclient_from, &cfg->xclient_from_count, "--xclient-from", value,
+			    err, errlen);
+}
+
+static int set_xforward_from(struct ternd_config *cfg, const char *value, char *err,
+			     size_t errlen)
+{
+	return add_networks(cfg->xforward_from, &cfg->xforward_from_count, "--xforward-from",
+			    value, err, errlen);
+}
+
 /* Indexed by bit number; also the order of --check-config's output. */
 static const char *const auth_method_names[TERND_AUTH_METHOD_COUNT] = {
 	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
@@ -668,6 +712,13 @@ static const struct opt options[] = {
 	{"proxy-from", OPT_VALUE, "CIDR[,CIDR...]",
 	 "connections from these networks begin with a PROXY header (HAProxy v1/v2); repeatable",
 	 set_proxy_from},
+	{"xclient-from", OPT_VALUE, "CIDR[,CIDR...]",
+	 "clients from these networks may use XCLIENT (Postfix's) to name another client; "
+	 "repeatable",
+	 set_xclient_from},
+	{"xforward-from", OPT_VALUE, "CIDR[,CIDR...]",
+	 "clients from these networks may use XFORWARD (Postfix's); repeatable",
+	 set_xforward_from},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL, "print the effective configuration and exit",
@@ -895,6 +946,10 @@ static void clear_listen(struct ternd_config *cfg)
  * or a file's pair could end up with a key from the command line. */
 static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
 {
+	if (o->set == set_xclient_from)
+		clear_list(cfg->xclient_from, &cfg->xclient_from_count);
+	if (o->set == set_xforward_from)
+		clear_list(cfg->xforward_from, &cfg->xforward_from_count);
 	if (o->set == set_listen)
 		clear_listen(cfg);
 	else if (o->set == set_tls_listen)
@@ -911,6 +966,10 @@ static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
 /* Which replaceable list a flag belongs to (0: none); cert and key share one. */
 static unsigned list_group(const struct opt *o)
 {
+	if (o->set == set_xclient_from)
+		return 6;
+	if (o->set == set_xforward_from)
+		return 7;
 	if (o->set == set_listen)
 		return 1;
 	if (o->set == set_tls_listen)
@@ -1010,6 +1069,8 @@ void ternd_config_free(struct ternd_config *cfg)
 	clear_list(cfg->tls_key, &cfg->tls_key_count);
 	clear_list(cfg->proxy_from, &cfg->proxy_from_count);
 	clear_list(cfg->tls_listen, &cfg->tls_listen_count);
+	clear_list(cfg->xclient_from, &cfg->xclient_from_count);
+	clear_list(cfg->xforward_from, &cfg->xforward_from_count);
 	clear_list(cfg->submission, &cfg->submission_count);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
@@ -1108,6 +1169,14 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "allow-insecure-auth = %s\n", cfg->allow_insecure_auth ? "yes" : "no");
 	fprintf(out, "max-auth-failures = %u\n", cfg->max_auth_failures);
 	fprintf(out, "hash-threads = %u\n", cfg->hash_threads);
+	for (unsigned i = 0; i < cfg->xclient_from_count; i++)
+		fprintf(out, "xclient-from = %s\n", cfg->xclient_from[i]);
+	if (cfg->xclient_from_count == 0)
+		fprintf(out, "# xclient-from = (none: XCLIENT refused)\n");
+	for (unsigned i = 0; i < cfg->xforward_from_count; i++)
+		fprintf(out, "xforward-from = %s\n", cfg->xforward_from[i]);
+	if (cfg->xforward_from_count == 0)
+		fprintf(out, "# xforward-from = (none: XFORWARD refused)\n");
 	fprintf(out, "state-dir = %s\n",
 		cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
 	for (unsigned i = 0; i < cfg->proxy_from_count; i++)
@@ -1167,6 +1236,10 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->close_timeout = cfg->close_timeout * 1000u;
 	opts->greeting_delay = cfg->greeting_delay;
 	opts->log_level = cfg->log_level;
+	if (cfg->xclient_from_count > 0)
+		opts->xclient_from = (const char *const *)cfg->xclient_from;
+	if (cfg->xforward_from_count > 0)
+		opts->xforward_from = (const char *const *)cfg->xforward_from;
 	if (cfg->proxy_from_count > 0)
 		opts->proxy_from = (const char *const *)cfg->proxy_from;
 }

@@ -30,6 +30,8 @@
 #define TERND_DEFAULT_MAILDIR "./mail"
 /* More listeners than this is a configuration mistake, not a need. */
 #define TERND_MAX_LISTEN 64
+/* --xclient-from / --xforward-from entries (each a comma list of networks). */
+#define TERND_MAX_XCLIENT_FROM 64
 /* --proxy-from entries (each may itself be a comma list of networks). */
 #define TERND_MAX_PROXY_FROM 64
 #define TERND_MAX_WORKERS 1024
@@ -120,6 +122,14 @@ struct ternd_config {
 	bool require_tls;           /* --listen listeners: TLS before MAIL */
 	unsigned max_auth_failures; /* failed AUTH before disconnect; default 3 */
 	unsigned hash_threads;      /* password hashing threads; default 2 */
+
+	/* Postfix's XCLIENT and XFORWARD: the networks that may use them
+	 * (--xclient-from, --xforward-from, repeatable, each a comma list).
+	 * NULL-terminated, for tern_smtp_options.xclient_from/xforward_from. */
+	char *xclient_from[TERND_MAX_XCLIENT_FROM + 1];
+	unsigned xclient_from_count;
+	char *xforward_from[TERND_MAX_XCLIENT_FROM + 1];
+	unsigned xforward_from_count;
 
 	/* Trusted proxies (--proxy-from, repeatable, each a comma list of
 	 * networks): their connections begin with a PROXY protocol header.

@@ -599,7 +599,8 @@ void tern_smtp_session_ref(tern_smtp_session *session);
 void tern_smtp_session_unref(tern_smtp_session **session);
 
 /* Accessors; strings are valid until the session ends or the value changes
- * (HELO name: next HELO/EHLO; envelope: next reset). */
+ * (HELO name: next HELO/EHLO; envelope: next reset; the client's and local
+ * facts: an XCLIENT, see xclient_from). */
 const char *tern_smtp_session_id(const tern_smtp_session *session);
 const char *tern_smtp_session_remote_address(const tern_smtp_session *session);
 unsigned tern_smtp_session_remote_port(const tern_smtp_session *session);

@@ -803,6 +803,70 @@ static void test_to_options(void **state)
 	ternd_config_free(&cfg);
 }
 
+/* --xclient-from and --xforward-from: repeatable comma lists, each checked,
+ * file keys too (the command line replaces the file's list), and what
+ * reaches the options. */
+static void test_xclient_from(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	tern_smtp_options opts;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--xclient-from", "127.0.0.1,::1", "--xclient-from=10.0.0.0/8",
+			       "--xforward-from", "192.0.2.0/24"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.xclient_from_count, 2);
+	assert_string_equal(cfg.xclient_from[0], "127.0.0.1,::1");
+	assert_string_equal(cfg.xclient_from[1], "10.0.0.0/8");
+	assert_null(cfg.xclient_from[2]);
+	assert_int_equal(cfg.xforward_from_count, 1);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_ptr_equal(opts.xclient_from, cfg.xclient_from);
+	assert_ptr_equal(opts.xforward_from, cfg.xforward_from);
+	ternd_config_free(&cfg);
+
+	static const char *const bad[] = {"", "10.0.0.1/8", "10.0.0.0/33", "localhost",
+					  "127.0.0.1,,::1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--xclient-from", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--xclient-from"));
+		ternd_config_free(&cfg);
+		assert_int_equal(PARSE(&cfg, "--xforward-from", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--xforward-from"));
+		ternd_config_free(&cfg);
+	}
+	assert_int_equal(PARSE(&cfg, "--xclient-from", "127.0.0.1,nope"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "'nope'"));
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_null(opts.xclient_from);
+	assert_null(opts.xforward_from);
+	ternd_config_free(&cfg);
+
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "xclient-from = 192.0.2.0/24\nxclient_from = 2001:db8::/32\n"
+			 "xforward-from = 127.0.0.1\n");
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_OK);
+	assert_int_equal(cfg.xclient_from_count, 2);
+	assert_string_equal(cfg.xclient_from[1], "2001:db8::/32");
+	assert_int_equal(cfg.xforward_from_count, 1);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--config", path, "--xclient-from", "127.0.0.1"), TERND_EX_OK);
+	assert_int_equal(cfg.xclient_from_count, 1);
+	assert_string_equal(cfg.xclient_from[0], "127.0.0.1");
+	assert_int_equal(cfg.xforward_from_count, 1); /* the other list stays */
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -819,6 +883,7 @@ int main(void)
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_usage_lists_every_flag),
 		cmocka_unit_test(test_to_options),
+		cmocka_unit_test(test_xclient_from),
 		cmocka_unit_test(test_proxy_from),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
