@@ -23,6 +23,10 @@ if [ "$mode" != build ]; then
 	       gnutls-bin msmtp gsasl testssl.sh)
 	# DNS interop: a dnslib server on loopback answers the test zones.
 	pkgs+=(python3-dnslib)
+	# PROXY protocol interop: HAProxy in front of ternd, run in the
+	# foreground by tests/interop/test_proxy.py (its service never starts:
+	# see policy-rc.d below).
+	pkgs+=(haproxy)
 	# A python3 or node already on PATH (pyenv, NodeSource) is used as it
 	# is: Debian's nodejs/npm would conflict with NodeSource's node.
 	command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

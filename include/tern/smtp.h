@@ -371,10 +371,23 @@ typedef struct tern_smtp_options {
 
 	/* ---- facing the internet ---- */
 	/* Networks (CIDR strings such as "10.0.0.0/8" or "::1"; each string
-	 * may hold a comma-separated list; NULL-terminated) whose connections
-	 * must begin with a PROXY protocol header, v1 or v2 (HAProxy): the
-	 * address it carries becomes the session's. A connection from
-	 * elsewhere that sends one is refused. NULL: PROXY is off. */
+	 * may hold a comma-separated list; NULL-terminated) whose connections,
+	 * on every listener, must begin with a PROXY protocol header, v1 or v2
+	 * (HAProxy's send-proxy, send-proxy-v2). The header is read before any
+	 * TLS handshake and before the session exists, within
+	 * tls_handshake_timeout; the client address and port it carries (and
+	 * the address the client connected to) become the session's: on_connect,
+	 * tern_smtp_session_remote_address(), Received:, logs and reverse DNS
+	 * all see the real client. A v2 LOCAL header (health checks), v1
+	 * UNKNOWN or a v2 address that is neither IPv4 nor IPv6 keeps the
+	 * socket's own addresses. A peer in these networks that sends no
+	 * header, a malformed one, or an incomplete one in time is closed
+	 * without a reply (and logged). Trust is decided by the socket's
+	 * address only: a peer outside these networks is served as usual, and
+	 * a PROXY header it sends is an unknown command (500 5.5.1).
+	 * tern_smtp_server_new() parses the list (TERN_EINVAL, and an on_log
+	 * error naming the entry, for one that is not a network) and keeps a
+	 * copy: the strings are not used after it returns. NULL: PROXY off. */
 	const char *const *proxy_from;
 	/* Networks allowed to use XCLIENT and XFORWARD (Postfix's
 	 * extensions); everybody else gets 550 5.7.0 and does not see the
