@@ -1018,7 +1018,7 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 		return rc;
 
 	/* Pass 2: the command line overrides the file. */
-	bool replaced[6] = {false};
+	bool replaced[8] = {false}; /* by list_group(): 1..7 */
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
 		if (o == NULL)
