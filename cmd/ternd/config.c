@@ -3,6 +3,7 @@
  * disagree. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -608,6 +609,38 @@ static int set_no_received(struct ternd_config *cfg, const char *value, char *er
 	return parse_bool(value, &cfg->no_received_header) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
 }
 
+static int set_no_reverse_dns(struct ternd_config *cfg, const char *value, char *err,
+			      size_t errlen)
+{
+	return parse_bool(value, &cfg->no_reverse_dns) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+/* A numeric address, then @PORT if given: what the resolver forwards to. */
+static int set_dns_server(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char bytes[16];
+	const char *at = strchr(value, '@');
+	size_t len = at ? (size_t)(at - value) : strlen(value);
+	unsigned port = 0;
+
+	if (len == 0 || len >= sizeof(addr))
+		return usage_fail(err, errlen, "--dns-server: '%s' is not ADDR or ADDR@PORT", value);
+	memcpy(addr, value, len);
+	addr[len] = '\0';
+	if (inet_pton(AF_INET, addr, bytes) != 1 && inet_pton(AF_INET6, addr, bytes) != 1)
+		return usage_fail(err, errlen, "--dns-server: '%s' is not a numeric address", addr);
+	if (at != NULL && set_uint(&port, at + 1, "--dns-server port", 1, 65535, err, errlen) !=
+				  TERND_EX_OK)
+		return TERND_EX_USAGE;
+	return set_string(&cfg->dns_server, value, "--dns-server", err, errlen);
+}
+
+static int set_dns_timeout(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_uint(&cfg->dns_timeout, value, "--dns-timeout", 1, 600000, err, errlen);
+}
+
 static int set_help(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	cfg->help = true;
@@ -665,6 +698,14 @@ static const struct opt options[] = {
 	{"discard", OPT_BOOL, NULL, "read every message and drop it (benchmarks)", set_discard},
 	{"no-received-header", OPT_BOOL, NULL, "do not prepend a Received: header",
 	 set_no_received},
+	{"no-reverse-dns", OPT_BOOL, NULL,
+	 "name clients by their address only (no PTR and forward-confirming lookups)",
+	 set_no_reverse_dns},
+	{"dns-server", OPT_VALUE, "ADDR[@PORT]",
+	 "send every DNS query to this server (default: /etc/resolv.conf)", set_dns_server},
+	{"dns-timeout", OPT_VALUE, "MS",
+	 "time a client's reverse lookup may take before the greeting (default 5000)",
+	 set_dns_timeout},
 	{"bare-newline", OPT_VALUE, "normalize|reject",
 	 "bare CR or LF in DATA: turn into CRLF, or refuse the message (default normalize)",
 	 set_bare_newline},
@@ -1074,6 +1115,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	clear_list(cfg->submission, &cfg->submission_count);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
+	free(cfg->dns_server);
 	free(cfg->tls_client_ca);
 	free(cfg->state_dir);
 	free(cfg->users_file);
@@ -1124,6 +1166,12 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
 	fprintf(out, "discard = %s\n", cfg->discard ? "yes" : "no");
 	fprintf(out, "no-received-header = %s\n", cfg->no_received_header ? "yes" : "no");
+	fprintf(out, "no-reverse-dns = %s\n", cfg->no_reverse_dns ? "yes" : "no");
+	if (cfg->dns_server != NULL)
+		fprintf(out, "dns-server = %s\n", cfg->dns_server);
+	else
+		fprintf(out, "# dns-server = (the servers of /etc/resolv.conf)\n");
+	print_uint(out, "dns-timeout", cfg->dns_timeout, "5000");
 	fprintf(out, "bare-newline = %s\n",
 		cfg->bare_newline == TERN_SMTP_BARE_NEWLINE_REJECT ? "reject" : "normalize");
 	fprintf(out, "log-level = %s\n", ternd_log_level_name(cfg->log_level));
@@ -1223,6 +1271,9 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->max_junk_commands = cfg->max_junk_commands;
 	opts->bare_newline = cfg->bare_newline;
 	opts->disable_received_header = cfg->no_received_header;
+	opts->no_reverse_dns = cfg->no_reverse_dns;
+	opts->dns_server = cfg->dns_server;
+	opts->dns_timeout = cfg->dns_timeout;
 	/* --idle-timeout is "how long a client may stay silent", in commands
 	 * and in the middle of a message alike, unless --data-timeout says
 	 * otherwise. */

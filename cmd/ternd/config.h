@@ -97,6 +97,11 @@ struct ternd_config {
 	bool discard;
 	bool no_received_header;
 
+	/* Reverse DNS of clients (tern_smtp_options no_reverse_dns,
+	 * dns_server, dns_timeout). */
+	bool no_reverse_dns;
+	char *dns_server;           /* "ADDR" or "ADDR@PORT"; NULL: resolv.conf */
+	unsigned dns_timeout;       /* milliseconds; 0 = library default (5000) */
 	/* TLS. tls_cert[i] goes with tls_key[i]; pair 0 is the default
 	 * certificate, the others are chosen by SNI. ternd_config_parse
 	 * refuses unequal counts. */

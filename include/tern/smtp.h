@@ -619,7 +619,11 @@ const char *tern_smtp_session_remote_address(const tern_smtp_session *session);
 unsigned tern_smtp_session_remote_port(const tern_smtp_session *session);
 const char *tern_smtp_session_local_address(const tern_smtp_session *session);
 unsigned tern_smtp_session_local_port(const tern_smtp_session *session);
-/* "[192.0.2.1]" or "[IPv6:2001:db8::1]" until reverse lookups exist. */
+/* The client's host name: the name forward-confirmed reverse DNS found
+ * (a PTR name whose A or AAAA records include the address; it is looked up
+ * before the greeting unless no_reverse_dns), or "[192.0.2.1]" /
+ * "[IPv6:2001:db8::1]" until the lookup confirms a name, and for good when
+ * it does not. */
 const char *tern_smtp_session_client_hostname(const tern_smtp_session *session);
 const char *tern_smtp_session_helo_name(const tern_smtp_session *session); /* NULL before */
 /* "EHLO", "HELO" or "LHLO"; NULL before. */

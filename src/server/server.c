@@ -185,7 +185,29 @@ static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned ind
 	w->events_made = true;
 	if (event_add(&w->notify, NULL) != 0)
 		return TERN_ENOMEM;
+	if (s->reverse_dns) {
+		char why[256] = "";
+		int err = tern__dns_new(&w->dns, base, s->dns_server, why, sizeof(why));
+
+		if (err != 0) {
+			tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR, "DNS resolver: %s",
+					 why[0] ? why : tern_strerror(err));
+			return err;
+		}
+	}
 	return 0;
+}
+
+/* The resolver of the worker whose loop is base (the SMTP adapter asks
+ * when a session starts; workers never change while sessions run). */
+static struct tern__dns *worker_resolver(void *ctx, struct event_base *base)
+{
+	tern_smtp_server *s = ctx;
+
+	for (unsigned i = 0; i < s->n_workers; i++)
+		if (s->workers[i].host.base == base)
+			return s->workers[i].dns;
+	return NULL;
 }
 
 /* Frees what worker_init and open_listeners made. Connections still open
@@ -195,6 +217,8 @@ static void worker_teardown(struct tern__worker *w)
 	free_listeners(w);
 	while (w->host.conns != NULL)
 		tern__conn_abort(w->host.conns);
+	/* After the connections: their sessions cancelled their lookups. */
+	tern__dns_free(&w->dns);
 	if (w->events_made) {
 		event_del(&w->notify);
 		event_del(&w->grace);
@@ -370,6 +394,27 @@ static int proxy_options(tern_smtp_server *s)
 	return err;
 }
 
+/* Reverse DNS options; the caller's dns_server is not ours to keep. */
+static int dns_options(tern_smtp_server *s)
+{
+	const char *server = s->cfg.opts.dns_server;
+
+	s->cfg.opts.dns_server = NULL;
+	s->reverse_dns = !s->cfg.opts.no_reverse_dns;
+	s->dns_timeout = s->cfg.opts.dns_timeout ? s->cfg.opts.dns_timeout
+						 : TERN__DNS_DEFAULT_TIMEOUT_MS;
+	if (s->dns_timeout > 600000)
+		return TERN_EINVAL;
+	if (server != NULL) {
+		if (!tern__dns_server_valid(server))
+			return TERN_EINVAL;
+		s->dns_server = strdup(server);
+		if (s->dns_server == NULL)
+			return TERN_ENOMEM;
+	}
+	return 0;
+}
+
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts)
 {
 	tern_smtp_server *s;
@@ -423,6 +468,14 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
 	}
 	s->id_seed = seed;
+	err = dns_options(s);
+	if (err != 0) {
+		pthread_mutex_destroy(&s->lock);
+		tern__server_tls_free(s);
+		tern__smtp_config_free(&s->cfg);
+		free(s);
+		return err;
+	}
 	s->state = SERVER_NEW;
 	atomic_init(&s->closing, false);
 	atomic_init(&s->sessions, 0);
@@ -545,6 +598,10 @@ static void wire_listens(tern_smtp_server *s)
 
 		l->engine_ctx.cfg = &s->cfg;
 		l->engine_ctx.listener = &l->policy;
+		l->engine_ctx.resolver = s->reverse_dns ? worker_resolver : NULL;
+		l->engine_ctx.resolver_ctx = s;
+		l->engine_ctx.dns_timeout = s->dns_timeout;
+		l->engine_ctx.dns_counters = &s->dns_counters;
 		l->conn.engine = &tern__smtp_conn_engine;
 		l->conn.engine_ctx = &l->engine_ctx;
 		l->conn.tls = s->tls_on ? &s->tls : NULL;
@@ -723,6 +780,7 @@ void tern_smtp_server_destroy(tern_smtp_server **sp)
 	free(s->ports);
 	tern__server_tls_free(s);
 	tern__smtp_config_free(&s->cfg);
+	free(s->dns_server);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	*sp = NULL;

@@ -26,6 +26,7 @@
 #include <event2/event_struct.h>
 
 #include "net/connection.h"
+#include "net/dns.h"
 #include "net/listen_addr.h"
 #include "net/listener.h"
 #include "net/tls.h"
@@ -65,6 +66,7 @@ struct tern__worker {
 	bool events_made;
 	pthread_t thread;
 	bool thread_started;
+	struct tern__dns *dns;    /* this loop's resolver; NULL: no reverse DNS */
 };
 
 struct tern_smtp_server {
@@ -98,6 +100,13 @@ struct tern_smtp_server {
 	atomic_uint admitted;     /* sessions counted against max_clients */
 	atomic_uint_fast64_t next_id;
 	uint64_t id_seed;         /* random per server (getrandom) */
+
+	/* Reverse DNS (no_reverse_dns, dns_server, dns_timeout, read at
+	 * new; the server's copy of dns_server) and what it did. */
+	bool reverse_dns;
+	char *dns_server;
+	unsigned dns_timeout;
+	struct tern__dns_fcrdns_counters dns_counters;
 };
 
 #endif

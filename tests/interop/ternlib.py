@@ -105,7 +105,7 @@ def split_added_headers(data):
 class Ternd:
     """One ternd process with its own port, maildir and log file."""
 
-    def __init__(self, *args, lmtp=False, wrapper=None, port=None, env=None):
+    def __init__(self, *args, lmtp=False, wrapper=None, port=None, env=None, dns=False):
         self.dir = tempfile.mkdtemp(prefix="tern-interop-")
         self.maildir = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "ternd.log")
@@ -116,6 +116,10 @@ class Ternd:
             self.cmd.append("--lmtp")
         # Generated files (the self-signed certificate) stay in the test's
         # own directory, never in the working tree.
+        # No test asks the machine's resolver: reverse DNS is off unless a
+        # test asks for it (dns=True, or its own --dns-server).
+        if not dns and "--dns-server" not in args and "--no-reverse-dns" not in args:
+            self.cmd.append("--no-reverse-dns")
         if "--state-dir" not in args:
             self.state_dir = os.path.join(self.dir, "state")
             self.cmd += ["--state-dir", self.state_dir]

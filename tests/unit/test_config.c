@@ -747,6 +747,72 @@ static void test_proxy_from(void **state)
 	unlink(path);
 }
 
+/* Reverse DNS: --no-reverse-dns, --dns-server ADDR[@PORT], --dns-timeout MS,
+ * on the command line and in the file, and what reaches the options. */
+static void test_dns_flags(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	tern_smtp_options opts;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_false(opts.no_reverse_dns);
+	assert_null(opts.dns_server);
+	assert_int_equal(opts.dns_timeout, 0);
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--no-reverse-dns", "--dns-server", "127.0.0.1@5353",
+			       "--dns-timeout", "700"),
+			 TERND_EX_OK);
+	assert_true(cfg.no_reverse_dns);
+	assert_string_equal(cfg.dns_server, "127.0.0.1@5353");
+	assert_int_equal(cfg.dns_timeout, 700);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_true(opts.no_reverse_dns);
+	assert_string_equal(opts.dns_server, "127.0.0.1@5353");
+	assert_int_equal(opts.dns_timeout, 700);
+	ternd_config_free(&cfg);
+
+	static const char *const good[] = {"192.0.2.53", "::1", "2001:db8::53@53",
+					   "127.0.0.1@65535"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--dns-server", good[i]), TERND_EX_OK);
+		assert_string_equal(cfg.dns_server, good[i]);
+		ternd_config_free(&cfg);
+	}
+	static const char *const bad[] = {"", "dns.example", "127.0.0.1@", "127.0.0.1@0",
+					  "127.0.0.1@65536", "127.0.0.1:53", "[::1]@53",
+					  "@53", "127.0.0.1@53x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--dns-server", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--dns-server"));
+		ternd_config_free(&cfg);
+	}
+	assert_int_equal(PARSE(&cfg, "--dns-timeout", "0"), TERND_EX_USAGE);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--dns-timeout", "600001"), TERND_EX_USAGE);
+	ternd_config_free(&cfg);
+
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "no-reverse-dns = yes\ndns-server = ::1@5353\ndns-timeout = 250\n");
+	assert_int_equal(PARSE(&cfg, "--config", path), TERND_EX_OK);
+	assert_true(cfg.no_reverse_dns);
+	assert_string_equal(cfg.dns_server, "::1@5353");
+	assert_int_equal(cfg.dns_timeout, 250);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--config", path, "--dns-server", "127.0.0.1"), TERND_EX_OK);
+	assert_string_equal(cfg.dns_server, "127.0.0.1");
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
 static void test_to_options(void **state)
 {
 	(void)state;
@@ -885,6 +951,7 @@ int main(void)
 		cmocka_unit_test(test_to_options),
 		cmocka_unit_test(test_xclient_from),
 		cmocka_unit_test(test_proxy_from),
+		cmocka_unit_test(test_dns_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
