@@ -65,6 +65,10 @@ static void drop_message(struct session_ctx *ctx)
 
 static int on_connect(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
 {
+	/* After XCLIENT on_connect runs again for the client it named: the
+	 * session, and the context made the first time, go on. */
+	if (tern_smtp_session_get_context(s) != NULL)
+		return TERN_SMTP_ACCEPT;
 	struct session_ctx *ctx = calloc(1, sizeof(*ctx));
 	if (ctx == NULL) {
 		ternd_log(TERN_LOG_ERROR, sid(s), "out of memory for a new session");
