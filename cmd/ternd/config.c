@@ -272,6 +272,7 @@ static int set_close_timeout(struct ternd_config *cfg, const char *value, char *
 static int set_greeting_delay(struct ternd_config *cfg, const char *value, char *err,
 			      size_t errlen)
 {
+	cfg->greeting_delay_set = true;
 	return set_uint(&cfg->greeting_delay, value, "--greeting-delay", 0, 600000, err, errlen);
 }
 
@@ -1161,7 +1162,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		   cfg->idle_timeout != 0 ? "(idle-timeout)" : "180");
 	print_uint(out, "close-timeout", cfg->close_timeout, "30");
 	print_uint(out, "tls-handshake-timeout", cfg->tls_handshake_timeout, "60");
-	print_uint(out, "greeting-delay", cfg->greeting_delay, "0");
+	if (cfg->greeting_delay_set)
+		fprintf(out, "greeting-delay = %u\n", cfg->greeting_delay);
+	else
+		fprintf(out, "# greeting-delay = (1000 on --listen, 0 on other listeners and LMTP)\n");
 	fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
 	fprintf(out, "discard = %s\n", cfg->discard ? "yes" : "no");

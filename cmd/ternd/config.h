@@ -90,18 +90,19 @@ struct ternd_config {
 	unsigned close_timeout;     /* seconds; 0 = library default (30) */
 	unsigned tls_handshake_timeout; /* seconds; 0 = library default (60) */
 	unsigned greeting_delay;    /* milliseconds; 0 = greet at once */
+	bool greeting_delay_set;    /* given: else 1000 on --listen (not LMTP), 0 elsewhere */
 	unsigned workers;           /* default 1 */
 	enum tern_smtp_log_level log_level;
 	enum tern_smtp_bare_newline bare_newline;
 	bool lmtp;
 	bool discard;
 	bool no_received_header;
-
 	/* Reverse DNS of clients (tern_smtp_options no_reverse_dns,
 	 * dns_server, dns_timeout). */
 	bool no_reverse_dns;
 	char *dns_server;           /* "ADDR" or "ADDR@PORT"; NULL: resolv.conf */
 	unsigned dns_timeout;       /* milliseconds; 0 = library default (5000) */
+
 	/* TLS. tls_cert[i] goes with tls_key[i]; pair 0 is the default
 	 * certificate, the others are chosen by SNI. ternd_config_parse
 	 * refuses unequal counts. */

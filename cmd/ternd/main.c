@@ -23,6 +23,9 @@
 #include "passwd.h"
 #include "selfsigned.h"
 
+/* --listen's greeting delay when none is given (ms). */
+#define DEFAULT_PORT25_DELAY_MS 1000
+
 /* The signal thread reaches the server through this, under the lock, so a
  * late signal can never touch a server that main() is destroying. */
 struct signal_state {
@@ -133,6 +136,14 @@ static int make_server(const struct ternd_config *cfg, const tern_smtp_options *
 			tern_smtp_listen_options_init(&lo);
 			lo.secure = kinds[k].secure;
 			lo.require_tls = kinds[k].require_tls;
+			/* postscreen's pregreet test where strangers connect
+			 * (port 25): a real MTA waits for the greeting; spam
+			 * engines often talk first. Submission clients and LMTP
+			 * peers are known: no delay unless asked. */
+			if (cfg->greeting_delay_set)
+				lo.greeting_delay = cfg->greeting_delay;
+			else
+				lo.greeting_delay = k == 0 && !cfg->lmtp ? DEFAULT_PORT25_DELAY_MS : 0;
 			lo.auth = kinds[k].auth;
 			lo.allow_insecure_auth = cfg->allow_insecure_auth;
 			rc = tern_smtp_server_listen_ex(*server_r, kinds[k].addrs[i], &lo);

@@ -466,15 +466,25 @@ typedef struct tern_smtp_listen_options {
 	 * TLS. */
 	enum tern_smtp_auth_mode auth;
 	bool allow_insecure_auth;
+	/* ms to wait before the greeting on this address (postscreen's
+	 * pregreet test: a client that talks first gets 554 5.5.0), instead
+	 * of the server's greeting_delay. TERN_SMTP_LISTEN_DEFAULT_DELAY
+	 * (what tern_smtp_listen_options_init() sets): the server's. At most
+	 * 600000. */
+	long greeting_delay;
 	/* The mechanisms offered here, in order (names as auth_methods),
 	 * read during the call; NULL: the server's auth_methods. An unknown
 	 * name or an empty list is TERN_EINVAL (turn AUTH off with auth). */
 	const char *const *auth_methods;
 } tern_smtp_listen_options;
 
+#define TERN_SMTP_LISTEN_DEFAULT_DELAY (-1L)
+
 #define tern_smtp_listen_options_init(lo) tern_smtp_listen_options_init_sized((lo), sizeof(*(lo)))
-/* Zeroes the first `size` bytes of *lo and sets lo->struct_size. Call it
- * through the macro. No effect when lo is NULL or size is too small. */
+/* Fills the first `size` bytes of *lo with the defaults (every field false
+ * or zero, greeting_delay TERN_SMTP_LISTEN_DEFAULT_DELAY) and sets
+ * lo->struct_size. Call it through the macro. No effect when lo is NULL or
+ * size is too small. */
 void tern_smtp_listen_options_init_sized(tern_smtp_listen_options *lo, size_t size);
 
 /* Like tern_smtp_server_listen(), with this address's own policy instead of

@@ -422,7 +422,8 @@ static bool pump(struct tern__conn *c, bool reset_idle)
  * implicit-TLS listener, after the handshake. Returns false if c was freed. */
 static bool begin_session(struct tern__conn *c)
 {
-	unsigned delay = c->host->net->greeting_delay;
+	unsigned delay = c->listener->own_greeting_delay ? c->listener->greeting_delay
+							 : c->host->net->greeting_delay;
 
 	c->greeted = true;
 	if (c->busy) {

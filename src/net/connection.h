@@ -53,6 +53,11 @@ struct tern__conn_listener {
 	void *engine_ctx;
 	struct tern__tls_slot *tls; /* NULL: no TLS on this listener */
 	bool implicit_tls;          /* the handshake comes before the greeting */
+	/* ms before start() on this listener (early talkers are fed and
+	 * refused by the engine); overrides the host's net->greeting_delay
+	 * when own_greeting_delay. */
+	bool own_greeting_delay;
+	unsigned greeting_delay;
 	/* Peers whose connections must begin with a PROXY protocol header
 	 * (net/proxy.h); NULL or empty: none. Before any TLS handshake and
 	 * before the session exists, the connection reads the header itself

@@ -377,23 +377,6 @@ static int start_workers(tern_smtp_server *s, unsigned n, struct event_base *bas
 	return 0;
 }
 
-/* proxy_from, parsed into the server's own list; the caller's strings are
- * not ours to keep (the engine's copy of the options drops them). */
-static int proxy_options(tern_smtp_server *s)
-{
-	const char *const *items = s->cfg.opts.proxy_from;
-	size_t bad = 0;
-	int err;
-
-	s->cfg.opts.proxy_from = NULL;
-	err = tern__cidr_list_parse(&s->proxy_from, items, &bad);
-	if (err == TERN_EINVAL)
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
-				 "proxy_from: '%s' is not a network (ADDRESS or ADDRESS/PREFIX)",
-				 items[bad]);
-	return err;
-}
-
 /* Reverse DNS options; the caller's dns_server is not ours to keep. */
 static int dns_options(tern_smtp_server *s)
 {
@@ -413,6 +396,23 @@ static int dns_options(tern_smtp_server *s)
 			return TERN_ENOMEM;
 	}
 	return 0;
+}
+
+/* proxy_from, parsed into the server's own list; the caller's strings are
+ * not ours to keep (the engine's copy of the options drops them). */
+static int proxy_options(tern_smtp_server *s)
+{
+	const char *const *items = s->cfg.opts.proxy_from;
+	size_t bad = 0;
+	int err;
+
+	s->cfg.opts.proxy_from = NULL;
+	err = tern__cidr_list_parse(&s->proxy_from, items, &bad);
+	if (err == TERN_EINVAL)
+		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
+				 "proxy_from: '%s' is not a network (ADDRESS or ADDRESS/PREFIX)",
+				 items[bad]);
+	return err;
 }
 
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts)
@@ -492,9 +492,14 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 
 void tern_smtp_listen_options_init_sized(tern_smtp_listen_options *lo, size_t size)
 {
+	tern_smtp_listen_options def;
+
 	if (lo == NULL || size < sizeof(lo->struct_size))
 		return;
+	memset(&def, 0, sizeof(def));
+	def.greeting_delay = TERN_SMTP_LISTEN_DEFAULT_DELAY;
 	memset(lo, 0, size);
+	memcpy(lo, &def, size < sizeof(def) ? size : sizeof(def));
 	lo->struct_size = size;
 }
 
@@ -509,6 +514,8 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 	struct tern__listen_addr la, *addrs;
 	struct tern__server_listen *listens;
 	struct tern__smtp_listener policy;
+	bool own_delay = false;
+	unsigned delay = 0;
 	atomic_uint *ports;
 	int err;
 
@@ -523,8 +530,14 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 		 * struct_size keep their zero default. */
 		if (lo->struct_size < offsetof(tern_smtp_listen_options, hide_starttls) + 1)
 			return TERN_EINVAL;
-		memset(&o, 0, sizeof(o));
+		/* The defaults first: a caller built against an older layout
+		 * gets them for the fields it does not know. */
+		tern_smtp_listen_options_init(&o);
 		memcpy(&o, lo, lo->struct_size < sizeof(o) ? lo->struct_size : sizeof(o));
+		if (o.greeting_delay < TERN_SMTP_LISTEN_DEFAULT_DELAY || o.greeting_delay > 600000)
+			return TERN_EINVAL;
+		own_delay = o.greeting_delay >= 0;
+		delay = own_delay ? (unsigned)o.greeting_delay : 0;
 		policy = s->cfg.listener; /* the server's mechanisms, unless named */
 		policy.secure = o.secure;
 		policy.require_tls = o.require_tls;
@@ -561,6 +574,8 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 	s->listens = listens;
 	memset(&listens[s->n_addrs], 0, sizeof(*listens));
 	listens[s->n_addrs].policy = policy;
+	listens[s->n_addrs].conn.own_greeting_delay = own_delay;
+	listens[s->n_addrs].conn.greeting_delay = delay;
 	ports = realloc(s->ports, (s->n_addrs + 1) * sizeof(*ports));
 	if (ports == NULL) {
 		err = TERN_ENOMEM;

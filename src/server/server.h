@@ -32,8 +32,8 @@
 #include "net/tls.h"
 #include "server/smtp_engine.h"
 #include "smtp/engine.h"
-
 #include "util/cidr.h"
+
 /* One listen address: its policy and how its connections are served. The
  * array holding these is only resized before the server opens, so the
  * pointers connections keep into it stay valid. */
@@ -85,11 +85,11 @@ struct tern_smtp_server {
 	int tls_min_version;
 	struct tern__tls_slot tls;
 	atomic_uint *ports;       /* bound port per listen address */
-
-	/* Guards state and workers against close() from other threads. */
 	/* proxy_from, parsed: peers whose connections begin with a PROXY
 	 * header (every listener); empty: none. */
 	struct tern__cidr_list proxy_from;
+
+	/* Guards state and workers against close() from other threads. */
 	pthread_mutex_t lock;
 	enum { SERVER_NEW, SERVER_OPEN, SERVER_RUNNING, SERVER_DONE } state;
 	atomic_bool closing;

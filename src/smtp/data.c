@@ -102,7 +102,17 @@ static int build_received(tern_smtp_session *s, struct tern__buf *b)
 	int r = put(b, "Received: from ");
 	r = r ? r : put(b, helo);
 	r = r ? r : put(b, " (");
-	r = r ? r : put(b, client ? client : s->client_hostname);
+	if (client != NULL || s->client_hostname[0] == '[') {
+		r = r ? r : put(b, client ? client : s->client_hostname);
+	} else {
+		/* RFC 5321 4.4: TCP-info is the address literal, after the
+		 * name reverse DNS confirmed: "(name [addr])". */
+		bool v6 = strchr(s->remote_address, ':') != NULL;
+		r = r ? r : put(b, s->client_hostname);
+		r = r ? r : put(b, v6 ? " [IPv6:" : " [");
+		r = r ? r : put(b, s->remote_address);
+		r = r ? r : put(b, "]");
+	}
 	r = r ? r : put(b, ")\r\n\tby ");
 	r = r ? r : put(b, s->cfg->name);
 	r = r ? r : put(b, " (Tern) with ");

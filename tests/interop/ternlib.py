@@ -105,7 +105,8 @@ def split_added_headers(data):
 class Ternd:
     """One ternd process with its own port, maildir and log file."""
 
-    def __init__(self, *args, lmtp=False, wrapper=None, port=None, env=None, dns=False):
+    def __init__(self, *args, lmtp=False, wrapper=None, port=None, env=None,
+                 default_greeting_delay=False, dns=False):
         self.dir = tempfile.mkdtemp(prefix="tern-interop-")
         self.maildir = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "ternd.log")
@@ -116,6 +117,10 @@ class Ternd:
             self.cmd.append("--lmtp")
         # Generated files (the self-signed certificate) stay in the test's
         # own directory, never in the working tree.
+        # ternd waits 1 s before greeting on --listen by default (the
+        # pregreet test); the tests that want it say so.
+        if "--greeting-delay" not in args and not default_greeting_delay:
+            self.cmd += ["--greeting-delay", "0"]
         # No test asks the machine's resolver: reverse DNS is off unless a
         # test asks for it (dns=True, or its own --dns-server).
         if not dns and "--dns-server" not in args and "--no-reverse-dns" not in args:

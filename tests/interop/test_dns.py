@@ -124,7 +124,7 @@ class DnsTest(TerndTestCase):
         t = self.ternd(dns)
         line, _ = self.ehlo_name(t)
         self.assertEqual(line, "tern.test Hello mail.test")
-        self.assertRegex(self.received(t), r"Received: from \S+ \(mail\.test[ )]")
+        self.assertRegex(self.received(t), r"Received: from \S+ \(mail\.test \[127\.0\.0\.1\]\)")
         asked = dns.queries()
         self.assertIn(["1.0.0.127.in-addr.arpa", "PTR"], asked)
         self.assertIn(["mail.test", "A"], asked)
