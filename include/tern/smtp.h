@@ -543,6 +543,80 @@ void tern_smtp_server_close(tern_smtp_server *server);
  * run in other threads. */
 unsigned tern_smtp_server_session_count(const tern_smtp_server *server);
 
+/* What a server has done since tern_smtp_server_new(): counters that only
+ * go up (uint64, never reset), for metrics. Versioned by size like
+ * tern_smtp_options: set struct_size = sizeof(tern_smtp_stats) (or start
+ * from TERN_SMTP_STATS_INIT); a library that knows more fields than the caller
+ * fills only struct_size bytes, and fields the library does not know stay
+ * zero. New fields are only ever appended.
+ *
+ * Sessions end in exactly one way, counted when the session is freed
+ * (after on_close):
+ *   sessions_quit      221 to QUIT
+ *   sessions_gone      the client closed or the connection failed first
+ *   sessions_timeout   421 4.4.2, idle too long (a TLS or PROXY handshake
+ *                      that never finished is no session: see tls_failed)
+ *   sessions_closed    the server ended it: a closing reply (421 at a limit,
+ *                      after an error, 554 to a refused client) or
+ *                      tern_smtp_session_close()
+ *   sessions_shutdown  421 4.3.2, the server closing
+ * A connection turned away by max_clients (421 4.3.2 Too many connections)
+ * counts in connections_accepted and connections_busy, in no sessions_*.
+ *
+ * Replies 4xx and 5xx are counted by the subject of their enhanced status
+ * code (RFC 3463: X.subject.detail), whether or not the code is shown to the
+ * client: index 0 is X.0.x (other) and replies without one, 1 addressing
+ * (X.1.x: bad or unknown sender or recipient), 2 mailbox (X.2.x: full,
+ * disabled), 3 mail system (X.3.x: size, not stored), 4 network and
+ * routing (X.4.x: timeout, loop), 5 protocol (X.5.x: syntax, sequence,
+ * unknown command), 6 content (X.6.x), 7 security and policy (X.7.x: TLS or
+ * AUTH required, refused by policy, AUTH failed, too many errors).
+ *
+ * messages_accepted/refused: one per message whose end (DATA's dot or
+ * BDAT LAST) got a positive or negative answer (in LMTP, by the embedder's
+ * on_data_end decision, whatever per-recipient replies it set); a message
+ * aborted by a disconnect counts in neither. message_bytes: the octets of
+ * accepted messages as the client sent them (after dot-unstuffing, before
+ * the Received: header).
+ *
+ * dns_*: the reverse lookups before the greeting (no_reverse_dns: all 0);
+ * dns_failures are those that ended in a temporary failure or a timeout
+ * (a name that does not exist or does not match is an answer, not a
+ * failure). */
+#define TERN_SMTP_STATS_REPLY_SUBJECTS 8
+typedef struct tern_smtp_stats {
+	size_t struct_size;            /* sizeof(tern_smtp_stats), by the caller */
+	uint64_t connections_accepted; /* every accepted connection, busy ones too */
+	uint64_t connections_busy;     /* turned away by max_clients */
+	uint64_t sessions_quit;
+	uint64_t sessions_gone;
+	uint64_t sessions_timeout;
+	uint64_t sessions_closed;
+	uint64_t sessions_shutdown;
+	uint64_t messages_accepted;
+	uint64_t messages_refused;
+	uint64_t message_bytes;        /* octets of accepted messages */
+	uint64_t replies_4xx[TERN_SMTP_STATS_REPLY_SUBJECTS]; /* by enhanced subject */
+	uint64_t replies_5xx[TERN_SMTP_STATS_REPLY_SUBJECTS];
+	uint64_t tls_handshakes;       /* TLS established (STARTTLS or implicit) */
+	uint64_t tls_failures;         /* handshakes that failed or timed out */
+	uint64_t auth_successes;
+	uint64_t auth_failures;        /* failed attempts (535, malformed, at the limit) */
+	uint64_t dns_lookups;          /* reverse lookups started */
+	uint64_t dns_failures;         /* of which: temporary failure or timeout */
+} tern_smtp_stats;
+
+/* An initializer: tern_smtp_stats st = TERN_SMTP_STATS_INIT; */
+#define TERN_SMTP_STATS_INIT {.struct_size = sizeof(tern_smtp_stats)}
+
+/* Reads the server's counters into *out (struct_size set by the caller).
+ * Safe from any thread at any time between tern_smtp_server_new() and
+ * tern_smtp_server_destroy(), while workers run: each counter is read on
+ * its own (relaxed), so counters read together may be a few events apart.
+ * Returns 0, or TERN_EINVAL (NULL, or struct_size smaller than the first
+ * field after it). */
+int tern_smtp_server_stats(const tern_smtp_server *server, tern_smtp_stats *out);
+
 /* Frees the server; it must be closed and, when attached, every session must
  * have ended (or the embedder's loop has stopped). Sets *server to NULL. */
 void tern_smtp_server_destroy(tern_smtp_server **server);

@@ -20,6 +20,7 @@
 #include "net/listen_addr.h"
 #include "net/proxy.h"
 #include "util/cidr.h"
+#include "util/stats.h"
 #include "tern/tern.h"
 
 enum phase {
@@ -513,6 +514,8 @@ static void tls_established(struct tern__conn *c)
 		 info.peer_cert ? (info.peer_verified ? " client-cert=verified " : " client-cert=unverified ") : "",
 		 info.peer_cert ? info.peer_subject : "");
 	evtimer_del(&c->timer);
+	if (c->host->net->stats != NULL)
+		tern__stats_add(&c->host->net->stats->tls_ok, 1);
 	c->engine->tls_started(c->session, &info);
 	if (!c->greeted) {
 		begin_session(c);
@@ -600,6 +603,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		}
 		tls_error_text(bev, why, sizeof(why));
 		conn_log(c, TERN_LOG_INFO, "TLS handshake failed: %s", why);
+		if (c->host->net->stats != NULL)
+			tern__stats_add(&c->host->net->stats->tls_failed, 1);
 		conn_end(c, true);
 		return;
 	}
@@ -649,6 +654,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		break;
 	case PH_HANDSHAKE:
 		conn_log(c, TERN_LOG_INFO, "TLS handshake timed out");
+		if (c->host->net->stats != NULL)
+			tern__stats_add(&c->host->net->stats->tls_failed, 1);
 		conn_end(c, true);
 		break;
 	case PH_DELAY:

@@ -73,6 +73,7 @@ struct tern__conn_listener {
 struct tern__net_config {
 	unsigned greeting_delay;    /* ms before start(); early talkers are fed */
 	unsigned handshake_timeout; /* ms; 0: TERN__CONN_HANDSHAKE_MS */
+	struct tern__stats *stats;  /* TLS handshakes counted here; may be NULL */
 };
 
 /* What a set of connections shares: one per event loop (the server's worker). */

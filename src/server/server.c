@@ -83,6 +83,9 @@ static void on_accept(int fd, const struct sockaddr *peer, socklen_t peer_len, v
 		busy = true;
 	}
 	atomic_fetch_add(&s->sessions, 1);
+	tern__stats_add(&s->stats.conn_accepted, 1);
+	if (busy)
+		tern__stats_add(&s->stats.conn_busy, 1);
 	make_id(s, id);
 	if (tern__conn_new(&w->host, &s->listens[wl->addr].conn, fd, peer, peer_len, id, busy) !=
 	    0) {
@@ -447,6 +450,8 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 		return TERN_EINVAL;
 	}
 	s->net.greeting_delay = s->cfg.greeting_delay;
+	s->cfg.stats = &s->stats;
+	s->net.stats = &s->stats;
 	s->net.handshake_timeout = s->cfg.opts.tls_handshake_timeout;
 	/* Recursive: an on_log callback run while run() holds the lock may
 	 * call tern_smtp_server_close(). */
@@ -766,6 +771,44 @@ void tern_smtp_server_close(tern_smtp_server *s)
 unsigned tern_smtp_server_session_count(const tern_smtp_server *s)
 {
 	return s == NULL ? 0 : atomic_load(&((tern_smtp_server *)s)->sessions);
+}
+
+int tern_smtp_server_stats(const tern_smtp_server *s, tern_smtp_stats *out)
+{
+	const struct tern__stats *st;
+	const struct tern__dns_fcrdns_counters *d;
+	tern_smtp_stats v;
+
+	if (s == NULL || out == NULL ||
+	    out->struct_size < offsetof(tern_smtp_stats, connections_accepted) + sizeof(uint64_t))
+		return TERN_EINVAL;
+	st = &s->stats;
+	d = &s->dns_counters;
+	memset(&v, 0, sizeof(v));
+	v.struct_size = out->struct_size;
+	v.connections_accepted = tern__stats_get(&st->conn_accepted);
+	v.connections_busy = tern__stats_get(&st->conn_busy);
+	v.sessions_quit = tern__stats_get(&st->ended[TERN__END_QUIT]);
+	v.sessions_gone = tern__stats_get(&st->ended[TERN__END_GONE]);
+	v.sessions_timeout = tern__stats_get(&st->ended[TERN__END_TIMEOUT]);
+	v.sessions_closed = tern__stats_get(&st->ended[TERN__END_CLOSED]);
+	v.sessions_shutdown = tern__stats_get(&st->ended[TERN__END_SHUTDOWN]);
+	v.messages_accepted = tern__stats_get(&st->msg_accepted);
+	v.messages_refused = tern__stats_get(&st->msg_refused);
+	v.message_bytes = tern__stats_get(&st->msg_bytes);
+	for (unsigned i = 0; i < TERN_SMTP_STATS_REPLY_SUBJECTS; i++) {
+		v.replies_4xx[i] = tern__stats_get(&st->replies[0][i]);
+		v.replies_5xx[i] = tern__stats_get(&st->replies[1][i]);
+	}
+	v.tls_handshakes = tern__stats_get(&st->tls_ok);
+	v.tls_failures = tern__stats_get(&st->tls_failed);
+	v.auth_successes = tern__stats_get(&st->auth_ok);
+	v.auth_failures = tern__stats_get(&st->auth_failed);
+	v.dns_lookups = tern__stats_get(&d->lookups);
+	v.dns_failures = tern__stats_get(&d->tempfail) + tern__stats_get(&d->timeout);
+	/* A caller built against an older, shorter layout gets its part. */
+	memcpy(out, &v, out->struct_size < sizeof(v) ? out->struct_size : sizeof(v));
+	return 0;
 }
 
 unsigned tern_smtp_server_bound_port(const tern_smtp_server *s, unsigned n)

@@ -33,6 +33,7 @@
 #include "server/smtp_engine.h"
 #include "smtp/engine.h"
 #include "util/cidr.h"
+#include "util/stats.h"
 
 /* One listen address: its policy and how its connections are served. The
  * array holding these is only resized before the server opens, so the
@@ -107,6 +108,8 @@ struct tern_smtp_server {
 	char *dns_server;
 	unsigned dns_timeout;
 	struct tern__dns_fcrdns_counters dns_counters;
+	/* tern_smtp_server_stats(): cfg.stats and net.stats point here. */
+	struct tern__stats stats;
 };
 
 #endif

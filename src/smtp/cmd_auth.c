@@ -246,6 +246,8 @@ static void succeed(tern_smtp_session *s)
 	exchange_end(a);
 	tern__smtp_log(s, TERN_LOG_INFO, "authenticated as %s (%s)", a->user,
 		       tern__sasl_mech_name(a->user_mech));
+	if (s->cfg->stats != NULL)
+		tern__stats_add(&s->cfg->stats->auth_ok, 1);
 	/* RFC 4954 6. */
 	tern__smtp_reply(s, 235, "2.7.0", "Authentication successful");
 }
@@ -261,6 +263,8 @@ static void fail(tern_smtp_session *s, const tern_smtp_reply *r)
 						     : DEFAULT_FAILURE_DELAY;
 
 	/* No user name in this line: people type passwords into it. */
+	if (s->cfg->stats != NULL)
+		tern__stats_add(&s->cfg->stats->auth_failed, 1);
 	tern__smtp_log(s, TERN_LOG_INFO, "authentication failed (%s), attempt %u of %u",
 		       tern__sasl_mech_name(a->mech), a->failures + 1, max);
 	exchange_end(a);
@@ -390,6 +394,8 @@ static void handle(tern_smtp_session *s, int status, const void *out, size_t out
 		 * still counts as a failed attempt. */
 		exchange_end(a);
 		a->failures++;
+		if (s->cfg->stats != NULL)
+			tern__stats_add(&s->cfg->stats->auth_failed, 1);
 		if (a->failures >= (s->opts->max_auth_failures ? s->opts->max_auth_failures
 							       : DEFAULT_MAX_FAILURES)) {
 			tern__smtp_reply(s, 421, "4.7.0",

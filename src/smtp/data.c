@@ -381,6 +381,12 @@ void tern__data_end_decided(tern_smtp_session *s, int decision, const tern_smtp_
 	tern__smtp_log(s, TERN_LOG_INFO, "message %s, %llu octets",
 		       tern__smtp_decision_ok(decision, r) ? "accepted" : "refused",
 		       (unsigned long long)s->body.size);
+	if (s->cfg->stats != NULL && tern__smtp_decision_ok(decision, r)) {
+		tern__stats_add(&s->cfg->stats->msg_accepted, 1);
+		tern__stats_add(&s->cfg->stats->msg_bytes, s->body.size);
+	} else if (s->cfg->stats != NULL) {
+		tern__stats_add(&s->cfg->stats->msg_refused, 1);
+	}
 	s->tx.data_started = false; /* finished: no abort from here on */
 	bool failed = s->data_end_failed;
 	s->data_end_failed = false;
@@ -397,6 +403,8 @@ static void message_complete(tern_smtp_session *s)
 		tern_smtp_reply kept = tern__kept_reply_get(&s->body.reply);
 		tern_smtp_reply *er = s->body.error == TERN__BODY_REJECTED ? &kept : NULL;
 		tern__smtp_log(s, TERN_LOG_INFO, "message refused: %s", fr.text);
+		if (s->cfg->stats != NULL)
+			tern__stats_add(&s->cfg->stats->msg_refused, 1);
 		abort_embedder(s);
 		reply_each(s, TERN_SMTP_REJECT, er, &fr, &fr, false);
 		end_transaction(s);

@@ -22,6 +22,7 @@
 
 #include "tern/smtp.h"
 #include "util/cidr.h"
+#include "util/stats.h"
 
 /* What a listener decides for its sessions (tern_smtp_listen_options,
  * resolved). Shared read-only by every session of the listener. */
@@ -67,6 +68,9 @@ struct tern__smtp_config {
 	/* The networks allowed XCLIENT and XFORWARD (the xclient_from and
 	 * xforward_from options, parsed; opts has NULL for them). */
 	struct tern__cidr_list xclient_from, xforward_from;
+	/* The server's counters (util/stats.h); NULL: none (a test's, an
+	 * engine without a server). Set by the server after config init. */
+	struct tern__stats *stats;
 };
 
 int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_options *opts);

@@ -86,6 +86,9 @@ static void reply_text(tern_smtp_session *s, int code, const char *enhanced, con
 	/* RFC 5321 3.8: after 421 the server closes; 221 ends QUIT. */
 	if (code == 421 || code == 221)
 		s->closing = true;
+	if (code == 221 && s->end_reason == TERN__END_NONE)
+		s->end_reason = TERN__END_QUIT;
+	tern__stats_reply(s->cfg->stats, code, enhanced);
 	tern__smtp_log(s, code >= 400 ? TERN_LOG_INFO : TERN_LOG_DEBUG, "reply %d %s %s", code,
 		       enhanced ? enhanced : "-", text);
 }
@@ -133,6 +136,7 @@ void tern__smtp_reply_lines(tern_smtp_session *s, int code, const char *enhanced
 			return;
 		}
 	}
+	tern__stats_reply(s->cfg->stats, code, enhanced);
 }
 
 bool tern__smtp_decision_ok(int decision, const tern_smtp_reply *r)

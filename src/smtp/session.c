@@ -130,6 +130,7 @@ int tern__smtp_session_set_client_hostname(tern_smtp_session *s, const char *nam
 void tern__smtp_session_start_busy(tern_smtp_session *s)
 {
 	s->started = true;
+	s->end_reason = TERN__END_BUSY;
 	tern__smtp_reply(s, 421, "4.3.2", "%s Too many connections, try again later",
 			 s->cfg->name);
 }
@@ -641,6 +642,8 @@ void tern__smtp_session_timeout(tern_smtp_session *s)
 	if (s->closing || s->eof)
 		return;
 	tern__data_abort(s);
+	if (s->end_reason == TERN__END_NONE)
+		s->end_reason = TERN__END_TIMEOUT;
 	tern__smtp_reply(s, 421, "4.4.2", "%s Timeout waiting for client input, closing",
 			 s->cfg->name);
 	tern__smtp_log(s, TERN_LOG_INFO, "idle timeout");
@@ -651,6 +654,8 @@ void tern__smtp_session_shutdown(tern_smtp_session *s)
 	if (s->closing || s->eof)
 		return;
 	tern__data_abort(s);
+	if (s->end_reason == TERN__END_NONE)
+		s->end_reason = TERN__END_SHUTDOWN;
 	tern__smtp_reply(s, 421, "4.3.2", "%s Service shutting down, closing", s->cfg->name);
 }
 
@@ -718,9 +723,23 @@ void tern__smtp_session_reset_tx(tern_smtp_session *s)
  * references may keep: what is left reads as an ended session (accessors
  * give NULL and 0, resume gives TERN_ECLOSED) and never points at the
  * server's config, which may be gone by then. */
+/* How the session ended, counted once (util/stats.h). */
+static void count_end(tern_smtp_session *s)
+{
+	unsigned r = s->end_reason;
+
+	if (s->cfg->stats == NULL || r == TERN__END_BUSY)
+		return;
+	if (r == TERN__END_NONE)
+		r = !s->closing ? TERN__END_GONE
+		    : s->draining ? TERN__END_SHUTDOWN : TERN__END_CLOSED;
+	tern__stats_add(&s->cfg->stats->ended[r], 1);
+}
+
 static void session_release(tern_smtp_session *s)
 {
 	tern__data_abort(s);
+	count_end(s);
 	if (s->opts->callbacks.on_close) {
 		tern__smtp_enter(s);
 		s->opts->callbacks.on_close(s, s->opts->user_data);

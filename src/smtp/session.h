@@ -142,6 +142,7 @@ struct tern_smtp_session {
 	struct tern__smtp_body body;
 
 	struct tern__buf out;
+	unsigned char end_reason; /* enum tern__stats_end, counted at free */
 };
 
 /* What TLS established (tls.c keeps copies of the strings). */
