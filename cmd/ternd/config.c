@@ -336,6 +336,19 @@ static int set_tls_client_ca(struct ternd_config *cfg, const char *value, char *
 	return set_string(&cfg->tls_client_ca, value, "--tls-client-ca", err, errlen);
 }
 
+/* A login name; whether it exists is asked when ternd starts (and by
+ * --check-config), not here: parsing does no I/O. */
+static int set_user(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (value[0] == '\0' || strlen(value) > 64)
+		return usage_fail(err, errlen, "--user: must be 1..64 characters");
+	for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p <= ' ' || *p >= 0x7f || *p == ':' || *p == '/')
+			return usage_fail(err, errlen, "--user: '%s' is not a user name", value);
+	}
+	return set_string(&cfg->user, value, "--user", err, errlen);
+}
+
 static int set_state_dir(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	if (value[0] == '\0')
@@ -751,6 +764,9 @@ static const struct opt options[] = {
 	{"state-dir", OPT_VALUE, "DIR",
 	 "generated files, such as a self-signed certificate (default " TERND_DEFAULT_STATE_DIR ")",
 	 set_state_dir},
+	{"user", OPT_VALUE, "NAME",
+	 "after binding the listeners, run as this user (its uid, gid and groups); needs root",
+	 set_user},
 	{"proxy-from", OPT_VALUE, "CIDR[,CIDR...]",
 	 "connections from these networks begin with a PROXY header (HAProxy v1/v2); repeatable",
 	 set_proxy_from},
@@ -763,7 +779,8 @@ static const struct opt options[] = {
 	 set_xforward_from},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
-	{"check-config", OPT_ACTION, NULL, "print the effective configuration and exit",
+	{"check-config", OPT_ACTION, NULL,
+	 "report every problem (exit 64), else print the effective configuration and exit",
 	 set_check_config},
 	{"help", OPT_ACTION, NULL, "show this help and exit", set_help},
 	{"version", OPT_ACTION, NULL, "show the version and exit", set_version},
@@ -791,6 +808,36 @@ static const struct opt *find_option(const char *name, size_t len)
 static bool takes_value_on_cmdline(const struct opt *o)
 {
 	return o->kind == OPT_VALUE || (o->kind == OPT_ACTION && o->arg != NULL);
+}
+
+/* ---- problems --------------------------------------------------------- */
+
+void ternd_config_problem(struct ternd_config *cfg, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	char **grown = realloc(cfg->problems, (cfg->problem_count + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		cfg->problem_count++; /* counted, so the check still fails */
+		return;
+	}
+	cfg->problems = grown;
+	cfg->problems[cfg->problem_count++] = strdup(msg);
+}
+
+/* A usage problem stops parsing, unless problems are being collected: then
+ * it is recorded and parsing goes on. Other errors (out of memory) stop it
+ * either way. */
+static int keep_going(struct ternd_config *cfg, int rc, const char *err)
+{
+	if (rc != TERND_EX_USAGE || !cfg->collect_problems)
+		return rc;
+	ternd_config_problem(cfg, "%s", err);
+	return TERND_EX_OK;
 }
 
 /* ---- config file ------------------------------------------------------ */
@@ -880,7 +927,7 @@ int ternd_config_parse_text(struct ternd_config *cfg, const char *text, const ch
 		else
 			rc = parse_line(cfg, line, name, lineno, err, errlen);
 		free(line);
-		if (rc != TERND_EX_OK)
+		if ((rc = keep_going(cfg, rc, err)) != TERND_EX_OK)
 			return rc;
 		p += len;
 		if (*p == '\n')
@@ -1027,6 +1074,8 @@ static unsigned list_group(const struct opt *o)
 
 int ternd_config_check(const struct ternd_config *cfg, char *err, size_t errlen)
 {
+	if (cfg->user != NULL && strcmp(cfg->user, "root") == 0)
+		return usage_fail(err, errlen, "--user root: name the unprivileged user to run as");
 	if (cfg->tls_cert_count != cfg->tls_key_count)
 		return usage_fail(err, errlen,
 			    "--tls-cert and --tls-key go in pairs: %u certificate%s but %u key%s",
@@ -1043,28 +1092,45 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 	if (errlen > 0)
 		err[0] = '\0';
 
+	/* --check-config is asked for every problem, not the first one. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--check-config") == 0)
+			cfg->collect_problems = true;
+	}
+
 	/* Pass 1: syntax of every flag, and find --config: the file is read
 	 * before any flag applies, whatever the order on the command line. */
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
-		if (o == NULL)
-			return rc;
-		if (o->set == set_config && (rc = set_config(cfg, value, err, errlen)) != 0)
+		if (o == NULL) {
+			if ((rc = keep_going(cfg, rc, err)) != TERND_EX_OK)
+				return rc;
+			continue;
+		}
+		if (o->set == set_config && (rc = set_config(cfg, value, err, errlen)) != 0 &&
+		    (rc = keep_going(cfg, rc, err)) != TERND_EX_OK)
 			return rc;
 		if (o->set == set_help || o->set == set_version)
 			o->set(cfg, NULL, err, errlen);
 	}
 	if (cfg->help || cfg->version)
 		return TERND_EX_OK;
-	if (cfg->config_file != NULL && (rc = parse_file(cfg, cfg->config_file, err, errlen)) != 0)
-		return rc;
+	if (cfg->config_file != NULL && (rc = parse_file(cfg, cfg->config_file, err, errlen)) != 0) {
+		/* An unreadable file is one more problem to report. */
+		if (!cfg->collect_problems)
+			return rc;
+		ternd_config_problem(cfg, "%s", err);
+	}
 
 	/* Pass 2: the command line overrides the file. */
 	bool replaced[8] = {false}; /* by list_group(): 1..7 */
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
-		if (o == NULL)
-			return rc;
+		if (o == NULL) {
+			if (!cfg->collect_problems)
+				return rc;
+			continue; /* pass 1 recorded it */
+		}
 		if (o->set == set_config)
 			continue;
 		unsigned group = list_group(o);
@@ -1072,7 +1138,8 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 			clear_list_of(cfg, o);
 			replaced[group] = true;
 		}
-		if ((rc = o->set(cfg, value != NULL ? value : "yes", err, errlen)) != TERND_EX_OK)
+		if ((rc = o->set(cfg, value != NULL ? value : "yes", err, errlen)) != TERND_EX_OK &&
+		    (rc = keep_going(cfg, rc, err)) != TERND_EX_OK)
 			return rc;
 	}
 	/* The default plain listener is for "run it and try it"; a
@@ -1081,7 +1148,13 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 	if (cfg->listen_count == 0 && cfg->tls_listen_count == 0 && cfg->submission_count == 0 &&
 	    (rc = set_listen(cfg, TERND_DEFAULT_LISTEN, err, errlen)) != 0)
 		return rc;
-	return ternd_config_check(cfg, err, errlen);
+	rc = keep_going(cfg, ternd_config_check(cfg, err, errlen), err);
+	if (rc == TERND_EX_OK && cfg->problem_count > 0) {
+		snprintf(err, errlen, "%s",
+			 cfg->problems[0] != NULL ? cfg->problems[0] : "out of memory");
+		return TERND_EX_USAGE;
+	}
+	return rc;
 }
 
 /* ---- the rest --------------------------------------------------------- */
@@ -1120,6 +1193,10 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->tls_client_ca);
 	free(cfg->state_dir);
 	free(cfg->users_file);
+	free(cfg->user);
+	for (unsigned i = 0; i < cfg->problem_count && cfg->problems != NULL; i++)
+		free(cfg->problems[i]);
+	free(cfg->problems);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1231,6 +1308,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "# xforward-from = (none: XFORWARD refused)\n");
 	fprintf(out, "state-dir = %s\n",
 		cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
+	if (cfg->user != NULL)
+		fprintf(out, "user = %s\n", cfg->user);
+	else
+		fprintf(out, "# user = (none: keep the user ternd started as)\n");
 	for (unsigned i = 0; i < cfg->proxy_from_count; i++)
 		fprintf(out, "proxy-from = %s\n", cfg->proxy_from[i]);
 	if (cfg->proxy_from_count == 0)

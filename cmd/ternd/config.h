@@ -143,6 +143,18 @@ struct ternd_config {
 	char *proxy_from[TERND_MAX_PROXY_FROM + 1];
 	unsigned proxy_from_count;
 
+	/* The account ternd switches to after binding its listeners (uid,
+	 * gid and supplementary groups); NULL: stay as started. */
+	char *user;
+
+	/* Problems found while parsing, kept instead of stopping at the first
+	 * when collect_problems is set (--check-config on the command line
+	 * sets it; SIGHUP's re-read sets it before parsing): one message per
+	 * problem, "FILE:LINE: ..." for the config file. */
+	bool collect_problems;
+	char **problems;
+	unsigned problem_count;
+
 	/* Actions rather than settings (command line only). */
 	bool help;
 	bool version;
@@ -158,7 +170,10 @@ void ternd_config_free(struct ternd_config *cfg);
 /* Parses argv (argv[0] is skipped), reading the --config file first when
  * one is named, then checks the settings that depend on each other
  * (ternd_config_check). Returns TERND_EX_OK, TERND_EX_USAGE or TERND_EX_NOINPUT
- * with a one-line message (no "ternd: " prefix, no newline) in err. */
+ * with a one-line message (no "ternd: " prefix, no newline) in err. With
+ * collect_problems set (or --check-config in argv), every bad flag, key
+ * and value is recorded in cfg->problems and parsing goes on; the result
+ * is then TERND_EX_USAGE, with the first problem in err, if there was any. */
 int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, char *err,
 		       size_t errlen);
 
@@ -170,6 +185,11 @@ int ternd_config_parse_text(struct ternd_config *cfg, const char *text, const ch
 /* Checks what no single flag can: certificates and keys come in pairs.
  * Returns TERND_EX_OK or TERND_EX_USAGE with a message in err. */
 int ternd_config_check(const struct ternd_config *cfg, char *err, size_t errlen);
+
+/* Records a problem (collect_problems mode); out of memory drops the
+ * message but still counts it. */
+__attribute__((format(printf, 2, 3))) void ternd_config_problem(struct ternd_config *cfg,
+								 const char *fmt, ...);
 
 /* Writes the effective configuration in config file syntax. */
 void ternd_config_print(const struct ternd_config *cfg, FILE *out);

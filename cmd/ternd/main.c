@@ -16,11 +16,13 @@
 #include "tern/smtp.h"
 
 #include "auth.h"
+#include "check.h"
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
 #include "maildir.h"
 #include "passwd.h"
+#include "privs.h"
 #include "selfsigned.h"
 
 /* --listen's greeting delay when none is given (ms). */
@@ -33,6 +35,10 @@ struct signal_state {
 	tern_smtp_server *server;
 	struct ternd_auth *auth; /* NULL without --users */
 	sigset_t set;
+	/* SIGHUP parses the command line and --config file again with these. */
+	const struct ternd_config *cfg;
+	int argc;
+	char *const *argv;
 };
 
 /* Signals are taken synchronously with sigwait() on a thread of their own:
@@ -48,6 +54,95 @@ static const char *signal_name(int sig)
 	}
 }
 
+/* The lines of ternd_config_print's output, for comparing two configurations. */
+static char *config_text(const struct ternd_config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (out == NULL)
+		return NULL;
+	ternd_config_print(cfg, out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Logs each line of a that is not a line of b. */
+static unsigned log_missing_lines(const char *a, const char *b, const char *what)
+{
+	unsigned n = 0;
+
+	for (const char *p = a; *p != '\0';) {
+		size_t len = strcspn(p, "\n");
+		bool found = false;
+
+		for (const char *q = b; *q != '\0' && !found;) {
+			size_t qlen = strcspn(q, "\n");
+			found = qlen == len && memcmp(p, q, len) == 0;
+			q += qlen + (q[qlen] == '\n');
+		}
+		if (!found && p[0] != '#') {
+			ternd_log(TERN_LOG_WARNING, NULL, "SIGHUP: %s %.*s", what, (int)len, p);
+			n++;
+		}
+		p += len + (p[len] == '\n');
+	}
+	return n;
+}
+
+/* SIGHUP re-reads the --config file with the same command line over it.
+ * The library copied its options when the server was made and sessions
+ * hold pointers into them, so settings cannot change under a running
+ * server: a deliberate compromise (no tern_smtp_server_reconfigure yet).
+ * What does apply live is the content of the certificate, key and users
+ * files, reloaded by the caller; every other change is named here as
+ * waiting for a restart, and a file with mistakes is reported whole and
+ * changes nothing. */
+static void reread_config(const struct signal_state *st)
+{
+	struct ternd_config next;
+	char err[1024];
+
+	if (st->cfg->config_file == NULL)
+		return;
+	ternd_config_init(&next);
+	next.collect_problems = true;
+	int rc = ternd_config_parse(&next, st->argc, st->argv, err, sizeof(err));
+	if (rc != TERND_EX_OK) {
+		for (unsigned i = 0; i < next.problem_count; i++)
+			ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: %s",
+				  next.problems != NULL && next.problems[i] != NULL ? next.problems[i]
+										    : "out of memory");
+		if (next.problem_count == 0)
+			ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: %s", err);
+		ternd_log(TERN_LOG_ERROR, NULL,
+			  "SIGHUP: %s not applied; ternd goes on with the configuration it has",
+			  st->cfg->config_file);
+		ternd_config_free(&next);
+		return;
+	}
+	char *was = config_text(st->cfg), *now = config_text(&next);
+	if (was != NULL && now != NULL) {
+		unsigned changed = log_missing_lines(now, was, "changed, needs a restart:");
+		changed += log_missing_lines(was, now, "running with:");
+		if (changed == 0)
+			ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: %s re-read, no setting changed",
+				  st->cfg->config_file);
+		else
+			ternd_log(TERN_LOG_WARNING, NULL,
+				  "SIGHUP: %s re-read: changed settings take effect when ternd "
+				  "restarts (certificates and users are reloaded now)",
+				  st->cfg->config_file);
+	}
+	free(was);
+	free(now);
+	ternd_config_free(&next);
+}
+
 static void *signal_thread(void *arg)
 {
 	struct signal_state *st = arg;
@@ -57,6 +152,7 @@ static void *signal_thread(void *arg)
 		if (sigwait(&st->set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			reread_config(st);
 			/* Certificates renewed on disk (certbot and friends)
 			 * take effect for new connections; live ones keep
 			 * theirs, so nothing is dropped. */
@@ -248,9 +344,72 @@ static void startup_line(const struct ternd_config *cfg)
 	fprintf(stderr, "%s\n", line);
 }
 
-static int run(struct ternd_config *cfg)
+/* After the switch to --user: the Maildir root must be writable, or no
+ * mail could ever be stored; files that SIGHUP re-reads should be
+ * readable, or the next reload fails (said now, not at the reload). */
+static int check_as_user(const struct ternd_config *cfg, const struct tls_files *tf)
+{
+	if (!cfg->discard && access(cfg->maildir, W_OK | X_OK) != 0) {
+		fprintf(stderr,
+			"ternd: --maildir %s: user %s cannot write there (%s); give it to the user "
+			"(chown -R %s) or use a directory ternd creates\n",
+			cfg->maildir, cfg->user, strerror(errno), cfg->user);
+		return TERND_EX_CANTCREAT;
+	}
+	const char *files[2 * TERND_MAX_TLS_CERTS + 3];
+	size_t n = 0;
+	for (size_t i = 0; tf->certs[i] != NULL; i++) {
+		files[n++] = tf->certs[i];
+		files[n++] = tf->keys[i];
+	}
+	files[n++] = cfg->users_file;
+	files[n++] = cfg->config_file;
+	for (size_t i = 0; i < n; i++) {
+		if (files[i] != NULL && access(files[i], R_OK) != 0)
+			ternd_log(TERN_LOG_WARNING, NULL,
+				  "user %s cannot read %s (%s): a SIGHUP will not reload it",
+				  cfg->user, files[i], strerror(errno));
+	}
+	return TERND_EX_OK;
+}
+
+/* What ternd created while root (directories from the first missing one
+ * down) goes to the --user, which has to write or re-read it later. */
+static void give_to_user(char *created, const char *path, const struct ternd_user *u,
+			 const char *flag)
+{
+	if (created == NULL)
+		return;
+	int err = ternd_chown_created(created, path, u);
+	if (err != 0)
+		ternd_log(TERN_LOG_WARNING, NULL, "%s %s: cannot give it to %s: %s", flag, path,
+			  u->name, strerror(err));
+	free(created);
+}
+
+static int run(struct ternd_config *cfg, int argc, char **argv)
 {
 	ternd_log_set_level(cfg->log_level);
+
+	/* --user: root opens and binds what needs root, then becomes the
+	 * user (ternd_drop_privileges) before a session starts. Running as
+	 * root without it works, as it always did, but is worth a warning. */
+	struct ternd_user user = {0};
+	if (cfg->user != NULL && !cfg->check_config) {
+		char uerr[512];
+
+		if (geteuid() != 0) {
+			fprintf(stderr, "ternd: --user %s: only root can switch users\n", cfg->user);
+			return TERND_EX_USAGE;
+		}
+		if (ternd_user_lookup(&user, cfg->user, uerr, sizeof(uerr)) != 0) {
+			fprintf(stderr, "ternd: %s\n", uerr);
+			return TERND_EX_USAGE;
+		}
+	} else if (geteuid() == 0 && !cfg->check_config) {
+		ternd_log(TERN_LOG_WARNING, NULL,
+			  "running as root: --user NAME switches to NAME after binding");
+	}
 
 	/* A vanished client must be an error return, not a dead daemon; a
 	 * file size limit must be EFBIG (552 5.3.4), not a killed process. */
@@ -281,10 +440,21 @@ static int run(struct ternd_config *cfg)
 		ternd_auth_install(&auth, cfg, &opts);
 	}
 	struct tls_files tf;
+	char *state_created = user.name != NULL ? ternd_missing_prefix(cfg->state_dir) : NULL;
 	int rc = setup_tls(cfg, &tf, &opts);
 	if (rc != TERND_EX_OK) {
+		free(state_created);
 		ternd_auth_close(&auth);
 		return rc;
+	}
+	if (state_created != NULL) {
+		/* A new state directory: its certificate was made just now,
+		 * and SIGHUP re-reads it as the user. */
+		if (tf.made_cert != NULL) {
+			give_to_user(strdup(state_created), tf.made_cert, &user, "--state-dir");
+			give_to_user(strdup(state_created), tf.made_key, &user, "--state-dir");
+		}
+		give_to_user(state_created, cfg->state_dir, &user, "--state-dir");
 	}
 	if (cfg->check_config) {
 		rc = make_server(cfg, &opts, &server);
@@ -299,7 +469,12 @@ static int run(struct ternd_config *cfg)
 	}
 
 	if (!cfg->discard) {
+		char *created = user.name != NULL ? ternd_missing_prefix(cfg->maildir) : NULL;
 		int err = maildir_open(&delivery.md, cfg->maildir, cfg->hostname);
+		if (err == 0)
+			give_to_user(created, cfg->maildir, &user, "--maildir");
+		else
+			free(created);
 		if (err != 0) {
 			fprintf(stderr, "ternd: --maildir %s: %s\n", cfg->maildir, strerror(err));
 			free_tls(&tf);
@@ -335,36 +510,59 @@ static int run(struct ternd_config *cfg)
 		return rc;
 	}
 
+	/* Bind first, so "listening" is only said once it is true, and so
+	 * that port 25 is ours before root is given up. */
+	rc = tern_smtp_server_open(server, cfg->workers);
+	int saved_errno = errno;
+	int status = TERND_EX_OK;
+	if (rc == 0 && user.name != NULL) {
+		char uerr[512];
+
+		if (ternd_drop_privileges(&user, uerr, sizeof(uerr)) != 0) {
+			fprintf(stderr, "ternd: %s\n", uerr);
+			status = TERND_EX_OSERR;
+		} else {
+			ternd_log(TERN_LOG_INFO, NULL, "running as %s (uid %u, gid %u)", user.name,
+				  (unsigned)user.uid, (unsigned)user.gid);
+			status = check_as_user(cfg, &tf);
+		}
+	}
+
+	/* The signal thread starts after the switch: no thread of ours
+	 * ever runs with root's credentials next to a session. A signal sent
+	 * before it exists waits, pending. */
 	st.server = server;
 	st.auth = cfg->users_file ? &auth : NULL;
+	st.cfg = cfg;
+	st.argc = argc;
+	st.argv = argv;
 	pthread_t sig_tid;
-	int perr = pthread_create(&sig_tid, NULL, signal_thread, &st);
-	if (perr != 0) {
-		fprintf(stderr, "ternd: cannot start the signal thread: %s\n", strerror(perr));
-		tern_smtp_server_close(server);
-		tern_smtp_server_destroy(&server);
-		maildir_close(&delivery.md);
-		free_tls(&tf);
-		ternd_auth_close(&auth);
-		return TERND_EX_OSERR;
+	bool sig_thread = false;
+	if (rc == 0 && status == TERND_EX_OK) {
+		int perr = pthread_create(&sig_tid, NULL, signal_thread, &st);
+		if (perr != 0) {
+			fprintf(stderr, "ternd: cannot start the signal thread: %s\n",
+				strerror(perr));
+			status = TERND_EX_OSERR;
+		} else {
+			sig_thread = true;
+			startup_line(cfg);
+			rc = tern_smtp_server_run(server, cfg->workers);
+			saved_errno = errno;
+		}
 	}
 
-	/* Bind first, so "listening" is only said once it is true. */
-	rc = tern_smtp_server_open(server, cfg->workers);
-	if (rc == 0) {
-		startup_line(cfg);
-		rc = tern_smtp_server_run(server, cfg->workers);
+	if (sig_thread) {
+		pthread_mutex_lock(&st.lock);
+		st.server = NULL;
+		pthread_mutex_unlock(&st.lock);
+		pthread_cancel(sig_tid);
+		pthread_join(sig_tid, NULL);
 	}
-	int saved_errno = errno;
 
-	pthread_mutex_lock(&st.lock);
-	st.server = NULL;
-	pthread_mutex_unlock(&st.lock);
-	pthread_cancel(sig_tid);
-	pthread_join(sig_tid, NULL);
-
-	int status = TERND_EX_OK;
-	if (rc != 0) {
+	if (status != TERND_EX_OK) {
+		/* said above */
+	} else if (rc != 0) {
 		if (rc == TERN_EIO)
 			fprintf(stderr, "ternd: cannot listen: %s\n", strerror(saved_errno));
 		else
@@ -390,7 +588,24 @@ int main(int argc, char **argv)
 	char err[1024];
 	ternd_config_init(&cfg);
 	int rc = ternd_config_parse(&cfg, argc, argv, err, sizeof(err));
-	if (rc == TERND_EX_USAGE) {
+	if (cfg.collect_problems && !cfg.help && !cfg.version &&
+	    (rc == TERND_EX_OK || cfg.problem_count > 0)) {
+		/* --check-config: every problem parsing found, then the files
+		 * and the user; all of them, then 64. Clean: the library's
+		 * own check (make_server) and the effective configuration. */
+		ternd_check_files(&cfg);
+		for (unsigned i = 0; i < cfg.problem_count; i++)
+			fprintf(stderr, "ternd: %s\n",
+				cfg.problems != NULL && cfg.problems[i] != NULL ? cfg.problems[i]
+										: "out of memory");
+		if (cfg.problem_count > 0) {
+			fprintf(stderr, "ternd: %u problem%s found\n", cfg.problem_count,
+				cfg.problem_count == 1 ? "" : "s");
+			rc = TERND_EX_USAGE;
+		} else {
+			rc = run(&cfg, argc, argv);
+		}
+	} else if (rc == TERND_EX_USAGE) {
 		rc = usage_error(err);
 	} else if (rc != TERND_EX_OK) {
 		fprintf(stderr, "ternd: %s\n", err);
@@ -399,7 +614,7 @@ int main(int argc, char **argv)
 	} else if (cfg.version) {
 		printf("ternd %s (libtern %s)\n", TERN_VERSION_STRING, tern_version());
 	} else {
-		rc = run(&cfg);
+		rc = run(&cfg, argc, argv);
 	}
 	ternd_config_free(&cfg);
 	return rc;

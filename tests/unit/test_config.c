@@ -933,9 +933,107 @@ static void test_xclient_from(void **state)
 	unlink(path);
 }
 
+/* --user: a name (checked for shape only), a config key, printed. */
+static void test_user(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--user", "nobody"), TERND_EX_OK);
+	assert_string_equal(cfg.user, "nobody");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "\nuser = nobody\n"));
+	free(text);
+	ternd_config_free(&cfg);
+
+	ternd_config_init(&cfg);
+	assert_int_equal(ternd_config_parse_text(&cfg, "user = mail\n", "t.conf", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_string_equal(cfg.user, "mail");
+	ternd_config_free(&cfg);
+
+	static const char *const bad[] = {"", "a b", "x:y", "../x", "root"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--user", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--user"));
+		ternd_config_free(&cfg);
+	}
+	/* Not given: nobody to switch to. */
+	assert_int_equal(PARSE(&cfg, "--listen", "127.0.0.1:25"), TERND_EX_OK);
+	assert_null(cfg.user);
+	ternd_config_free(&cfg);
+}
+
+/* --check-config collects every problem of the file and the command line,
+ * with FILE:LINE; without it, parsing stops at the first. */
+static void test_every_problem(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/tern-test-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "max-size = 5Q\n# fine\nbogus = 1\nworkers = 0\nlmtp = maybe\n"
+			 "listen = 127.0.0.1:2525\ntls-cert = a.crt\n");
+	struct ternd_config cfg;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--config", path, "--check-config", "--max-clients", "x",
+			       "--nope"),
+			 TERND_EX_USAGE);
+	static const char *const want[] = {
+		"unknown flag '--nope'",
+		":1: --max-size: '5Q' is not a size",
+		":3: unknown key 'bogus'",
+		":4: --workers: '0' is out of range",
+		":5: lmtp: 'maybe' is not yes or no",
+		"--max-clients: 'x' is not a number",
+		"--tls-cert and --tls-key go in pairs",
+	};
+	assert_int_equal(cfg.problem_count, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		if (strstr(cfg.problems[i], want[i]) == NULL)
+			fail_msg("problem %zu: '%s', want '%s'", i, cfg.problems[i], want[i]);
+		if (i >= 1 && i <= 4 && strncmp(cfg.problems[i], path, strlen(path)) != 0)
+			fail_msg("problem %zu: '%s' does not name %s", i, cfg.problems[i], path);
+	}
+	assert_string_equal(err, cfg.problems[0]);
+	/* The good lines still apply. */
+	assert_int_equal(cfg.listen_count, 1);
+	ternd_config_free(&cfg);
+
+	/* Without --check-config: the first problem only. */
+	assert_int_equal(PARSE(&cfg, "--config", path, "--max-clients", "x"), TERND_EX_USAGE);
+	assert_int_equal(cfg.problem_count, 0);
+	assert_non_null(strstr(err, ":1: --max-size"));
+	ternd_config_free(&cfg);
+
+	/* A missing --config file is one more problem, not the end. */
+	assert_int_equal(PARSE(&cfg, "--config", "/nonexistent/ternd.conf", "--check-config",
+			       "--workers", "0"),
+			 TERND_EX_USAGE);
+	assert_int_equal(cfg.problem_count, 2);
+	assert_non_null(strstr(cfg.problems[0], "cannot read /nonexistent/ternd.conf"));
+	ternd_config_free(&cfg);
+
+	/* Clean: OK and nothing recorded. */
+	assert_int_equal(PARSE(&cfg, "--check-config", "--workers", "2"), TERND_EX_OK);
+	assert_int_equal(cfg.problem_count, 0);
+	assert_true(cfg.check_config);
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user),
+		cmocka_unit_test(test_every_problem),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_tls_and_auth_flags),
 		cmocka_unit_test(test_tls_pairs),
