@@ -204,6 +204,43 @@ static int set_max_clients(struct ternd_config *cfg, const char *value, char *er
 	return set_uint(&cfg->max_clients, value, "--max-clients", 0, 10000000, err, errlen);
 }
 
+static int set_max_per_ip(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_uint(&cfg->max_per_ip, value, "--max-per-ip", 0, 10000000, err, errlen);
+}
+
+static int set_max_conn_rate(struct ternd_config *cfg, const char *value, char *err,
+			     size_t errlen)
+{
+	return set_uint(&cfg->max_conn_rate, value, "--max-conn-rate", 0, 10000000, err, errlen);
+}
+
+static int set_max_messages_per_conn(struct ternd_config *cfg, const char *value, char *err,
+				     size_t errlen)
+{
+	return set_uint(&cfg->max_messages_per_conn, value, "--max-messages-per-conn", 0,
+			100000000, err, errlen);
+}
+
+static int set_max_rcpts_per_conn(struct ternd_config *cfg, const char *value, char *err,
+				  size_t errlen)
+{
+	return set_uint(&cfg->max_rcpts_per_conn, value, "--max-rcpts-per-conn", 0, 100000000,
+			err, errlen);
+}
+
+static int set_max_auth_failures_per_ip(struct ternd_config *cfg, const char *value, char *err,
+					size_t errlen)
+{
+	return set_uint(&cfg->max_auth_failures_per_ip, value, "--max-auth-failures-per-ip", 0,
+			10000000, err, errlen);
+}
+
+static int set_ban_seconds(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_uint(&cfg->ban_seconds, value, "--ban-seconds", 1, 366u * 86400u, err, errlen);
+}
+
 /* RFC 5321 4.5.3.1.4: a command line of 512 octets must be accepted. */
 static int set_max_line_length(struct ternd_config *cfg, const char *value, char *err,
 			       size_t errlen)
@@ -689,6 +726,22 @@ static const struct opt options[] = {
 	 set_max_recipients},
 	{"max-clients", OPT_VALUE, "N", "simultaneous connections, 0 = unlimited (default 0)",
 	 set_max_clients},
+	{"max-per-ip", OPT_VALUE, "N",
+	 "simultaneous connections per client address (IPv6: per /64), 0 = none (default 100)",
+	 set_max_per_ip},
+	{"max-conn-rate", OPT_VALUE, "N",
+	 "connections per client address per minute, 0 = none (default 0)", set_max_conn_rate},
+	{"max-messages-per-conn", OPT_VALUE, "N",
+	 "messages (MAIL FROM) per connection, 0 = none (default 1000)",
+	 set_max_messages_per_conn},
+	{"max-rcpts-per-conn", OPT_VALUE, "N",
+	 "recipients per connection over all its messages, 0 = none (default 10000)",
+	 set_max_rcpts_per_conn},
+	{"max-auth-failures-per-ip", OPT_VALUE, "N",
+	 "failed AUTH per client address in 10 minutes before a ban, 0 = none (default 10)",
+	 set_max_auth_failures_per_ip},
+	{"ban-seconds", OPT_VALUE, "SECONDS",
+	 "how long a ban for failed AUTH lasts (default 600)", set_ban_seconds},
 	{"max-line-length", OPT_VALUE, "N", "command line length incl. CRLF (default 2048)",
 	 set_max_line_length},
 	{"max-data-line-length", OPT_VALUE, "N", "message line length incl. CRLF (default 1000)",
@@ -1170,6 +1223,12 @@ void ternd_config_init(struct ternd_config *cfg)
 	cfg->auth_methods = TERND_AUTH_DEFAULT;
 	cfg->tls_min_version = TERND_TLS_1_2;
 	cfg->max_auth_failures = TERND_DEFAULT_MAX_AUTH_FAILURES;
+	cfg->max_per_ip = TERND_DEFAULT_MAX_PER_IP;
+	cfg->max_conn_rate = TERND_DEFAULT_MAX_CONN_RATE;
+	cfg->max_messages_per_conn = TERND_DEFAULT_MAX_MESSAGES_PER_CONN;
+	cfg->max_rcpts_per_conn = TERND_DEFAULT_MAX_RCPTS_PER_CONN;
+	cfg->max_auth_failures_per_ip = TERND_DEFAULT_MAX_AUTH_FAILURES_PER_IP;
+	cfg->ban_seconds = TERND_DEFAULT_BAN_SECONDS;
 	cfg->hash_threads = TERND_DEFAULT_HASH_THREADS;
 }
 
@@ -1227,6 +1286,12 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "# max-size = 26214400\n");
 	print_uint(out, "max-recipients", cfg->max_recipients, "100");
 	fprintf(out, "max-clients = %u\n", cfg->max_clients);
+	fprintf(out, "max-per-ip = %u\n", cfg->max_per_ip);
+	fprintf(out, "max-conn-rate = %u\n", cfg->max_conn_rate);
+	fprintf(out, "max-messages-per-conn = %u\n", cfg->max_messages_per_conn);
+	fprintf(out, "max-rcpts-per-conn = %u\n", cfg->max_rcpts_per_conn);
+	fprintf(out, "max-auth-failures-per-ip = %u\n", cfg->max_auth_failures_per_ip);
+	fprintf(out, "ban-seconds = %u\n", cfg->ban_seconds);
 	print_uint(out, "max-line-length", cfg->max_line_length, "2048");
 	print_uint(out, "max-data-line-length", cfg->max_data_line_length, "1000");
 	print_uint(out, "max-bad-commands", cfg->max_bad_commands, "10");
@@ -1344,6 +1409,12 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->size = cfg->max_size;
 	opts->lmtp = cfg->lmtp;
 	opts->max_clients = cfg->max_clients;
+	opts->max_per_ip = cfg->max_per_ip;
+	opts->max_conn_rate = cfg->max_conn_rate;
+	opts->max_messages_per_conn = cfg->max_messages_per_conn;
+	opts->max_rcpts_per_conn = cfg->max_rcpts_per_conn;
+	opts->max_auth_failures_per_ip = cfg->max_auth_failures_per_ip;
+	opts->ban_seconds = cfg->ban_seconds;
 	if (cfg->max_line_length != 0)
 		opts->max_line_length = cfg->max_line_length;
 	if (cfg->max_data_line_length != 0)

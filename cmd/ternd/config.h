@@ -39,6 +39,13 @@
 #define TERND_MAX_TLS_CERTS 32
 #define TERND_DEFAULT_STATE_DIR "./ternd-state"
 #define TERND_DEFAULT_MAX_AUTH_FAILURES 3
+/* Abuse limits: the library's defaults (include/tern/smtp.h says why). */
+#define TERND_DEFAULT_MAX_PER_IP 100
+#define TERND_DEFAULT_MAX_CONN_RATE 0
+#define TERND_DEFAULT_MAX_MESSAGES_PER_CONN 1000
+#define TERND_DEFAULT_MAX_RCPTS_PER_CONN 10000
+#define TERND_DEFAULT_MAX_AUTH_FAILURES_PER_IP 10
+#define TERND_DEFAULT_BAN_SECONDS 600
 #define TERND_DEFAULT_HASH_THREADS 2
 #define TERND_MAX_HASH_THREADS 64
 
@@ -80,6 +87,14 @@ struct ternd_config {
 	bool max_size_set;          /* false: the library default (25 MiB) */
 	unsigned max_recipients;    /* 0 = library default (100) */
 	unsigned max_clients;       /* 0 = unlimited */
+	/* Abuse limits per client network (tern_smtp_options max_per_ip,
+	 * ...); the TERND_DEFAULT_* above unless given; 0 = no limit. */
+	unsigned max_per_ip;
+	unsigned max_conn_rate;     /* per minute */
+	unsigned max_messages_per_conn;
+	unsigned max_rcpts_per_conn;
+	unsigned max_auth_failures_per_ip; /* per 10 minutes, then a ban */
+	unsigned ban_seconds;       /* 1.. */
 	unsigned max_line_length;   /* 0 = library default */
 	unsigned max_data_line_length;
 	unsigned max_bad_commands;

@@ -414,6 +414,62 @@ typedef struct tern_smtp_options {
 	/* A message with more Received: headers than this is a mail loop:
 	 * 554 5.4.6 (Postfix's hopcount_limit). Default (and 0) 50. */
 	unsigned max_received_headers;
+
+	/* ---- abuse limits ----
+	 * Counted per client network, after any PROXY header (the real
+	 * client), in one table per server shared by its workers: an IPv4
+	 * address, or an IPv6 address cut to abuse_ipv6_prefix bits. A refused
+	 * connection gets its reply at once, before any greeting delay or
+	 * reverse lookup, and is closed without reading a command:
+	 *   over max_per_ip:    421 4.7.0 <name> Too many connections from your address
+	 *   over max_conn_rate: 421 4.7.0 <name> Too many connections per minute
+	 *   banned:             421 4.7.0 <name> Your address is temporarily banned
+	 * A ban is 421, not 554: it is temporary, and a well-behaved MTA
+	 * (perhaps one of many behind a banned NAT) must retry later rather
+	 * than bounce the mail. For each limit, 0 means none. The table holds
+	 * at most 65536 networks; when it is full, networks it does not know
+	 * yet are served without being counted (fail open: whoever fills it
+	 * does not lock everyone else out). */
+	/* Open connections per network. Default 100: more than one busy
+	 * provider's outbound host or a NAT'd office holds at once (Postfix
+	 * allows 50 per address), far fewer than a flood. */
+	unsigned max_per_ip;
+	/* Connections per network per minute (a fixed window; refused ones
+	 * count too). Default 0, none, as Postfix's
+	 * smtpd_client_connection_rate_limit: a fair rate depends on the site
+	 * (a relay's own hosts, a test rig, monitoring open many connections
+	 * from one address), and max_per_ip already bounds what one network
+	 * holds at once. A port 25 server facing strangers might set 600. */
+	unsigned max_conn_rate;
+	/* Transactions (accepted MAIL FROM) per connection; the next MAIL gets
+	 * 421 4.7.0 Too many messages in this session, and the session ends.
+	 * Default 1000 (Exim's smtp_accept_max_per_connection): a sender with
+	 * more reconnects, so one connection cannot hold a worker forever. */
+	unsigned max_messages_per_conn;
+	/* Recipients accepted per connection, over all its transactions; the
+	 * next RCPT gets 421 4.7.0 Too many recipients in this session.
+	 * Default 10000: 100 messages at max_recipients' 100. */
+	unsigned max_rcpts_per_conn;
+	/* Failed AUTH attempts (a 535, malformed data) per network in 10
+	 * minutes; reaching it bans the network for ban_seconds: that session
+	 * and every AUTH of the network's other sessions get 421 4.7.0, new
+	 * connections the ban's 421. Default 10: a user who mistypes a
+	 * password a few times is not banned, a guesser is after ten tries
+	 * (max_auth_failures still ends each session sooner). */
+	unsigned max_auth_failures_per_ip;
+	/* Seconds a ban for failed AUTH lasts, and tern_smtp_server_ban()'s
+	 * with 0. Default (and 0) 600; at most 31622400 (366 days). */
+	unsigned ban_seconds;
+	/* IPv6 clients are counted by this many leading bits. Default (and
+	 * 0) 64: a /64 is one LAN, the smallest block a site gets, and a host
+	 * has as many addresses in it as it wants. 128 counts each address. */
+	unsigned abuse_ipv6_prefix;
+	/* Networks (CIDR strings as proxy_from; NULL-terminated) never
+	 * limited, counted or banned: a webmail host, a trusted relay.
+	 * Copied at tern_smtp_server_new() (TERN_EINVAL for a bad one).
+	 * Default NULL: nobody, not even loopback (an embedder that wants it
+	 * says so; ternd's --abuse-exempt). */
+	const char *const *abuse_exempt;
 } tern_smtp_options;
 
 /* Fills *opts with the defaults above (zeroes everything else, callbacks
@@ -624,6 +680,25 @@ void tern_smtp_server_destroy(tern_smtp_server **server);
 /* Actual bound port of the n-th listen address (useful with port 0).
  * Returns 0 when not bound. */
 unsigned tern_smtp_server_bound_port(const tern_smtp_server *server, unsigned n);
+
+/* Bans the client network of ip (a numeric IPv4 or IPv6 address; IPv6 is
+ * banned by its abuse_ipv6_prefix network) for seconds (0: the ban_seconds
+ * option), replacing any ban it had: its new connections get
+ * "421 4.7.0 <name> Your address is temporarily banned" at once, and AUTH
+ * in its open sessions 421 4.7.0 (open sessions are not cut otherwise).
+ * Bans live in memory, in the server's abuse table (see max_per_ip), and
+ * end at their time, with tern_smtp_server_unban() or with the server.
+ * An address in abuse_exempt is never refused. Thread-safe: any thread,
+ * any time between tern_smtp_server_new() and tern_smtp_server_destroy().
+ * Returns 0, TERN_EINVAL (NULL, not an address, an exempt one, seconds
+ * over 31622400) or TERN_ELIMIT (the table is full of networks it must
+ * remember). */
+int tern_smtp_server_ban(tern_smtp_server *server, const char *ip, unsigned seconds);
+
+/* Lifts ip's network's ban and forgets its failed AUTH count. Thread-safe
+ * as tern_smtp_server_ban(). Returns 0 (it was banned), TERN_ESTATE (it
+ * was not) or TERN_EINVAL (NULL, not an address, an exempt one). */
+int tern_smtp_server_unban(tern_smtp_server *server, const char *ip);
 
 /* ---- session --------------------------------------------------------- */
 

@@ -6,7 +6,9 @@
  *   1. session_new() when a client connected (after an implicit-TLS
  *      handshake, info->secure is set and tls_started() follows at once);
  *   2. start() when the greeting may go (after any greeting delay), or
- *      start_busy() instead when the server is full;
+ *      start_busy() instead, at once, when the server is full or
+ *      refused() (may be NULL) is true: the engine turns the client away
+ *      (abuse limits, decided at session_new());
  *   3. feed() with every byte read. A return smaller than len means paused:
  *      the net layer keeps the rest and feeds it again after a wakeup or
  *      once output was taken. A negative return: the session only wants to
@@ -68,6 +70,7 @@ struct tern__conn_engine {
 			   const char *id, const struct tern__conn_io *io);
 	void (*start)(void *session);
 	void (*start_busy)(void *session);
+	bool (*refused)(const void *session);
 	ssize_t (*feed)(void *session, const void *buf, size_t len);
 	void (*output)(void *session, const void **buf_r, size_t *len_r);
 	void (*output_consumed)(void *session, size_t n);

@@ -427,8 +427,9 @@ static bool begin_session(struct tern__conn *c)
 							 : c->host->net->greeting_delay;
 
 	c->greeted = true;
-	if (c->busy) {
-		/* smtp-server sends this at once, without any delay. */
+	if (c->busy || (c->engine->refused != NULL && c->engine->refused(c->session))) {
+		/* smtp-server sends this at once, without any delay; so is an
+		 * abuse limit's refusal. */
 		c->phase = PH_ACTIVE;
 		c->engine->start_busy(c->session);
 	} else if (delay > 0) {

@@ -487,6 +487,8 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	atomic_init(&s->admitted, 0);
 	atomic_init(&s->next_id, 0);
 	err = proxy_options(s);
+	if (err == 0)
+		err = tern__server_abuse_init(s);
 	if (err != 0) {
 		tern_smtp_server_destroy(&s);
 		return err;
@@ -622,6 +624,7 @@ static void wire_listens(tern_smtp_server *s)
 		l->engine_ctx.resolver_ctx = s;
 		l->engine_ctx.dns_timeout = s->dns_timeout;
 		l->engine_ctx.dns_counters = &s->dns_counters;
+		l->engine_ctx.abuse = s->abuse;
 		l->conn.engine = &tern__smtp_conn_engine;
 		l->conn.engine_ctx = &l->engine_ctx;
 		l->conn.tls = s->tls_on ? &s->tls : NULL;
@@ -835,6 +838,7 @@ void tern_smtp_server_destroy(tern_smtp_server **sp)
 	free(s->addrs);
 	free(s->listens);
 	tern__cidr_list_free(&s->proxy_from);
+	tern__abuse_free(&s->abuse);
 	free(s->ports);
 	tern__server_tls_free(s);
 	tern__smtp_config_free(&s->cfg);

@@ -35,6 +35,9 @@
 #include "util/cidr.h"
 #include "util/stats.h"
 
+/* server_abuse.c: the abuse table from the options (at new). */
+int tern__server_abuse_init(tern_smtp_server *s);
+
 /* One listen address: its policy and how its connections are served. The
  * array holding these is only resized before the server opens, so the
  * pointers connections keep into it stay valid. */
@@ -89,6 +92,9 @@ struct tern_smtp_server {
 	/* proxy_from, parsed: peers whose connections begin with a PROXY
 	 * header (every listener); empty: none. */
 	struct tern__cidr_list proxy_from;
+	/* Abuse limits by client network (server/abuse.h), shared by every
+	 * worker; made at new from the options, never NULL after it. */
+	struct tern__abuse *abuse;
 
 	/* Guards state and workers against close() from other threads. */
 	pthread_mutex_t lock;

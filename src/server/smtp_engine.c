@@ -10,7 +10,16 @@
  *   - timeout_ms() is 0: the wait is ours, bounded by dns_timeout, not the
  *     client's;
  *   - shutdown, eof and free cancel the lookup, so no answer ever reaches a
- *     session that has gone. */
+ *     session that has gone.
+ *
+ * And it applies the abuse limits by client network (server/abuse.h):
+ * session_new() is where the client is known (after any PROXY header) and
+ * before any greeting, so the connection is counted there, and refused()
+ * makes the net layer call start_busy() at once, which sends the refusal
+ * instead of the greeting. A connection counted open is released in free_(),
+ * which the net layer calls exactly once for every session it made (also
+ * for one that ends in its TLS handshake or with the server); a connection
+ * ending during its PROXY header never had a session, so never counted. */
 #include "server/smtp_engine.h"
 
 #include <openssl/crypto.h>
@@ -27,10 +36,28 @@ struct smtp_conn {
 	void (*wakeup)(void *io_ctx);
 	void *io_ctx;
 	struct event_base *base;
+	struct tern__abuse_key key;     /* the client's network; family 0: none */
+	enum tern__abuse_verdict abuse; /* TERN__ABUSE_OK: counted open */
 };
 
 #define S(p) (((struct smtp_conn *)(p))->s)
 #define CS(p) (((const struct smtp_conn *)(p))->s)
+
+static bool abuse_auth_failed(void *p)
+{
+	struct smtp_conn *c = p;
+
+	return c->e->abuse != NULL &&
+	       tern__abuse_auth_failed(c->e->abuse, &c->key, tern__abuse_clock());
+}
+
+static bool abuse_banned(void *p)
+{
+	struct smtp_conn *c = p;
+
+	return c->e->abuse != NULL &&
+	       tern__abuse_banned(c->e->abuse, &c->key, tern__abuse_clock());
+}
 
 static int session_new(void **session_r, void *ctx, const struct tern__conn_info *info,
 		       const char *id, const struct tern__conn_io *io)
@@ -52,6 +79,11 @@ static int session_new(void **session_r, void *ctx, const struct tern__conn_info
 	*session_r = NULL;
 	if (c == NULL)
 		return TERN_ENOMEM;
+	if (e->abuse != NULL) {
+		sio.auth_failed = abuse_auth_failed;
+		sio.banned = abuse_banned;
+		sio.abuse_ctx = c;
+	}
 	r = tern__smtp_session_new(&c->s, e->cfg, &ci, id, &sio);
 	if (r != 0) {
 		free(c);
@@ -61,6 +93,9 @@ static int session_new(void **session_r, void *ctx, const struct tern__conn_info
 	c->wakeup = io->wakeup;
 	c->io_ctx = io->io_ctx;
 	c->base = io->base;
+	c->abuse = TERN__ABUSE_UNTRACKED;
+	if (e->abuse != NULL && tern__abuse_key(e->abuse, info->remote_address, &c->key))
+		c->abuse = tern__abuse_connect(e->abuse, &c->key, tern__abuse_clock());
 	*session_r = c;
 	return 0;
 }
@@ -114,7 +149,32 @@ static void start(void *p)
 	tern__smtp_session_start(c->s);
 }
 
-static void start_busy(void *p) { tern__smtp_session_start_busy(S(p)); }
+static bool refused(const void *p)
+{
+	enum tern__abuse_verdict v = ((const struct smtp_conn *)p)->abuse;
+
+	return v != TERN__ABUSE_OK && v != TERN__ABUSE_UNTRACKED;
+}
+
+static void start_busy(void *p)
+{
+	switch (((struct smtp_conn *)p)->abuse) {
+	case TERN__ABUSE_TOO_MANY:
+		tern__smtp_session_start_refused(S(p), "Too many connections from your address");
+		return;
+	case TERN__ABUSE_TOO_FAST:
+		tern__smtp_session_start_refused(S(p), "Too many connections per minute");
+		return;
+	case TERN__ABUSE_BANNED:
+		/* 421, not 554: a ban ends, and a well-behaved MTA must
+		 * retry later rather than bounce. */
+		tern__smtp_session_start_refused(S(p), "Your address is temporarily banned");
+		return;
+	default:
+		tern__smtp_session_start_busy(S(p)); /* max_clients */
+		return;
+	}
+}
 static ssize_t feed(void *p, const void *buf, size_t len)
 {
 	ssize_t r = tern__smtp_session_feed(S(p), buf, len);
@@ -164,6 +224,8 @@ static void free_(void **pp)
 		return;
 	cancel_lookup(c);
 	tern__smtp_session_free(&c->s);
+	if (c->abuse == TERN__ABUSE_OK)
+		tern__abuse_disconnect(c->e->abuse, &c->key);
 	free(c);
 	*pp = NULL;
 }
@@ -214,6 +276,7 @@ const struct tern__conn_engine tern__smtp_conn_engine = {
 	.session_new = session_new,
 	.start = start,
 	.start_busy = start_busy,
+	.refused = refused,
 	.feed = feed,
 	.output = output,
 	.output_consumed = output_consumed,

@@ -5,6 +5,7 @@
 
 #include "net/conn_engine.h"
 #include "net/dns.h"
+#include "server/abuse.h"
 #include "smtp/engine.h"
 
 /* What a listener hands the adapter as its engine_ctx. */
@@ -18,6 +19,8 @@ struct tern__smtp_engine_ctx {
 	void *resolver_ctx;
 	unsigned dns_timeout; /* ms for the whole lookup; 0: the default */
 	struct tern__dns_fcrdns_counters *dns_counters; /* may be NULL */
+	/* The server's abuse table (server/abuse.h); NULL: no limits. */
+	struct tern__abuse *abuse;
 };
 
 extern const struct tern__conn_engine tern__smtp_conn_engine;

@@ -252,6 +252,19 @@ static void succeed(tern_smtp_session *s)
 	tern__smtp_reply(s, 235, "2.7.0", "Authentication successful");
 }
 
+/* A failed attempt counts for the client's network too
+ * (max_auth_failures_per_ip): once that bans the network, this session
+ * ends as at its own limit. */
+static void count_failure(tern_smtp_session *s)
+{
+	struct tern__smtp_auth *a = s->auth;
+
+	a->failures++;
+	if (s->io.auth_failed != NULL && s->io.auth_failed(s->io.abuse_ctx))
+		a->failures = s->opts->max_auth_failures ? s->opts->max_auth_failures
+							  : DEFAULT_MAX_FAILURES;
+}
+
 /* A failed attempt: counted; the reply (r, or 535 5.7.8) waits n times the
  * failure delay, or the session ends at the limit. */
 static void fail(tern_smtp_session *s, const tern_smtp_reply *r)
@@ -268,7 +281,7 @@ static void fail(tern_smtp_session *s, const tern_smtp_reply *r)
 	tern__smtp_log(s, TERN_LOG_INFO, "authentication failed (%s), attempt %u of %u",
 		       tern__sasl_mech_name(a->mech), a->failures + 1, max);
 	exchange_end(a);
-	a->failures++;
+	count_failure(s);
 	if (a->failures >= max) {
 		tern__smtp_reply(s, 421, "4.7.0", "%s Too many failed authentication attempts, closing",
 				 s->cfg->name);
@@ -393,7 +406,7 @@ static void handle(tern_smtp_session *s, int status, const void *out, size_t out
 		/* RFC 4954 4: a response that cannot be parsed is 501. It
 		 * still counts as a failed attempt. */
 		exchange_end(a);
-		a->failures++;
+		count_failure(s);
 		if (s->cfg->stats != NULL)
 			tern__stats_add(&s->cfg->stats->auth_failed, 1);
 		if (a->failures >= (s->opts->max_auth_failures ? s->opts->max_auth_failures
@@ -497,6 +510,13 @@ void tern__cmd_auth(tern_smtp_session *s, const char *verb, char *args, size_t l
 		tern__smtp_reply_error(s, 503, "5.5.1",
 				       "Bad sequence of commands: AUTH not permitted during a mail "
 				       "transaction");
+		return;
+	}
+	/* The client's network is banned (max_auth_failures_per_ip, or
+	 * tern_smtp_server_ban()): no more guessing from it. */
+	if (s->io.banned != NULL && s->io.banned(s->io.abuse_ctx)) {
+		tern__smtp_reply(s, 421, "4.7.0", "%s Your address is temporarily banned, closing",
+				 s->cfg->name);
 		return;
 	}
 	const char *sp = memchr(args, ' ', len);

@@ -121,6 +121,7 @@ void tern__cmd_mail_decided(tern_smtp_session *s, int decision, const tern_smtp_
 		return;
 	}
 	tern__smtp_tx_commit_mail(&s->tx);
+	s->mails_accepted++;
 	tern__smtp_log(s, TERN_LOG_INFO, "mail from <%s> size=%llu", s->tx.mail.address,
 		       (unsigned long long)s->tx.mail.size);
 	tern_smtp_reply def_ok = {250, "2.1.0", "Sender OK"};
@@ -132,6 +133,16 @@ void tern__cmd_mail(tern_smtp_session *s, const char *verb, char *args, size_t l
 	(void)verb;
 	if (s->tx.active) {
 		tern__smtp_reply_error(s, 503, "5.5.1", "Bad sequence of commands: sender already given");
+		return;
+	}
+	/* An abuse limit: a sender with more to send reconnects, so one
+	 * connection does not keep a worker for ever. */
+	if (s->opts->max_messages_per_conn != 0 &&
+	    s->mails_accepted >= s->opts->max_messages_per_conn) {
+		tern__smtp_log(s, TERN_LOG_INFO, "%u messages in this session: the limit",
+			       s->mails_accepted);
+		tern__smtp_reply(s, 421, "4.7.0", "%s Too many messages in this session",
+				 s->cfg->name);
 		return;
 	}
 	size_t off = 0;

@@ -89,6 +89,7 @@ void tern__cmd_rcpt_decided(tern_smtp_session *s, int decision, const tern_smtp_
 		tern__smtp_reply(s, 452, "4.3.1", "Out of memory, try again later");
 		return;
 	}
+	s->rcpts_accepted++;
 	tern__smtp_log(s, TERN_LOG_INFO, "rcpt to <%s>",
 		       s->tx.rcpts[s->tx.rcpt_count - 1]->rcpt.address);
 	tern__smtp_reply_decision(s, TERN_SMTP_ACCEPT, r, &def_ok, &def_ok);
@@ -138,6 +139,15 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 	(void)verb;
 	if (!s->tx.active) {
 		tern__smtp_reply_error(s, 503, "5.5.1", "Bad sequence of commands: need MAIL first");
+		return;
+	}
+	/* An abuse limit over all of the connection's transactions (the
+	 * per-message one, max_recipients, is the 452 below). */
+	if (s->opts->max_rcpts_per_conn != 0 && s->rcpts_accepted >= s->opts->max_rcpts_per_conn) {
+		tern__smtp_log(s, TERN_LOG_INFO, "%u recipients in this session: the limit",
+			       s->rcpts_accepted);
+		tern__smtp_reply(s, 421, "4.7.0", "%s Too many recipients in this session",
+				 s->cfg->name);
 		return;
 	}
 	size_t off = 0;

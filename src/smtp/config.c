@@ -29,6 +29,14 @@
 #define DEFAULT_DATA_TIMEOUT 180000   /* RFC 5321 4.5.3.2.5: data block 3 min */
 #define DEFAULT_CLOSE_TIMEOUT 30000
 #define MIN_LINE_LENGTH 512           /* RFC 5321 4.5.3.1.4 */
+/* Abuse limits: include/tern/smtp.h says why each. */
+#define DEFAULT_PER_IP 100
+#define DEFAULT_CONN_RATE 0            /* per minute; none */
+#define DEFAULT_MESSAGES_PER_CONN 1000 /* Exim smtp_accept_max_per_connection */
+#define DEFAULT_RCPTS_PER_CONN 10000
+#define DEFAULT_AUTH_FAILURES_PER_IP 10
+#define DEFAULT_BAN_SECONDS 600
+#define DEFAULT_IPV6_PREFIX 64
 
 /* ABI (include/tern/smtp.h): the first released layout of tern_smtp_options
  * ends with log_level; a caller's struct_size below it is not a tern_smtp_options. */
@@ -57,6 +65,13 @@ static void options_defaults(tern_smtp_options *opts)
 	opts->close_timeout = DEFAULT_CLOSE_TIMEOUT;
 	opts->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
 	opts->log_level = TERN_LOG_INFO;
+	opts->max_per_ip = DEFAULT_PER_IP;
+	opts->max_conn_rate = DEFAULT_CONN_RATE;
+	opts->max_messages_per_conn = DEFAULT_MESSAGES_PER_CONN;
+	opts->max_rcpts_per_conn = DEFAULT_RCPTS_PER_CONN;
+	opts->max_auth_failures_per_ip = DEFAULT_AUTH_FAILURES_PER_IP;
+	opts->ban_seconds = DEFAULT_BAN_SECONDS;
+	opts->abuse_ipv6_prefix = DEFAULT_IPV6_PREFIX;
 }
 
 void tern_smtp_options_init_sized(tern_smtp_options *opts, size_t size)
@@ -194,6 +209,12 @@ int tern__smtp_config_init(struct tern__smtp_config *cfg, const tern_smtp_option
 		o->data_timeout = DEFAULT_DATA_TIMEOUT;
 	if (!o->close_timeout)
 		o->close_timeout = DEFAULT_CLOSE_TIMEOUT;
+	if (!o->ban_seconds)
+		o->ban_seconds = DEFAULT_BAN_SECONDS;
+	if (!o->abuse_ipv6_prefix)
+		o->abuse_ipv6_prefix = DEFAULT_IPV6_PREFIX;
+	if (o->ban_seconds > 366u * 86400u || o->abuse_ipv6_prefix > 128)
+		return TERN_EINVAL;
 	if (o->max_line_length < MIN_LINE_LENGTH || o->max_line_length > 1024 * 1024 ||
 	    (o->max_data_line_length && o->max_data_line_length < 3) ||
 	    o->max_pipelined_commands > 4096 || (unsigned)o->bare_newline > 1 ||

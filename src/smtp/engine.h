@@ -110,6 +110,13 @@ struct tern__smtp_io {
 	/* The event loop of the connection, for tern_smtp_session_event_base();
 	 * NULL in tests. */
 	struct event_base *base;
+	/* The server's abuse table, for the client's network (NULL: none).
+	 * auth_failed: a failed AUTH attempt was counted; true when the
+	 * network is banned now (the session ends with 421 4.7.0). banned:
+	 * whether it is, asked when AUTH begins. */
+	bool (*auth_failed)(void *abuse_ctx);
+	bool (*banned)(void *abuse_ctx);
+	void *abuse_ctx;
 };
 
 /* Creates a session. id is copied (e.g. "1a2b3c4d"). Returns 0 or TERN_ENOMEM. */
@@ -130,6 +137,11 @@ int tern__smtp_session_set_client_hostname(tern_smtp_session *session, const cha
 /* Instead of start(): the server is full (max_clients). Queues
  * "421 4.3.2 ... too many connections" and marks the session closing. */
 void tern__smtp_session_start_busy(tern_smtp_session *session);
+
+/* Instead of start(): an abuse limit refuses the client (why: "Too many
+ * connections from your address", ...). Queues "421 4.7.0 <name> <why>",
+ * logs it and marks the session closing. why is not kept. */
+void tern__smtp_session_start_refused(tern_smtp_session *session, const char *why);
 
 /* Feeds bytes read from the client. Returns how many were consumed (the rest
  * must be fed again after wakeup), or TERN_ECLOSED once the session only

@@ -135,6 +135,13 @@ void tern__smtp_session_start_busy(tern_smtp_session *s)
 			 s->cfg->name);
 }
 
+void tern__smtp_session_start_refused(tern_smtp_session *s, const char *why)
+{
+	s->started = true;
+	tern__smtp_log(s, TERN_LOG_INFO, "refused: %s", why);
+	tern__smtp_reply(s, 421, "4.7.0", "%s %s", s->cfg->name, why);
+}
+
 /* ---- decisions ---------------------------------------------------------- */
 
 static void early_clear(tern_smtp_session *s)

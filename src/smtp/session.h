@@ -114,6 +114,10 @@ struct tern_smtp_session {
 	unsigned transactions;
 	unsigned bad_commands;
 	unsigned junk_commands;
+	/* Per connection, XCLIENT or not: max_messages_per_conn and
+	 * max_rcpts_per_conn. */
+	unsigned mails_accepted;
+	unsigned rcpts_accepted;
 
 	/* Command input. */
 	enum tern__smtp_input input;

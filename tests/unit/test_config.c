@@ -813,6 +813,78 @@ static void test_dns_flags(void **state)
 	unlink(path);
 }
 
+/* Abuse limits: the library's defaults unless given, flags and keys, 0 =
+ * none, ranges, what reaches the options, printed back. */
+static void test_abuse_flags(void **state)
+{
+	(void)state;
+	struct ternd_config cfg;
+	tern_smtp_options opts;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_int_equal(opts.max_per_ip, 100);
+	assert_int_equal(opts.max_conn_rate, 0);
+	assert_int_equal(opts.max_messages_per_conn, 1000);
+	assert_int_equal(opts.max_rcpts_per_conn, 10000);
+	assert_int_equal(opts.max_auth_failures_per_ip, 10);
+	assert_int_equal(opts.ban_seconds, 600);
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--max-per-ip", "3", "--max-conn-rate", "0",
+			       "--max-messages-per-conn", "5", "--max-rcpts-per-conn", "7",
+			       "--max-auth-failures-per-ip", "2", "--ban-seconds", "30"),
+			 TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_int_equal(opts.max_per_ip, 3);
+	assert_int_equal(opts.max_conn_rate, 0);
+	assert_int_equal(opts.max_messages_per_conn, 5);
+	assert_int_equal(opts.max_rcpts_per_conn, 7);
+	assert_int_equal(opts.max_auth_failures_per_ip, 2);
+	assert_int_equal(opts.ban_seconds, 30);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "max-per-ip = 3\n"));
+	assert_non_null(strstr(text, "max-conn-rate = 0\n"));
+	assert_non_null(strstr(text, "ban-seconds = 30\n"));
+	free(text);
+	ternd_config_free(&cfg);
+
+	assert_int_equal(PARSE(&cfg, "--ban-seconds", "0"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "--ban-seconds"));
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--ban-seconds", "31622401"), TERND_EX_USAGE);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--max-per-ip", "-1"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "--max-per-ip"));
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--max-rcpts-per-conn", "x"), TERND_EX_USAGE);
+	ternd_config_free(&cfg);
+
+	char path[] = "/tmp/ternd-config-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, "max-per-ip = 9\nmax_conn_rate = 60\nmax-auth-failures-per-ip = 0\n"
+			 "ban-seconds = 3600\n");
+	assert_int_equal(PARSE(&cfg, "--config", path, "--max-per-ip", "4"), TERND_EX_OK);
+	assert_int_equal(cfg.max_per_ip, 4); /* the command line wins */
+	assert_int_equal(cfg.max_conn_rate, 60);
+	assert_int_equal(cfg.max_auth_failures_per_ip, 0);
+	assert_int_equal(cfg.ban_seconds, 3600);
+	assert_int_equal(cfg.max_messages_per_conn, 1000);
+	ternd_config_free(&cfg);
+	unlink(path);
+}
+
 static void test_to_options(void **state)
 {
 	(void)state;
@@ -1050,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_xclient_from),
 		cmocka_unit_test(test_proxy_from),
 		cmocka_unit_test(test_dns_flags),
+		cmocka_unit_test(test_abuse_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
