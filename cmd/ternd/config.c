@@ -692,6 +692,99 @@ static int set_dns_timeout(struct ternd_config *cfg, const char *value, char *er
 	return set_uint(&cfg->dns_timeout, value, "--dns-timeout", 1, 600000, err, errlen);
 }
 
+/* ADDR:PORT; whether it is loopback is checked with the other settings
+ * (ternd_config_check), after --metrics-allow-remote is known. */
+static int set_metrics(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char host[64];
+	unsigned port;
+	int loopback;
+
+	if (ternd_metrics_addr(value, host, sizeof(host), &port, &loopback, err, errlen) != 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", err);
+		return usage_fail(err, errlen, "--metrics: %s", why);
+	}
+	return set_string(&cfg->metrics, value, "--metrics", err, errlen);
+}
+
+int ternd_metrics_addr(const char *addr_port, char *host, size_t host_size, unsigned *port_r,
+		       int *loopback_r, char *err, size_t errlen)
+{
+	const char *colon = strrchr(addr_port, ':');
+	const char *h = addr_port;
+	size_t hlen;
+	unsigned char bytes[16];
+	unsigned long port;
+	char *end;
+
+	if (colon == NULL || colon[1] == '\0') {
+		snprintf(err, errlen, "'%s' is not ADDR:PORT", addr_port);
+		return -1;
+	}
+	hlen = (size_t)(colon - addr_port);
+	if (h[0] == '[') {
+		if (hlen < 2 || h[hlen - 1] != ']') {
+			snprintf(err, errlen, "'%s': IPv6 is written [ADDR]:PORT", addr_port);
+			return -1;
+		}
+		h++;
+		hlen -= 2;
+	} else if (memchr(h, ':', hlen) != NULL) {
+		snprintf(err, errlen, "'%s': IPv6 is written [ADDR]:PORT", addr_port);
+		return -1;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || colon[1] < '0' || colon[1] > '9' || port > 65535 || errno != 0) {
+		snprintf(err, errlen, "'%s': bad port", addr_port);
+		return -1;
+	}
+	if (hlen == 9 && strncmp(h, "localhost", 9) == 0) {
+		h = "127.0.0.1";
+		hlen = 9;
+	}
+	if (hlen == 0 || hlen >= host_size) {
+		snprintf(err, errlen, "'%s': bad address", addr_port);
+		return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, bytes) == 1) {
+		*loopback_r = bytes[0] == 127;
+	} else if (inet_pton(AF_INET6, host, bytes) == 1) {
+		*loopback_r = memcmp(bytes, &in6addr_loopback, 16) == 0;
+	} else {
+		snprintf(err, errlen, "'%s': the address must be numeric (or localhost)", addr_port);
+		return -1;
+	}
+	*port_r = (unsigned)port;
+	return 0;
+}
+
+static int set_metrics_allow_remote(struct ternd_config *cfg, const char *value, char *err,
+				    size_t errlen)
+{
+	return parse_bool(value, &cfg->metrics_allow_remote) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
+static int set_log_format(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (strcasecmp(value, "text") == 0)
+		cfg->log_kv = false;
+	else if (strcasecmp(value, "kv") == 0)
+		cfg->log_kv = true;
+	else
+		return usage_fail(err, errlen, "--log-format: '%s' is not text or kv", value);
+	return TERND_EX_OK;
+}
+
+static int set_syslog(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return parse_bool(value, &cfg->log_syslog) == 0 ? TERND_EX_OK : TERND_EX_USAGE;
+}
+
 static int set_help(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
 	cfg->help = true;
@@ -830,6 +923,19 @@ static const struct opt options[] = {
 	{"xforward-from", OPT_VALUE, "CIDR[,CIDR...]",
 	 "clients from these networks may use XFORWARD (Postfix's); repeatable",
 	 set_xforward_from},
+	{"metrics", OPT_VALUE, "ADDR:PORT",
+	 "serve GET /metrics (Prometheus text format) over HTTP here; loopback only unless "
+	 "--metrics-allow-remote",
+	 set_metrics},
+	{"metrics-allow-remote", OPT_BOOL, NULL,
+	 "let --metrics listen on an address other than loopback (counters are not secret, "
+	 "but not for everyone)",
+	 set_metrics_allow_remote},
+	{"log-format", OPT_VALUE, "text|kv",
+	 "log lines as today's text, or as key=value (ts= level= session= msg=\"...\"); default text",
+	 set_log_format},
+	{"syslog", OPT_BOOL, NULL, "send log lines to syslog (facility mail) instead of stderr",
+	 set_syslog},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL,
@@ -1127,6 +1233,19 @@ static unsigned list_group(const struct opt *o)
 
 int ternd_config_check(const struct ternd_config *cfg, char *err, size_t errlen)
 {
+	if (cfg->metrics != NULL && !cfg->metrics_allow_remote) {
+		char host[64], why[256];
+		unsigned port;
+		int loopback = 0;
+
+		if (ternd_metrics_addr(cfg->metrics, host, sizeof(host), &port, &loopback, why,
+				       sizeof(why)) == 0 &&
+		    !loopback)
+			return usage_fail(err, errlen,
+					  "--metrics %s: not a loopback address (127.0.0.0/8, ::1, "
+					  "localhost); add --metrics-allow-remote to mean it",
+					  cfg->metrics);
+	}
 	if (cfg->user != NULL && strcmp(cfg->user, "root") == 0)
 		return usage_fail(err, errlen, "--user root: name the unprivileged user to run as");
 	if (cfg->tls_cert_count != cfg->tls_key_count)
@@ -1251,6 +1370,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->dns_server);
 	free(cfg->tls_client_ca);
 	free(cfg->state_dir);
+	free(cfg->metrics);
 	free(cfg->users_file);
 	free(cfg->user);
 	for (unsigned i = 0; i < cfg->problem_count && cfg->problems != NULL; i++)
@@ -1321,6 +1441,13 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "bare-newline = %s\n",
 		cfg->bare_newline == TERN_SMTP_BARE_NEWLINE_REJECT ? "reject" : "normalize");
 	fprintf(out, "log-level = %s\n", ternd_log_level_name(cfg->log_level));
+	fprintf(out, "log-format = %s\n", cfg->log_kv ? "kv" : "text");
+	fprintf(out, "syslog = %s\n", cfg->log_syslog ? "yes" : "no");
+	if (cfg->metrics != NULL)
+		fprintf(out, "metrics = %s\n", cfg->metrics);
+	else
+		fprintf(out, "# metrics = (none: no metrics listener)\n");
+	fprintf(out, "metrics-allow-remote = %s\n", cfg->metrics_allow_remote ? "yes" : "no");
 
 	for (unsigned i = 0; i < cfg->tls_listen_count; i++)
 		fprintf(out, "tls-listen = %s\n", cfg->tls_listen[i]);

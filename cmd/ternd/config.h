@@ -170,6 +170,14 @@ struct ternd_config {
 	char **problems;
 	unsigned problem_count;
 
+	/* Observability: --metrics ADDR:PORT (NULL: none) serves /metrics;
+	 * only on a loopback address unless --metrics-allow-remote. Logs:
+	 * --log-format text|kv, --syslog. */
+	char *metrics;
+	bool metrics_allow_remote;
+	bool log_kv;                /* --log-format kv */
+	bool log_syslog;            /* --syslog */
+
 	/* Actions rather than settings (command line only). */
 	bool help;
 	bool version;
@@ -219,6 +227,11 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 const char *ternd_log_level_name(enum tern_smtp_log_level level);
 /* "PLAIN", "SCRAM-SHA-256", ... for one TERND_AUTH_* bit; NULL otherwise. */
 const char *ternd_auth_method_name(unsigned method);
+/* --metrics: splits ADDR:PORT (IPv4, [IPv6] or localhost) into a numeric
+ * host (host_size bytes) and a port; *loopback_r tells whether the address
+ * is in 127.0.0.0/8 or ::1. Returns 0, or -1 with a reason in err. */
+int ternd_metrics_addr(const char *addr_port, char *host, size_t host_size, unsigned *port_r,
+		       int *loopback_r, char *err, size_t errlen);
 /* "1.2" or "1.3". */
 const char *ternd_tls_version_name(enum ternd_tls_version v);
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "log.h"
+#include "metrics.h"
 #include "maildir.h"
 #include "passwd.h"
 #include "privs.h"
@@ -390,6 +391,7 @@ static void give_to_user(char *created, const char *path, const struct ternd_use
 static int run(struct ternd_config *cfg, int argc, char **argv)
 {
 	ternd_log_set_level(cfg->log_level);
+	ternd_log_set_output(cfg->log_kv, cfg->log_syslog);
 
 	/* --user: root opens and binds what needs root, then becomes the
 	 * user (ternd_drop_privileges) before a session starts. Running as
@@ -528,6 +530,15 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		}
 	}
 
+	/* The metrics listener reads the open server; it is stopped before
+	 * the server is destroyed. Bound as the --user too, like the rest
+	 * of ternd's threads (its port is not a privileged one). */
+	struct ternd_metrics *metrics = NULL;
+	if (rc == 0 && status == TERND_EX_OK && cfg->metrics != NULL) {
+		rc = ternd_metrics_start(&metrics, cfg->metrics, server);
+		saved_errno = errno;
+	}
+
 	/* The signal thread starts after the switch: no thread of ours
 	 * ever runs with root's credentials next to a session. A signal sent
 	 * before it exists waits, pending. */
@@ -571,6 +582,7 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	} else {
 		ternd_log(TERN_LOG_INFO, NULL, "all sessions closed, exiting");
 	}
+	ternd_metrics_stop(&metrics);
 	tern_smtp_server_close(server);
 	tern_smtp_server_destroy(&server);
 	maildir_close(&delivery.md);

@@ -1101,6 +1101,108 @@ static void test_every_problem(void **state)
 	unlink(path);
 }
 
+/* --metrics ADDR:PORT (loopback unless --metrics-allow-remote),
+ * --log-format text|kv and --syslog: flags, file keys, errors, printing. */
+static void test_metrics_and_log_flags(void **state)
+{
+	(void)state;
+	struct ternd_config cfg, back;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	assert_null(cfg.metrics);
+	assert_false(cfg.metrics_allow_remote);
+	assert_false(cfg.log_kv);
+	assert_false(cfg.log_syslog);
+	ternd_config_free(&cfg);
+
+	static const char *const loopback[] = {"127.0.0.1:9100", "127.1.2.3:0", "[::1]:9100",
+					       "localhost:9100"};
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--metrics", loopback[i]), TERND_EX_OK);
+		assert_string_equal(cfg.metrics, loopback[i]);
+		ternd_config_free(&cfg);
+	}
+	static const char *const remote[] = {"0.0.0.0:9100", "192.0.2.1:9100", "[::]:9100",
+					     "[2001:db8::1]:9100", "[::ffff:127.0.0.1]:9100"};
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--metrics", remote[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--metrics-allow-remote"));
+		ternd_config_free(&cfg);
+		/* Either order: the check runs after every flag. */
+		assert_int_equal(PARSE(&cfg, "--metrics", remote[i], "--metrics-allow-remote"),
+				 TERND_EX_OK);
+		ternd_config_free(&cfg);
+		assert_int_equal(PARSE(&cfg, "--metrics-allow-remote", "--metrics", remote[i]),
+				 TERND_EX_OK);
+		assert_true(cfg.metrics_allow_remote);
+		ternd_config_free(&cfg);
+	}
+	static const char *const bad[] = {"", "9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:x",
+					  "127.0.0.1:65536", "::1:9100", "[::1:9100",
+					  "host.example:9100", "[]:9100"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--metrics", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--metrics"));
+		ternd_config_free(&cfg);
+	}
+
+	assert_int_equal(PARSE(&cfg, "--log-format", "kv", "--syslog"), TERND_EX_OK);
+	assert_true(cfg.log_kv);
+	assert_true(cfg.log_syslog);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--log-format", "KV", "--log-format", "text"), TERND_EX_OK);
+	assert_false(cfg.log_kv);
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--log-format", "json"), TERND_EX_USAGE);
+	assert_non_null(strstr(err, "--log-format"));
+	ternd_config_free(&cfg);
+
+	/* The file keys, and the printed configuration parses back. */
+	ternd_config_init(&cfg);
+	assert_int_equal(ternd_config_parse_text(&cfg,
+						 "metrics = [::1]:9100\nlog_format = kv\n"
+						 "syslog = yes\nmetrics-allow-remote = no\n",
+						 "t.conf", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_string_equal(cfg.metrics, "[::1]:9100");
+	assert_true(cfg.log_kv);
+	assert_true(cfg.log_syslog);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "metrics = [::1]:9100\n"));
+	assert_non_null(strstr(text, "log-format = kv\n"));
+	ternd_config_init(&back);
+	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_string_equal(back.metrics, "[::1]:9100");
+	assert_true(back.log_kv);
+	assert_true(back.log_syslog);
+	assert_false(back.metrics_allow_remote);
+	free(text);
+	ternd_config_free(&back);
+	ternd_config_free(&cfg);
+
+	/* Without --metrics the printout says so, and parses back to none. */
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	out = open_memstream(&text, &len);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "# metrics = "));
+	ternd_config_init(&back);
+	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_null(back.metrics);
+	assert_false(back.log_kv);
+	free(text);
+	ternd_config_free(&back);
+	ternd_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1122,6 +1224,7 @@ int main(void)
 		cmocka_unit_test(test_xclient_from),
 		cmocka_unit_test(test_proxy_from),
 		cmocka_unit_test(test_dns_flags),
+		cmocka_unit_test(test_metrics_and_log_flags),
 		cmocka_unit_test(test_abuse_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
