@@ -3,10 +3,12 @@ re-reading the --config file, and --check-config reporting every problem."""
 
 import os
 import pwd
+import shutil
 import signal
 import smtplib
 import stat
 import subprocess
+import tempfile
 import time
 
 from ternlib import TERND, TerndTestCase
@@ -87,8 +89,17 @@ class UserTest(TerndTestCase):
         self.assertIn(b"user nobody cannot write there", p.stderr)
 
     def test_user_needs_root(self):
-        p = subprocess.run([TERND, "--user", "nobody", "--listen", "127.0.0.1:1"],
-                           capture_output=True, timeout=30,
+        # Run as nobody, who may not reach the build tree (a fresh clone
+        # under a 0700 mktemp directory, as CI makes): a copy of the
+        # binary in a directory anyone can enter.
+        d = tempfile.mkdtemp(prefix="tern-ops-bin-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        binary = os.path.join(d, "ternd")
+        shutil.copy2(TERND, binary)
+        os.chmod(binary, 0o755)
+        p = subprocess.run([binary, "--user", "nobody", "--listen", "127.0.0.1:1"],
+                           capture_output=True, timeout=30, cwd=d,
                            preexec_fn=lambda: os.setuid(self.pw.pw_uid))
         self.assertEqual(p.returncode, 64, p.stderr)
         self.assertIn(b"only root can switch users", p.stderr)
