@@ -468,6 +468,13 @@ static int set_xforward_from(struct ternd_config *cfg, const char *value, char *
 			    value, err, errlen);
 }
 
+static int set_abuse_exempt(struct ternd_config *cfg, const char *value, char *err,
+			    size_t errlen)
+{
+	return add_networks(cfg->abuse_exempt, &cfg->abuse_exempt_count, "--abuse-exempt", value,
+			    err, errlen);
+}
+
 /* Indexed by bit number; also the order of --check-config's output. */
 static const char *const auth_method_names[TERND_AUTH_METHOD_COUNT] = {
 	"PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
@@ -923,6 +930,9 @@ static const struct opt options[] = {
 	{"xforward-from", OPT_VALUE, "CIDR[,CIDR...]",
 	 "clients from these networks may use XFORWARD (Postfix's); repeatable",
 	 set_xforward_from},
+	{"abuse-exempt", OPT_VALUE, "CIDR[,CIDR...]",
+	 "networks the abuse limits never refuse (monitoring, own relays); repeatable",
+	 set_abuse_exempt},
 	{"metrics", OPT_VALUE, "ADDR:PORT",
 	 "serve GET /metrics (Prometheus text format) over HTTP here; loopback only unless "
 	 "--metrics-allow-remote",
@@ -1198,6 +1208,8 @@ static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
 		clear_list(cfg->xclient_from, &cfg->xclient_from_count);
 	if (o->set == set_xforward_from)
 		clear_list(cfg->xforward_from, &cfg->xforward_from_count);
+	if (o->set == set_abuse_exempt)
+		clear_list(cfg->abuse_exempt, &cfg->abuse_exempt_count);
 	if (o->set == set_listen)
 		clear_listen(cfg);
 	else if (o->set == set_tls_listen)
@@ -1218,6 +1230,8 @@ static unsigned list_group(const struct opt *o)
 		return 6;
 	if (o->set == set_xforward_from)
 		return 7;
+	if (o->set == set_abuse_exempt)
+		return 8;
 	if (o->set == set_listen)
 		return 1;
 	if (o->set == set_tls_listen)
@@ -1295,7 +1309,7 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 	}
 
 	/* Pass 2: the command line overrides the file. */
-	bool replaced[8] = {false}; /* by list_group(): 1..7 */
+	bool replaced[9] = {false}; /* by list_group(): 1..8 */
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
 		if (o == NULL) {
@@ -1364,6 +1378,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	clear_list(cfg->tls_listen, &cfg->tls_listen_count);
 	clear_list(cfg->xclient_from, &cfg->xclient_from_count);
 	clear_list(cfg->xforward_from, &cfg->xforward_from_count);
+	clear_list(cfg->abuse_exempt, &cfg->abuse_exempt_count);
 	clear_list(cfg->submission, &cfg->submission_count);
 	free(cfg->tls_ciphers);
 	free(cfg->tls_ciphersuites);
@@ -1498,6 +1513,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "xforward-from = %s\n", cfg->xforward_from[i]);
 	if (cfg->xforward_from_count == 0)
 		fprintf(out, "# xforward-from = (none: XFORWARD refused)\n");
+	for (unsigned i = 0; i < cfg->abuse_exempt_count; i++)
+		fprintf(out, "abuse-exempt = %s\n", cfg->abuse_exempt[i]);
+	if (cfg->abuse_exempt_count == 0)
+		fprintf(out, "# abuse-exempt = (none: the limits apply to every network)\n");
 	fprintf(out, "state-dir = %s\n",
 		cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
 	if (cfg->user != NULL)
@@ -1574,6 +1593,8 @@ void ternd_config_to_options(const struct ternd_config *cfg, tern_smtp_options *
 		opts->xclient_from = (const char *const *)cfg->xclient_from;
 	if (cfg->xforward_from_count > 0)
 		opts->xforward_from = (const char *const *)cfg->xforward_from;
+	if (cfg->abuse_exempt_count > 0)
+		opts->abuse_exempt = (const char *const *)cfg->abuse_exempt;
 	if (cfg->proxy_from_count > 0)
 		opts->proxy_from = (const char *const *)cfg->proxy_from;
 }

@@ -151,6 +151,10 @@ struct ternd_config {
 	unsigned xclient_from_count;
 	char *xforward_from[TERND_MAX_XCLIENT_FROM + 1];
 	unsigned xforward_from_count;
+	/* Networks the abuse limits never refuse (--abuse-exempt, repeatable,
+	 * each a comma list), NULL-terminated, for tern_smtp_options. */
+	char *abuse_exempt[TERND_MAX_XCLIENT_FROM + 1];
+	unsigned abuse_exempt_count;
 
 	/* Trusted proxies (--proxy-from, repeatable, each a comma list of
 	 * networks): their connections begin with a PROXY protocol header.

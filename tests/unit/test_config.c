@@ -822,6 +822,30 @@ static void test_abuse_flags(void **state)
 	tern_smtp_options opts;
 	char err[256];
 
+	/* --abuse-exempt: repeatable networks, checked, passed on, printed. */
+	assert_int_equal(PARSE(&cfg, "--abuse-exempt", "127.0.0.0/8,::1", "--abuse-exempt",
+			       "192.0.2.0/24"),
+			 TERND_EX_OK);
+	tern_smtp_options_init(&opts);
+	ternd_config_to_options(&cfg, &opts);
+	assert_non_null(opts.abuse_exempt);
+	assert_string_equal(opts.abuse_exempt[0], "127.0.0.0/8,::1");
+	assert_string_equal(opts.abuse_exempt[1], "192.0.2.0/24");
+	assert_null(opts.abuse_exempt[2]);
+	{
+		char *t = NULL;
+		size_t l = 0;
+		FILE *o = open_memstream(&t, &l);
+		assert_non_null(o);
+		ternd_config_print(&cfg, o);
+		fclose(o);
+		assert_non_null(strstr(t, "abuse-exempt = 192.0.2.0/24\n"));
+		free(t);
+	}
+	ternd_config_free(&cfg);
+	assert_int_equal(PARSE(&cfg, "--abuse-exempt", "192.0.2.1/24"), TERND_EX_USAGE);
+	ternd_config_free(&cfg);
+
 	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
 	tern_smtp_options_init(&opts);
 	ternd_config_to_options(&cfg, &opts);
