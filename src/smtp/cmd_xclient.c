@@ -130,53 +130,11 @@ static void commit(tern_smtp_session *s, struct xc_new *n)
 void tern__cmd_xclient(tern_smtp_session *s, const char *verb, char *args, size_t len)
 {
 	(void)verb;
-	/* XCLIENT_README: "550 insufficient authorization". Checked first
-	 * (Postfix checks the transaction and the syntax before it), so a
-	 * client that may not use the command learns nothing else. Trust
-	 * comes from the address the connection came from, looked up before
-	 * any XCLIENT changed it (xclient.h). */
-	if (s->cfg->xclient_from.n == 0) {
-		/* Nobody may use it here (the option is not set): as for any
-		 * verb this server does not serve, RFC 5321 4.2.4's 502. */
-		tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
-		return;
-	}
-	if (!tern__smtp_xclient_trusted(s)) {
-		tern__smtp_reply_error(s, 550, "5.7.0", "Error: insufficient authorization");
-		return;
-	}
-	/* "The XCLIENT command may be sent at any time, except in the middle
-	 * of a mail delivery transaction (i.e. between MAIL and DOT, or MAIL
-	 * and RSET)": "503 mail transaction in progress". */
-	if (s->tx.active) {
-		tern__smtp_reply_error(s, 503, "5.5.1", "Error: MAIL transaction in progress");
-		return;
-	}
+	/* XCLIENT_README: 550 for the untrusted, and "may be sent at any
+	 * time, except in the middle of a mail delivery transaction". */
 	struct tern__xattrs a;
-	struct tern__xattr_bad bad;
-	int e = tern__xattr_parse(TERN__XATTR_XCLIENT, args, len, &a, &bad);
-	/* "501 bad command parameter syntax", Postfix's texts; nothing of
-	 * the session has changed. */
-	switch (e) {
-	case TERN__XATTR_OK:
-		break;
-	case TERN__XATTR_EEMPTY:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: XCLIENT attribute=value...");
+	if (!tern__smtp_xcommand_parse(s, TERN__XATTR_XCLIENT, args, len, &a))
 		return;
-	case TERN__XATTR_ESYNTAX:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Error: attribute=value expected");
-		return;
-	case TERN__XATTR_ETOOLONG:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Error: attribute value too long");
-		return;
-	case TERN__XATTR_EUNKNOWN:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Bad XCLIENT attribute name: %.*s",
-				       (int)(bad.len > 64 ? 64 : bad.len), args + bad.off);
-		return;
-	default:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Bad %s syntax", tern__xattr_name(bad.id));
-		return;
-	}
 	struct xc_new n;
 	if (!build(s, &a, &n)) {
 		tern__smtp_reply(s, 451, "4.3.0", "Out of memory");

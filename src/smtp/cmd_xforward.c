@@ -188,52 +188,65 @@ static void commit(struct tern__smtp_xstate *x, struct xf_new *n, unsigned given
 	x->xf_any = any;
 }
 
-void tern__cmd_xforward(tern_smtp_session *s, const char *verb, char *args, size_t len)
+bool tern__smtp_xcommand_parse(tern_smtp_session *s, enum tern__xattr_cmd cmd, const char *args,
+			       size_t len, struct tern__xattrs *a)
 {
-	(void)verb;
-	/* Postfix: "550 5.7.0 Error: insufficient authorization". Checked
-	 * first (Postfix checks the transaction and the syntax before it):
-	 * a client that may not use the command learns nothing else. */
-	if (s->cfg->xforward_from.n == 0) {
+	bool xclient = cmd == TERN__XATTR_XCLIENT;
+	const char *verb = xclient ? "XCLIENT" : "XFORWARD";
+	struct tern__xattr_bad bad;
+
+	if ((xclient ? s->cfg->xclient_from.n : s->cfg->xforward_from.n) == 0) {
 		/* Nobody may use it here (the option is not set): as for any
 		 * verb this server does not serve, RFC 5321 4.2.4's 502. */
 		tern__smtp_reply_error(s, 502, "5.5.1", "Command not implemented");
-		return;
+		return false;
 	}
-	if (!tern__smtp_xforward_trusted(s)) {
+	/* Postfix: "550 5.7.0 Error: insufficient authorization". Checked
+	 * first (Postfix checks the transaction and the syntax before it), so
+	 * a client that may not use the command learns nothing else. Trust
+	 * comes from the address the connection came from, looked up before
+	 * any XCLIENT changed it (xclient.h). */
+	if (!(xclient ? tern__smtp_xclient_trusted(s) : tern__smtp_xforward_trusted(s))) {
 		tern__smtp_reply_error(s, 550, "5.7.0", "Error: insufficient authorization");
-		return;
+		return false;
 	}
-	/* "The client may send the XFORWARD request at any time except in
-	 * the middle of a mail delivery transaction (i.e. between MAIL and
-	 * RSET or DOT)." */
+	/* Not between MAIL and DOT or RSET (both READMEs). */
 	if (s->tx.active) {
 		tern__smtp_reply_error(s, 503, "5.5.1", "Error: MAIL transaction in progress");
-		return;
+		return false;
 	}
-	struct tern__xattrs a;
-	struct tern__xattr_bad bad;
-	int e = tern__xattr_parse(TERN__XATTR_XFORWARD, args, len, &a, &bad);
-	switch (e) {
+	/* "501 bad command parameter syntax", Postfix's texts; nothing of the
+	 * session has changed. */
+	switch (tern__xattr_parse(cmd, args, len, a, &bad)) {
 	case TERN__XATTR_OK:
-		break;
+		return true;
 	case TERN__XATTR_EEMPTY:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: XFORWARD attribute=value...");
-		return;
+		tern__smtp_reply_error(s, 501, "5.5.4", "Syntax: %s attribute=value...", verb);
+		return false;
 	case TERN__XATTR_ESYNTAX:
 		tern__smtp_reply_error(s, 501, "5.5.4", "Error: attribute=value expected");
-		return;
+		return false;
 	case TERN__XATTR_ETOOLONG:
 		tern__smtp_reply_error(s, 501, "5.5.4", "Error: attribute value too long");
-		return;
+		return false;
 	case TERN__XATTR_EUNKNOWN:
-		tern__smtp_reply_error(s, 501, "5.5.4", "Bad XFORWARD attribute name: %.*s",
+		tern__smtp_reply_error(s, 501, "5.5.4", "Bad %s attribute name: %.*s", verb,
 				       (int)(bad.len > 64 ? 64 : bad.len), args + bad.off);
-		return;
+		return false;
 	default:
 		tern__smtp_reply_error(s, 501, "5.5.4", "Bad %s syntax", tern__xattr_name(bad.id));
-		return;
+		return false;
 	}
+}
+
+void tern__cmd_xforward(tern_smtp_session *s, const char *verb, char *args, size_t len)
+{
+	(void)verb;
+	/* XFORWARD_README: "at any time except in the middle of a mail
+	 * delivery transaction". */
+	struct tern__xattrs a;
+	if (!tern__smtp_xcommand_parse(s, TERN__XATTR_XFORWARD, args, len, &a))
+		return;
 	struct tern__smtp_xstate *x = tern__smtp_xstate_get(s);
 	struct xf_new n;
 	if (x == NULL || !build(x, &a, &n)) {

@@ -5,6 +5,7 @@
 #define TERN_SMTP_XCLIENT_H
 
 #include "smtp/session.h"
+#include "smtp/xattr.h"
 
 enum tern__xtrust {
 	TERN__XTRUST_UNKNOWN = 0, /* not looked up yet */
@@ -31,6 +32,13 @@ struct tern__smtp_xstate {
 	bool xf_ipv6;
 	char *xf_received; /* "NAME [ADDR]", "NAME" or "[ADDR]"; NULL: neither */
 };
+
+/* The gate and parse both commands share: 502 when no network may use
+ * the command, 550 5.7.0 for an untrusted client, 503 5.5.1 inside a
+ * transaction, 501 5.5.4 for bad attributes. Returns false after replying;
+ * true with *a filled. */
+bool tern__smtp_xcommand_parse(tern_smtp_session *s, enum tern__xattr_cmd cmd, const char *args,
+			       size_t len, struct tern__xattrs *a);
 
 /* The session's state, created on first use; NULL when out of memory. */
 struct tern__smtp_xstate *tern__smtp_xstate_get(tern_smtp_session *s);
