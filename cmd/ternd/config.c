@@ -104,6 +104,19 @@ static int parse_bool(const char *value, bool *out)
 /* ADDR:PORT for every kind of listener. The library parses and resolves
  * the address when ternd starts; here only the obvious mistakes are caught
  * early. */
+/* Appends a copy of value to a repeatable flag's bounded list. */
+static int list_append(char **list, unsigned *count, unsigned max, const char *value,
+		       const char *flag, const char *what, char *err, size_t errlen)
+{
+	if (*count == max)
+		return usage_fail(err, errlen, "%s: more than %u %s", flag, max, what);
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return usage_fail(err, errlen, "%s: out of memory", flag);
+	list[(*count)++] = copy;
+	return TERND_EX_OK;
+}
+
 static int add_address(char **list, unsigned *count, const char *value, const char *flag,
 		       char *err, size_t errlen)
 {
@@ -115,13 +128,7 @@ static int add_address(char **list, unsigned *count, const char *value, const ch
 	uint64_t p;
 	if (parse_uint(port, 65535, &p) != 0)
 		return usage_fail(err, errlen, "%s: '%s': bad port", flag, value);
-	if (*count == TERND_MAX_LISTEN)
-		return usage_fail(err, errlen, "%s: more than %d addresses", flag, TERND_MAX_LISTEN);
-	char *copy = strdup(value);
-	if (copy == NULL)
-		return usage_fail(err, errlen, "%s: out of memory", flag);
-	list[(*count)++] = copy;
-	return TERND_EX_OK;
+	return list_append(list, count, TERND_MAX_LISTEN, value, flag, "addresses", err, errlen);
 }
 
 static int set_listen(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
@@ -325,13 +332,7 @@ static int add_path(char **list, unsigned *count, const char *value, const char 
 {
 	if (value[0] == '\0')
 		return usage_fail(err, errlen, "%s: empty path", flag);
-	if (*count == TERND_MAX_TLS_CERTS)
-		return usage_fail(err, errlen, "%s: more than %d files", flag, TERND_MAX_TLS_CERTS);
-	char *copy = strdup(value);
-	if (copy == NULL)
-		return usage_fail(err, errlen, "%s: out of memory", flag);
-	list[(*count)++] = copy;
-	return TERND_EX_OK;
+	return list_append(list, count, TERND_MAX_TLS_CERTS, value, flag, "files", err, errlen);
 }
 
 static int set_tls_cert(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
@@ -393,42 +394,13 @@ static int set_state_dir(struct ternd_config *cfg, const char *value, char *err,
 	return set_string(&cfg->state_dir, value, "--state-dir", err, errlen);
 }
 
-/* NETWORK[,NETWORK...], each an address or ADDRESS/PREFIX. Checked here
- * (the library parses them again) so that a typo stops ternd at once with
- * the bad item named. */
-static int set_proxy_from(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
-{
-	const char *p = value;
 
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		struct tern__cidr net;
-
-		if (tern__cidr_parse(&net, p, len) != 0)
-			return usage_fail(err, errlen,
-					  "--proxy-from: '%.*s' is not a network (ADDRESS or "
-					  "ADDRESS/PREFIX)",
-					  (int)len, p);
-		if (comma == NULL)
-			break;
-		p = comma + 1;
-	}
-	if (cfg->proxy_from_count == TERND_MAX_PROXY_FROM)
-		return usage_fail(err, errlen, "--proxy-from: more than %d entries",
-				  TERND_MAX_PROXY_FROM);
-	char *copy = strdup(value);
-	if (copy == NULL)
-		return usage_fail(err, errlen, "--proxy-from: out of memory");
-	cfg->proxy_from[cfg->proxy_from_count++] = copy;
-	return TERND_EX_OK;
-}
-
-/* --xclient-from/--xforward-from: NETWORK[,NETWORK...], checked here (the
- * library parses them again) so that a typo stops ternd with the bad item
- * named. */
-static int add_networks(char **list, unsigned *count, const char *flag, const char *value,
-			char *err, size_t errlen)
+/* --proxy-from, --xclient-from, --xforward-from, --abuse-exempt:
+ * NETWORK[,NETWORK...], each an address or ADDRESS/PREFIX, checked here
+ * (the library parses them again) so that a typo stops ternd with the bad
+ * item named. */
+static int add_networks(char **list, unsigned *count, unsigned max, const char *flag,
+			const char *value, char *err, size_t errlen)
 {
 	const char *p = value;
 
@@ -445,33 +417,35 @@ static int add_networks(char **list, unsigned *count, const char *flag, const ch
 			break;
 		p = comma + 1;
 	}
-	if (*count == TERND_MAX_XCLIENT_FROM)
-		return usage_fail(err, errlen, "%s: more than %d entries", flag,
-				  TERND_MAX_XCLIENT_FROM);
-	char *copy = strdup(value);
-	if (copy == NULL)
-		return usage_fail(err, errlen, "%s: out of memory", flag);
-	list[(*count)++] = copy;
-	return TERND_EX_OK;
+	return list_append(list, count, max, value, flag, "entries", err, errlen);
 }
 
 static int set_xclient_from(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
-	return add_networks(cfg->xclient_from, &cfg->xclient_from_count, "--xclient-from", value,
+	return add_networks(cfg->xclient_from, &cfg->xclient_from_count, TERND_MAX_XCLIENT_FROM,
+			    "--xclient-from", value,
 			    err, errlen);
 }
 
 static int set_xforward_from(struct ternd_config *cfg, const char *value, char *err,
 			     size_t errlen)
 {
-	return add_networks(cfg->xforward_from, &cfg->xforward_from_count, "--xforward-from",
+	return add_networks(cfg->xforward_from, &cfg->xforward_from_count, TERND_MAX_XCLIENT_FROM,
+			    "--xforward-from",
 			    value, err, errlen);
+}
+
+static int set_proxy_from(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return add_networks(cfg->proxy_from, &cfg->proxy_from_count, TERND_MAX_PROXY_FROM,
+			    "--proxy-from", value, err, errlen);
 }
 
 static int set_abuse_exempt(struct ternd_config *cfg, const char *value, char *err,
 			    size_t errlen)
 {
-	return add_networks(cfg->abuse_exempt, &cfg->abuse_exempt_count, "--abuse-exempt", value,
+	return add_networks(cfg->abuse_exempt, &cfg->abuse_exempt_count, TERND_MAX_XCLIENT_FROM,
+			    "--abuse-exempt", value,
 			    err, errlen);
 }
 
