@@ -463,6 +463,28 @@ def cert_der(path):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
+class ToolsMixin:
+    """For test cases that run real clients: a missing tool is a skip with
+    its reason, and a tool's failure shows its output."""
+
+    TOOL_TIMEOUT = 60
+
+    def need(self, name):
+        path = tool(name)
+        if path is None:
+            self.skipTest("%s not installed (scripts/install-deps.sh installs it)" % name)
+        return path
+
+    def run_tool(self, args, input=None, ok=True, cwd=None):
+        p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=self.TOOL_TIMEOUT, cwd=cwd)
+        if ok:
+            self.assertEqual(p.returncode, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s"
+                             % (args[0], p.returncode, p.stdout.decode(errors="replace")[-3000:],
+                                p.stderr.decode(errors="replace")[-3000:]))
+        return p
+
+
 class TerndTestCase(unittest.TestCase):
     """Base class: start_ternd() starts a server that tearDown stops and checks."""
 

@@ -23,10 +23,8 @@ import threading
 import time
 import unittest
 
-from ternlib import (HERE, TERND, RawClient, TerndTestCase, client_context, free_port,
-                     make_cert, tool)
-
-CMD_TIMEOUT = 60
+from ternlib import (HERE, TERND, RawClient, TerndTestCase, ToolsMixin, client_context,
+                     free_port, make_cert)
 
 # Users of the tests. Each password is distinctive so that the log check can
 # find it anywhere; none is a substring of another.
@@ -71,7 +69,7 @@ def user_line(user):
     return _LINES[user[0]]
 
 
-class AuthTestCase(TerndTestCase):
+class AuthTestCase(ToolsMixin, TerndTestCase):
     """ternd with a users file and the three listeners; certificates and the
     users file in the test's own directory. Every password the test knows of
     (self.secrets) is looked for in ternd's log when the test ends."""
@@ -148,21 +146,6 @@ class AuthTestCase(TerndTestCase):
         c.expect(self, "STARTTLS", 220)
         c.starttls(client_context())
         return c
-
-    def need(self, name):
-        path = tool(name)
-        if path is None:
-            self.skipTest("%s not installed (scripts/install-deps.sh installs it)" % name)
-        return path
-
-    def run_tool(self, args, input=None, ok=True, cwd=None):
-        p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=CMD_TIMEOUT, cwd=cwd)
-        if ok:
-            self.assertEqual(p.returncode, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s"
-                             % (args[0], p.returncode, p.stdout.decode(errors="replace")[-3000:],
-                                p.stderr.decode(errors="replace")[-3000:]))
-        return p
 
     def msgfile(self, body=MESSAGE):
         path = os.path.join(self.dir, "message.eml")

@@ -19,15 +19,14 @@ import tempfile
 import time
 import unittest
 
-from ternlib import (SANITIZER_MARKERS, RawClient, client_context, example_path, free_port,
-                     make_cert, tool, wait_listening)
+from ternlib import (SANITIZER_MARKERS, RawClient, ToolsMixin, client_context, example_path,
+                     free_port, make_cert, wait_listening)
 from test_auth import MESSAGE, b64, nodemailer_send, plain
 
 EXAMPLE = example_path("example_submission")
 USER, PASSWORD = "alice@example.org", "Example-Pw-0b5e"
 TOKEN = "ya29.Example-Token_8c1f~x+y/z="
 OTHER_USER, OTHER_TOKEN = "bob@example.org", "Bob-Token-77aa"
-CMD_TIMEOUT = 60
 
 
 class Submission:
@@ -87,7 +86,7 @@ class Submission:
         return problems
 
 
-class OAuthTest(unittest.TestCase):
+class OAuthTest(ToolsMixin, unittest.TestCase):
     def setUp(self):
         if not os.access(EXAMPLE, os.X_OK):
             self.fail("example_submission not found at %s (build it, or set "
@@ -118,21 +117,6 @@ class OAuthTest(unittest.TestCase):
         s = Submission(self.dir, *extra)
         self.servers.append(s)
         return s
-
-    def need(self, name):
-        path = tool(name)
-        if path is None:
-            self.skipTest("%s not installed (scripts/install-deps.sh installs it)" % name)
-        return path
-
-    def run_tool(self, args, input=None, ok=True, cwd=None):
-        p = subprocess.run(args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=CMD_TIMEOUT, cwd=cwd)
-        if ok:
-            self.assertEqual(p.returncode, 0, "%s exited %d\nstdout:\n%s\nstderr:\n%s"
-                             % (args[0], p.returncode, p.stdout.decode(errors="replace")[-3000:],
-                                p.stderr.decode(errors="replace")[-3000:]))
-        return p
 
     def tls_client(self, s):
         c = RawClient(s.tls_port, tls=client_context())
