@@ -14,7 +14,7 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 mode=${1:-test}
 
 pkgs=(build-essential cmake ninja-build pkg-config libevent-dev libssl-dev libc-ares-dev
-      libcmocka-dev libcrypt-dev libargon2-dev libunbound-dev)
+      libcmocka-dev libcrypt-dev libargon2-dev libunbound-dev libsqlite3-dev libidn2-dev libpsl-dev)
 if [ "$mode" != build ]; then
 	pkgs+=(clang libclang-rt-14-dev valgrind strace swaks curl openssl)
 	# TLS and AUTH interop: swaks needs the Perl TLS and SASL modules; a
@@ -22,7 +22,7 @@ if [ "$mode" != build ]; then
 	pkgs+=(libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl libdigest-hmac-perl
 	       gnutls-bin msmtp gsasl testssl.sh)
 	# DNS interop: a dnslib server on loopback answers the test zones.
-	pkgs+=(python3-dnslib)
+	pkgs+=(python3-dnslib python3-aiosmtpd)
 	# PROXY protocol interop: HAProxy in front of ternd, run in the
 	# foreground by tests/interop/test_proxy.py (its service never starts:
 	# see policy-rc.d below).
