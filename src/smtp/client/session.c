@@ -1,0 +1,921 @@
+/* The SMTP/LMTP client state machine and the public API (tern/smtp_client.h).
+ *
+ * One state enum for the session; the replies the engine waits for are an
+ * ordered queue of what each answers (struct tern__smtpc_expect), so that a
+ * pipelined group's replies are matched in order (RFC 2920 3.1) and a reply
+ * nothing asked for is a protocol error. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sasl/sasl.h"
+#include "smtp/client/client.h"
+#include "util/address.h"
+
+#define DEFAULT_HIGH_WATER 65536
+#define DEFAULT_BDAT_CHUNK 65536
+#define MIN_5 (5u * 60 * 1000)
+
+static const char *const default_mechs[] = { "SCRAM-SHA-256", "PLAIN", "LOGIN", NULL };
+
+void tern_smtp_client_options_init(tern_smtp_client_options *opts)
+{
+	if (!opts)
+		return;
+	memset(opts, 0, sizeof(*opts));
+	opts->tls = TERN_SMTP_CLIENT_TLS_OPPORTUNISTIC;
+}
+
+/* ---- results ---- */
+
+void tern__smtpc_result_clear(tern_smtp_client_result *r)
+{
+	if (r->text && r->text[0])
+		free((char *)r->text);
+	if (r->enhanced && r->enhanced[0])
+		free((char *)r->enhanced);
+	memset(r, 0, sizeof(*r));
+	r->text = "";
+	r->enhanced = "";
+}
+
+static enum tern_smtp_client_class class_of(int code)
+{
+	if (code >= 200 && code < 400)
+		return TERN_SMTP_CLIENT_SUCCESS;
+	if (code >= 500)
+		return TERN_SMTP_CLIENT_PERMFAIL;
+	return TERN_SMTP_CLIENT_TEMPFAIL;
+}
+
+int tern__smtpc_result_set(tern_smtp_client_result *r, int code, const char *enhanced,
+			   const char *text, enum tern_smtp_client_reason reason)
+{
+	bool dropped = r->notify_success_dropped;
+	tern__smtpc_result_clear(r);
+	r->notify_success_dropped = dropped;
+	r->code = code;
+	r->cls = class_of(code);
+	r->reason = reason;
+	int rc = 0;
+	if (enhanced && enhanced[0]) {
+		char *e = strdup(enhanced);
+		if (e)
+			r->enhanced = e;
+		else
+			rc = TERN_ENOMEM;
+	}
+	if (text && text[0]) {
+		char *t = strdup(text);
+		if (t)
+			r->text = t;
+		else
+			rc = TERN_ENOMEM;
+	}
+	return rc;
+}
+
+static void result_copy(tern_smtp_client_result *dst, const tern_smtp_client_result *src)
+{
+	(void)tern__smtpc_result_set(dst, src->code, src->enhanced, src->text, src->reason);
+	dst->cls = src->cls;
+}
+
+/* ---- plumbing ---- */
+
+int tern__smtpc_write(tern_smtp_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = tern__buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int tern__smtpc_expect(tern_smtp_client *c, enum tern__smtpc_kind kind, size_t idx)
+{
+	if (c->exp_len == 0)
+		c->exp_head = 0;
+	if (c->exp_head + c->exp_len == c->exp_cap) {
+		if (c->exp_head > 0) {
+			memmove(c->expect, c->expect + c->exp_head, c->exp_len * sizeof(*c->expect));
+			c->exp_head = 0;
+		} else {
+			size_t cap = c->exp_cap ? c->exp_cap * 2 : 8;
+			void *p = realloc(c->expect, cap * sizeof(*c->expect));
+			if (!p)
+				return TERN_ENOMEM;
+			c->expect = p;
+			c->exp_cap = cap;
+		}
+	}
+	c->expect[c->exp_head + c->exp_len].kind = (unsigned char)kind;
+	c->expect[c->exp_head + c->exp_len].idx = idx;
+	c->exp_len++;
+	return 0;
+}
+
+void tern__smtpc_event(tern_smtp_client *c, enum tern_smtp_client_event ev)
+{
+	/* At most a handful of events follow one call; the ring cannot fill
+	 * unless the caller never pulls, and then the oldest READY is what is
+	 * lost last: drop the new one. */
+	if (c->ev_len == sizeof(c->events))
+		return;
+	c->events[(c->ev_head + c->ev_len) % sizeof(c->events)] = (unsigned char)ev;
+	c->ev_len++;
+}
+
+void tern__smtpc_txn_free(struct tern__smtpc_txn *t)
+{
+	free(t->mail_line);
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		free(t->rcpts[i].line);
+		tern__smtpc_result_clear(&t->rcpts[i].res);
+	}
+	free(t->rcpts);
+	tern__smtpc_result_clear(&t->chunk_res);
+	tern__smtpc_result_clear(&t->res);
+	tern__buf_free(&t->chunk);
+	memset(t, 0, sizeof(*t));
+	t->res.text = t->res.enhanced = "";
+	t->chunk_res.text = t->chunk_res.enhanced = "";
+}
+
+/* The message is over: every recipient without a result gets res_default
+ * (or keeps what it has). */
+static void message_done(tern_smtp_client *c, const tern_smtp_client_result *fallback)
+{
+	struct tern__smtpc_txn *t = &c->txn;
+	if (!t->active)
+		return;
+	if (!t->have_res && fallback) {
+		result_copy(&t->res, fallback);
+		t->have_res = true;
+	}
+	for (size_t i = 0; i < t->n_rcpts; i++) {
+		if (!t->rcpts[i].done && fallback) {
+			result_copy(&t->rcpts[i].res, fallback);
+			t->rcpts[i].done = true;
+		}
+	}
+	t->active = false;
+	c->have_message_result = true;
+	tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+}
+
+void tern__smtpc_fail(tern_smtp_client *c, int code, const char *enhanced, const char *text,
+		      enum tern_smtp_client_reason reason, bool send_quit)
+{
+	if (c->state == TERN__SMTPC_DONE)
+		return;
+	(void)tern__smtpc_result_set(&c->failure, code, enhanced, text, reason);
+	c->failed = true;
+	if (c->txn.active) {
+		/* RFC 5321 3.8: whatever is unfinished is not delivered; the
+		 * queue retries unless the server's reply said otherwise. */
+		tern_smtp_client_result r = c->failure;
+		if (reason != TERN_SMTP_CLIENT_R_REPLY)
+			r.cls = TERN_SMTP_CLIENT_TEMPFAIL;
+		message_done(c, &r);
+	}
+	c->exp_len = 0;
+	/* In the middle of a DATA body a QUIT would be message text. */
+	if (c->state == TERN__SMTPC_BODY && !c->txn.bdat)
+		send_quit = false;
+	if (send_quit)
+		(void)tern__smtpc_write(c, "QUIT\r\n");
+	tern__sasl_client_free(&c->sasl);
+	c->state = TERN__SMTPC_DONE;
+	tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_CLOSED);
+}
+
+static void fail_nomem(tern_smtp_client *c)
+{
+	tern__smtpc_fail(c, 451, "4.3.0", "out of memory", TERN_SMTP_CLIENT_R_PROTOCOL, false);
+}
+
+static void fail_protocol(tern_smtp_client *c, const char *why)
+{
+	tern__smtpc_fail(c, 451, "4.5.0", why, TERN_SMTP_CLIENT_R_PROTOCOL, true);
+}
+
+/* ---- greeting and hello ---- */
+
+static int send_hello(tern_smtp_client *c)
+{
+	const char *verb = c->opts.lmtp ? "LHLO" : c->helo_fallback ? "HELO" : "EHLO";
+	int r = tern__smtpc_write(c, "%s %s\r\n", verb, c->helo_name);
+	if (r == 0)
+		r = tern__smtpc_expect(c, c->helo_fallback ? TERN__SMTPC_K_HELO : TERN__SMTPC_K_EHLO,
+				       0);
+	c->state = TERN__SMTPC_HELLO;
+	return r;
+}
+
+void tern__smtpc_after_hello(tern_smtp_client *c)
+{
+	tern__smtpc_auth_begin(c);
+}
+
+static void hello_done(tern_smtp_client *c)
+{
+	bool offered = c->caps.ext & TERN_SMTP_EXT_STARTTLS;
+	if (!c->secure && c->opts.tls != TERN_SMTP_CLIENT_TLS_NONE) {
+		if (offered) {
+			if (tern__smtpc_write(c, "STARTTLS\r\n") < 0 ||
+			    tern__smtpc_expect(c, TERN__SMTPC_K_STARTTLS, 0) < 0) {
+				fail_nomem(c);
+				return;
+			}
+			c->state = TERN__SMTPC_STARTTLS;
+			return;
+		}
+		if (c->opts.tls == TERN_SMTP_CLIENT_TLS_REQUIRED) {
+			tern__smtpc_fail(c, 451, "4.7.5", "TLS required but STARTTLS not offered",
+					 TERN_SMTP_CLIENT_R_TLS, true);
+			return;
+		}
+	}
+	tern__smtpc_after_hello(c);
+}
+
+static void on_hello(tern_smtp_client *c, enum tern__smtpc_kind kind, int code,
+		     const char *enh, const char *text, size_t text_len)
+{
+	if (code / 100 == 2) {
+		if (kind == TERN__SMTPC_K_EHLO)
+			tern__smtpc_caps_parse(&c->caps, text, text_len);
+		else
+			memset(&c->caps, 0, sizeof(c->caps));
+		hello_done(c);
+		return;
+	}
+	/* RFC 5321 3.2: a server that does not know EHLO answers 500, 502,
+	 * 504 or 550; fall back to HELO then (never for LMTP, RFC 2033 4.1). */
+	if (kind == TERN__SMTPC_K_EHLO && !c->opts.lmtp &&
+	    (code == 500 || code == 502 || code == 504 || code == 550)) {
+		c->helo_fallback = true;
+		if (send_hello(c) < 0)
+			fail_nomem(c);
+		return;
+	}
+	tern__smtpc_fail(c, code, enh, text, TERN_SMTP_CLIENT_R_REPLY, true);
+}
+
+/* ---- transaction ---- */
+
+static void txn_finish(tern_smtp_client *c, bool clean)
+{
+	if (!clean)
+		c->need_rset = true;
+	message_done(c, NULL);
+	c->state = TERN__SMTPC_READY;
+	tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_READY);
+}
+
+static int send_mail(tern_smtp_client *c)
+{
+	c->txn.mail_sent = true;
+	int r = tern__smtpc_write(c, "%s", c->txn.mail_line);
+	return r ? r : tern__smtpc_expect(c, TERN__SMTPC_K_MAIL, 0);
+}
+
+static int send_rcpt(tern_smtp_client *c)
+{
+	struct tern__smtpc_txn *t = &c->txn;
+	while (t->next_rcpt < t->n_rcpts && t->rcpts[t->next_rcpt].done)
+		t->next_rcpt++;
+	size_t i = t->next_rcpt++;
+	int r = tern__smtpc_write(c, "%s", t->rcpts[i].line);
+	return r ? r : tern__smtpc_expect(c, TERN__SMTPC_K_RCPT, i);
+}
+
+static bool rcpts_left(const struct tern__smtpc_txn *t)
+{
+	for (size_t i = t->next_rcpt; i < t->n_rcpts; i++)
+		if (!t->rcpts[i].done)
+			return true;
+	return false;
+}
+
+static int send_data(tern_smtp_client *c)
+{
+	c->txn.data_sent = true;
+	int r = tern__smtpc_write(c, "DATA\r\n");
+	return r ? r : tern__smtpc_expect(c, TERN__SMTPC_K_DATA, 0);
+}
+
+static void start_body(tern_smtp_client *c)
+{
+	c->txn.at_bol = true;
+	c->state = TERN__SMTPC_BODY;
+	tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_BODY);
+}
+
+/* Writes the commands of the transaction: all at once with PIPELINING
+ * (RFC 2920 3.1: RSET, MAIL and RCPT may go in a group that DATA ends),
+ * else the next one once the previous reply is in. Called when the
+ * transaction starts and whenever the reply queue runs empty. */
+static int txn_advance(tern_smtp_client *c)
+{
+	struct tern__smtpc_txn *t = &c->txn;
+	int r = 0;
+	if (t->pipelined && !t->mail_sent) {
+		if (c->need_rset) {
+			t->rset_sent = true;
+			c->need_rset = false;
+			r = tern__smtpc_write(c, "RSET\r\n");
+			if (r == 0)
+				r = tern__smtpc_expect(c, TERN__SMTPC_K_RSET, 0);
+		}
+		if (r == 0)
+			r = send_mail(c);
+		while (r == 0 && rcpts_left(t))
+			r = send_rcpt(c);
+		if (r == 0 && !t->bdat)
+			r = send_data(c);
+		return r;
+	}
+	if (c->exp_len)
+		return 0;
+	if (c->need_rset) {
+		c->need_rset = false;
+		t->rset_sent = true;
+		r = tern__smtpc_write(c, "RSET\r\n");
+		return r ? r : tern__smtpc_expect(c, TERN__SMTPC_K_RSET, 0);
+	}
+	if (!t->mail_sent)
+		return send_mail(c);
+	if (t->mail_failed) {
+		txn_finish(c, false);
+		return 0;
+	}
+	if (rcpts_left(t))
+		return send_rcpt(c);
+	if (t->n_accepted == 0) {
+		if (!t->have_res) {
+			/* Every recipient was refused: the message result is
+			 * the first refusal. */
+			for (size_t i = 0; i < t->n_rcpts; i++)
+				if (t->rcpts[i].done) {
+					result_copy(&t->res, &t->rcpts[i].res);
+					t->have_res = true;
+					break;
+				}
+		}
+		txn_finish(c, false);
+		return 0;
+	}
+	if (t->bdat) {
+		start_body(c);
+		return 0;
+	}
+	if (!t->data_sent)
+		return send_data(c);
+	return 0;
+}
+
+static void on_txn_reply(tern_smtp_client *c, const struct tern__smtpc_expect *e, int code,
+			 const char *enh, const char *text)
+{
+	struct tern__smtpc_txn *t = &c->txn;
+	switch (e->kind) {
+	case TERN__SMTPC_K_RSET:
+		/* A refused RSET changes nothing we could act on. */
+		break;
+	case TERN__SMTPC_K_MAIL:
+		if (code / 100 != 2) {
+			t->mail_failed = true;
+			(void)tern__smtpc_result_set(&t->res, code, enh, text, TERN_SMTP_CLIENT_R_REPLY);
+			t->have_res = true;
+			for (size_t i = 0; i < t->n_rcpts; i++)
+				if (!t->rcpts[i].done) {
+					result_copy(&t->rcpts[i].res, &t->res);
+					t->rcpts[i].done = true;
+				}
+		}
+		break;
+	case TERN__SMTPC_K_RCPT: {
+		struct tern__smtpc_rcpt *rc = &t->rcpts[e->idx];
+		if (t->mail_failed)
+			break; /* the result is MAIL's; this is the 503 that follows */
+		(void)tern__smtpc_result_set(&rc->res, code, enh, text, TERN_SMTP_CLIENT_R_REPLY);
+		if (code / 100 == 2) {
+			rc->accepted = true;
+			t->n_accepted++;
+		} else {
+			rc->done = true;
+		}
+		break;
+	}
+	case TERN__SMTPC_K_DATA:
+		if (code == 354 && !t->mail_failed && t->n_accepted > 0) {
+			start_body(c);
+			return;
+		}
+		if (code == 354) {
+			/* RFC 2920 3.1: the server took DATA though nothing
+			 * was accepted; end the empty message at once and
+			 * throw its reply away. */
+			if (tern__smtpc_write(c, ".\r\n") < 0 ||
+			    tern__smtpc_expect(c, TERN__SMTPC_K_DISCARD, 0) < 0) {
+				fail_nomem(c);
+				return;
+			}
+			return;
+		}
+		if (!t->mail_failed && t->n_accepted > 0) {
+			(void)tern__smtpc_result_set(&t->res, code, enh, text, TERN_SMTP_CLIENT_R_REPLY);
+			t->have_res = true;
+			for (size_t i = 0; i < t->n_rcpts; i++)
+				if (!t->rcpts[i].done) {
+					result_copy(&t->rcpts[i].res, &t->res);
+					t->rcpts[i].done = true;
+				}
+		}
+		txn_finish(c, false);
+		return;
+	case TERN__SMTPC_K_DISCARD:
+		txn_finish(c, false);
+		return;
+	default:
+		break;
+	}
+	if (c->exp_len == 0 && txn_advance(c) < 0)
+		fail_nomem(c);
+}
+
+static void on_end_reply(tern_smtp_client *c, const struct tern__smtpc_expect *e, int code,
+			 const char *enh, const char *text)
+{
+	struct tern__smtpc_txn *t = &c->txn;
+	if (e->kind == TERN__SMTPC_K_BDAT) {
+		t->bdat_waiting--;
+		if (code / 100 != 2 && !t->chunk_failed) {
+			t->chunk_failed = true;
+			(void)tern__smtpc_result_set(&t->chunk_res, code, enh, text,
+						     TERN_SMTP_CLIENT_R_REPLY);
+		}
+		/* Without PIPELINING the body waited for this reply. */
+		if (!t->pipelined && c->state == TERN__SMTPC_BODY)
+			tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_BODY);
+		return;
+	}
+	/* K_END: the reply to "." / BDAT LAST, for one recipient in LMTP
+	 * (RFC 2033 4.2: one reply per accepted recipient, in RCPT order), for
+	 * all of them in SMTP. An earlier refused chunk decides the message. */
+	tern_smtp_client_result r = { 0 };
+	r.text = r.enhanced = "";
+	(void)tern__smtpc_result_set(&r, code, enh, text, TERN_SMTP_CLIENT_R_REPLY);
+	const tern_smtp_client_result *use = t->chunk_failed ? &t->chunk_res : &r;
+	if (!t->have_res) {
+		result_copy(&t->res, use);
+		t->have_res = true;
+	}
+	if (c->opts.lmtp) {
+		result_copy(&t->rcpts[e->idx].res, use);
+		t->rcpts[e->idx].done = true;
+	} else {
+		for (size_t i = 0; i < t->n_rcpts; i++)
+			if (t->rcpts[i].accepted && !t->rcpts[i].done) {
+				result_copy(&t->rcpts[i].res, use);
+				t->rcpts[i].done = true;
+			}
+	}
+	tern__smtpc_result_clear(&r);
+	if (c->exp_len == 0)
+		txn_finish(c, true);
+}
+
+/* ---- replies ---- */
+
+static void on_reply(tern_smtp_client *c)
+{
+	struct tern__smtpc_parser *p = &c->parser;
+	int code = p->code;
+	const char *enh = p->enhanced;
+	const char *text = tern__buf_ptr(&p->text);
+	size_t text_len = p->text.len;
+
+	if (c->state == TERN__SMTPC_DONE)
+		return;
+	/* RFC 5321 3.8: 421 may come at any time; the server is closing. */
+	if (code == 421) {
+		tern__smtpc_fail(c, code, enh, text, TERN_SMTP_CLIENT_R_CLOSED, false);
+		return;
+	}
+	if (c->exp_len == 0) {
+		fail_protocol(c, "a reply nothing asked for");
+		return;
+	}
+	struct tern__smtpc_expect e = c->expect[c->exp_head];
+	c->exp_head++;
+	c->exp_len--;
+
+	switch (e.kind) {
+	case TERN__SMTPC_K_GREETING:
+		/* RFC 5321 3.1: 220 is the greeting; 554 (and anything else)
+		 * means no service: QUIT and go. */
+		if (code == 220) {
+			if (send_hello(c) < 0)
+				fail_nomem(c);
+		} else {
+			tern__smtpc_fail(c, code, enh, text, TERN_SMTP_CLIENT_R_REPLY, true);
+		}
+		return;
+	case TERN__SMTPC_K_EHLO:
+	case TERN__SMTPC_K_HELO:
+		on_hello(c, e.kind, code, enh, text, text_len);
+		return;
+	case TERN__SMTPC_K_STARTTLS:
+		if (code == 220) {
+			c->state = TERN__SMTPC_TLS_WAIT;
+			tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_TLS);
+			return;
+		}
+		if (c->opts.tls == TERN_SMTP_CLIENT_TLS_REQUIRED) {
+			tern__smtpc_fail(c, code, enh, text, TERN_SMTP_CLIENT_R_TLS, true);
+			return;
+		}
+		/* Opportunistic: go on in plaintext (RFC 3207 4.1 lets the
+		 * client decide). */
+		tern__smtpc_after_hello(c);
+		return;
+	case TERN__SMTPC_K_AUTH:
+		tern__smtpc_auth_reply(c, code, enh, text);
+		return;
+	case TERN__SMTPC_K_RSET:
+	case TERN__SMTPC_K_MAIL:
+	case TERN__SMTPC_K_RCPT:
+	case TERN__SMTPC_K_DATA:
+	case TERN__SMTPC_K_DISCARD:
+		on_txn_reply(c, &e, code, enh, text);
+		return;
+	case TERN__SMTPC_K_BDAT:
+	case TERN__SMTPC_K_END:
+		on_end_reply(c, &e, code, enh, text);
+		return;
+	case TERN__SMTPC_K_QUIT:
+		c->state = TERN__SMTPC_DONE;
+		tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_CLOSED);
+		return;
+	default:
+		fail_protocol(c, "internal: unknown reply kind");
+		return;
+	}
+}
+
+/* ---- public API ---- */
+
+static int copy_str(char **dst, const char *src)
+{
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : TERN_ENOMEM;
+}
+
+int tern_smtp_client_new(tern_smtp_client **c_r, const tern_smtp_client_options *opts)
+{
+	if (!c_r)
+		return TERN_EINVAL;
+	*c_r = NULL;
+	if (!opts || !opts->helo_name || !opts->helo_name[0] ||
+	    strlen(opts->helo_name) > 255 || strpbrk(opts->helo_name, " \r\n\t") ||
+	    tern__has_control(opts->helo_name, strlen(opts->helo_name)))
+		return TERN_EINVAL;
+	if (opts->auth_user && !opts->auth_password)
+		return TERN_EINVAL;
+	tern_smtp_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return TERN_ENOMEM;
+	c->opts = *opts;
+	const char *const *mechs = opts->auth_mechs ? opts->auth_mechs : default_mechs;
+	for (size_t i = 0; mechs[i]; i++) {
+		int m = tern__sasl_mech_lookup(mechs[i], strlen(mechs[i]));
+		if (m < 0 || c->n_auth_pref == sizeof(c->auth_pref)) {
+			free(c);
+			return TERN_EINVAL;
+		}
+		c->auth_pref[c->n_auth_pref++] = (signed char)m;
+	}
+	c->opts.auth_mechs = NULL;
+	c->failure.text = c->failure.enhanced = "";
+	c->txn.res.text = c->txn.res.enhanced = "";
+	c->txn.chunk_res.text = c->txn.chunk_res.enhanced = "";
+	tern__buf_init(&c->out, 0);
+	int r = copy_str(&c->helo_name, opts->helo_name);
+	if (r == 0)
+		r = copy_str(&c->auth_user, opts->auth_user);
+	if (r == 0)
+		r = copy_str(&c->auth_password, opts->auth_password);
+	if (r == 0)
+		r = copy_str(&c->auth_authzid, opts->auth_authzid);
+	if (r == 0)
+		r = tern__smtpc_parser_init(&c->parser, opts->max_reply_line, opts->max_reply,
+					    opts->max_reply_lines);
+	if (r == 0)
+		r = tern__smtpc_expect(c, TERN__SMTPC_K_GREETING, 0);
+	if (r < 0) {
+		tern_smtp_client_destroy(&c);
+		return r;
+	}
+	c->opts.helo_name = c->helo_name;
+	c->opts.auth_user = c->auth_user;
+	c->opts.auth_password = c->auth_password;
+	c->opts.auth_authzid = c->auth_authzid;
+	if (!c->opts.output_high_water)
+		c->opts.output_high_water = DEFAULT_HIGH_WATER;
+	if (!c->opts.bdat_chunk)
+		c->opts.bdat_chunk = DEFAULT_BDAT_CHUNK;
+	c->secure = opts->tls_active;
+	c->state = TERN__SMTPC_GREETING;
+	*c_r = c;
+	return 0;
+}
+
+static void free_secret(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+		*p = NULL;
+	}
+}
+
+void tern_smtp_client_destroy(tern_smtp_client **cp)
+{
+	if (!cp || !*cp)
+		return;
+	tern_smtp_client *c = *cp;
+	free(c->helo_name);
+	free(c->auth_user);
+	free_secret(&c->auth_password);
+	free(c->auth_authzid);
+	free(c->test_nonce);
+	tern__smtpc_parser_free(&c->parser);
+	tern__buf_free(&c->out);
+	free(c->expect);
+	tern__smtpc_txn_free(&c->txn);
+	tern__sasl_client_free(&c->sasl);
+	if (c->auth_ir) {
+		explicit_bzero(c->auth_ir, c->auth_ir_len);
+		free(c->auth_ir);
+	}
+	tern__smtpc_result_clear(&c->failure);
+	free(c);
+	*cp = NULL;
+}
+
+int tern__smtpc_set_test_nonce(tern_smtp_client *c, const char *nonce)
+{
+	free(c->test_nonce);
+	c->test_nonce = NULL;
+	return copy_str(&c->test_nonce, nonce);
+}
+
+ssize_t tern_smtp_client_feed(tern_smtp_client *c, const void *data, size_t len)
+{
+	if (!c || (!data && len))
+		return TERN_EINVAL;
+	const char *in = data;
+	size_t i = 0;
+	while (i < len) {
+		/* RFC 3207 4.2 (and CVE-2011-0411's lesson): nothing read
+		 * after the 220 to STARTTLS is from the TLS peer; drop it. */
+		if (c->state == TERN__SMTPC_DONE || c->state == TERN__SMTPC_TLS_WAIT)
+			break;
+		size_t used = 0;
+		int r = tern__smtpc_parser_feed(&c->parser, in + i, len - i, &used);
+		i += used;
+		if (r < 0) {
+			if (r == TERN_ENOMEM)
+				fail_nomem(c);
+			else
+				fail_protocol(c, tern__smtpc_reply_strerror(r));
+			break;
+		}
+		if (r == 0)
+			break;
+		on_reply(c);
+		tern__smtpc_parser_next(&c->parser);
+	}
+	return (ssize_t)len;
+}
+
+enum tern_smtp_client_event tern_smtp_client_next_event(tern_smtp_client *c)
+{
+	if (!c || c->ev_len == 0)
+		return TERN_SMTP_CLIENT_EV_NONE;
+	enum tern_smtp_client_event ev = c->events[c->ev_head];
+	c->ev_head = (c->ev_head + 1) % sizeof(c->events);
+	c->ev_len--;
+	return ev;
+}
+
+const void *tern_smtp_client_output(tern_smtp_client *c, size_t *len_r)
+{
+	if (!c) {
+		if (len_r)
+			*len_r = 0;
+		return "";
+	}
+	if (len_r)
+		*len_r = c->out.len;
+	return tern__buf_ptr(&c->out);
+}
+
+void tern_smtp_client_output_consumed(tern_smtp_client *c, size_t n)
+{
+	if (!c)
+		return;
+	tern__buf_consume(&c->out, n > c->out.len ? c->out.len : n);
+}
+
+int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *msg)
+{
+	if (!c || !msg)
+		return TERN_EINVAL;
+	if (c->state != TERN__SMTPC_READY)
+		return TERN_ESTATE;
+	tern__smtpc_txn_free(&c->txn);
+	c->have_message_result = false;
+	int r = tern__smtpc_prepare(c, msg);
+	if (r == TERN_EINVAL) {
+		tern__smtpc_txn_free(&c->txn);
+		return r;
+	}
+	if (r < 0) {
+		tern__smtpc_txn_free(&c->txn);
+		fail_nomem(c);
+		return r;
+	}
+	struct tern__smtpc_txn *t = &c->txn;
+	t->active = true;
+	if (t->have_res || !rcpts_left(t)) {
+		/* Decided here: nothing goes to the server. */
+		if (!t->have_res) {
+			for (size_t i = 0; i < t->n_rcpts; i++)
+				if (t->rcpts[i].done) {
+					result_copy(&t->res, &t->rcpts[i].res);
+					t->have_res = true;
+					break;
+				}
+		}
+		for (size_t i = 0; i < t->n_rcpts; i++)
+			if (!t->rcpts[i].done) {
+				result_copy(&t->rcpts[i].res, &t->res);
+				t->rcpts[i].done = true;
+			}
+		message_done(c, NULL);
+		tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_READY);
+		return 0;
+	}
+	t->pipelined = (c->caps.ext & TERN_SMTP_EXT_PIPELINING) && !c->opts.no_pipelining;
+	c->state = TERN__SMTPC_TXN;
+	r = txn_advance(c);
+	if (r < 0) {
+		fail_nomem(c);
+		return r;
+	}
+	return 0;
+}
+
+ssize_t tern_smtp_client_body(tern_smtp_client *c, const void *data, size_t len)
+{
+	if (!c || (!data && len))
+		return TERN_EINVAL;
+	if (c->state != TERN__SMTPC_BODY || c->txn.body_done)
+		return TERN_ESTATE;
+	ssize_t r = tern__smtpc_body_data(c, data, len);
+	if (r == TERN_ENOMEM)
+		fail_nomem(c);
+	return r;
+}
+
+int tern_smtp_client_body_end(tern_smtp_client *c)
+{
+	if (!c)
+		return TERN_EINVAL;
+	if (c->state != TERN__SMTPC_BODY || c->txn.body_done)
+		return TERN_ESTATE;
+	int r = tern__smtpc_body_finish(c);
+	if (r == TERN_ENOMEM)
+		fail_nomem(c);
+	if (r == 0)
+		c->state = TERN__SMTPC_BODY_END;
+	return r;
+}
+
+int tern_smtp_client_tls_started(tern_smtp_client *c)
+{
+	if (!c)
+		return TERN_EINVAL;
+	if (c->state != TERN__SMTPC_TLS_WAIT)
+		return TERN_ESTATE;
+	c->secure = true;
+	/* RFC 3207 4.2: forget everything learnt before TLS; EHLO again. */
+	memset(&c->caps, 0, sizeof(c->caps));
+	c->helo_fallback = false;
+	tern__smtpc_parser_next(&c->parser);
+	int r = send_hello(c);
+	if (r < 0)
+		fail_nomem(c);
+	return r;
+}
+
+int tern_smtp_client_quit(tern_smtp_client *c)
+{
+	if (!c)
+		return TERN_EINVAL;
+	if (c->state != TERN__SMTPC_READY)
+		return TERN_ESTATE;
+	if (tern__smtpc_write(c, "QUIT\r\n") < 0 || tern__smtpc_expect(c, TERN__SMTPC_K_QUIT, 0) < 0) {
+		fail_nomem(c);
+		return TERN_ENOMEM;
+	}
+	c->state = TERN__SMTPC_QUIT;
+	return 0;
+}
+
+void tern_smtp_client_timeout(tern_smtp_client *c)
+{
+	if (!c || c->state == TERN__SMTPC_DONE)
+		return;
+	tern__smtpc_fail(c, 451, "4.4.2", "timeout waiting for the server", TERN_SMTP_CLIENT_R_TIMEOUT,
+			 false);
+}
+
+void tern_smtp_client_eof(tern_smtp_client *c)
+{
+	if (!c || c->state == TERN__SMTPC_DONE)
+		return;
+	tern__smtpc_fail(c, 451, "4.4.2", "connection closed by the server",
+			 TERN_SMTP_CLIENT_R_CLOSED, false);
+}
+
+static unsigned or_default(unsigned v, unsigned d) { return v ? v : d; }
+
+unsigned tern_smtp_client_timeout_ms(const tern_smtp_client *c)
+{
+	if (!c || c->state == TERN__SMTPC_DONE || c->state == TERN__SMTPC_TLS_WAIT)
+		return 0;
+	const tern_smtp_client_options *o = &c->opts;
+	if (c->exp_len == 0) {
+		/* RFC 5321 4.5.3.2.5: the data block time bounds each send
+		 * while the body goes out; otherwise the caller has the turn. */
+		if (c->state == TERN__SMTPC_BODY)
+			return or_default(o->timeout_data_block_ms, 3u * 60 * 1000);
+		return 0;
+	}
+	switch (c->expect[c->exp_head].kind) {
+	case TERN__SMTPC_K_GREETING:
+		return or_default(o->timeout_greeting_ms, MIN_5);
+	case TERN__SMTPC_K_MAIL:
+		return or_default(o->timeout_mail_ms, MIN_5);
+	case TERN__SMTPC_K_RCPT:
+		return or_default(o->timeout_rcpt_ms, MIN_5);
+	case TERN__SMTPC_K_DATA:
+		return or_default(o->timeout_data_init_ms, 2u * 60 * 1000);
+	case TERN__SMTPC_K_BDAT:
+		return or_default(o->timeout_data_block_ms, 3u * 60 * 1000);
+	case TERN__SMTPC_K_END:
+	case TERN__SMTPC_K_DISCARD:
+		return or_default(o->timeout_data_end_ms, 10u * 60 * 1000);
+	default:
+		return or_default(o->timeout_other_ms, MIN_5);
+	}
+}
+
+bool tern_smtp_client_done(const tern_smtp_client *c)
+{
+	return !c || c->state == TERN__SMTPC_DONE;
+}
+
+const tern_smtp_client_result *tern_smtp_client_failure(const tern_smtp_client *c)
+{
+	return c && c->failed ? &c->failure : NULL;
+}
+
+const tern_smtp_client_result *tern_smtp_client_message_result(const tern_smtp_client *c)
+{
+	return c && c->have_message_result ? &c->txn.res : NULL;
+}
+
+const tern_smtp_client_result *tern_smtp_client_rcpt_result(const tern_smtp_client *c, size_t i)
+{
+	if (!c || !c->have_message_result || i >= c->txn.n_rcpts)
+		return NULL;
+	return &c->txn.rcpts[i].res;
+}
+
+unsigned tern_smtp_client_extensions(const tern_smtp_client *c)
+{
+	return c ? c->caps.ext : 0;
+}
+
+uint64_t tern_smtp_client_size_limit(const tern_smtp_client *c)
+{
+	return c ? c->caps.size_limit : 0;
+}
