@@ -1368,6 +1368,71 @@ void ternd_config_free(struct ternd_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* For ternd_config_keep_fixed: dst's string becomes a copy of src's. */
+static int keep_str(char **dst, const char *src)
+{
+	char *copy = src != NULL ? strdup(src) : NULL;
+
+	if (src != NULL && copy == NULL)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+static int keep_list(char **dst, unsigned *dst_count, char *const *src, unsigned src_count)
+{
+	clear_list(dst, dst_count);
+	for (unsigned i = 0; i < src_count; i++) {
+		if ((dst[i] = strdup(src[i])) == NULL)
+			return -1;
+		*dst_count = i + 1;
+	}
+	return 0;
+}
+
+int ternd_config_keep_fixed(struct ternd_config *next, const struct ternd_config *running)
+{
+	/* Where ternd listens and how (the library's listeners are made
+	 * once), where mail goes, whom it runs as, its TLS files and
+	 * settings, its users file and AUTH policy, its resolvers' upstream,
+	 * its threads and its log outputs. */
+	if (keep_list(next->listen, &next->listen_count, running->listen, running->listen_count) ||
+	    keep_list(next->submission, &next->submission_count, running->submission,
+		      running->submission_count) ||
+	    keep_list(next->tls_listen, &next->tls_listen_count, running->tls_listen,
+		      running->tls_listen_count) ||
+	    keep_list(next->tls_cert, &next->tls_cert_count, running->tls_cert,
+		      running->tls_cert_count) ||
+	    keep_list(next->tls_key, &next->tls_key_count, running->tls_key,
+		      running->tls_key_count) ||
+	    keep_str(&next->maildir, running->maildir) ||
+	    keep_str(&next->state_dir, running->state_dir) ||
+	    keep_str(&next->tls_ciphers, running->tls_ciphers) ||
+	    keep_str(&next->tls_ciphersuites, running->tls_ciphersuites) ||
+	    keep_str(&next->tls_client_ca, running->tls_client_ca) ||
+	    keep_str(&next->users_file, running->users_file) ||
+	    keep_str(&next->user, running->user) || keep_str(&next->metrics, running->metrics) ||
+	    keep_str(&next->dns_server, running->dns_server))
+		return -1;
+	next->tls_min_version = running->tls_min_version;
+	next->lmtp = running->lmtp;
+	next->discard = running->discard;
+	next->workers = running->workers;
+	next->auth_methods = running->auth_methods;
+	next->allow_insecure_auth = running->allow_insecure_auth;
+	next->require_auth = running->require_auth;
+	next->require_tls = running->require_tls;
+	next->hash_threads = running->hash_threads;
+	/* Each listener's own delay (ternd sets one on every listener). */
+	next->greeting_delay = running->greeting_delay;
+	next->greeting_delay_set = running->greeting_delay_set;
+	next->metrics_allow_remote = running->metrics_allow_remote;
+	next->log_kv = running->log_kv;
+	next->log_syslog = running->log_syslog;
+	return 0;
+}
+
 static void print_uint(FILE *out, const char *key, unsigned v, const char *dflt)
 {
 	if (v != 0)

@@ -194,6 +194,13 @@ void ternd_config_init(struct ternd_config *cfg);
 /* Frees the strings; cfg can be initialised again afterwards. */
 void ternd_config_free(struct ternd_config *cfg);
 
+/* SIGHUP: next (a configuration just read) takes running's values for every
+ * setting that needs a restart, so that what remains different from
+ * running is what a live reconfiguration applies (limits, timeouts, names,
+ * trusted networks, reverse DNS on or off, log level). Returns 0, or -1
+ * out of memory (next is then partly changed: free it). */
+int ternd_config_keep_fixed(struct ternd_config *next, const struct ternd_config *running);
+
 /* Parses argv (argv[0] is skipped), reading the --config file first when
  * one is named, then checks the settings that depend on each other
  * (ternd_config_check). Returns TERND_EX_OK, TERND_EX_USAGE or TERND_EX_NOINPUT

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "maildir.h"
 #include "passwd.h"
+#include "queue/queue_cmd.h"
 #include "privs.h"
 #include "selfsigned.h"
 
@@ -36,10 +37,19 @@ struct signal_state {
 	tern_smtp_server *server;
 	struct ternd_auth *auth; /* NULL without --users */
 	sigset_t set;
-	/* SIGHUP parses the command line and --config file again with these. */
+	/* SIGHUP parses the command line and --config file again with these,
+	 * and compares with cfg: the configuration running now (main's at
+	 * first, then `applied`, owned here, after a reload). */
 	const struct ternd_config *cfg;
+	struct ternd_config applied;
+	bool have_applied;
 	int argc;
 	char *const *argv;
+	/* What a new tern_smtp_options needs besides the configuration: the
+	 * running options (their TLS files, fixed) and the callbacks'
+	 * owners. */
+	const tern_smtp_options *opts;
+	struct ternd_delivery *delivery;
 };
 
 /* Signals are taken synchronously with sigwait() on a thread of their own:
@@ -95,15 +105,34 @@ static unsigned log_missing_lines(const char *a, const char *b, const char *what
 	return n;
 }
 
-/* SIGHUP re-reads the --config file with the same command line over it.
- * The library copied its options when the server was made and sessions
- * hold pointers into them, so settings cannot change under a running
- * server: a deliberate compromise (no tern_smtp_server_reconfigure yet).
- * What does apply live is the content of the certificate, key and users
- * files, reloaded by the caller; every other change is named here as
- * waiting for a restart, and a file with mistakes is reported whole and
- * changes nothing. */
-static void reread_config(const struct signal_state *st)
+/* The options a configuration gives, with the callbacks ternd installs and
+ * the running server's TLS files (fixed; their contents are reloaded). */
+static void reload_options(const struct signal_state *st, const struct ternd_config *cfg,
+			   tern_smtp_options *o)
+{
+	tern_smtp_options_init(o);
+	ternd_config_to_options(cfg, o);
+	ternd_delivery_install(st->delivery, o);
+	if (st->auth != NULL)
+		ternd_auth_install(st->auth, cfg, o);
+	o->tls_cert_files = st->opts->tls_cert_files;
+	o->tls_key_files = st->opts->tls_key_files;
+	o->tls_min_version = st->opts->tls_min_version;
+	o->tls_ciphers = st->opts->tls_ciphers;
+	o->tls_ciphersuites = st->opts->tls_ciphersuites;
+	o->tls_client_ca_file = st->opts->tls_client_ca_file;
+}
+
+/* SIGHUP re-reads the --config file with the same command line over it,
+ * and applies what can change on a running server through
+ * tern_smtp_server_reconfigure(): limits, timeouts, names, trusted
+ * networks (--proxy-from, --xclient-from, --xforward-from,
+ * --abuse-exempt), reverse DNS on or off, the log level. New connections
+ * get them; open sessions finish with the settings they began with, so
+ * nobody is dropped. What needs a restart (listeners, paths, TLS and AUTH
+ * policy, workers, --user, ...) is named and keeps its running value. A
+ * file with mistakes is reported whole and changes nothing. */
+static void reread_config(struct signal_state *st)
 {
 	struct ternd_config next;
 	char err[1024];
@@ -126,19 +155,53 @@ static void reread_config(const struct signal_state *st)
 		ternd_config_free(&next);
 		return;
 	}
-	char *was = config_text(st->cfg), *now = config_text(&next);
-	if (was != NULL && now != NULL) {
-		unsigned changed = log_missing_lines(now, was, "changed, needs a restart:");
-		changed += log_missing_lines(was, now, "running with:");
-		if (changed == 0)
-			ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: %s re-read, no setting changed",
-				  st->cfg->config_file);
-		else
-			ternd_log(TERN_LOG_WARNING, NULL,
-				  "SIGHUP: %s re-read: changed settings take effect when ternd "
-				  "restarts (certificates and users are reloaded now)",
-				  st->cfg->config_file);
+	/* wanted: what the file says; next: that, with the running values of
+	 * what needs a restart. */
+	char *wanted = config_text(&next);
+	if (ternd_config_keep_fixed(&next, st->cfg) != 0) {
+		ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: out of memory; nothing changed");
+		free(wanted);
+		ternd_config_free(&next);
+		return;
 	}
+	char *was = config_text(st->cfg), *now = config_text(&next);
+	if (was == NULL || now == NULL || wanted == NULL) {
+		ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: out of memory; nothing changed");
+		goto out;
+	}
+	unsigned restart = log_missing_lines(wanted, now, "changed, needs a restart:");
+	unsigned live = log_missing_lines(now, was, "applying:");
+	if (live > 0) {
+		tern_smtp_options o;
+
+		reload_options(st, &next, &o);
+		pthread_mutex_lock(&st->lock);
+		rc = st->server != NULL ? tern_smtp_server_reconfigure(st->server, &o) : TERN_ECLOSED;
+		pthread_mutex_unlock(&st->lock);
+		if (rc != 0) {
+			/* The library said why through the log. */
+			ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: %s not applied (%s)",
+				  st->cfg->config_file, tern_strerror(rc));
+			goto out;
+		}
+		ternd_log_set_level(next.log_level);
+		if (st->have_applied)
+			ternd_config_free(&st->applied);
+		st->applied = next;
+		st->have_applied = true;
+		st->cfg = &st->applied;
+		memset(&next, 0, sizeof(next));
+	}
+	if (restart == 0 && live == 0)
+		ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: %s re-read, no setting changed",
+			  st->cfg->config_file);
+	else
+		ternd_log(TERN_LOG_INFO, NULL,
+			  "SIGHUP: %s re-read: %u setting(s) applied to new connections%s",
+			  st->cfg->config_file, live,
+			  restart > 0 ? ", the others when ternd restarts" : "");
+out:
+	free(wanted);
 	free(was);
 	free(now);
 	ternd_config_free(&next);
@@ -547,6 +610,8 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	st.cfg = cfg;
 	st.argc = argc;
 	st.argv = argv;
+	st.opts = &opts;
+	st.delivery = &delivery;
 	pthread_t sig_tid;
 	bool sig_thread = false;
 	if (rc == 0 && status == TERND_EX_OK) {
@@ -569,6 +634,8 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		pthread_mutex_unlock(&st.lock);
 		pthread_cancel(sig_tid);
 		pthread_join(sig_tid, NULL);
+		if (st.have_applied)
+			ternd_config_free(&st.applied);
 	}
 
 	if (status != TERND_EX_OK) {
@@ -596,6 +663,8 @@ int main(int argc, char **argv)
 	/* Subcommands first: they have flags of their own. */
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return ternd_passwd_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "queue") == 0)
+		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	struct ternd_config cfg;
 	char err[1024];
 	ternd_config_init(&cfg);

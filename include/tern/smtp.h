@@ -559,6 +559,27 @@ int tern_smtp_server_listen_ex(tern_smtp_server *server, const char *addr_port,
  * missing or wrong), TERN_ENOMEM, or TERN_ESTATE (the server has no TLS). */
 int tern_smtp_server_reload_tls(tern_smtp_server *server);
 
+/* Replaces the server's settings while it runs, without dropping anyone:
+ * connections accepted from now on get the new options, sessions already
+ * open keep the ones they began with to their end (each holds a reference
+ * to its settings; the last one frees them). opts is read as by
+ * tern_smtp_server_new() (the library keeps copies; callbacks and
+ * user_data may change too: a session keeps the ones it began with).
+ * Applied live: every limit and timeout, names and texts, hide_* except
+ * hide_starttls, disabled_commands, proxy_from, xclient_from,
+ * xforward_from, no_reverse_dns, dns_timeout, max_received_headers, log
+ * settings, and the abuse limits and abuse_exempt (the table keeps what it
+ * counted: open connections, bans, windows).
+ * Fixed while the server exists, so a change to them fails the call:
+ * lmtp, secure, require_tls, hide_starttls, the AUTH settings
+ * (auth_methods, auth_optional, allow_insecure_auth, whether on_auth is
+ * set), every tls_* file and cipher setting (the files' contents are
+ * re-read by tern_smtp_server_reload_tls()), and dns_server.
+ * All or nothing: on any error the old settings stay, and on_log says why.
+ * Safe from any thread, at any time after new. Returns 0, TERN_EINVAL (an
+ * invalid option, or a fixed one changed) or TERN_ENOMEM. */
+int tern_smtp_server_reconfigure(tern_smtp_server *server, const tern_smtp_options *opts);
+
 /* Binds and listens on every address for `workers` loops without running
  * them yet, so that a program can report bind errors, or drop privileges
  * after binding port 25, before tern_smtp_server_run(). Optional: run()

@@ -19,7 +19,6 @@
 
 #include "net/listen_addr.h"
 #include "net/proxy.h"
-#include "util/cidr.h"
 #include "util/stats.h"
 #include "tern/tern.h"
 
@@ -58,6 +57,8 @@ struct tern__conn {
 	bool greeted;  /* start or start_busy ran */
 	bool delaying; /* the timer runs the engine's delay, not the idle limit */
 	uint32_t drained; /* octets dropped after the last reply (CLOSING, LINGER) */
+	/* From struct tern__conn_params: the settings of the moment it came. */
+	uint32_t greeting_delay, handshake_timeout;
 	struct proxy_phase *proxy; /* PH_PROXY only */
 };
 
@@ -424,7 +425,7 @@ static bool pump(struct tern__conn *c, bool reset_idle)
 static bool begin_session(struct tern__conn *c)
 {
 	unsigned delay = c->listener->own_greeting_delay ? c->listener->greeting_delay
-							 : c->host->net->greeting_delay;
+							 : c->greeting_delay;
 
 	c->greeted = true;
 	if (c->busy || (c->engine->refused != NULL && c->engine->refused(c->session))) {
@@ -444,9 +445,7 @@ static bool begin_session(struct tern__conn *c)
 
 static unsigned handshake_ms(const struct tern__conn *c)
 {
-	unsigned ms = c->host->net->handshake_timeout;
-
-	return ms ? ms : TERN__CONN_HANDSHAKE_MS;
+	return c->handshake_timeout ? c->handshake_timeout : TERN__CONN_HANDSHAKE_MS;
 }
 
 /* Puts a TLS bufferevent in accepting state on c->fd. Returns 0, or -1
@@ -762,7 +761,7 @@ static void conn_greet(struct tern__conn *c, const struct tern__conn_info *info)
 }
 
 /* ---- PROXY protocol ------------------------------------------------------
- * A connection from a trusted proxy (listener->proxy_from) starts in
+ * A connection from a trusted proxy (tern__conn_params.proxy) starts in
  * PH_PROXY: no session, no bufferevent, only an event on the socket and the
  * timer. Octets are peeked, fed to the parser (net/proxy.h), and only those
  * it took as header are then read for real: whatever follows the header (a
@@ -941,7 +940,7 @@ static int proxy_begin(struct tern__conn *c, const struct sockaddr *peer, const 
 
 int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listener *listener,
 		   int fd, const struct sockaddr *peer, socklen_t peer_len, const char *id,
-		   bool busy)
+		   const struct tern__conn_params *p)
 {
 	char raddr[TERN__SOCKADDR_STRLEN], laddr[TERN__SOCKADDR_STRLEN];
 	struct sockaddr_storage local;
@@ -974,14 +973,13 @@ int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listene
 	c->host = host;
 	c->listener = listener;
 	c->engine = listener->engine;
-	c->busy = busy;
+	c->busy = p->busy;
+	c->greeting_delay = p->greeting_delay;
+	c->handshake_timeout = p->handshake_timeout;
 	c->fd = fd;
 	evtimer_assign(&c->timer, host->base, on_timer, c);
 	event_assign(&c->wake, host->base, -1, 0, on_wake, c);
-	/* PROXY is decided by the address the socket came from, never by
-	 * what the peer sends: a header from anyone else is a command. */
-	if (listener->proxy_from != NULL && listener->proxy_from->n > 0 &&
-	    tern__cidr_list_match_sa(listener->proxy_from, peer))
+	if (p->proxy)
 		return proxy_begin(c, peer, id);
 	if (conn_start(c, &info, id) != 0) {
 		evutil_closesocket(fd);

@@ -26,7 +26,6 @@
 
 struct event_base;
 struct tern__conn;
-struct tern__cidr_list;
 
 /* Input kept per connection before reading stops (libevent read high-water
  * mark). The engine decides how much of it it keeps on its side. */
@@ -54,26 +53,36 @@ struct tern__conn_listener {
 	struct tern__tls_slot *tls; /* NULL: no TLS on this listener */
 	bool implicit_tls;          /* the handshake comes before the greeting */
 	/* ms before start() on this listener (early talkers are fed and
-	 * refused by the engine); overrides the host's net->greeting_delay
-	 * when own_greeting_delay. */
+	 * refused by the engine); overrides the connection's greeting_delay
+	 * (struct tern__conn_params) when own_greeting_delay. */
 	bool own_greeting_delay;
 	unsigned greeting_delay;
-	/* Peers whose connections must begin with a PROXY protocol header
-	 * (net/proxy.h); NULL or empty: none. Before any TLS handshake and
-	 * before the session exists, the connection reads the header itself
-	 * (peeking, so that no octet after it leaves the socket), within the
-	 * handshake timeout; a bad, short or missing header closes the
-	 * connection without a word. The header's client address then is
-	 * the session's. Peers outside the list are not parsed at all: a
-	 * header from them reaches the engine as a command. */
-	const struct tern__cidr_list *proxy_from;
 };
 
 /* Settings of the net layer itself (not the engine's). */
 struct tern__net_config {
-	unsigned greeting_delay;    /* ms before start(); early talkers are fed */
-	unsigned handshake_timeout; /* ms; 0: TERN__CONN_HANDSHAKE_MS */
 	struct tern__stats *stats;  /* TLS handshakes counted here; may be NULL */
+};
+
+/* What the host decided for one connection as it was accepted (from the
+ * settings of that moment: a reconfiguration changes the next ones). */
+struct tern__conn_params {
+	/* Refuse at once with start_busy (outside max_clients). */
+	bool busy;
+	/* The connection must begin with a PROXY protocol header (the peer
+	 * is a trusted proxy: net/proxy.h). Before any TLS handshake and
+	 * before the session exists, the connection reads the header
+	 * itself (peeking, so that no octet after it leaves the socket),
+	 * within the handshake timeout; a bad, short or missing header
+	 * closes the connection without a word. The header's client
+	 * address then is the session's. Decide it by the address the
+	 * socket came from, never by what the peer sends: from anyone else
+	 * a header is a command. */
+	bool proxy;
+	/* ms before start() (early talkers are fed and refused by the
+	 * engine), unless the listener has its own_greeting_delay. */
+	unsigned greeting_delay;
+	unsigned handshake_timeout; /* ms; 0: TERN__CONN_HANDSHAKE_MS */
 };
 
 /* What a set of connections shares: one per event loop (the server's worker). */
@@ -99,15 +108,16 @@ struct tern__conn_host {
 	size_t n_timeouts;
 };
 
-/* Takes over fd (closed on any failure), creates the listener's engine
- * session with id and starts it (after an implicit-TLS handshake, then after
- * net->greeting_delay ms), or with busy, refuses it at once with
- * start_busy. Returns 0 (the connection may already have ended, and
- * conn_ended been called, if the engine closed it at once) or TERN_ENOMEM;
- * on failure neither session_ended nor conn_ended is called. */
+/* Takes over fd (closed on any failure), reads a PROXY header first when
+ * p->proxy, creates the listener's engine session with id and starts it
+ * (after an implicit-TLS handshake, then after the greeting delay), or with
+ * p->busy, refuses it at once with start_busy. p is copied. Returns 0 (the
+ * connection may already have ended, and conn_ended been called, if the
+ * engine closed it at once) or TERN_ENOMEM; on failure neither
+ * session_ended nor conn_ended is called. */
 int tern__conn_new(struct tern__conn_host *host, const struct tern__conn_listener *listener,
 		   int fd, const struct sockaddr *peer, socklen_t peer_len, const char *id,
-		   bool busy);
+		   const struct tern__conn_params *p);
 
 /* The server is closing (host->closing is set): the session should finish
  * what it does; a connection whose session is over ends now. */

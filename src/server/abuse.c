@@ -99,9 +99,10 @@ void tern__abuse_free(struct tern__abuse **ap)
 	*ap = NULL;
 }
 
-bool tern__abuse_key(const struct tern__abuse *a, const char *addr, struct tern__abuse_key *key)
+bool tern__abuse_key(struct tern__abuse *a, const char *addr, struct tern__abuse_key *key)
 {
 	uint8_t b[16];
+	bool exempt;
 
 	memset(key, 0, sizeof(*key));
 	if (addr == NULL)
@@ -109,7 +110,12 @@ bool tern__abuse_key(const struct tern__abuse *a, const char *addr, struct tern_
 	if (inet_pton(AF_INET, addr, b) == 1) {
 		key->family = AF_INET;
 		memcpy(key->addr, b, 4);
-	} else if (inet_pton(AF_INET6, addr, b) == 1) {
+	} else if (inet_pton(AF_INET6, addr, b) != 1) {
+		return false;
+	}
+	/* The prefix and the exempt list change with set_limits(). */
+	pthread_mutex_lock(&a->lock);
+	if (key->family == 0) {
 		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 		if (memcmp(b, mapped, sizeof(mapped)) == 0) {
@@ -123,14 +129,36 @@ bool tern__abuse_key(const struct tern__abuse *a, const char *addr, struct tern_
 			if (p % 8)
 				key->addr[p / 8] = (uint8_t)(b[p / 8] & (0xff00u >> (p % 8)));
 		}
-	} else {
-		return false;
 	}
-	if (a->exempt.n > 0 && tern__cidr_list_match(&a->exempt, addr)) {
+	exempt = a->exempt.n > 0 && tern__cidr_list_match(&a->exempt, addr);
+	pthread_mutex_unlock(&a->lock);
+	if (exempt) {
 		memset(key, 0, sizeof(*key));
 		return false;
 	}
 	return true;
+}
+
+int tern__abuse_set_limits(struct tern__abuse *a, const struct tern__abuse_limits *limits,
+			   const char *const *exempt, size_t *bad_r)
+{
+	struct tern__cidr_list list = {0}, old;
+	int err;
+
+	if (limits->ipv6_prefix < 1 || limits->ipv6_prefix > 128 ||
+	    limits->ban_seconds > TERN__ABUSE_MAX_BAN)
+		return TERN_EINVAL;
+	/* Parsed outside the lock; only the swap is inside. */
+	err = tern__cidr_list_parse(&list, exempt, bad_r);
+	if (err != 0)
+		return err;
+	pthread_mutex_lock(&a->lock);
+	a->lim = *limits;
+	old = a->exempt;
+	a->exempt = list;
+	pthread_mutex_unlock(&a->lock);
+	tern__cidr_list_free(&old);
+	return 0;
 }
 
 static size_t bucket_of(const struct tern__abuse *a, const struct tern__abuse_key *k)
@@ -387,9 +415,14 @@ unsigned tern__abuse_open(struct tern__abuse *a, const struct tern__abuse_key *k
 	return n;
 }
 
-const struct tern__abuse_limits *tern__abuse_limits(const struct tern__abuse *a)
+struct tern__abuse_limits tern__abuse_limits(struct tern__abuse *a)
 {
-	return &a->lim;
+	struct tern__abuse_limits lim;
+
+	pthread_mutex_lock(&a->lock);
+	lim = a->lim;
+	pthread_mutex_unlock(&a->lock);
+	return lim;
 }
 
 uint64_t tern__abuse_clock(void)

@@ -77,7 +77,15 @@ void tern__abuse_free(struct tern__abuse **a);
 /* The network of a numeric address. Returns false (key->family 0) for text
  * that is no address (a test's "unknown") and for an exempt one: neither
  * is counted. */
-bool tern__abuse_key(const struct tern__abuse *a, const char *addr, struct tern__abuse_key *key);
+bool tern__abuse_key(struct tern__abuse *a, const char *addr, struct tern__abuse_key *key);
+
+/* Replaces the limits and the exempt list (tern_smtp_server_reconfigure()),
+ * from any thread. Entries keep what they counted: an open connection
+ * stays counted under the key it was given when it came, and is released
+ * under it. A new ipv6_prefix applies to clients from now on. Returns 0 or
+ * the errors of tern__abuse_new() (nothing changed then). */
+int tern__abuse_set_limits(struct tern__abuse *a, const struct tern__abuse_limits *limits,
+			   const char *const *exempt, size_t *bad_r);
 
 /* A connection from key's network: counts it in the rate window (refused
  * ones too: a client hammering the port stays refused until it slows
@@ -110,6 +118,6 @@ uint64_t tern__abuse_clock(void);
 size_t tern__abuse_entries(struct tern__abuse *a);
 uint64_t tern__abuse_untracked(struct tern__abuse *a);
 unsigned tern__abuse_open(struct tern__abuse *a, const struct tern__abuse_key *key);
-const struct tern__abuse_limits *tern__abuse_limits(const struct tern__abuse *a);
+struct tern__abuse_limits tern__abuse_limits(struct tern__abuse *a);
 
 #endif

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static void worker_finish(struct tern__worker *w)
 	if (w->own_base)
 		event_base_loopbreak(w->host.base);
 	else
-		tern__server_log(&w->server->cfg, NULL, TERN_LOG_INFO, "closed");
+		tern__server_logs(w->server, TERN_LOG_INFO, "closed");
 }
 
 static void session_ended(struct tern__conn_host *host, bool busy)
@@ -67,33 +68,91 @@ static void make_id(tern_smtp_server *s, char id[13])
 	snprintf(id, 13, "%012" PRIx64, v);
 }
 
+struct tern__server_gen *tern__server_gen_get(tern_smtp_server *s)
+{
+	struct tern__server_gen *g;
+
+	/* A lock, not a bare atomic load: between loading the pointer and
+	 * counting the reference, reconfigure() could drop the last other
+	 * reference. Held for two instructions, once or twice a connection. */
+	pthread_mutex_lock(&s->gen_lock);
+	g = s->gen;
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&s->gen_lock);
+	return g;
+}
+
+void tern__server_gen_put(struct tern__server_gen *g)
+{
+	if (g == NULL || atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	tern__smtp_config_free(&g->smtp);
+	tern__cidr_list_free(&g->proxy_from);
+	free(g);
+}
+
+void tern__server_logs(tern_smtp_server *s, enum tern_smtp_log_level level, const char *fmt, ...)
+{
+	struct tern__server_gen *g = tern__server_gen_get(s);
+	const tern_smtp_options *o = &g->smtp.opts;
+	char line[512];
+	va_list ap;
+
+	if (o->callbacks.on_log != NULL && level <= o->log_level) {
+		va_start(ap, fmt);
+		vsnprintf(line, sizeof(line), fmt, ap);
+		va_end(ap);
+		o->callbacks.on_log(NULL, level, line, o->user_data);
+	}
+	tern__server_gen_put(g);
+}
+
+/* The adapter's view of the generations (smtp_engine.h). */
+static const struct tern__smtp_config *cfg_acquire(void *ctx)
+{
+	return &tern__server_gen_get(ctx)->smtp;
+}
+
+static void cfg_release(void *ctx, const struct tern__smtp_config *cfg)
+{
+	(void)ctx;
+	tern__server_gen_put((struct tern__server_gen *)((const char *)cfg -
+							 offsetof(struct tern__server_gen, smtp)));
+}
+
 static void on_accept(int fd, const struct sockaddr *peer, socklen_t peer_len, void *ctx)
 {
 	struct tern__worker_listener *wl = ctx;
 	struct tern__worker *w = wl->w;
 	tern_smtp_server *s = w->server;
-	unsigned max = s->cfg.opts.max_clients;
-	bool busy = false;
+	struct tern__server_gen *g = tern__server_gen_get(s);
+	unsigned max = g->smtp.opts.max_clients;
+	struct tern__conn_params p = {
+		.greeting_delay = g->smtp.greeting_delay,
+		.handshake_timeout = g->smtp.opts.tls_handshake_timeout,
+		/* By the address the socket came from, never by what the
+		 * peer sends. */
+		.proxy = g->proxy_from.n > 0 && tern__cidr_list_match_sa(&g->proxy_from, peer),
+	};
 	char id[13];
 
+	tern__server_gen_put(g);
 	/* max_clients counts sessions of every worker: reserve a slot first,
 	 * give it back if the server is full. */
 	if (atomic_fetch_add(&s->admitted, 1) >= max && max != 0) {
 		atomic_fetch_sub(&s->admitted, 1);
-		busy = true;
+		p.busy = true;
 	}
 	atomic_fetch_add(&s->sessions, 1);
 	tern__stats_add(&s->stats.conn_accepted, 1);
-	if (busy)
+	if (p.busy)
 		tern__stats_add(&s->stats.conn_busy, 1);
 	make_id(s, id);
-	if (tern__conn_new(&w->host, &s->listens[wl->addr].conn, fd, peer, peer_len, id, busy) !=
-	    0) {
-		if (!busy)
+	if (tern__conn_new(&w->host, &s->listens[wl->addr].conn, fd, peer, peer_len, id, &p) != 0) {
+		if (!p.busy)
 			atomic_fetch_sub(&s->admitted, 1);
 		atomic_fetch_sub(&s->sessions, 1);
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
-			      "out of memory accepting a connection; closed it");
+		tern__server_logs(s, TERN_LOG_ERROR, "out of memory accepting a connection; closed it");
 	}
 }
 
@@ -101,7 +160,7 @@ static void on_accept_error(int err, void *ctx)
 {
 	struct tern__worker *w = ((struct tern__worker_listener *)ctx)->w;
 
-	tern__server_log(&w->server->cfg, NULL, TERN_LOG_ERROR, "accept: %s", strerror(err));
+	tern__server_logs(w->server, TERN_LOG_ERROR, "accept: %s", strerror(err));
 }
 
 static void free_listeners(struct tern__worker *w)
@@ -120,7 +179,7 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	tern__server_log(&w->server->cfg, NULL, TERN_LOG_INFO,
+	tern__server_logs(w->server, TERN_LOG_INFO,
 		      "close timeout over; ending %u session(s)", w->host.n_conns);
 	for (c = w->host.conns; c != NULL; c = next) {
 		next = tern__conn_next(c);
@@ -132,15 +191,18 @@ static void begin_close(struct tern__worker *w)
 {
 	tern_smtp_server *s = w->server;
 	struct tern__conn *c, *next;
-	unsigned ms = s->cfg.opts.close_timeout ? s->cfg.opts.close_timeout
-						: DEFAULT_CLOSE_TIMEOUT_MS;
+	struct tern__server_gen *g = tern__server_gen_get(s);
+	unsigned ms = g->smtp.opts.close_timeout ? g->smtp.opts.close_timeout
+						 : DEFAULT_CLOSE_TIMEOUT_MS;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	tern__server_gen_put(g);
 
 	w->closing = true;
 	w->host.closing = true;
 	free_listeners(w);
 	if (w->index == 0)
-		tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "closing: no longer accepting");
+		tern__server_logs(s, TERN_LOG_INFO, "closing: no longer accepting");
 	for (c = w->host.conns; c != NULL; c = next) {
 		next = tern__conn_next(c);
 		tern__conn_drain(c);
@@ -162,6 +224,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 	if (atomic_load(&w->server->closing) && !w->closing)
 		begin_close(w);
 }
+
+static int worker_dns(struct tern__worker *w);
 
 static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned index,
 		       struct event_base *base)
@@ -188,28 +252,43 @@ static int worker_init(struct tern__worker *w, tern_smtp_server *s, unsigned ind
 	w->events_made = true;
 	if (event_add(&w->notify, NULL) != 0)
 		return TERN_ENOMEM;
-	if (s->reverse_dns) {
-		char why[256] = "";
-		int err = tern__dns_new(&w->dns, base, s->dns_server, why, sizeof(why));
+	/* With reverse DNS on from the start, a resolver that cannot be made
+	 * fails the start; one turned on by reconfigure() is made when first
+	 * needed (worker_resolver). */
+	struct tern__server_gen *g = tern__server_gen_get(s);
+	bool reverse = !g->smtp.opts.no_reverse_dns;
 
-		if (err != 0) {
-			tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR, "DNS resolver: %s",
-					 why[0] ? why : tern_strerror(err));
-			return err;
-		}
+	tern__server_gen_put(g);
+	return reverse ? worker_dns(w) : 0;
+}
+
+/* Makes w's resolver; on the worker's own thread, or before it runs. */
+static int worker_dns(struct tern__worker *w)
+{
+	char why[256] = "";
+	int err;
+
+	if (w->dns != NULL || w->dns_failed)
+		return w->dns != NULL ? 0 : TERN_EIO;
+	err = tern__dns_new(&w->dns, w->host.base, w->server->dns_server, why, sizeof(why));
+	if (err != 0) {
+		w->dns_failed = true; /* logged once, not per connection */
+		tern__server_logs(w->server, TERN_LOG_ERROR, "DNS resolver: %s",
+				  why[0] ? why : tern_strerror(err));
 	}
-	return 0;
+	return err;
 }
 
 /* The resolver of the worker whose loop is base (the SMTP adapter asks
- * when a session starts; workers never change while sessions run). */
+ * when a session starts, on that loop's thread; workers never change while
+ * sessions run). */
 static struct tern__dns *worker_resolver(void *ctx, struct event_base *base)
 {
 	tern_smtp_server *s = ctx;
 
 	for (unsigned i = 0; i < s->n_workers; i++)
 		if (s->workers[i].host.base == base)
-			return s->workers[i].dns;
+			return worker_dns(&s->workers[i]) == 0 ? s->workers[i].dns : NULL;
 	return NULL;
 }
 
@@ -293,7 +372,7 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 				 * the others. */
 				last_errno = errno;
 				if (w->index == 0)
-					tern__server_log(&s->cfg, NULL, TERN_LOG_WARNING,
+					tern__server_logs(s, TERN_LOG_WARNING,
 						      "listen %s (%s): %s; skipped", la->spec,
 						      text, strerror(errno));
 				continue;
@@ -301,7 +380,7 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 			if (err != 0) {
 				int saved = errno;
 
-				tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR, "listen %s (%s): %s",
+				tern__server_logs(s, TERN_LOG_ERROR, "listen %s (%s): %s",
 					      la->spec, text,
 					      err == TERN_EIO ? strerror(saved) : tern_strerror(err));
 				errno = saved;
@@ -317,7 +396,7 @@ static int open_listeners(struct tern__worker *w, bool reuseport)
 					set_port(&ss, tern__listener_port(l));
 				tern__sockaddr_format_full((struct sockaddr *)&ss, text,
 							   sizeof(text));
-				tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "listening on %s%s", text,
+				tern__server_logs(s, TERN_LOG_INFO, "listening on %s%s", text,
 						 s->listens[i].policy.secure ? " (TLS)" : "");
 			}
 		}
@@ -380,47 +459,10 @@ static int start_workers(tern_smtp_server *s, unsigned n, struct event_base *bas
 	return 0;
 }
 
-/* Reverse DNS options; the caller's dns_server is not ours to keep. */
-static int dns_options(tern_smtp_server *s)
-{
-	const char *server = s->cfg.opts.dns_server;
-
-	s->cfg.opts.dns_server = NULL;
-	s->reverse_dns = !s->cfg.opts.no_reverse_dns;
-	s->dns_timeout = s->cfg.opts.dns_timeout ? s->cfg.opts.dns_timeout
-						 : TERN__DNS_DEFAULT_TIMEOUT_MS;
-	if (s->dns_timeout > 600000)
-		return TERN_EINVAL;
-	if (server != NULL) {
-		if (!tern__dns_server_valid(server))
-			return TERN_EINVAL;
-		s->dns_server = strdup(server);
-		if (s->dns_server == NULL)
-			return TERN_ENOMEM;
-	}
-	return 0;
-}
-
-/* proxy_from, parsed into the server's own list; the caller's strings are
- * not ours to keep (the engine's copy of the options drops them). */
-static int proxy_options(tern_smtp_server *s)
-{
-	const char *const *items = s->cfg.opts.proxy_from;
-	size_t bad = 0;
-	int err;
-
-	s->cfg.opts.proxy_from = NULL;
-	err = tern__cidr_list_parse(&s->proxy_from, items, &bad);
-	if (err == TERN_EINVAL)
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
-				 "proxy_from: '%s' is not a network (ADDRESS or ADDRESS/PREFIX)",
-				 items[bad]);
-	return err;
-}
-
 int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *opts)
 {
 	tern_smtp_server *s;
+	tern_smtp_options full;
 	pthread_mutexattr_t attr;
 	uint64_t seed = 0;
 	int err;
@@ -431,28 +473,10 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return TERN_ENOMEM;
-	err = tern__smtp_config_init(&s->cfg, opts);
-	if (err != 0) {
+	if (pthread_mutex_init(&s->gen_lock, NULL) != 0) {
 		free(s);
-		return err;
+		return TERN_ENOMEM;
 	}
-	err = tern__server_tls_init(s);
-	if (err != 0) {
-		tern__smtp_config_free(&s->cfg);
-		free(s);
-		return err;
-	}
-	if ((s->cfg.listener.secure || s->cfg.listener.require_tls) && !s->tls_on) {
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
-				 "secure and require_tls need a TLS certificate");
-		tern__smtp_config_free(&s->cfg);
-		free(s);
-		return TERN_EINVAL;
-	}
-	s->net.greeting_delay = s->cfg.greeting_delay;
-	s->cfg.stats = &s->stats;
-	s->net.stats = &s->stats;
-	s->net.handshake_timeout = s->cfg.opts.tls_handshake_timeout;
 	/* Recursive: an on_log callback run while run() holds the lock may
 	 * call tern_smtp_server_close(). */
 	pthread_mutexattr_init(&attr);
@@ -460,11 +484,16 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 	err = pthread_mutex_init(&s->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
 	if (err != 0) {
-		tern__server_tls_free(s);
-		tern__smtp_config_free(&s->cfg);
+		pthread_mutex_destroy(&s->gen_lock);
 		free(s);
 		return TERN_ENOMEM;
 	}
+	s->state = SERVER_NEW;
+	atomic_init(&s->closing, false);
+	atomic_init(&s->sessions, 0);
+	atomic_init(&s->admitted, 0);
+	atomic_init(&s->next_id, 0);
+	s->net.stats = &s->stats;
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
 		/* Ids need to be unique, not secret; the counter does that. */
 		struct timespec ts;
@@ -473,22 +502,21 @@ int tern_smtp_server_new(tern_smtp_server **server_r, const tern_smtp_options *o
 		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
 	}
 	s->id_seed = seed;
-	err = dns_options(s);
-	if (err != 0) {
-		pthread_mutex_destroy(&s->lock);
-		tern__server_tls_free(s);
-		tern__smtp_config_free(&s->cfg);
-		free(s);
-		return err;
-	}
-	s->state = SERVER_NEW;
-	atomic_init(&s->closing, false);
-	atomic_init(&s->sessions, 0);
-	atomic_init(&s->admitted, 0);
-	atomic_init(&s->next_id, 0);
-	err = proxy_options(s);
+	/* full: the options as the library read them, within the caller's
+	 * struct_size, with the caller's pointers, valid during this call. */
+	err = tern__server_gen_new(s, opts, NULL, &s->gen, &full);
 	if (err == 0)
-		err = tern__server_abuse_init(s);
+		err = tern__server_tls_init(s, &full);
+	if (err == 0 && (s->gen->smtp.listener.secure || s->gen->smtp.listener.require_tls) &&
+	    !s->tls_on) {
+		tern__server_logs(s, TERN_LOG_ERROR, "secure and require_tls need a TLS certificate");
+		err = TERN_EINVAL;
+	}
+	if (err == 0 && full.dns_server != NULL &&
+	    (s->dns_server = strdup(full.dns_server)) == NULL)
+		err = TERN_ENOMEM;
+	if (err == 0)
+		err = tern__server_abuse_init(s, &full);
 	if (err != 0) {
 		tern_smtp_server_destroy(&s);
 		return err;
@@ -515,6 +543,45 @@ int tern_smtp_server_listen(tern_smtp_server *s, const char *addr_port)
 	return tern_smtp_server_listen_ex(s, addr_port, NULL);
 }
 
+/* One address's policy: the server's defaults, or lo over them. */
+static int listen_policy(tern_smtp_server *s, const tern_smtp_listen_options *lo,
+			 struct tern__smtp_listener *policy, bool *own_delay, unsigned *delay)
+{
+	struct tern__server_gen *g = tern__server_gen_get(s);
+	tern_smtp_listen_options o;
+	int err = 0;
+
+	*policy = g->smtp.listener; /* the server's mechanisms, unless named */
+	if (lo == NULL)
+		goto out;
+	/* Versioned like tern_smtp_options: fields past the caller's
+	 * struct_size keep their zero default. */
+	if (lo->struct_size < offsetof(tern_smtp_listen_options, hide_starttls) + 1) {
+		err = TERN_EINVAL;
+		goto out;
+	}
+	/* The defaults first: a caller built against an older layout gets
+	 * them for the fields it does not know. */
+	tern_smtp_listen_options_init(&o);
+	memcpy(&o, lo, lo->struct_size < sizeof(o) ? lo->struct_size : sizeof(o));
+	if (o.greeting_delay < TERN_SMTP_LISTEN_DEFAULT_DELAY || o.greeting_delay > 600000 ||
+	    (unsigned)o.auth > TERN_SMTP_AUTH_REQUIRED ||
+	    (o.auth == TERN_SMTP_AUTH_REQUIRED && !g->smtp.opts.callbacks.on_auth) ||
+	    (o.auth_methods != NULL && tern__smtp_listener_mechs(policy, o.auth_methods) != 0)) {
+		err = TERN_EINVAL;
+		goto out;
+	}
+	*own_delay = o.greeting_delay >= 0;
+	*delay = *own_delay ? (unsigned)o.greeting_delay : 0;
+	policy->secure = o.secure;
+	policy->require_tls = o.require_tls;
+	policy->hide_starttls = o.hide_starttls;
+	tern__smtp_listener_auth(policy, &g->smtp.opts, o.auth, o.allow_insecure_auth);
+out:
+	tern__server_gen_put(g);
+	return err;
+}
+
 int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 			       const tern_smtp_listen_options *lo)
 {
@@ -528,34 +595,9 @@ int tern_smtp_server_listen_ex(tern_smtp_server *s, const char *addr_port,
 
 	if (s == NULL || addr_port == NULL)
 		return TERN_EINVAL;
-	if (lo == NULL) {
-		policy = s->cfg.listener;
-	} else {
-		tern_smtp_listen_options o;
-
-		/* Versioned like tern_smtp_options: fields past the caller's
-		 * struct_size keep their zero default. */
-		if (lo->struct_size < offsetof(tern_smtp_listen_options, hide_starttls) + 1)
-			return TERN_EINVAL;
-		/* The defaults first: a caller built against an older layout
-		 * gets them for the fields it does not know. */
-		tern_smtp_listen_options_init(&o);
-		memcpy(&o, lo, lo->struct_size < sizeof(o) ? lo->struct_size : sizeof(o));
-		if (o.greeting_delay < TERN_SMTP_LISTEN_DEFAULT_DELAY || o.greeting_delay > 600000)
-			return TERN_EINVAL;
-		own_delay = o.greeting_delay >= 0;
-		delay = own_delay ? (unsigned)o.greeting_delay : 0;
-		policy = s->cfg.listener; /* the server's mechanisms, unless named */
-		policy.secure = o.secure;
-		policy.require_tls = o.require_tls;
-		policy.hide_starttls = o.hide_starttls;
-		if (o.auth_methods != NULL && tern__smtp_listener_mechs(&policy, o.auth_methods) != 0)
-			return TERN_EINVAL;
-		if ((unsigned)o.auth > TERN_SMTP_AUTH_REQUIRED ||
-		    (o.auth == TERN_SMTP_AUTH_REQUIRED && !s->cfg.opts.callbacks.on_auth))
-			return TERN_EINVAL;
-		tern__smtp_listener_auth(&policy, &s->cfg.opts, o.auth, o.allow_insecure_auth);
-	}
+	err = listen_policy(s, lo, &policy, &own_delay, &delay);
+	if (err != 0)
+		return err;
 	if ((policy.secure || policy.require_tls) && !s->tls_on)
 		return TERN_EINVAL;
 	/* Resolve outside the lock: it may take a while. */
@@ -618,18 +660,18 @@ static void wire_listens(tern_smtp_server *s)
 	for (size_t i = 0; i < s->n_addrs; i++) {
 		struct tern__server_listen *l = &s->listens[i];
 
-		l->engine_ctx.cfg = &s->cfg;
+		l->engine_ctx.cfg_acquire = cfg_acquire;
+		l->engine_ctx.cfg_release = cfg_release;
+		l->engine_ctx.cfg_ctx = s;
 		l->engine_ctx.listener = &l->policy;
-		l->engine_ctx.resolver = s->reverse_dns ? worker_resolver : NULL;
+		l->engine_ctx.resolver = worker_resolver;
 		l->engine_ctx.resolver_ctx = s;
-		l->engine_ctx.dns_timeout = s->dns_timeout;
 		l->engine_ctx.dns_counters = &s->dns_counters;
 		l->engine_ctx.abuse = s->abuse;
 		l->conn.engine = &tern__smtp_conn_engine;
 		l->conn.engine_ctx = &l->engine_ctx;
 		l->conn.tls = s->tls_on ? &s->tls : NULL;
 		l->conn.implicit_tls = l->policy.secure;
-		l->conn.proxy_from = &s->proxy_from;
 	}
 }
 
@@ -689,7 +731,7 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	}
 	s->state = SERVER_RUNNING;
 	if (workers > 1)
-		tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "running %u workers", workers);
+		tern__server_logs(s, TERN_LOG_INFO, "running %u workers", workers);
 	pthread_mutex_unlock(&s->lock);
 
 	/* Worker threads get every signal blocked: the process's signals go
@@ -739,7 +781,7 @@ int tern_smtp_server_run(tern_smtp_server *s, unsigned workers)
 	for (unsigned i = 0; i < workers; i++)
 		worker_teardown(&ws[i]);
 	free(ws);
-	tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "closed");
+	tern__server_logs(s, TERN_LOG_INFO, "closed");
 	return err;
 }
 
@@ -837,13 +879,13 @@ void tern_smtp_server_destroy(tern_smtp_server **sp)
 		tern__listen_addr_free(&s->addrs[i]);
 	free(s->addrs);
 	free(s->listens);
-	tern__cidr_list_free(&s->proxy_from);
 	tern__abuse_free(&s->abuse);
 	free(s->ports);
 	tern__server_tls_free(s);
-	tern__smtp_config_free(&s->cfg);
+	tern__server_gen_put(s->gen);
 	free(s->dns_server);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->gen_lock);
 	free(s);
 	*sp = NULL;
 }

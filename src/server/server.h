@@ -35,8 +35,41 @@
 #include "util/cidr.h"
 #include "util/stats.h"
 
-/* server_abuse.c: the abuse table from the options (at new). */
-int tern__server_abuse_init(tern_smtp_server *s);
+/* One generation of the settings tern_smtp_server_reconfigure() replaces:
+ * the engine's config and the networks that must send a PROXY header.
+ * Reference-counted: the server holds one reference to the current
+ * generation, every session one to the generation it began with, so a
+ * reconfiguration never changes a setting under a live session. */
+struct tern__server_gen {
+	atomic_uint refs;
+	struct tern__smtp_config smtp;
+	struct tern__cidr_list proxy_from;
+};
+
+/* Makes a generation from the caller's opts (copied within its
+ * struct_size, as at new), with prev's SCRAM key when prev is given.
+ * *full_r gets the library's full-size copy of opts with the caller's
+ * pointers in it (TLS paths, proxy_from, abuse_exempt, dns_server: valid
+ * during the caller's call only; the generation keeps none of them).
+ * Returns 0, TERN_EINVAL or TERN_ENOMEM. */
+int tern__server_gen_new(tern_smtp_server *s, const tern_smtp_options *opts,
+			 const struct tern__server_gen *prev, struct tern__server_gen **g_r,
+			 tern_smtp_options *full_r);
+
+/* The current generation, with a reference the caller gives back with
+ * tern__server_gen_put(). From any thread. */
+struct tern__server_gen *tern__server_gen_get(tern_smtp_server *s);
+void tern__server_gen_put(struct tern__server_gen *g);
+
+/* A server-wide log line (no session) through the current generation's
+ * on_log. */
+void tern__server_logs(tern_smtp_server *s, enum tern_smtp_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* server_abuse.c: the abuse table from the options (at new), and its
+ * limits replaced (at reconfigure). */
+int tern__server_abuse_init(tern_smtp_server *s, const tern_smtp_options *opts);
+int tern__server_abuse_set(tern_smtp_server *s, const tern_smtp_options *opts);
 
 /* One listen address: its policy and how its connections are served. The
  * array holding these is only resized before the server opens, so the
@@ -70,11 +103,15 @@ struct tern__worker {
 	bool events_made;
 	pthread_t thread;
 	bool thread_started;
-	struct tern__dns *dns;    /* this loop's resolver; NULL: no reverse DNS */
+	struct tern__dns *dns;    /* this loop's resolver; made when first needed */
+	bool dns_failed;          /* making it failed (logged once): no lookups */
 };
 
 struct tern_smtp_server {
-	struct tern__smtp_config cfg;
+	/* The current settings (never NULL after new); gen_lock guards the
+	 * pointer and the taking of a reference, nothing else. */
+	struct tern__server_gen *gen;
+	pthread_mutex_t gen_lock;
 	struct tern__listen_addr *addrs;
 	struct tern__server_listen *listens; /* parallel to addrs */
 	size_t n_addrs;
@@ -89,9 +126,6 @@ struct tern_smtp_server {
 	int tls_min_version;
 	struct tern__tls_slot tls;
 	atomic_uint *ports;       /* bound port per listen address */
-	/* proxy_from, parsed: peers whose connections begin with a PROXY
-	 * header (every listener); empty: none. */
-	struct tern__cidr_list proxy_from;
 	/* Abuse limits by client network (server/abuse.h), shared by every
 	 * worker; made at new from the options, never NULL after it. */
 	struct tern__abuse *abuse;
@@ -108,13 +142,13 @@ struct tern_smtp_server {
 	atomic_uint_fast64_t next_id;
 	uint64_t id_seed;         /* random per server (getrandom) */
 
-	/* Reverse DNS (no_reverse_dns, dns_server, dns_timeout, read at
-	 * new; the server's copy of dns_server) and what it did. */
-	bool reverse_dns;
+	/* The resolvers' upstream (dns_server, fixed at new: the server's
+	 * copy) and what reverse lookups did. Whether they run, and for how
+	 * long, is the generation's (no_reverse_dns, dns_timeout). */
 	char *dns_server;
-	unsigned dns_timeout;
 	struct tern__dns_fcrdns_counters dns_counters;
-	/* tern_smtp_server_stats(): cfg.stats and net.stats point here. */
+	/* tern_smtp_server_stats(): every generation's smtp.stats and
+	 * net.stats point here. */
 	struct tern__stats stats;
 };
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
 #include "server/server.h"
 #include "server/server_tls.h"
 
@@ -59,24 +58,41 @@ static int build(tern_smtp_server *s, struct tern__tls_server **t_r)
 	int r = tern__tls_server_new(t_r, &tc, err, sizeof(err));
 
 	if (r == TERN_EINVAL)
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR, "TLS: %s", err);
+		tern__server_logs(s, TERN_LOG_ERROR, "TLS: %s", err);
 	return r;
 }
 
-int tern__server_tls_init(tern_smtp_server *s)
+static bool same_str(const char *a, const char *b)
 {
-	/* The engine's copy of the options, read within the caller's
-	 * struct_size (fields past it are zero). */
-	const tern_smtp_options o = s->cfg.opts, *opts = &o;
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+bool tern__server_tls_same(const tern_smtp_server *s, const tern_smtp_options *opts)
+{
+	size_t n = 0;
+	int min = opts->tls_min_version == TERN_TLS_1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+
+	if (opts->tls_cert_files == NULL || opts->tls_cert_files[0] == NULL)
+		return !s->tls_on;
+	if (!s->tls_on || min != s->tls_min_version)
+		return false;
+	for (; opts->tls_cert_files[n] != NULL; n++)
+		if (n >= s->n_certs || strcmp(opts->tls_cert_files[n], s->tls_certs[n]) != 0 ||
+		    opts->tls_key_files == NULL ||
+		    !same_str(opts->tls_key_files[n], s->tls_keys[n]))
+			return false;
+	return n == s->n_certs && opts->tls_key_files[n] == NULL &&
+	       same_str(opts->tls_ciphers, s->tls_ciphers) &&
+	       same_str(opts->tls_ciphersuites, s->tls_ciphersuites) &&
+	       same_str(opts->tls_client_ca_file, s->tls_client_ca);
+}
+
+int tern__server_tls_init(tern_smtp_server *s, const tern_smtp_options *opts)
+{
 	size_t n_keys = 0;
 	struct tern__tls_server *t = NULL;
 	int r;
 
-	/* The caller's pointers are not ours to keep: the engine's copy of
-	 * the options must not hold them either. */
-	s->cfg.opts.tls_cert_files = s->cfg.opts.tls_key_files = NULL;
-	s->cfg.opts.tls_ciphers = s->cfg.opts.tls_ciphersuites = NULL;
-	s->cfg.opts.tls_client_ca_file = NULL;
 	if (opts->tls_cert_files == NULL || opts->tls_cert_files[0] == NULL)
 		return 0;
 	if ((unsigned)opts->tls_min_version > TERN_TLS_1_3)
@@ -88,7 +104,7 @@ int tern__server_tls_init(tern_smtp_server *s)
 	    (r = copy_str(&s->tls_client_ca, opts->tls_client_ca_file)) != 0)
 		goto fail;
 	if (n_keys != s->n_certs) {
-		tern__server_log(&s->cfg, NULL, TERN_LOG_ERROR,
+		tern__server_logs(s, TERN_LOG_ERROR,
 				 "TLS: %zu certificate file(s) but %zu key file(s)", s->n_certs,
 				 n_keys);
 		r = TERN_EINVAL;
@@ -135,6 +151,6 @@ int tern_smtp_server_reload_tls(tern_smtp_server *s)
 	if (r != 0)
 		return r; /* the old certificates stay in use */
 	tern__tls_slot_swap(&s->tls, t);
-	tern__server_log(&s->cfg, NULL, TERN_LOG_INFO, "TLS: certificates reloaded");
+	tern__server_logs(s, TERN_LOG_INFO, "TLS: certificates reloaded");
 	return 0;
 }

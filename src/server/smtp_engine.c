@@ -32,6 +32,7 @@
 struct smtp_conn {
 	tern_smtp_session *s;
 	const struct tern__smtp_engine_ctx *e;
+	const struct tern__smtp_config *cfg; /* a reference: given back at free */
 	struct tern__dns_fcrdns_lookup *lookup; /* running: the greeting waits */
 	void (*wakeup)(void *io_ctx);
 	void *io_ctx;
@@ -84,8 +85,10 @@ static int session_new(void **session_r, void *ctx, const struct tern__conn_info
 		sio.banned = abuse_banned;
 		sio.abuse_ctx = c;
 	}
-	r = tern__smtp_session_new(&c->s, e->cfg, &ci, id, &sio);
+	c->cfg = e->cfg_acquire(e->cfg_ctx);
+	r = tern__smtp_session_new(&c->s, c->cfg, &ci, id, &sio);
 	if (r != 0) {
+		e->cfg_release(e->cfg_ctx, c->cfg);
 		free(c);
 		return r;
 	}
@@ -107,7 +110,7 @@ static void lookup_done(enum tern__dns_fcrdns_result result, const char *hostnam
 	c->lookup = NULL;
 	if (hostname != NULL && tern__smtp_session_set_client_hostname(c->s, hostname) != 0)
 		hostname = NULL; /* not a domain the engine takes: stays [address] */
-	if (c->e->cfg->opts.callbacks.on_log != NULL && TERN_LOG_DEBUG <= c->e->cfg->opts.log_level) {
+	if (c->cfg->opts.callbacks.on_log != NULL && TERN_LOG_DEBUG <= c->cfg->opts.log_level) {
 		char line[400];
 
 		if (hostname != NULL)
@@ -116,8 +119,7 @@ static void lookup_done(enum tern__dns_fcrdns_result result, const char *hostnam
 			snprintf(line, sizeof(line), "reverse DNS: %s (%s)",
 				 tern_smtp_session_client_hostname(c->s),
 				 tern__dns_fcrdns_result_name(result));
-		c->e->cfg->opts.callbacks.on_log(c->s, TERN_LOG_DEBUG, line,
-						 c->e->cfg->opts.user_data);
+		c->cfg->opts.callbacks.on_log(c->s, TERN_LOG_DEBUG, line, c->cfg->opts.user_data);
 	}
 	tern__smtp_session_start(c->s);
 	/* Not a call into the net layer: it only schedules a pass of the
@@ -134,14 +136,15 @@ static void start(void *p)
 {
 	struct smtp_conn *c = p;
 	const struct tern__smtp_engine_ctx *e = c->e;
-	struct tern__dns *dns = e->resolver != NULL && c->base != NULL
+	struct tern__dns *dns = e->resolver != NULL && c->base != NULL &&
+					!c->cfg->opts.no_reverse_dns
 					? e->resolver(e->resolver_ctx, c->base)
 					: NULL;
 	/* The engine's address: the one a PROXY header gave, if any. */
 	const char *addr = tern_smtp_session_remote_address(c->s);
 
 	if (dns != NULL && c->lookup == NULL && addr != NULL &&
-	    tern__dns_fcrdns_start(dns, addr, e->dns_timeout, e->dns_counters, lookup_done, c,
+	    tern__dns_fcrdns_start(dns, addr, c->cfg->opts.dns_timeout, e->dns_counters, lookup_done, c,
 				   &c->lookup) == 0)
 		return; /* lookup_done starts the engine */
 	/* No resolver, an address that is none (a test's "unknown"), or no
@@ -224,6 +227,8 @@ static void free_(void **pp)
 		return;
 	cancel_lookup(c);
 	tern__smtp_session_free(&c->s);
+	/* After the session: its on_close ran with this config. */
+	c->e->cfg_release(c->e->cfg_ctx, c->cfg);
 	if (c->abuse == TERN__ABUSE_OK)
 		tern__abuse_disconnect(c->e->abuse, &c->key);
 	free(c);
@@ -258,18 +263,28 @@ static void tls_started(void *p, const struct tern__tls_info *t)
 	OPENSSL_cleanse(&f, sizeof(f));
 }
 
+/* Net-layer lines: with a session, through its config; without (a PROXY
+ * header that failed), through the server's current one. */
 static bool log_enabled(void *ctx, enum tern_smtp_log_level level)
 {
 	const struct tern__smtp_engine_ctx *e = ctx;
+	const struct tern__smtp_config *cfg = e->cfg_acquire(e->cfg_ctx);
+	bool on = cfg->opts.callbacks.on_log != NULL && level <= cfg->opts.log_level;
 
-	return e->cfg->opts.callbacks.on_log != NULL && level <= e->cfg->opts.log_level;
+	e->cfg_release(e->cfg_ctx, cfg);
+	return on;
 }
 
 static void log_line(void *ctx, void *p, enum tern_smtp_log_level level, const char *line)
 {
 	const struct tern__smtp_engine_ctx *e = ctx;
+	const struct tern__smtp_config *cfg =
+		p != NULL ? ((struct smtp_conn *)p)->cfg : e->cfg_acquire(e->cfg_ctx);
 
-	e->cfg->opts.callbacks.on_log(p ? S(p) : NULL, level, line, e->cfg->opts.user_data);
+	if (cfg->opts.callbacks.on_log != NULL)
+		cfg->opts.callbacks.on_log(p ? S(p) : NULL, level, line, cfg->opts.user_data);
+	if (p == NULL)
+		e->cfg_release(e->cfg_ctx, cfg);
 }
 
 const struct tern__conn_engine tern__smtp_conn_engine = {

@@ -112,7 +112,9 @@ class UserTest(TerndTestCase):
 
 
 class ReloadTest(TerndTestCase):
-    """SIGHUP re-reads --config: live sessions go on, changes are named."""
+    """SIGHUP re-reads --config: limits and trusted networks apply to new
+    connections, live sessions go on with theirs, restart-only changes are
+    named."""
 
     def wait_log(self, t, text, count=1, timeout=5):
         deadline = time.monotonic() + timeout
@@ -122,7 +124,7 @@ class ReloadTest(TerndTestCase):
             time.sleep(0.05)
 
     def test_sighup_rereads_config(self):
-        from ternlib import Ternd
+        from ternlib import RawClient, Ternd
         t = Ternd()
         conf = os.path.join(t.dir, "ternd.conf")
         with open(conf, "w") as f:
@@ -131,18 +133,28 @@ class ReloadTest(TerndTestCase):
         self.servers.append(t)
         t.start()
         c = self.client(t)
-        c.expect(self, "EHLO client.example", 250)
+        self.assertIn("SIZE 1048576", c.expect(self, "EHLO client.example", 250).text)
         c.expect(self, "MAIL FROM:<a@example.com>", 250)
 
         # Unchanged: said so.
         os.kill(t.pid(), signal.SIGHUP)
         self.wait_log(t, "no setting changed")
 
+        # Limits apply to new connections at once; a setting that needs a
+        # restart is named and keeps its running value.
         with open(conf, "w") as f:
-            f.write("max-size = 2M\nmax-recipients = 5\n")
+            f.write("max-size = 2M\nmax-recipients = 1\nworkers = 2\n")
         os.kill(t.pid(), signal.SIGHUP)
-        self.wait_log(t, "changed, needs a restart: max-size = 2097152")
-        self.wait_log(t, "running with: max-size = 1048576")
+        self.wait_log(t, "applying: max-size = 2097152")
+        self.wait_log(t, "applying: max-recipients = 1")
+        self.wait_log(t, "changed, needs a restart: workers = 2")
+        self.wait_log(t, "2 setting(s) applied to new connections, the others when ternd restarts")
+        d = self.client(t)
+        self.assertIn("SIZE 2097152", d.expect(self, "EHLO client.example", 250).text)
+        d.expect(self, "MAIL FROM:<a@example.com>", 250)
+        d.expect(self, "RCPT TO:<one@example.com>", 250)
+        d.expect(self, "RCPT TO:<two@example.com>", 452, "4.5.3")
+        d.expect(self, "QUIT", 221)
 
         # Every mistake is reported with its line; nothing is applied.
         with open(conf, "w") as f:
@@ -152,12 +164,30 @@ class ReloadTest(TerndTestCase):
         self.wait_log(t, "%s:2: unknown key 'bogus'" % conf)
         self.wait_log(t, "not applied")
 
-        # The session that was open all along still works.
+        # Trusted networks too: now loopback is a proxy, whose connections
+        # must begin with a PROXY header, and one that does not is closed
+        # without a word.
+        with open(conf, "w") as f:
+            f.write("max-size = 2M\nmax-recipients = 1\nproxy-from = 127.0.0.1\n")
+        os.kill(t.pid(), signal.SIGHUP)
+        self.wait_log(t, "applying: proxy-from = 127.0.0.1")
+        self.wait_log(t, "reconfigured: new connections use the new settings")
+        p = RawClient(t.port, read_greeting=False)
+        self.clients.append(p)
+        p.send(b"PROXY TCP4 192.0.2.9 192.0.2.1 40000 25\r\n")
+        p.expect(self, None, 220)
+        p.expect(self, "QUIT", 221)
+        self.wait_log(t, "connection from 192.0.2.9:40000")
+
+        # The session that was open all along still works, with the limits
+        # it began with (five recipients, not one).
         c.expect(self, "RCPT TO:<b@example.com>", 250)
+        c.expect(self, "RCPT TO:<c@example.com>", 250)
         c.expect(self, "DATA", 354)
         c.send(BODY + b".\r\n")
         c.expect(self, None, 250)
         self.assertStored(t, "b@example.com", BODY)
+        self.assertStored(t, "c@example.com", BODY)
 
 
 class CheckConfigTest(TerndTestCase):

@@ -29,7 +29,7 @@ static struct tern__abuse *table(unsigned per_ip, unsigned rate, unsigned auth, 
 	return a;
 }
 
-static struct tern__abuse_key key(const struct tern__abuse *a, const char *addr)
+static struct tern__abuse_key key(struct tern__abuse *a, const char *addr)
 {
 	struct tern__abuse_key k;
 

@@ -780,6 +780,18 @@ static void host_conn_ended(struct tern__conn_host *host)
 	(void)host;
 }
 
+/* The engine adapter's config source: one fixed config, no counting. */
+static const struct tern__smtp_config *fixed_cfg(void *ctx)
+{
+	return ctx;
+}
+
+static void fixed_cfg_release(void *ctx, const struct tern__smtp_config *cfg)
+{
+	(void)ctx;
+	(void)cfg;
+}
+
 /* tern__conn_new over a socketpair, allocation k failing: TERN_ENOMEM, the
  * socket closed, nothing left. Returns the allocations counted. */
 static unsigned conn_once(unsigned k, unsigned *fails)
@@ -797,7 +809,11 @@ static unsigned conn_once(unsigned k, unsigned *fails)
 		.session_ended = host_session_ended,
 		.conn_ended = host_conn_ended,
 	};
-	struct tern__smtp_engine_ctx ectx = {.cfg = &cfg, .listener = &cfg.listener};
+	struct tern__smtp_engine_ctx ectx = {.cfg_acquire = fixed_cfg,
+					     .cfg_release = fixed_cfg_release,
+					     .cfg_ctx = &cfg,
+					     .listener = &cfg.listener};
+	struct tern__conn_params params = {0};
 	struct tern__conn_listener listener = {.engine = &tern__smtp_conn_engine,
 					       .engine_ctx = &ectx};
 	int sv[2];
@@ -806,8 +822,7 @@ static unsigned conn_once(unsigned k, unsigned *fails)
 	peer.ss_family = AF_UNIX;
 	af_arm(k);
 	int rc = tern__conn_new(&host, &listener, sv[0], (struct sockaddr *)&peer,
-				sizeof(sa_family_t),
-				"c0ffee00", false);
+				sizeof(sa_family_t), "c0ffee00", &params);
 	unsigned n = af_disarm();
 	unsigned conns = host.n_conns;
 	/* libevent may close a freed bufferevent's socket from the loop. */

@@ -653,7 +653,7 @@ out:
 
 static void set_greeting_delay(tern_smtp_server *s)
 {
-	s->net.greeting_delay = 300;
+	s->gen->smtp.greeting_delay = 300;
 }
 
 static void test_early_talker(void **state)
@@ -665,6 +665,157 @@ static void test_early_talker(void **state)
 	options(&o, &f);
 	run_attached(&o, &f, client_early_talker, set_greeting_delay);
 	assert_int_equal(atomic_load(&f.closes), 1);
+}
+
+/* tern_smtp_server_reconfigure() from another thread while sessions run:
+ * new connections get the new settings (name, max_per_ip, proxy_from), an
+ * open session keeps the old ones, a change to a fixed setting or a bad
+ * network changes nothing, and SCRAM's fake-salt key survives. */
+static int deny_auth(tern_smtp_session *session, const struct tern_smtp_auth *auth,
+		     tern_smtp_reply *reply_r, void *user_data)
+{
+	(void)session;
+	(void)auth;
+	(void)reply_r;
+	(void)user_data;
+	return TERN_SMTP_REJECT;
+}
+
+static void reconf_options(tern_smtp_options *o, struct fixture *f, const char *name)
+{
+	options(o, f);
+	o->name = name;
+	o->callbacks.on_auth = deny_auth;
+	o->allow_insecure_auth = true;
+}
+
+/* The first line of the next reply (the rest of it is read and dropped). */
+static int first_line(struct client *c, char *first, size_t size)
+{
+	char line[1024];
+
+	if (read_line(c, first, size) != 0)
+		return -1;
+	snprintf(line, sizeof(line), "%s", first);
+	while (strlen(line) >= 4 && line[3] == '-')
+		if (read_line(c, line, sizeof(line)) != 0)
+			return -1;
+	return atoi(first);
+}
+
+static void scram_key(tern_smtp_server *s, unsigned char key[32])
+{
+	struct tern__server_gen *g = tern__server_gen_get(s);
+
+	memcpy(key, g->smtp.scram_fake_key, 32);
+	tern__server_gen_put(g);
+}
+
+static void *client_reconfigure(void *arg)
+{
+	struct fixture *f = arg;
+	struct client a = {.fd = -1}, b = {.fd = -1}, c = {.fd = -1};
+	unsigned char key[32], key2[32];
+	const char *proxies[] = {"127.0.0.1", NULL}, *bad[] = {"no-network", NULL};
+	tern_smtp_options o;
+	char line[1024];
+
+	scram_key(f->server, key);
+	if (client_connect(&a, f->port) != 0 || first_line(&a, line, sizeof(line)) != 220 ||
+	    strncmp(line, "220 mx.test ", 12) != 0) {
+		fail_client(f, "A: greeting '%s'", line);
+		goto out;
+	}
+	reconf_options(&o, f, "mx2.test");
+	o.max_per_ip = 2; /* A and B; C is one too many */
+	if (tern_smtp_server_reconfigure(f->server, &o) != 0) {
+		fail_client(f, "reconfigure failed");
+		goto out;
+	}
+	scram_key(f->server, key2);
+	if (memcmp(key, key2, sizeof(key)) != 0)
+		fail_client(f, "the SCRAM fake-salt key changed");
+	if (client_connect(&b, f->port) != 0 || first_line(&b, line, sizeof(line)) != 220 ||
+	    strncmp(line, "220 mx2.test ", 13) != 0)
+		fail_client(f, "B: greeting '%s'", line);
+	client_puts(&a, "EHLO x\r\n");
+	if (first_line(&a, line, sizeof(line)) != 250 || strncmp(line, "250-mx.test ", 12) != 0)
+		fail_client(f, "A keeps its settings: EHLO '%s'", line);
+	if (client_connect(&c, f->port) != 0 || first_line(&c, line, sizeof(line)) != 421 ||
+	    strstr(line, "4.7.0") == NULL)
+		fail_client(f, "C over max_per_ip 2: '%s'", line);
+	client_close(&c);
+
+	/* A fixed setting changed: nothing applies, the name included. */
+	reconf_options(&o, f, "mx3.test");
+	o.lmtp = true;
+	if (tern_smtp_server_reconfigure(f->server, &o) != TERN_EINVAL)
+		fail_client(f, "lmtp changed on a running server");
+	reconf_options(&o, f, "mx3.test");
+	o.callbacks.on_auth = NULL;
+	if (tern_smtp_server_reconfigure(f->server, &o) != TERN_EINVAL)
+		fail_client(f, "AUTH turned off on a running server");
+	reconf_options(&o, f, "mx3.test");
+	o.abuse_exempt = bad;
+	if (tern_smtp_server_reconfigure(f->server, &o) != TERN_EINVAL)
+		fail_client(f, "a bad abuse_exempt network was taken");
+	client_puts(&b, "QUIT\r\n");
+	if (read_reply(&b, NULL, 0) != 221 || !expect_eof(&b))
+		fail_client(f, "B: QUIT");
+	client_close(&b);
+	if (client_connect(&c, f->port) != 0 || first_line(&c, line, sizeof(line)) != 220 ||
+	    strncmp(line, "220 mx2.test ", 13) != 0)
+		fail_client(f, "after refused changes: greeting '%s'", line);
+	client_close(&c);
+
+	/* proxy_from now names us: a connection must begin with a PROXY
+	 * header, and one that does not is closed without a word. */
+	reconf_options(&o, f, "mx2.test");
+	o.proxy_from = proxies;
+	if (tern_smtp_server_reconfigure(f->server, &o) != 0)
+		fail_client(f, "reconfigure with proxy_from failed");
+	if (client_connect(&c, f->port) != 0) {
+		fail_client(f, "connect failed");
+	} else {
+		char buf[64];
+		ssize_t n;
+
+		client_puts(&c, "EHLO x\r\n");
+		/* Closed with the command unread: EOF or a reset, no reply. */
+		n = recv(c.fd, buf, sizeof(buf), 0);
+		if (n > 0 || (n < 0 && errno != ECONNRESET))
+			fail_client(f, "no PROXY header: %s", n > 0 ? "a reply" : strerror(errno));
+	}
+	client_close(&c);
+	if (client_connect(&c, f->port) != 0 ||
+	    client_puts(&c, "PROXY TCP4 192.0.2.7 192.0.2.1 4711 25\r\n") != 0 ||
+	    first_line(&c, line, sizeof(line)) != 220 || strncmp(line, "220 mx2.test ", 13) != 0)
+		fail_client(f, "with a PROXY header: '%s'", line);
+	client_close(&c);
+
+	client_puts(&a, "QUIT\r\n");
+	if (read_reply(&a, NULL, 0) != 221)
+		fail_client(f, "A: QUIT");
+out:
+	client_close(&a);
+	client_close(&b);
+	client_close(&c);
+	close_server(f);
+	return NULL;
+}
+
+static void test_reconfigure(void **state)
+{
+	struct fixture f = {0};
+	tern_smtp_options o;
+
+	(void)state;
+	reconf_options(&o, &f, "mx.test");
+	run_attached(&o, &f, client_reconfigure, NULL);
+	/* A, B, C refused, C after the refused changes, the one behind a
+	 * PROXY header (the unheaded one never had a session). */
+	assert_int_equal(atomic_load(&f.closes), 5);
+	assert_int_equal(tern_smtp_server_reconfigure(NULL, &o), TERN_EINVAL);
 }
 
 /* A decision answered later from the loop (a timer here, a database or DNS
@@ -876,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_pipeline_flood), cmocka_unit_test(test_half_close),    cmocka_unit_test(test_early_talker),
 		cmocka_unit_test(test_close_idle_server), cmocka_unit_test(test_run_workers),
 		cmocka_unit_test(test_pending_decision), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_reconfigure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
