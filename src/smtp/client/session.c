@@ -153,6 +153,13 @@ static void message_done(tern_smtp_client *c, const tern_smtp_client_result *fal
 		result_copy(&t->res, fallback);
 		t->have_res = true;
 	}
+	/* Nothing decided the message as a whole (every recipient was
+	 * refused): its result is the first refusal. */
+	for (size_t i = 0; !t->have_res && i < t->n_rcpts; i++)
+		if (t->rcpts[i].done) {
+			result_copy(&t->res, &t->rcpts[i].res);
+			t->have_res = true;
+		}
 	for (size_t i = 0; i < t->n_rcpts; i++) {
 		if (!t->rcpts[i].done && fallback) {
 			result_copy(&t->rcpts[i].res, fallback);
@@ -354,16 +361,6 @@ static int txn_advance(tern_smtp_client *c)
 	if (rcpts_left(t))
 		return send_rcpt(c);
 	if (t->n_accepted == 0) {
-		if (!t->have_res) {
-			/* Every recipient was refused: the message result is
-			 * the first refusal. */
-			for (size_t i = 0; i < t->n_rcpts; i++)
-				if (t->rcpts[i].done) {
-					result_copy(&t->res, &t->rcpts[i].res);
-					t->have_res = true;
-					break;
-				}
-		}
 		txn_finish(c, false);
 		return 0;
 	}
@@ -754,15 +751,8 @@ int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *m
 	struct tern__smtpc_txn *t = &c->txn;
 	t->active = true;
 	if (t->have_res || !rcpts_left(t)) {
-		/* Decided here: nothing goes to the server. */
-		if (!t->have_res) {
-			for (size_t i = 0; i < t->n_rcpts; i++)
-				if (t->rcpts[i].done) {
-					result_copy(&t->res, &t->rcpts[i].res);
-					t->have_res = true;
-					break;
-				}
-		}
+		/* Decided here: nothing goes to the server. When the message
+		 * as a whole was refused, every recipient shares its result. */
 		for (size_t i = 0; i < t->n_rcpts; i++)
 			if (!t->rcpts[i].done) {
 				result_copy(&t->rcpts[i].res, &t->res);
