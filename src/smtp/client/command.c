@@ -67,7 +67,10 @@ static int to_alabel(const char *addr, char **out_r)
 		return *out_r ? 0 : TERN_ENOMEM;
 	}
 	char *ace = NULL;
-	int rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	/* Strict IDNA2008 (no UTS #46 mapping): an address carries U-labels
+	 * already (RFC 6531 3.2); mapping could turn it into another domain
+	 * (U+2163 into "iv"), so anything not a valid U-label is refused. */
+	int rc = idn2_to_ascii_8z(at + 1, &ace, IDN2_NFC_INPUT | IDN2_NO_TR46);
 	if (rc == IDN2_MALLOC)
 		return TERN_ENOMEM;
 	if (rc != IDN2_OK || !ace) {
