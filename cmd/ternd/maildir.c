@@ -5,6 +5,8 @@
  * maildir_mailbox_name() guarantees holds no '/' and is not "." or "..". */
 #include "maildir.h"
 
+#include "fsutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,59 +82,14 @@ __attribute__((format(printf, 1, 2))) static char *xasprintf(const char *fmt, ..
 	return p;
 }
 
-/* write(2) until done. A short write on a regular file means the next call
- * reports why (ENOSPC, EFBIG). */
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		if (w == 0)
-			return EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_dir_at(int dirfd, const char *path)
-{
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	int err = fsync(fd) < 0 ? errno : 0;
-	close(fd);
-	return err;
-}
-
-/* Creates dir (relative to dirfd) when missing; on creation the parent is
- * fsynced so the new entry survives a crash. Refuses a symlink in its place. */
-static int ensure_dir_at(int dirfd, const char *path, const char *parent)
-{
-	if (mkdirat(dirfd, path, 0700) == 0)
-		return parent != NULL ? fsync_dir_at(dirfd, parent) : (fsync(dirfd) < 0 ? errno : 0);
-	if (errno != EEXIST)
-		return errno;
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno; /* ENOTDIR or ELOOP: not a real directory */
-	close(fd);
-	return 0;
-}
-
 static int ensure_mailbox(maildir *md, const char *mbox)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};
 	char path[MAILDIR_NAME_MAX + 8];
-	int err = ensure_dir_at(md->rootfd, mbox, NULL);
+	int err = fs_ensure_dir_at(md->rootfd, mbox, NULL);
 	for (size_t i = 0; err == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", mbox, subdirs[i]);
-		err = ensure_dir_at(md->rootfd, path, mbox);
+		err = fs_ensure_dir_at(md->rootfd, path, mbox);
 	}
 	return err;
 }
@@ -390,7 +347,7 @@ static int open_tmp_with_headers(maildir_msg *msg, unsigned i, uint64_t *hdr_len
 	}
 	msg->r[i].tmp_exists = true;
 	size_t len = strlen(hdr);
-	*err_r = write_all(fd, hdr, len);
+	*err_r = fs_write_all(fd, hdr, len);
 	*hdr_len_r = len;
 	if (*err_r != 0) {
 		close(fd);
@@ -480,7 +437,7 @@ static int flush_buf(maildir_msg *msg)
 {
 	if (msg->buf_len == 0)
 		return 0;
-	int err = write_all(msg->fd, msg->buf, msg->buf_len);
+	int err = fs_write_all(msg->fd, msg->buf, msg->buf_len);
 	msg->buf_len = 0;
 	return err;
 }
@@ -494,7 +451,7 @@ int maildir_msg_write(maildir_msg *msg, const void *buf, size_t len)
 	while (len > 0) {
 		if (msg->buf_len == 0 && len >= MAILDIR_BUF_SIZE) {
 			/* Big pieces skip the copy. */
-			msg->write_err = write_all(msg->fd, p, len);
+			msg->write_err = fs_write_all(msg->fd, p, len);
 			return msg->write_err;
 		}
 		size_t take = MAILDIR_BUF_SIZE - msg->buf_len;
@@ -531,7 +488,7 @@ static int copy_body(maildir_msg *msg, int out)
 			size_t chunk = want > MAILDIR_BUF_SIZE ? MAILDIR_BUF_SIZE : want;
 			got = pread(msg->fd, msg->buf, chunk, off);
 			if (got > 0) {
-				int err = write_all(out, msg->buf, (size_t)got);
+				int err = fs_write_all(out, msg->buf, (size_t)got);
 				if (err != 0)
 					return err;
 				off += got;
@@ -566,27 +523,15 @@ static int make_copy(maildir_msg *msg, unsigned i)
 	return err;
 }
 
-/* rename(2) without ever replacing an existing file: names are unique, but
- * if that assumption ever broke, delivering over another message would lose
- * it. Filesystems without RENAME_NOREPLACE get a plain rename. */
-static int rename_noreplace(int dirfd, const char *from, const char *to)
-{
-#ifdef RENAME_NOREPLACE
-	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return errno;
-#endif
-	return renameat(dirfd, from, dirfd, to) == 0 ? 0 : errno;
-}
-
 static int move_to_new(maildir_msg *msg, unsigned i)
 {
 	struct rcpt_state *r = &msg->r[i];
 	char *from = tmp_path(msg, i);
 	r->path = xasprintf("%s/new/%s,S=%llu", r->mbox, msg->base, (unsigned long long)r->size);
-	int err = (from == NULL || r->path == NULL) ? ENOMEM : rename_noreplace(msg->md->rootfd,
-										    from, r->path);
+	int rootfd = msg->md->rootfd;
+	int err = (from == NULL || r->path == NULL)
+			  ? ENOMEM
+			  : fs_rename_noreplace(rootfd, from, rootfd, r->path);
 	free(from);
 	if (err == 0) {
 		r->tmp_exists = false;
@@ -603,7 +548,7 @@ static void unlink_new(maildir_msg *msg, unsigned i)
 		return;
 	unlinkat(msg->md->rootfd, r->path, 0);
 	snprintf(dir, sizeof(dir), "%s/new", r->mbox);
-	(void)fsync_dir_at(msg->md->rootfd, dir);
+	(void)fs_fsync_dir_at(msg->md->rootfd, dir);
 	r->in_new = false;
 }
 
@@ -646,7 +591,7 @@ int maildir_msg_commit(maildir_msg *msg, bool all_or_nothing)
 		r->err = move_to_new(msg, i);
 		if (r->err == 0) {
 			snprintf(dir, sizeof(dir), "%s/new", r->mbox);
-			r->err = fsync_dir_at(msg->md->rootfd, dir);
+			r->err = fs_fsync_dir_at(msg->md->rootfd, dir);
 			if (r->err != 0)
 				unlink_new(msg, i);
 		}

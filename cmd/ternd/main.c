@@ -24,6 +24,7 @@
 #include "maildir.h"
 #include "passwd.h"
 #include "queue/queue_cmd.h"
+#include "queue/queue_cmd.h"
 #include "privs.h"
 #include "selfsigned.h"
 
@@ -663,6 +664,8 @@ int main(int argc, char **argv)
 	/* Subcommands first: they have flags of their own. */
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return ternd_passwd_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "queue") == 0)
+		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	if (argc > 1 && strcmp(argv[1], "queue") == 0)
 		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	struct ternd_config cfg;

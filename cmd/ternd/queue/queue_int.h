@@ -1,0 +1,71 @@
+/* Internals shared by the queue's files (store.c, writer.c, deliver.c,
+ * admin.c, pickup.c); nothing outside cmd/ternd/queue/ includes this. */
+#ifndef TERND_QUEUE_INT_H
+#define TERND_QUEUE_INT_H
+
+#include <sqlite3.h>
+
+#include "queue.h"
+
+struct q_store {
+	struct q_options opts;
+	sqlite3 *db;
+	int dirfd;      /* STATE/queue */
+	int tmpfd;      /* tmp/ */
+	int incfd;      /* incoming/ */
+	int msgfd;      /* msg/ */
+	int pickupfd;   /* pickup/ */
+	int lockfd;
+	bool owner;     /* holds the lock: may recover, settle, unlink */
+	unsigned unsettled;
+	struct q_idgen idgen;
+	q_hook_fn *hook;
+	void *hook_arg;
+};
+
+/* Calls the test hook, if any, at a named step. */
+static inline void q_point(q_store *q, const char *point)
+{
+	if (q->hook != NULL)
+		q->hook(q->hook_arg, point);
+}
+
+/* SQLite helpers (store.c). q_db_err maps a SQLite result to an errno. */
+int q_db_err(int rc);
+int q_db_exec(q_store *q, const char *sql);
+int q_db_prepare(q_store *q, const char *sql, sqlite3_stmt **st_r);
+int q_db_begin(q_store *q);
+int q_db_commit(q_store *q);
+void q_db_rollback(q_store *q);
+/* Binds text, or NULL for a NULL pointer. */
+void q_db_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* 1 when message id has rows, 0 when not, or -errno. */
+int q_db_has_msg(q_store *q, const char *id);
+
+/* Indexes a message (W3) inside the caller's transaction: rows for it and
+ * its recipients with states from their status bytes, counters. st_off
+ * (may be NULL: env->rcpts[i].st_off is used). next_at: when it is due. */
+int q_index_insert(q_store *q, const char *id, const struct q_envelope *env,
+		   const uint64_t *st_off, uint64_t size, int64_t next_at);
+/* The same in its own transaction. */
+int q_index_insert_txn(q_store *q, const char *id, const struct q_envelope *env,
+		       const uint64_t *st_off, uint64_t size, int64_t next_at);
+
+/* Opens id's file (msg/XX/ID, else incoming/ID) with flags; -1 and errno
+ * when neither exists. */
+int q_file_open(q_store *q, const char *id, int flags);
+/* Unlinks id's file wherever it is; 0 or ENOENT. */
+int q_file_unlink(q_store *q, const char *id);
+/* Reads the header of the open file fd (not consumed): env and the message
+ * size. */
+int q_file_envelope(int fd, struct q_envelope *env, uint64_t *body_off_r, uint64_t *size_r);
+
+/* Moves name (in fromfd) to corrupt/: never deleted, it may be mail. */
+void q_set_aside(q_store *q, int fromfd, const char *name);
+
+/* Finishes every removal flagged removing=1 (R1). Owner only. */
+int q_finish_removals(q_store *q);
+/* Flags id, unlinks its file and deletes its rows (R1). Owner only. */
+int q_remove(q_store *q, const char *id);
+
+#endif
