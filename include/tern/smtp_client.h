@@ -185,7 +185,9 @@ void tern_smtp_client_destroy(tern_smtp_client **c);
 ssize_t tern_smtp_client_feed(tern_smtp_client *c, const void *data, size_t len);
 
 /* The next event, or EV_NONE when there is none. Results an event refers to
- * stay valid until the next tern_smtp_client_send() or destroy. */
+ * stay valid until the next tern_smtp_client_send() or destroy. When the
+ * session ends, the events not pulled yet that ask for action (READY, BODY,
+ * TLS) are withdrawn; MESSAGE_DONE and CLOSED remain. */
 enum tern_smtp_client_event tern_smtp_client_next_event(tern_smtp_client *c);
 
 /* Bytes to write to the server; *len_r gets their count (0: nothing). The

@@ -347,12 +347,13 @@ static void test_unexpected_reply(void **state)
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_CLOSED);
 	assert_int_equal(tern_smtp_client_failure(t.c)->reason, TERN_SMTP_CLIENT_R_PROTOCOL);
 	tc_free(&t);
-	/* Two replies to a greeting: the second one is unexpected. */
+	/* A stray reply after EHLO's, in the same read: the READY that was
+	 * queued is withdrawn, only CLOSED is left. */
 	tc_opts(&t, state);
 	tc_start(&t);
 	tc_feed(&t, "220 a\r\n250 b\r\n250 c\r\n");
-	tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_CLOSED);
+	tc_no_ev(&t);
 	tc_free(&t);
 }
 
@@ -407,7 +408,7 @@ static void test_timeouts(void **state)
 	assert_int_equal(tern_smtp_client_timeout_ms(t.c), 6000);
 	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n.\r\n");
 	tern_smtp_client_timeout(t.c);
-	tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
+	/* The unpulled BODY was withdrawn. */
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
 	tc_rcpt_is(&t, 0, 451, "4.4.2", TERN_SMTP_CLIENT_TEMPFAIL);
 	assert_int_equal(tern_smtp_client_rcpt_result(t.c, 1)->reason, TERN_SMTP_CLIENT_R_TIMEOUT);

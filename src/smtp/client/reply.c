@@ -120,10 +120,12 @@ static int line_done(struct tern__smtpc_parser *p, bool *last_r)
 	if (r < 0)
 		return r;
 	/* Text goes to logs and results: no control character survives. */
-	char *d = p->text.data + p->text.off + p->text.len - tlen;
-	for (size_t i = 0; i < tlen; i++)
-		if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
-			d[i] = ' ';
+	if (tlen) {
+		char *d = p->text.data + p->text.off + p->text.len - tlen;
+		for (size_t i = 0; i < tlen; i++)
+			if ((unsigned char)d[i] < 0x20 || d[i] == 0x7f)
+				d[i] = ' ';
+	}
 	p->n_lines++;
 	p->line_len = 0;
 	return 0;

@@ -187,6 +187,19 @@ void tern__smtpc_fail(tern_smtp_client *c, int code, const char *enhanced, const
 		message_done(c, &r);
 	}
 	c->exp_len = 0;
+	/* Events that ask the caller to act (READY, BODY, TLS) and are not
+	 * pulled yet are stale now: a READY followed by a stray reply in the
+	 * same read must not invite a send() into a dead session. */
+	size_t kept = 0;
+	unsigned char ev[sizeof(c->events)];
+	for (size_t i = 0; i < c->ev_len; i++) {
+		unsigned char e = c->events[(c->ev_head + i) % sizeof(c->events)];
+		if (e == TERN_SMTP_CLIENT_EV_MESSAGE_DONE)
+			ev[kept++] = e;
+	}
+	memcpy(c->events, ev, kept);
+	c->ev_head = 0;
+	c->ev_len = kept;
 	/* In the middle of a DATA body a QUIT would be message text. */
 	if (c->state == TERN__SMTPC_BODY && !c->txn.bdat)
 		send_quit = false;
