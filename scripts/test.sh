@@ -127,6 +127,37 @@ if [ $asan_ok -eq 1 ]; then
 	count_ctest build-asan/ctest.log "unit tests (asan)"
 fi
 
+# Every fuzz target, built with clang's libFuzzer and run briefly from its
+# seeds (tests/fuzz/corpus/NAME/, when there are some): the harnesses keep
+# compiling and keep agreeing with the engines they drive, and a shallow bug
+# shows up here rather than in a long campaign. Bounded: FUZZ_SECONDS each.
+if command -v clang >/dev/null 2>&1; then
+	say "fuzz targets (build-fuzz/, ${FUZZ_SECONDS:=20} s each)"
+	if build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_FUZZ=ON -DTERN_TESTS=OFF \
+		-DCMAKE_C_COMPILER=clang -DTERN_WERROR=ON; then
+		for target in build-fuzz/fuzz_*; do
+			[ -x "$target" ] || continue
+			name=$(basename "$target")
+			work=$(mktemp -d)
+			[ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
+			if (cd "$work" && timeout $((FUZZ_SECONDS + 60)) "$OLDPWD/$target" \
+				-max_total_time="$FUZZ_SECONDS" -max_len=4096 -print_final_stats=1 . \
+				>fuzz.log 2>&1); then
+				echo "fuzz $name: ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' \
+					"$work/fuzz.log" | grep -o '[0-9]*$') runs)"
+				passed=$((passed + 1))
+			else
+				echo "fuzz $name: FAILED"
+				tail -40 "$work/fuzz.log"
+				fail_step "fuzz $name"
+			fi
+			rm -rf "$work"
+		done
+	else
+		fail_step "build-fuzz"
+	fi
+fi
+
 # run.py prints "N passed, N failed[, N skipped]" as its last line.
 interop() { # label, ternd path
 	local label=$1 ternd=$2 log line

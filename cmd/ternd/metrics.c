@@ -105,6 +105,14 @@ char *ternd_metrics_render(const tern_smtp_stats *st, unsigned active, size_t *l
 	one(&t, "ternd_connections_busy_total",
 	    "Connections turned away with 421 because max-clients was reached.",
 	    st->connections_busy);
+	head(&t, "ternd_connections_refused_total", "counter",
+	     "Connections refused with 421 4.7.0 by an abuse limit, by which.");
+	put(&t,
+	    "ternd_connections_refused_total{reason=\"per_ip\"} %llu\n"
+	    "ternd_connections_refused_total{reason=\"rate\"} %llu\n"
+	    "ternd_connections_refused_total{reason=\"banned\"} %llu\n",
+	    (unsigned long long)st->refused_per_ip, (unsigned long long)st->refused_rate,
+	    (unsigned long long)st->refused_banned);
 	head(&t, "ternd_sessions_active", "gauge", "Sessions open now.");
 	put(&t, "ternd_sessions_active %u\n", active);
 	head(&t, "ternd_sessions_total", "counter", "Sessions ended, by how they ended.");

@@ -681,6 +681,10 @@ typedef struct tern_smtp_stats {
 	uint64_t auth_failures;        /* failed attempts (535, malformed, at the limit) */
 	uint64_t dns_lookups;          /* reverse lookups started */
 	uint64_t dns_failures;         /* of which: temporary failure or timeout */
+	/* Connections refused with 421 4.7.0 by an abuse limit, by which. */
+	uint64_t refused_per_ip;       /* max_per_ip connections open already */
+	uint64_t refused_rate;         /* over max_conn_rate this minute */
+	uint64_t refused_banned;       /* the client's network is banned */
 } tern_smtp_stats;
 
 /* An initializer: tern_smtp_stats st = TERN_SMTP_STATS_INIT; */

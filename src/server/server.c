@@ -833,6 +833,9 @@ int tern_smtp_server_stats(const tern_smtp_server *s, tern_smtp_stats *out)
 	v.struct_size = out->struct_size;
 	v.connections_accepted = tern__stats_get(&st->conn_accepted);
 	v.connections_busy = tern__stats_get(&st->conn_busy);
+	v.refused_per_ip = tern__stats_get(&st->abuse_refused[0]);
+	v.refused_rate = tern__stats_get(&st->abuse_refused[1]);
+	v.refused_banned = tern__stats_get(&st->abuse_refused[2]);
 	v.sessions_quit = tern__stats_get(&st->ended[TERN__END_QUIT]);
 	v.sessions_gone = tern__stats_get(&st->ended[TERN__END_GONE]);
 	v.sessions_timeout = tern__stats_get(&st->ended[TERN__END_TIMEOUT]);

@@ -159,16 +159,25 @@ static bool refused(const void *p)
 	return v != TERN__ABUSE_OK && v != TERN__ABUSE_UNTRACKED;
 }
 
+static void count_refusal(const struct smtp_conn *c, unsigned which)
+{
+	if (c->cfg->stats != NULL)
+		tern__stats_add(&c->cfg->stats->abuse_refused[which], 1);
+}
+
 static void start_busy(void *p)
 {
 	switch (((struct smtp_conn *)p)->abuse) {
 	case TERN__ABUSE_TOO_MANY:
+		count_refusal(p, 0);
 		tern__smtp_session_start_refused(S(p), "Too many connections from your address");
 		return;
 	case TERN__ABUSE_TOO_FAST:
+		count_refusal(p, 1);
 		tern__smtp_session_start_refused(S(p), "Too many connections per minute");
 		return;
 	case TERN__ABUSE_BANNED:
+		count_refusal(p, 2);
 		/* 421, not 554: a ban ends, and a well-behaved MTA must
 		 * retry later rather than bounce. */
 		tern__smtp_session_start_refused(S(p), "Your address is temporarily banned");

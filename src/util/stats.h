@@ -44,6 +44,9 @@ struct tern__stats {
 	atomic_uint_fast64_t tls_failed;
 	atomic_uint_fast64_t auth_ok;
 	atomic_uint_fast64_t auth_failed;
+	/* Connections refused by an abuse limit (server/abuse.h), by which:
+	 * [0] max_per_ip, [1] max_conn_rate, [2] a ban. */
+	atomic_uint_fast64_t abuse_refused[3];
 };
 
 static inline void tern__stats_add(atomic_uint_fast64_t *c, uint64_t n)

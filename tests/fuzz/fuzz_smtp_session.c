@@ -5,11 +5,13 @@
  * PENDING (they are always accepted later), byte 2 what happens at the end
  * (timeout, shutdown, eof, nothing) and the AUTH/TLS setup (bits 3-7: AUTH
  * mode, insecure AUTH, STARTTLS available, TLS facts with channel bindings
- * and a client certificate, on_auth going PENDING); the rest is client
+ * and a client certificate, on_auth going PENDING); byte 0's bits 2 and 3
+ * together also trust the client with XCLIENT and XFORWARD; the rest is client
  * input, fed in slices whose lengths come from a PRNG seeded with the
  * input. Pauses are resumed the way a net layer would: a pending decision
- * with resume(), a failed AUTH's delay with delay_over(), and STARTTLS's
- * 220 with a handshake (tls_started) after the held plaintext is dropped.
+ * with resume(), a failed AUTH's delay with delay_over(), STARTTLS's 220
+ * with a handshake (tls_started) after the held plaintext is dropped, and
+ * DATA's 354 with barrier() (early when the slice held more octets).
  *
  * Besides memory safety (ASan/UBSan) it traps when an invariant breaks:
  * output is made of CRLF-terminated reply lines "ddd" SP/"-" text; nothing
@@ -18,7 +20,8 @@
  * never both called for one message; after the 220 to STARTTLS the engine
  * takes no octet until the handshake; no log line carries a credential the
  * client sent (on_auth's password or token); a session is authenticated only
- * after a "235" went out, and never across a handshake. */
+ * after a "235" went out (or a trusted XCLIENT LOGIN=), and never across a
+ * handshake. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -262,13 +265,17 @@ static void collect(struct fz *f)
 	tern__smtp_session_output_consumed(f->s, len);
 }
 
-/* A session is authenticated only after its 235 went out. */
+/* A session is authenticated only after its 235 went out, or by a trusted
+ * client's XCLIENT LOGIN= (Postfix's semantics: the proxy vouches). */
 static void check_auth(struct fz *f)
 {
+	const char *mech;
+
 	CHECK(!f->log_leak);
 	if (tern_smtp_session_auth_user(f->s) != NULL) {
-		CHECK(f->saw_235);
-		CHECK(tern_smtp_session_auth_mechanism(f->s) != NULL);
+		mech = tern_smtp_session_auth_mechanism(f->s);
+		CHECK(mech != NULL);
+		CHECK(f->saw_235 || strcmp(mech, "XCLIENT") == 0);
 	}
 }
 
@@ -380,6 +387,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opts.auth_failure_delay = 1 + (o & 0x0f);
 	f.auth_pending_mode = end & 0x80;
 	opts.user_data = &f;
+	/* The client (192.0.2.1) may use XCLIENT and XFORWARD when byte 0
+	 * asks for small limits and no Received: header too (bits 2-3). */
+	static const char *const trusted[] = {"192.0.2.0/24", NULL};
+	if ((o & 0x0c) == 0x0c)
+		opts.xclient_from = opts.xforward_from = trusted;
 
 	struct tern__smtp_config cfg;
 	if (tern__smtp_config_init(&cfg, &opts) != 0)
@@ -436,6 +448,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			idle = 0;
 			continue;
 		}
+		if (tern__smtp_session_want_barrier(f.s)) {
+			/* DATA's 354 went out: the net layer tells whether it
+			 * already held octets sent before it (the rest of
+			 * this slice: 554 5.5.0 and close) or not. */
+			bool early = (size_t)r < want;
+
+			tern__smtp_session_barrier(f.s, early);
+			collect(&f);
+			CHECK(!tern__smtp_session_want_barrier(f.s));
+			idle = 0;
+			continue;
+		}
 		bool was_pending = f.pending || tern__smtp_session_delay_ms(f.s) > 0;
 		if (f.pending && (rng_next(&seed) & 1))
 			resume(&f);
@@ -455,6 +479,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	resume(&f);
 	if (tern__smtp_session_want_tls(f.s))
 		handshake(&f, &facts);
+	if (tern__smtp_session_want_barrier(f.s)) {
+		tern__smtp_session_barrier(f.s, false);
+		collect(&f);
+	}
 	(void)tern__smtp_session_timeout_ms(f.s);
 	(void)tern__smtp_session_want_input(f.s);
 	switch (end & 3) {

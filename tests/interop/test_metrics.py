@@ -123,6 +123,27 @@ class MetricsTest(TerndTestCase):
         got = {k: v.get(k) - before.get(k) for k in want}
         self.assertEqual(got, want, scrape(self.metrics_port)[2] + t.log_text())
 
+    def test_abuse_refusals_by_reason(self):
+        t = self.start_metrics("--max-per-ip", "1")
+        # The start-up probe's connection must have been accepted and have
+        # ended (and been uncounted) first.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            v = parse(scrape(self.metrics_port)[2])
+            if v[("ternd_connections_total", "")] >= 1 and v[("ternd_sessions_active", "")] == 0:
+                break
+            time.sleep(0.05)
+        a = self.client(t)
+        # The second from the same address: 421 4.7.0, counted by reason.
+        b = self.client(t, read_greeting=False)
+        r = b.reply()
+        self.assertEqual((r.code, r.enhanced), (421, "4.7.0"), b.dump())
+        a.expect(self, "QUIT", 221)
+        v = self.wait_idle()
+        self.assertEqual(v[("ternd_connections_refused_total", '{reason="per_ip"}')], 1)
+        self.assertEqual(v[("ternd_connections_refused_total", '{reason="rate"}')], 0)
+        self.assertEqual(v[("ternd_connections_refused_total", '{reason="banned"}')], 0)
+
     def test_http(self):
         t = self.start_metrics()
         status, ctype, body = scrape(self.metrics_port)

@@ -745,6 +745,14 @@ static void *client_reconfigure(void *arg)
 	    strstr(line, "4.7.0") == NULL)
 		fail_client(f, "C over max_per_ip 2: '%s'", line);
 	client_close(&c);
+	{
+		tern_smtp_stats st = TERN_SMTP_STATS_INIT;
+
+		/* Counted before the 421 was written. */
+		if (tern_smtp_server_stats(f->server, &st) != 0 || st.refused_per_ip != 1 ||
+		    st.refused_rate != 0 || st.refused_banned != 0)
+			fail_client(f, "refused_per_ip %llu", (unsigned long long)st.refused_per_ip);
+	}
 
 	/* A fixed setting changed: nothing applies, the name included. */
 	reconf_options(&o, f, "mx3.test");
