@@ -52,7 +52,12 @@ enum tern_smtp_client_tls {
 	TERN_SMTP_CLIENT_TLS_REQUIRED = 2,      /* no STARTTLS, or a failed one: session fails */
 };
 
+/* Session options. ABI: versioned by size like tern_smtp_options:
+ * struct_size is set by tern_smtp_client_options_init() to the size the
+ * program was compiled with and tern_smtp_client_new() reads only that many
+ * bytes; new fields are only ever appended. */
 typedef struct tern_smtp_client_options {
+	size_t struct_size;              /* set by tern_smtp_client_options_init(); never by hand */
 	bool lmtp;                       /* LHLO, one reply per recipient after the data (RFC 2033) */
 	const char *helo_name;           /* our name for EHLO/LHLO/HELO; required */
 	enum tern_smtp_client_tls tls;   /* STARTTLS policy */
@@ -60,14 +65,17 @@ typedef struct tern_smtp_client_options {
 	/* AUTH (RFC 4954): tried after the (last) EHLO when auth_user is set.
 	 * auth_mechs: NULL-terminated preference list of SASL names, best first;
 	 * NULL gives { "SCRAM-SHA-256", "PLAIN", "LOGIN" }. The first one the
-	 * server also offers is used. PLAIN and LOGIN send the password: the
-	 * caller chooses whether to allow them without TLS (put them in the
-	 * list only then). */
+	 * server also offers is used. Without TLS, mechanisms that reveal the
+	 * password (PLAIN, LOGIN) are skipped unless auth_insecure is set. An
+	 * AUTH the server refuses fails the session as a temporary failure
+	 * (wrong credentials are our configuration, not the message's fault:
+	 * Postfix's smtp_sasl_auth_soft_bounce). */
 	const char *auth_user;
 	const char *auth_password;
 	const char *auth_authzid;        /* optional */
 	const char *const *auth_mechs;
-	bool auth_required;              /* no common mechanism: fail instead of going on */
+	bool auth_required;              /* no usable common mechanism: fail instead of going on */
+	bool auth_insecure;              /* allow PLAIN and LOGIN without TLS */
 	bool no_pipelining;              /* never pipeline, even when offered */
 	bool no_chunking;                /* never use BDAT (BINARYMIME then fails) */
 	/* Limits; 0 gives the default. */
@@ -86,8 +94,16 @@ typedef struct tern_smtp_client_options {
 	unsigned timeout_other_ms;       /* 5 min: EHLO, STARTTLS, AUTH, RSET, QUIT */
 } tern_smtp_client_options;
 
-/* Sets every field to its default (zero, TLS opportunistic). */
-void tern_smtp_client_options_init(tern_smtp_client_options *opts);
+/* Fills *opts with the defaults (zero everywhere, TLS opportunistic) and
+ * sets struct_size to sizeof(*opts) as the caller was compiled: always call
+ * it before setting fields. A macro, so that the size is the caller's. */
+#define tern_smtp_client_options_init(opts)                                               \
+	tern_smtp_client_options_init_sized((opts), sizeof(*(opts)))
+
+/* The work of tern_smtp_client_options_init(): fills the first size bytes
+ * (bytes past the library's layout are zeroed). No effect when opts is NULL
+ * or size is smaller than struct_size itself. */
+void tern_smtp_client_options_init_sized(tern_smtp_client_options *opts, size_t size);
 
 /* One recipient of a message. */
 typedef struct tern_smtp_client_rcpt {
@@ -129,7 +145,7 @@ enum tern_smtp_client_reason {
 	TERN_SMTP_CLIENT_R_NEED_BINARYMIME, /* binary body, peer lacks BINARYMIME+CHUNKING (554 5.6.3) */
 	TERN_SMTP_CLIENT_R_REQUIRETLS,    /* no TLS or no REQUIRETLS (550 5.7.30) */
 	TERN_SMTP_CLIENT_R_TLS,           /* STARTTLS required but absent or failed (451 4.7.5) */
-	TERN_SMTP_CLIENT_R_AUTH,          /* no common mechanism, AUTH refused or unverified */
+	TERN_SMTP_CLIENT_R_AUTH,          /* no common mechanism, AUTH refused or unverified (4xx) */
 	TERN_SMTP_CLIENT_R_TIMEOUT,       /* tern_smtp_client_timeout() (451 4.4.2) */
 	TERN_SMTP_CLIENT_R_CLOSED,        /* 421, or the connection closed (451 4.4.2) */
 	TERN_SMTP_CLIENT_R_PROTOCOL,      /* a malformed or unexpected reply (451 4.5.0) */
@@ -166,10 +182,14 @@ enum tern_smtp_client_event {
 	TERN_SMTP_CLIENT_EV_CLOSED,
 };
 
-/* Creates a session. The library keeps a copy of every option string.
- * Returns 0, TERN_EINVAL (NULL argument, no or invalid helo_name, an
- * unknown name in auth_mechs, auth_user without a password) or
- * TERN_ENOMEM; *c_r is NULL on error. */
+/* Creates a session. The library keeps a copy of every option string and
+ * of auth_mechs; it reads only opts->struct_size bytes of *opts. Returns 0,
+ * TERN_EINVAL (NULL argument; struct_size 0 because the options were not
+ * initialised, or smaller than the first released layout, or larger with a
+ * nonzero byte past this library's layout; no or invalid helo_name; an
+ * unknown name or more than 8 names in auth_mechs; auth_user without a
+ * password) or TERN_ENOMEM; *c_r is NULL on error. The session starts
+ * waiting for the server's greeting. */
 int tern_smtp_client_new(tern_smtp_client **c_r, const tern_smtp_client_options *opts);
 
 /* Frees the session and everything it owns (results, output); *c is set to

@@ -195,6 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o.auth_password = "pencil";
 		o.auth_mechs = mechs;
 		o.auth_required = data[0] & 0x40;
+		o.auth_insecure = (data[0] & 0x06) != 0x06;
 	}
 	if (data[0] & 0x80) {
 		o.bdat_chunk = 3;

@@ -109,6 +109,7 @@ static void auth_opts(struct tc *t, void **state, const char *const *mechs)
 	t->o.auth_user = "user";
 	t->o.auth_password = "pencil";
 	t->o.auth_mechs = mechs;
+	t->o.auth_insecure = true;
 }
 
 static void test_auth_plain(void **state)
@@ -233,8 +234,8 @@ static void test_auth_refused(void **state)
 	static const struct {
 		int code;
 		enum tern_smtp_client_class cls;
-	} cases[] = { { 535, TERN_SMTP_CLIENT_PERMFAIL },
-		      { 534, TERN_SMTP_CLIENT_PERMFAIL },
+	} cases[] = { { 535, TERN_SMTP_CLIENT_TEMPFAIL },
+		      { 534, TERN_SMTP_CLIENT_TEMPFAIL },
 		      { 454, TERN_SMTP_CLIENT_TEMPFAIL } };
 	for (size_t i = 0; i < 3; i++) {
 		struct tc t;
@@ -277,6 +278,31 @@ static void test_auth_no_common(void **state)
 	tc_free(&t);
 }
 
+/* Without TLS, PLAIN and LOGIN are not used unless allowed. */
+static void test_auth_plaintext_refused(void **state)
+{
+	struct tc t;
+	auth_opts(&t, state, NULL);
+	t.o.auth_insecure = false;
+	tc_ready(&t, "250-AUTH PLAIN LOGIN\r\n");
+	tc_free(&t);
+	auth_opts(&t, state, NULL);
+	t.o.auth_insecure = false;
+	t.o.auth_required = true;
+	tc_hello(&t, "250-AUTH PLAIN LOGIN\r\n");
+	tc_out(&t, "QUIT\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_CLOSED);
+	assert_int_equal(tern_smtp_client_failure(t.c)->cls, TERN_SMTP_CLIENT_TEMPFAIL);
+	tc_free(&t);
+	/* Implicit TLS: allowed. */
+	auth_opts(&t, state, NULL);
+	t.o.auth_insecure = false;
+	t.o.tls_active = true;
+	tc_hello(&t, "250-AUTH PLAIN LOGIN\r\n");
+	tc_out(&t, "AUTH PLAIN AHVzZXIAcGVuY2ls\r\n");
+	tc_free(&t);
+}
+
 /* An initial response that does not fit the 512-octet line waits for the
  * empty 334 (RFC 4954 4). */
 static void test_auth_long_ir(void **state)
@@ -310,6 +336,7 @@ static void test_starttls_then_auth(void **state)
 {
 	struct tc t;
 	auth_opts(&t, state, NULL);
+	t.o.auth_insecure = false;
 	t.o.tls = TERN_SMTP_CLIENT_TLS_REQUIRED;
 	tc_hello(&t, "250-STARTTLS\r\n250-AUTH LOGIN\r\n");
 	tc_out(&t, "STARTTLS\r\n");
@@ -344,6 +371,7 @@ int main(void)
 		TC2(test_auth_scram_bad_server),
 		TC2(test_auth_refused),
 		TC2(test_auth_no_common),
+		TC2(test_auth_plaintext_refused),
 		TC2(test_auth_long_ir),
 		TC2(test_starttls_then_auth),
 	};

@@ -541,6 +541,28 @@ static void test_api_errors(void **state)
 	tern_smtp_client_destroy(&c);
 	tern_smtp_client_destroy(&c);
 	tern_smtp_client_destroy(NULL);
+	/* ABI: no struct_size, a smaller one, a larger one with an unknown
+	 * option set; a larger one with zeroes is fine. */
+	struct {
+		tern_smtp_client_options o;
+		unsigned char extra[16];
+	} big;
+	memset(&big, 0, sizeof(big));
+	tern_smtp_client_options_init_sized(&big.o, sizeof(big));
+	assert_int_equal(big.o.struct_size, sizeof(big));
+	assert_int_equal(big.o.tls, TERN_SMTP_CLIENT_TLS_OPPORTUNISTIC);
+	big.o.helo_name = "ok.example";
+	assert_int_equal(tern_smtp_client_new(&c, &big.o), 0);
+	tern_smtp_client_destroy(&c);
+	big.extra[3] = 1;
+	assert_int_equal(tern_smtp_client_new(&c, &big.o), TERN_EINVAL);
+	big.extra[3] = 0;
+	big.o.struct_size = 0;
+	assert_int_equal(tern_smtp_client_new(&c, &big.o), TERN_EINVAL);
+	big.o.struct_size = sizeof(size_t) + 1;
+	assert_int_equal(tern_smtp_client_new(&c, &big.o), TERN_EINVAL);
+	tern_smtp_client_options_init_sized(NULL, 100);
+	tern_smtp_client_options_init_sized(&big.o, 1);
 }
 
 static void test_bad_messages(void **state)

@@ -26,9 +26,22 @@ static void ready(tern_smtp_client *c)
 	tern__smtpc_event(c, TERN_SMTP_CLIENT_EV_READY);
 }
 
+/* Always a temporary failure, whatever the server's code: wrong or missing
+ * credentials are ours to fix, and the mail waits in the queue meanwhile
+ * (Postfix's smtp_sasl_auth_soft_bounce). The code and text stay the
+ * server's for the log. */
 static void auth_fail(tern_smtp_client *c, int code, const char *enh, const char *text)
 {
 	tern__smtpc_fail(c, code, enh, text, TERN_SMTP_CLIENT_R_AUTH, true);
+	c->failure.cls = TERN_SMTP_CLIENT_TEMPFAIL;
+}
+
+/* Mechanisms that hand the password (or a bearer token) to whoever is at
+ * the other end of a plaintext connection. */
+static bool reveals_secret(int m)
+{
+	return m == TERN__SASL_PLAIN || m == TERN__SASL_LOGIN || m == TERN__SASL_XOAUTH2 ||
+	       m == TERN__SASL_OAUTHBEARER;
 }
 
 /* Writes prefix, the base64 of p[0..len) and CRLF. */
@@ -61,6 +74,8 @@ void tern__smtpc_auth_begin(tern_smtp_client *c)
 	for (size_t i = 0; i < c->n_auth_pref && !c->sasl; i++) {
 		int m = c->auth_pref[i];
 		if (!(c->caps.auth_mechs & (1u << m)))
+			continue;
+		if (!c->secure && !c->opts.auth_insecure && reveals_secret(m))
 			continue;
 		int r = tern__sasl_client_new(&c->sasl, (enum tern__sasl_mech)m, &params);
 		if (r == TERN_ENOMEM) {

@@ -5,6 +5,7 @@
  * pipelined group's replies are matched in order (RFC 2920 3.1) and a reply
  * nothing asked for is a protocol error. */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +19,39 @@
 
 static const char *const default_mechs[] = { "SCRAM-SHA-256", "PLAIN", "LOGIN", NULL };
 
-void tern_smtp_client_options_init(tern_smtp_client_options *opts)
+/* The first released layout ends with auth_insecure: a smaller struct_size
+ * is no tern_smtp_client_options. */
+#define FIRST_LAYOUT_SIZE                                                                 \
+	(offsetof(tern_smtp_client_options, auth_insecure) + sizeof(bool))
+
+void tern_smtp_client_options_init_sized(tern_smtp_client_options *opts, size_t size)
 {
-	if (!opts)
+	if (!opts || size < sizeof(opts->struct_size))
 		return;
-	memset(opts, 0, sizeof(*opts));
-	opts->tls = TERN_SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	tern_smtp_client_options d;
+	memset(&d, 0, sizeof(d));
+	d.tls = TERN_SMTP_CLIENT_TLS_OPPORTUNISTIC;
+	memset(opts, 0, size);
+	memcpy(opts, &d, size < sizeof(d) ? size : sizeof(d));
+	opts->struct_size = size;
+}
+
+/* The caller's options in this library's layout, or -1. */
+static int options_copy(tern_smtp_client_options *dst, const tern_smtp_client_options *src)
+{
+	size_t size = src->struct_size;
+	if (size < FIRST_LAYOUT_SIZE)
+		return -1;
+	if (size > sizeof(*dst)) {
+		const unsigned char *extra = (const unsigned char *)src + sizeof(*dst);
+		for (size_t i = 0; i < size - sizeof(*dst); i++)
+			if (extra[i])
+				return -1;
+	}
+	tern_smtp_client_options_init(dst);
+	memcpy(dst, src, size < sizeof(*dst) ? size : sizeof(*dst));
+	dst->struct_size = sizeof(*dst);
+	return 0;
 }
 
 /* ---- results ---- */
@@ -591,7 +619,11 @@ int tern_smtp_client_new(tern_smtp_client **c_r, const tern_smtp_client_options 
 	if (!c_r)
 		return TERN_EINVAL;
 	*c_r = NULL;
-	if (!opts || !opts->helo_name || !opts->helo_name[0] ||
+	tern_smtp_client_options o;
+	if (!opts || options_copy(&o, opts) < 0)
+		return TERN_EINVAL;
+	opts = &o;
+	if (!opts->helo_name || !opts->helo_name[0] ||
 	    strlen(opts->helo_name) > 255 || strpbrk(opts->helo_name, " \r\n\t") ||
 	    tern__has_control(opts->helo_name, strlen(opts->helo_name)))
 		return TERN_EINVAL;
