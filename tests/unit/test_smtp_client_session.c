@@ -17,6 +17,15 @@ static void send_two(struct tc *t)
 	assert_int_equal(tern_smtp_client_send(t->c, &m), 0);
 }
 
+/* A session with PIPELINING where send_two() has just written its group. */
+static void pipelined_sent(struct tc *t, void **state)
+{
+	tc_opts(t, state);
+	tc_ready(t, "250-PIPELINING\r\n");
+	send_two(t);
+	tc_out(t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+}
+
 /* ---- greeting and hello ---- */
 
 static void test_greeting_554(void **state)
@@ -213,10 +222,7 @@ static void test_pipelined_transaction(void **state)
 static void test_pipelined_354_without_rcpt(void **state)
 {
 	struct tc t;
-	tc_opts(&t, state);
-	tc_ready(&t, "250-PIPELINING\r\n");
-	send_two(&t);
-	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	pipelined_sent(&t, state);
 	tc_feed(&t, "250 ok\r\n550 no\r\n550 no\r\n354 go\r\n");
 	tc_out(&t, ".\r\n");
 	tc_no_ev(&t);
@@ -261,10 +267,7 @@ static void test_mail_refused_then_rset(void **state)
 static void test_data_refused(void **state)
 {
 	struct tc t;
-	tc_opts(&t, state);
-	tc_ready(&t, "250-PIPELINING\r\n");
-	send_two(&t);
-	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	pipelined_sent(&t, state);
 	tc_feed(&t, "250 ok\r\n250 ok\r\n550 no\r\n451 4.3.0 try later\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
 	tc_rcpt_is(&t, 0, 451, "4.3.0", TERN_SMTP_CLIENT_TEMPFAIL);
@@ -277,10 +280,7 @@ static void test_data_refused(void **state)
 static void test_421_mid_transaction(void **state)
 {
 	struct tc t;
-	tc_opts(&t, state);
-	tc_ready(&t, "250-PIPELINING\r\n");
-	send_two(&t);
-	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	pipelined_sent(&t, state);
 	tc_feed(&t, "250 ok\r\n550 5.1.1 no\r\n421 4.4.2 closing\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
 	tc_rcpt_is(&t, 0, 550, "5.1.1", TERN_SMTP_CLIENT_PERMFAIL);
@@ -298,10 +298,7 @@ static void test_421_mid_transaction(void **state)
 static void test_421_in_body(void **state)
 {
 	struct tc t;
-	tc_opts(&t, state);
-	tc_ready(&t, "250-PIPELINING\r\n");
-	send_two(&t);
-	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	pipelined_sent(&t, state);
 	tc_feed(&t, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
 	tc_body(&t, "abc");
@@ -362,10 +359,7 @@ static void test_unexpected_reply(void **state)
 static void test_malformed_in_body(void **state)
 {
 	struct tc t;
-	tc_opts(&t, state);
-	tc_ready(&t, "250-PIPELINING\r\n");
-	send_two(&t);
-	tc_out(&t, MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	pipelined_sent(&t, state);
 	tc_feed(&t, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
 	tc_body(&t, "abc");

@@ -90,6 +90,16 @@ static int to_alabel(const char *addr, char **out_r)
 	return 0;
 }
 
+/* The address as it goes to this peer: with A-labels when downgrading.
+ * Returns 0, 1 (no A-label form) or TERN_ENOMEM. */
+static int addr_for_peer(const char *addr, bool downgrade, char **out_r)
+{
+	if (downgrade)
+		return to_alabel(addr, out_r);
+	*out_r = strdup(addr);
+	return *out_r ? 0 : TERN_ENOMEM;
+}
+
 /* " KEY=" xtext(value) appended to b. */
 static int xtext_param(struct tern__buf *b, const char *key, const char *prefix, const char *v)
 {
@@ -240,7 +250,7 @@ int tern__smtpc_prepare(tern_smtp_client *c, const tern_smtp_client_message *msg
 	}
 
 	char *from = NULL;
-	r = downgrade ? to_alabel(msg->from, &from) : ((from = strdup(msg->from)) ? 0 : TERN_ENOMEM);
+	r = addr_for_peer(msg->from, downgrade, &from);
 	if (r < 0)
 		return r;
 	if (r == 1) {
@@ -287,8 +297,7 @@ int tern__smtpc_prepare(tern_smtp_client *c, const tern_smtp_client_message *msg
 			continue;
 		}
 		char *addr = NULL;
-		r = downgrade ? to_alabel(in->address, &addr)
-			      : ((addr = strdup(in->address)) ? 0 : TERN_ENOMEM);
+		r = addr_for_peer(in->address, downgrade, &addr);
 		if (r < 0)
 			return r;
 		if (r == 1) {

@@ -606,6 +606,18 @@ static void on_reply(tern_smtp_client *c)
 
 /* ---- public API ---- */
 
+/* The gate of every call that acts: TERN_EINVAL for NULL, TERN_ESTATE
+ * outside the one state that allows it (BODY only until the end is
+ * written). */
+static int gate(const tern_smtp_client *c, enum tern__smtpc_state state)
+{
+	if (!c)
+		return TERN_EINVAL;
+	if (c->state != state || (state == TERN__SMTPC_BODY && c->txn.body_done))
+		return TERN_ESTATE;
+	return 0;
+}
+
 static int copy_str(char **dst, const char *src)
 {
 	if (!src)
@@ -777,10 +789,11 @@ void tern_smtp_client_output_consumed(tern_smtp_client *c, size_t n)
 
 int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *msg)
 {
-	if (!c || !msg)
+	if (c && !msg)
 		return TERN_EINVAL;
-	if (c->state != TERN__SMTPC_READY)
-		return TERN_ESTATE;
+	int g = gate(c, TERN__SMTPC_READY);
+	if (g < 0)
+		return g;
 	tern__smtpc_txn_free(&c->txn);
 	c->have_message_result = false;
 	int r = tern__smtpc_prepare(c, msg);
@@ -819,10 +832,11 @@ int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *m
 
 ssize_t tern_smtp_client_body(tern_smtp_client *c, const void *data, size_t len)
 {
-	if (!c || (!data && len))
+	if (c && !data && len)
 		return TERN_EINVAL;
-	if (c->state != TERN__SMTPC_BODY || c->txn.body_done)
-		return TERN_ESTATE;
+	int g = gate(c, TERN__SMTPC_BODY);
+	if (g < 0)
+		return g;
 	ssize_t r = tern__smtpc_body_data(c, data, len);
 	if (r == TERN_ENOMEM)
 		fail_nomem(c);
@@ -831,11 +845,10 @@ ssize_t tern_smtp_client_body(tern_smtp_client *c, const void *data, size_t len)
 
 int tern_smtp_client_body_end(tern_smtp_client *c)
 {
-	if (!c)
-		return TERN_EINVAL;
-	if (c->state != TERN__SMTPC_BODY || c->txn.body_done)
-		return TERN_ESTATE;
-	int r = tern__smtpc_body_finish(c);
+	int r = gate(c, TERN__SMTPC_BODY);
+	if (r < 0)
+		return r;
+	r = tern__smtpc_body_finish(c);
 	if (r == TERN_ENOMEM)
 		fail_nomem(c);
 	if (r == 0)
@@ -845,10 +858,9 @@ int tern_smtp_client_body_end(tern_smtp_client *c)
 
 int tern_smtp_client_tls_started(tern_smtp_client *c)
 {
-	if (!c)
-		return TERN_EINVAL;
-	if (c->state != TERN__SMTPC_TLS_WAIT)
-		return TERN_ESTATE;
+	int g = gate(c, TERN__SMTPC_TLS_WAIT);
+	if (g < 0)
+		return g;
 	c->secure = true;
 	/* RFC 3207 4.2: forget everything learnt before TLS; EHLO again. */
 	memset(&c->caps, 0, sizeof(c->caps));
@@ -862,10 +874,9 @@ int tern_smtp_client_tls_started(tern_smtp_client *c)
 
 int tern_smtp_client_quit(tern_smtp_client *c)
 {
-	if (!c)
-		return TERN_EINVAL;
-	if (c->state != TERN__SMTPC_READY)
-		return TERN_ESTATE;
+	int g = gate(c, TERN__SMTPC_READY);
+	if (g < 0)
+		return g;
 	if (tern__smtpc_write(c, "QUIT\r\n") < 0 || tern__smtpc_expect(c, TERN__SMTPC_K_QUIT, 0) < 0) {
 		fail_nomem(c);
 		return TERN_ENOMEM;
