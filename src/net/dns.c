@@ -454,6 +454,11 @@ static int configure(struct ub_ctx *ub, const char *server, char *err, size_t er
 	return 0;
 }
 
+struct event_base *tern__dns_base(const struct tern__dns *dns)
+{
+	return dns->base;
+}
+
 int tern__dns_new(struct tern__dns **dns_r, struct event_base *base, const char *server,
 		  char *err, size_t err_size)
 {

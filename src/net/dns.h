@@ -120,6 +120,9 @@ bool tern__dns_server_valid(const char *server);
  * lookups on it must have been cancelled or ended first. */
 void tern__dns_free(struct tern__dns **dns);
 
+/* The loop the resolver's queries run on. */
+struct event_base *tern__dns_base(const struct tern__dns *dns);
+
 /* Called once with the outcome. answer is valid until it returns. */
 typedef void tern__dns_cb(const struct tern__dns_answer *answer, void *arg);
 
