@@ -278,6 +278,38 @@ static void test_auth_no_common(void **state)
 	tc_free(&t);
 }
 
+/* CRAM-MD5 (server first, RFC 2195 2's example) and EXTERNAL with an
+ * empty initial response ("=", RFC 4954 4). */
+static void test_auth_cram_external(void **state)
+{
+	static const char *const cram[] = { "CRAM-MD5", NULL };
+	struct tc t;
+	auth_opts(&t, state, cram);
+	t.o.auth_user = "tim";
+	t.o.auth_password = "tanstaaftanstaaf";
+	tc_hello(&t, "250-AUTH CRAM-MD5\r\n");
+	tc_out(&t, "AUTH CRAM-MD5\r\n");
+	char line[256], *e = b64("<1896.697170952@postoffice.reston.mci.net>");
+	snprintf(line, sizeof(line), "334 %s\r\n", e);
+	free(e);
+	tc_feed(&t, line);
+	e = b64("tim b913a602c7eda7a495b4e6e7334d3890");
+	snprintf(line, sizeof(line), "%s\r\n", e);
+	free(e);
+	tc_out(&t, line);
+	tc_feed(&t, "235 ok\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
+	tc_free(&t);
+
+	static const char *const ext[] = { "EXTERNAL", NULL };
+	auth_opts(&t, state, ext);
+	tc_hello(&t, "250-AUTH EXTERNAL\r\n");
+	tc_out(&t, "AUTH EXTERNAL =\r\n");
+	tc_feed(&t, "235 ok\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
+	tc_free(&t);
+}
+
 /* Without TLS, PLAIN and LOGIN are not used unless allowed. */
 static void test_auth_plaintext_refused(void **state)
 {
@@ -371,6 +403,7 @@ int main(void)
 		TC2(test_auth_scram_bad_server),
 		TC2(test_auth_refused),
 		TC2(test_auth_no_common),
+		TC2(test_auth_cram_external),
 		TC2(test_auth_plaintext_refused),
 		TC2(test_auth_long_ir),
 		TC2(test_starttls_then_auth),

@@ -253,6 +253,81 @@ static void test_bdat_lmtp(void **state)
 	tc_free(&t);
 }
 
+/* Many pipelined one-octet chunks, their replies coming in while more
+ * chunks go out: replies are matched in order and the message succeeds. */
+static void test_bdat_many_chunks(void **state)
+{
+	struct tc t;
+	tc_opts(&t, state);
+	t.o.bdat_chunk = 1;
+	to_body(&t, "250-PIPELINING\r\n250-CHUNKING\r\n");
+	char want[64];
+	size_t answered = 0;
+	for (int i = 0; i < 40; i++) {
+		char ch = (char)('a' + i % 26);
+		assert_int_equal(tern_smtp_client_body(t.c, &ch, 1), 1);
+		snprintf(want, sizeof(want), "BDAT 1\r\n%c", ch);
+		tc_out(&t, want);
+		if (i % 3 == 2) {
+			tc_feed(&t, "250 2.0.0 chunk\r\n");
+			answered++;
+		}
+	}
+	assert_int_equal(tern_smtp_client_body_end(t.c), 0);
+	tc_out(&t, "BDAT 0 LAST\r\n");
+	for (; answered < 40; answered++)
+		tc_feed(&t, "250 chunk\r\n");
+	tc_no_ev(&t);
+	tc_feed(&t, "250 2.0.0 done\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+	tc_rcpt_is(&t, 0, 250, "2.0.0", TERN_SMTP_CLIENT_SUCCESS);
+	assert_string_equal(tern_smtp_client_rcpt_result(t.c, 0)->text, "done");
+	tc_free(&t);
+}
+
+/* Pipelining order with many recipients: replies matched one for one. */
+static void test_many_rcpts_pipelined(void **state)
+{
+	struct tc t;
+	tc_opts(&t, state);
+	tc_ready(&t, "250-PIPELINING\r\n");
+	tern_smtp_client_rcpt r[30];
+	char addr[30][32];
+	for (int i = 0; i < 30; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "u%d@y.example", i);
+		r[i] = (tern_smtp_client_rcpt){ addr[i], 0, NULL, NULL };
+	}
+	tern_smtp_client_message m;
+	tc_msg1(&m, r, 30);
+	assert_int_equal(tern_smtp_client_send(t.c, &m), 0);
+	size_t len;
+	tern_smtp_client_output(t.c, &len);
+	tern_smtp_client_output_consumed(t.c, len);
+	tc_feed(&t, "250 ok\r\n");
+	for (int i = 0; i < 30; i++) {
+		char line[64];
+		snprintf(line, sizeof(line), "%d %d.1.%d r%d\r\n", i % 3 ? 250 : 550, i % 3 ? 2 : 5,
+			 i % 3 ? 5 : 1, i);
+		tc_feed(&t, line);
+	}
+	tc_feed(&t, "354 go\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
+	assert_int_equal(tern_smtp_client_body_end(t.c), 0);
+	tc_feed(&t, "250 2.0.0 ok\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+	for (int i = 0; i < 30; i++) {
+		if (i % 3) {
+			tc_rcpt_is(&t, (size_t)i, 250, "2.0.0", TERN_SMTP_CLIENT_SUCCESS);
+		} else {
+			char text[16];
+			snprintf(text, sizeof(text), "r%d", i);
+			tc_rcpt_is(&t, (size_t)i, 550, "5.1.1", TERN_SMTP_CLIENT_PERMFAIL);
+			assert_string_equal(tern_smtp_client_rcpt_result(t.c, (size_t)i)->text, text);
+		}
+	}
+	tc_free(&t);
+}
+
 /* With no recipient accepted under BDAT, no body is asked for. */
 static void test_bdat_no_rcpt(void **state)
 {
@@ -284,6 +359,8 @@ int main(void)
 		TC2(test_bdat_chunk_refused),
 		TC2(test_bdat_lmtp),
 		TC2(test_bdat_no_rcpt),
+		TC2(test_bdat_many_chunks),
+		TC2(test_many_rcpts_pipelined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
