@@ -127,6 +127,8 @@ typedef struct tern_smtp_client_message {
 	const char *envid;       /* RFC 3461 ENVID, not encoded; NULL = none */
 } tern_smtp_client_message;
 
+/* From the code: 2xx success, 5xx permanent, anything else (4xx, and a 3xx
+ * where a final reply belongs) temporary. */
 enum tern_smtp_client_class {
 	TERN_SMTP_CLIENT_SUCCESS = 0,
 	TERN_SMTP_CLIENT_TEMPFAIL = 1,   /* retry later */

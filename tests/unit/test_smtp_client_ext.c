@@ -59,6 +59,31 @@ static void test_size(void **state)
 	tc_free(&t);
 }
 
+/* A caller that does not pull events: the ring keeps its bound, and the
+ * end of the session is still the last event. */
+static void test_events_not_pulled(void **state)
+{
+	struct tc t;
+	tc_opts(&t, state);
+	tc_ready(&t, "250-SIZE 10\r\n");
+	tern_smtp_client_message m;
+	tc_msg1(&m, one, 1);
+	m.size = 11;
+	for (int i = 0; i < 12; i++)
+		send_ok(&t, &m);
+	tern_smtp_client_eof(t.c);
+	enum tern_smtp_client_event ev, last = TERN_SMTP_CLIENT_EV_NONE;
+	size_t n = 0;
+	while ((ev = tern_smtp_client_next_event(t.c)) != TERN_SMTP_CLIENT_EV_NONE) {
+		assert_true(ev == TERN_SMTP_CLIENT_EV_MESSAGE_DONE || ev == TERN_SMTP_CLIENT_EV_CLOSED);
+		last = ev;
+		n++;
+	}
+	assert_int_equal(last, TERN_SMTP_CLIENT_EV_CLOSED);
+	assert_true(n <= 16);
+	tc_free(&t);
+}
+
 static void test_8bitmime(void **state)
 {
 	struct tc t;
@@ -282,6 +307,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TC2(test_size),
+		TC2(test_events_not_pulled),
 		TC2(test_8bitmime),
 		TC2(test_binarymime),
 		TC2(test_smtputf8),

@@ -264,6 +264,35 @@ static void test_mail_refused_then_rset(void **state)
 	tc_free(&t);
 }
 
+/* A 3xx where a final reply belongs is never a success. */
+static void test_3xx_not_success(void **state)
+{
+	struct tc t;
+	pipelined_sent(&t, state);
+	tc_feed(&t, "250 ok\r\n354 what\r\n250 ok\r\n354 go\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
+	assert_int_equal(tern_smtp_client_body_end(t.c), 0);
+	tc_out(&t, ".\r\n");
+	tc_feed(&t, "354 again?\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+	tc_rcpt_is(&t, 0, 354, "", TERN_SMTP_CLIENT_TEMPFAIL);
+	tc_rcpt_is(&t, 1, 354, "", TERN_SMTP_CLIENT_TEMPFAIL);
+	assert_string_equal(tern_smtp_client_rcpt_result(t.c, 1)->text, "again?");
+	assert_int_equal(tern_smtp_client_message_result(t.c)->cls, TERN_SMTP_CLIENT_TEMPFAIL);
+	tc_free(&t);
+	/* A 250 to DATA: nothing was sent, nothing delivered. */
+	pipelined_sent(&t, state);
+	tc_feed(&t, "250 ok\r\n250 ok\r\n250 ok\r\n250 sure\r\n");
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+	tc_rcpt_is(&t, 0, 250, "", TERN_SMTP_CLIENT_TEMPFAIL);
+	tc_rcpt_is(&t, 1, 250, "", TERN_SMTP_CLIENT_TEMPFAIL);
+	tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
+	/* ... and the next message starts with RSET. */
+	send_two(&t);
+	tc_out(&t, "RSET\r\n" MAIL_LINE RCPT1 RCPT2 "DATA\r\n");
+	tc_free(&t);
+}
+
 static void test_data_refused(void **state)
 {
 	struct tc t;
@@ -612,6 +641,7 @@ int main(void)
 		TC2(test_pipelined_transaction),
 		TC2(test_pipelined_354_without_rcpt),
 		TC2(test_mail_refused_then_rset),
+		TC2(test_3xx_not_success),
 		TC2(test_data_refused),
 		TC2(test_421_mid_transaction),
 		TC2(test_421_in_body),

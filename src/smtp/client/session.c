@@ -67,9 +67,11 @@ void tern__smtpc_result_clear(tern_smtp_client_result *r)
 	r->enhanced = "";
 }
 
+/* Only a 2xx delivers: a 3xx where a final reply belongs (354 to RCPT,
+ * to ".") is a broken server, and the mail must not be taken as sent. */
 static enum tern_smtp_client_class class_of(int code)
 {
-	if (code >= 200 && code < 400)
+	if (code >= 200 && code < 300)
 		return TERN_SMTP_CLIENT_SUCCESS;
 	if (code >= 500)
 		return TERN_SMTP_CLIENT_PERMFAIL;
@@ -145,11 +147,15 @@ int tern__smtpc_expect(tern_smtp_client *c, enum tern__smtpc_kind kind, size_t i
 
 void tern__smtpc_event(tern_smtp_client *c, enum tern_smtp_client_event ev)
 {
-	/* At most a handful of events follow one call; the ring cannot fill
-	 * unless the caller never pulls, and then the oldest READY is what is
-	 * lost last: drop the new one. */
-	if (c->ev_len == sizeof(c->events))
+	/* A handful of events at most follow one call; the ring fills only
+	 * when the caller does not pull. Then the new event is dropped, but
+	 * CLOSED takes the last slot: the end of the session is never lost. */
+	if (c->ev_len == sizeof(c->events)) {
+		if (ev == TERN_SMTP_CLIENT_EV_CLOSED)
+			c->events[(c->ev_head + c->ev_len - 1) % sizeof(c->events)] =
+				(unsigned char)ev;
 		return;
+	}
 	c->events[(c->ev_head + c->ev_len) % sizeof(c->events)] = (unsigned char)ev;
 	c->ev_len++;
 }
@@ -170,8 +176,8 @@ void tern__smtpc_txn_free(struct tern__smtpc_txn *t)
 	t->chunk_res.text = t->chunk_res.enhanced = "";
 }
 
-/* The message is over: every recipient without a result gets res_default
- * (or keeps what it has). */
+/* The message is over: every recipient still open gets fallback (when
+ * given); the message result is fallback or the first refusal. */
 static void message_done(tern_smtp_client *c, const tern_smtp_client_result *fallback)
 {
 	struct tern__smtpc_txn *t = &c->txn;
@@ -465,6 +471,10 @@ static void on_txn_reply(tern_smtp_client *c, const struct tern__smtpc_expect *e
 		}
 		if (!t->mail_failed && t->n_accepted > 0) {
 			(void)tern__smtpc_result_set(&t->res, code, enh, text, TERN_SMTP_CLIENT_R_REPLY);
+			/* Anything but 354 here means no data went: a 2xx to
+			 * DATA is a broken server, not a delivery. */
+			if (t->res.cls == TERN_SMTP_CLIENT_SUCCESS)
+				t->res.cls = TERN_SMTP_CLIENT_TEMPFAIL;
 			t->have_res = true;
 			for (size_t i = 0; i < t->n_rcpts; i++)
 				if (!t->rcpts[i].done) {
@@ -522,8 +532,10 @@ static void on_end_reply(tern_smtp_client *c, const struct tern__smtpc_expect *e
 			}
 	}
 	tern__smtpc_result_clear(&r);
+	/* The final reply ends the transaction whatever it says (RFC 5321
+	 * 4.1.1.4); after a refused chunk RSET anyway, to be sure. */
 	if (c->exp_len == 0)
-		txn_finish(c, true);
+		txn_finish(c, !t->chunk_failed);
 }
 
 /* ---- replies ---- */
