@@ -89,6 +89,88 @@ static void test_dot_stuffing(void **state)
 	}
 }
 
+/* The reference: normalise line ends in one pass over the whole body,
+ * then stuff dots line by line; the engine does it streaming. */
+static size_t reference(const char *in, size_t len, char *out)
+{
+	char norm[1024];
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n') {
+			norm[n++] = '\r';
+			norm[n++] = '\n';
+			i++;
+		} else if (in[i] == '\r' || in[i] == '\n') {
+			norm[n++] = '\r';
+			norm[n++] = '\n';
+		} else {
+			norm[n++] = in[i];
+		}
+	}
+	if (n && !(n >= 2 && norm[n - 2] == '\r' && norm[n - 1] == '\n')) {
+		norm[n++] = '\r';
+		norm[n++] = '\n';
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (norm[i] == '.' && (i == 0 || norm[i - 1] == '\n'))
+			out[o++] = '.';
+		out[o++] = norm[i];
+	}
+	memcpy(out + o, ".\r\n", 3);
+	return o + 3;
+}
+
+/* Random bodies of ".", CR, LF and letters in random pieces: the wire form
+ * matches the reference, and CRLF "." CRLF appears only at the very end. */
+static void test_dot_stuffing_random(void **state)
+{
+	uint32_t rng = 12345;
+	struct tc t;
+	tc_opts(&t, state);
+	to_body(&t, "250-PIPELINING\r\n");
+	for (int iter = 0; iter < 3000; iter++) {
+		char body[200], want[1024];
+		rng = rng * 1103515245u + 12345u;
+		size_t len = (rng >> 16) % sizeof(body);
+		for (size_t i = 0; i < len; i++) {
+			rng = rng * 1103515245u + 12345u;
+			body[i] = ".\r\na"[(rng >> 16) % 4];
+		}
+		size_t wlen = reference(body, len, want);
+		for (size_t i = 0; i < len;) {
+			rng = rng * 1103515245u + 12345u;
+			size_t n = 1 + (rng >> 16) % 5;
+			if (n > len - i)
+				n = len - i;
+			assert_int_equal(tern_smtp_client_body(t.c, body + i, n), (ssize_t)n);
+			i += n;
+		}
+		assert_int_equal(tern_smtp_client_body_end(t.c), 0);
+		size_t olen;
+		const char *o = tern_smtp_client_output(t.c, &olen);
+		if (olen != wlen || memcmp(o, want, wlen) != 0) {
+			print_error("iteration %d: body of %zu differs\n", iter, len);
+			fail();
+		}
+		/* The end marker only at the end (or as the whole of it). */
+		for (size_t i = 0; i + 5 < olen; i++)
+			assert_false(memcmp(o + i, "\r\n.\r\n", 5) == 0);
+		tern_smtp_client_output_consumed(t.c, olen);
+		/* Next message on the same session. */
+		tc_feed(&t, "250 ok\r\n");
+		tc_ev(&t, TERN_SMTP_CLIENT_EV_MESSAGE_DONE);
+		tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
+		tern_smtp_client_message m;
+		tc_msg1(&m, one, 1);
+		assert_int_equal(tern_smtp_client_send(t.c, &m), 0);
+		tc_out(&t, MAIL_LINE RCPT1 "DATA\r\n");
+		tc_feed(&t, "250 ok\r\n250 ok\r\n354 go\r\n");
+		tc_ev(&t, TERN_SMTP_CLIENT_EV_BODY);
+	}
+	tc_free(&t);
+}
+
 /* The engine stops taking body data above the high-water mark and takes
  * it again once the output drained. */
 static void test_high_water(void **state)
@@ -352,6 +434,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TC2(test_dot_stuffing),
+		cmocka_unit_test_prestate(test_dot_stuffing_random, &tc_whole),
 		TC2(test_high_water),
 		TC2(test_bdat_pipelined),
 		TC2(test_bdat_empty_and_exact),
