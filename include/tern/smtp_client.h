@@ -202,8 +202,8 @@ void tern_smtp_client_destroy(tern_smtp_client **c);
 /* Feeds data[0..len) read from the server. Does not take ownership.
  * Returns len (all consumed; bytes after the end of the session and
  * plaintext after the 220 to STARTTLS are dropped, RFC 3207 4.2), or
- * TERN_EINVAL (NULL data with len > 0). A malformed reply is no error
- * here: the session fails with R_PROTOCOL and EV_CLOSED. */
+ * TERN_EINVAL (NULL session, or NULL data with len > 0). A malformed reply
+ * is no error here: the session fails with R_PROTOCOL and EV_CLOSED. */
 ssize_t tern_smtp_client_feed(tern_smtp_client *c, const void *data, size_t len);
 
 /* The next event, or EV_NONE when there is none. Results an event refers to
@@ -225,8 +225,9 @@ void tern_smtp_client_output_consumed(tern_smtp_client *c, size_t n);
  * is left, EV_MESSAGE_DONE and EV_READY follow without a command sent.
  * Returns 0, TERN_ESTATE (not after EV_READY, or the session is over),
  * TERN_EINVAL (NULL, no recipients, an address that is no valid path or
- * holds a control character, an ENVID/ORCPT with a control character) or
- * TERN_ENOMEM (the session is then failed). */
+ * holds a control character, NOTIFY=NEVER with other bits, an ORCPT type
+ * that is no atom, an ENVID/ORCPT with a control character; the session is
+ * unchanged) or TERN_ENOMEM (the session is then failed). */
 int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *msg);
 
 /* Body data, after EV_BODY. Does not take ownership. Returns how many bytes
@@ -239,20 +240,23 @@ int tern_smtp_client_send(tern_smtp_client *c, const tern_smtp_client_message *m
 ssize_t tern_smtp_client_body(tern_smtp_client *c, const void *data, size_t len);
 
 /* The end of the body: "." (adding a CRLF first when the body did not end
- * in one) or BDAT LAST. Returns 0, TERN_ESTATE (no body wanted now), or
- * TERN_ELIMIT (the output is above the high-water mark or a BDAT reply is
- * awaited: drain it and call again) or TERN_ENOMEM. */
+ * in one) or BDAT LAST. Returns 0, TERN_ESTATE (no body wanted now),
+ * TERN_ELIMIT (without PIPELINING a BDAT chunk's reply is still awaited:
+ * feed it and call again), or TERN_ENOMEM (the session is then failed).
+ * TERN_EINVAL for a NULL session. */
 int tern_smtp_client_body_end(tern_smtp_client *c);
 
 /* After EV_TLS, once the handshake succeeded: the engine forgets the
  * capabilities it had (RFC 3207 4.2) and sends EHLO again. Returns 0,
- * TERN_ESTATE (no STARTTLS pending) or TERN_ENOMEM. A failed handshake is
+ * TERN_EINVAL (NULL), TERN_ESTATE (no STARTTLS pending) or TERN_ENOMEM (the
+ * session is then failed). A failed handshake is
  * the caller's: destroy the session (and retry in plaintext if its policy
  * allows). */
 int tern_smtp_client_tls_started(tern_smtp_client *c);
 
-/* Ends the session with QUIT (EV_CLOSED after the 221). Returns 0 or
- * TERN_ESTATE (not after EV_READY). */
+/* Ends the session with QUIT (EV_CLOSED after the server's reply, whatever
+ * it is). Returns 0, TERN_EINVAL (NULL), TERN_ESTATE (not after EV_READY)
+ * or TERN_ENOMEM (the session is then failed). */
 int tern_smtp_client_quit(tern_smtp_client *c);
 
 /* The timer of tern_smtp_client_timeout_ms() fired: the session fails with
@@ -300,9 +304,9 @@ enum tern_smtp_client_ext {
 	TERN_SMTP_EXT_AUTH = 1 << 9,
 	TERN_SMTP_EXT_REQUIRETLS = 1 << 10,
 };
-unsigned tern_smtp_client_extensions(const tern_smtp_client *c);
+unsigned tern_smtp_client_extensions(const tern_smtp_client *c); /* 0 for NULL */
 
-/* The peer's SIZE limit (0: none or not announced). */
+/* The peer's SIZE limit (0: none or not announced, or NULL). */
 uint64_t tern_smtp_client_size_limit(const tern_smtp_client *c);
 
 #ifdef __cplusplus
