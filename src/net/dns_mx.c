@@ -347,13 +347,12 @@ struct addr_slot {
 
 static struct addr_slot *slots_of(struct tern__mx_lookup *l);
 
-static void mx_answer(const struct tern__dns_answer *a, void *arg)
+/* Asks for every host's addresses; a query that cannot start counts as a
+ * temporary failure. */
+static void begin_addresses(struct tern__mx_lookup *l)
 {
-	struct tern__mx_lookup *l = arg;
 	struct tern__dns_answer failed = {.status = TERN__DNS_TEMPFAIL};
 
-	l->mx_q = NULL;
-	tern__mx_plan_mx(&l->plan, a, (const char *const *)l->self, l->seed);
 	for (size_t i = 0; !l->plan.done && i < l->plan.n_hosts; i++) {
 		for (int f = 0; f < 2; f++) {
 			struct addr_slot *s = &slots_of(l)[i * 2 + (size_t)f];
@@ -364,6 +363,15 @@ static void mx_answer(const struct tern__dns_answer *a, void *arg)
 				tern__mx_plan_addr(&l->plan, i, type, &failed);
 		}
 	}
+}
+
+static void mx_answer(const struct tern__dns_answer *a, void *arg)
+{
+	struct tern__mx_lookup *l = arg;
+
+	l->mx_q = NULL;
+	tern__mx_plan_mx(&l->plan, a, (const char *const *)l->self, l->seed);
+	begin_addresses(l);
 	if (l->plan.done)
 		finish(l);
 }
@@ -402,9 +410,9 @@ static struct addr_slot *slots_of(struct tern__mx_lookup *l)
 	return ((struct lookup_block *)(void *)l)->slots;
 }
 
-int tern__mx_lookup_start(struct tern__dns *dns, const char *domain, const char *const *self,
-			  uint64_t seed, unsigned timeout_ms, tern__mx_cb *cb, void *arg,
-			  struct tern__mx_lookup **l_r)
+static int lookup_start(struct tern__dns *dns, const char *domain, bool no_mx,
+			const char *const *self, uint64_t seed, unsigned timeout_ms, tern__mx_cb *cb,
+			void *arg, struct tern__mx_lookup **l_r)
 {
 	struct lookup_block *b;
 	struct tern__mx_lookup *l;
@@ -449,14 +457,37 @@ int tern__mx_lookup_start(struct tern__dns *dns, const char *domain, const char 
 		free(b);
 		return TERN_ENOMEM;
 	}
-	if (tern__dns_query(dns, l->plan.domain, TERN__DNS_MX, ms, mx_answer, l, &l->mx_q) != 0) {
-		/* Decided already; the callback still comes from the loop. */
+	if (no_mx) {
+		/* The host itself, as an implicit MX would be (no loop
+		 * check: a relay host is named by the administrator). */
+		struct tern__dns_answer none = {.status = TERN__DNS_NODATA};
+
+		tern__mx_plan_mx(&l->plan, &none, NULL, seed);
+		begin_addresses(l);
+	} else if (tern__dns_query(dns, l->plan.domain, TERN__DNS_MX, ms, mx_answer, l,
+				   &l->mx_q) != 0) {
 		decide(&l->plan, TERN__MX_TEMPFAIL, "cannot look up the MX of %s", l->plan.domain);
+	}
+	if (l->plan.done) {
+		/* Decided already; the callback still comes from the loop. */
 		event_del(&l->timer);
 		event_active(&l->timer, EV_TIMEOUT, 0);
 	}
 	*l_r = l;
 	return 0;
+}
+
+int tern__mx_lookup_start(struct tern__dns *dns, const char *domain, const char *const *self,
+			  uint64_t seed, unsigned timeout_ms, tern__mx_cb *cb, void *arg,
+			  struct tern__mx_lookup **l_r)
+{
+	return lookup_start(dns, domain, false, self, seed, timeout_ms, cb, arg, l_r);
+}
+
+int tern__mx_host_lookup_start(struct tern__dns *dns, const char *host, unsigned timeout_ms,
+			       tern__mx_cb *cb, void *arg, struct tern__mx_lookup **l_r)
+{
+	return lookup_start(dns, host, true, NULL, 0, timeout_ms, cb, arg, l_r);
 }
 
 void tern__mx_cancel(struct tern__mx_lookup **lp)

@@ -121,6 +121,11 @@ int tern__mx_lookup_start(struct tern__dns *dns, const char *domain, const char 
 			  uint64_t seed, unsigned timeout_ms, tern__mx_cb *cb, void *arg,
 			  struct tern__mx_lookup **l_r);
 
+/* The same for one host and no MX (a relay host named in brackets, as
+ * Postfix's "[host]"): the plan holds host alone, with its addresses. */
+int tern__mx_host_lookup_start(struct tern__dns *dns, const char *host, unsigned timeout_ms,
+			       tern__mx_cb *cb, void *arg, struct tern__mx_lookup **l_r);
+
 /* Stops the lookup; its callback never runs. Sets *l to NULL; no effect on
  * NULL. Not from inside its own callback. */
 void tern__mx_cancel(struct tern__mx_lookup **l);

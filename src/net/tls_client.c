@@ -1,0 +1,101 @@
+/* Client-side TLS contexts: see net/tls_client.h. */
+#include "net/tls_client.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/tls.h"
+#include "tern/tern.h"
+
+struct tern__tls_client {
+	SSL_CTX *ctx;
+};
+
+int tern__tls_client_new(struct tern__tls_client **t_r, const char *ca_file, char *err,
+			 size_t err_size)
+{
+	struct tern__tls_client *t;
+	char why[256];
+
+	*t_r = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return TERN_ENOMEM;
+	t->ctx = SSL_CTX_new(TLS_client_method());
+	if (t->ctx == NULL) {
+		free(t);
+		return TERN_ENOMEM;
+	}
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	/* Verified, never enforced here: see the header. */
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+	if (ca_file != NULL ? SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1
+			    : SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+		tern__tls_error_string(why, sizeof(why));
+		snprintf(err, err_size, "CA file %s: %s", ca_file ? ca_file : "(system)", why);
+		SSL_CTX_free(t->ctx);
+		free(t);
+		return TERN_EINVAL;
+	}
+	*t_r = t;
+	return 0;
+}
+
+void tern__tls_client_free(struct tern__tls_client **tp)
+{
+	if (tp == NULL || *tp == NULL)
+		return;
+	SSL_CTX_free((*tp)->ctx);
+	free(*tp);
+	*tp = NULL;
+}
+
+static bool is_address(const char *host)
+{
+	unsigned char b[16];
+
+	return inet_pton(AF_INET, host, b) == 1 || inet_pton(AF_INET6, host, b) == 1;
+}
+
+SSL *tern__tls_client_ssl_new(struct tern__tls_client *t, const char *host)
+{
+	SSL *ssl = SSL_new(t->ctx);
+
+	if (ssl == NULL)
+		return NULL;
+	if (host != NULL && host[0] != '\0' && !is_address(host)) {
+		/* SNI (RFC 6066 3: names only) and the name the chain must
+		 * cover; without it any valid certificate would do. */
+		if (SSL_set_tlsext_host_name(ssl, host) != 1 || SSL_set1_host(ssl, host) != 1) {
+			SSL_free(ssl);
+			return NULL;
+		}
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
+	return ssl;
+}
+
+bool tern__tls_client_verified(SSL *ssl, char *why, size_t why_size)
+{
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	long r = SSL_get_verify_result(ssl);
+
+	if (peer == NULL) {
+		if (why != NULL)
+			snprintf(why, why_size, "no certificate");
+		return false;
+	}
+	X509_free(peer);
+	if (r != X509_V_OK) {
+		if (why != NULL)
+			snprintf(why, why_size, "%s", X509_verify_cert_error_string(r));
+		return false;
+	}
+	return true;
+}
