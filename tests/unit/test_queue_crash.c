@@ -191,30 +191,38 @@ static void check_recovered(struct qfix *f, const struct logged *l)
 	qfix_check_consistent(f);
 }
 
+/* Runs child_run(k) on a new queue in f, reads its log into l; returns
+ * its wait status. */
+static int fork_child(struct qfix *f, unsigned k, struct logged *l)
+{
+	qfix_open(f, T0); /* the directories, as ternd makes at start */
+	q_store_close(&f->q);
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		child_run(f->dir, k, p[1]);
+	}
+	close(p[1]);
+	FILE *in = fdopen(p[0], "r");
+	assert_non_null(in);
+	read_log(in, l);
+	fclose(in);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
 static void test_kill_at_every_step(void **state)
 {
 	(void)state;
 	unsigned k;
 	for (k = 1; k < 1000; k++) {
 		struct qfix *f = qfix_new();
-		qfix_open(f, T0); /* the directories, as ternd makes at start */
-		q_store_close(&f->q);
-		int p[2];
-		assert_int_equal(pipe(p), 0);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			child_run(f->dir, k, p[1]);
-		}
-		close(p[1]);
-		FILE *in = fdopen(p[0], "r");
-		assert_non_null(in);
 		struct logged l;
-		read_log(in, &l);
-		fclose(in);
-		int status;
-		assert_int_equal(waitpid(pid, &status, 0), pid);
+		int status = fork_child(f, k, &l);
 		bool finished = WIFEXITED(status);
 		if (finished)
 			assert_int_equal(WEXITSTATUS(status), 0);
@@ -236,23 +244,8 @@ static void test_kill_then_lose_index(void **state)
 	(void)state;
 	for (unsigned k = 5; k < 60; k += 7) {
 		struct qfix *f = qfix_new();
-		qfix_open(f, T0); /* the directories, as ternd makes at start */
-		q_store_close(&f->q);
-		int p[2];
-		assert_int_equal(pipe(p), 0);
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
-			close(p[0]);
-			child_run(f->dir, k, p[1]);
-		}
-		close(p[1]);
-		FILE *in = fdopen(p[0], "r");
 		struct logged l;
-		read_log(in, &l);
-		fclose(in);
-		int status;
-		assert_int_equal(waitpid(pid, &status, 0), pid);
+		int status = fork_child(f, k, &l);
 		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		char path[200];
 		snprintf(path, sizeof(path), "%s/queue.db", f->dir);

@@ -13,37 +13,20 @@ struct q_op {
 	const char *rcpt_one, *rcpt_all;
 };
 
-static int run(q_store *q, const char *sql, const char *id, int64_t now, int *count_r)
-{
-	sqlite3_stmt *st;
-	if (sql == NULL)
-		return 0;
-	int err = q_db_prepare(q, sql, &st);
-	if (err != 0)
-		return err;
-	if (sqlite3_bind_parameter_count(st) >= 1)
-		q_db_bind_text(st, 1, id);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, now);
-	int rc = sqlite3_step(st);
-	if (count_r != NULL && rc == SQLITE_ROW)
-		*count_r = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return q_db_err(rc);
-}
-
 static int apply_one(q_store *q, const struct q_op *op, const char *id, int64_t now,
 		     unsigned *count)
 {
 	int n = 0;
-	int err = run(q,
-		      id != NULL ? "SELECT count(*) FROM msg WHERE id=?1 AND removing=0"
-				 : "SELECT count(*) FROM msg WHERE removing=0",
-		      id, now, &n);
-	if (err == 0 && n > 0)
-		err = run(q, id != NULL ? op->rcpt_one : op->rcpt_all, id, now, NULL);
-	if (err == 0 && n > 0)
-		err = run(q, id != NULL ? op->msg_one : op->msg_all, id, now, NULL);
+	const char *rcpt_sql = id != NULL ? op->rcpt_one : op->rcpt_all;
+	const char *msg_sql = id != NULL ? op->msg_one : op->msg_all;
+	int err = q_db_run(q,
+			   id != NULL ? "SELECT count(*) FROM msg WHERE id=?1 AND removing=0"
+				      : "SELECT count(*) FROM msg WHERE removing=0",
+			   id, now, &n);
+	if (err == 0 && n > 0 && rcpt_sql != NULL)
+		err = q_db_run(q, rcpt_sql, id, now, NULL);
+	if (err == 0 && n > 0 && msg_sql != NULL)
+		err = q_db_run(q, msg_sql, id, now, NULL);
 	*count += (unsigned)n;
 	return err;
 }

@@ -21,14 +21,8 @@ static int delete_rows(q_store *q, const char *id)
 		"DELETE FROM msg WHERE id=?1",
 	};
 	int err = 0;
-	for (size_t i = 0; err == 0 && i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *st;
-		if ((err = q_db_prepare(q, sql[i], &st)) != 0)
-			break;
-		q_db_bind_text(st, 1, id);
-		err = q_db_err(sqlite3_step(st));
-		sqlite3_finalize(st);
-	}
+	for (size_t i = 0; err == 0 && i < sizeof(sql) / sizeof(sql[0]); i++)
+		err = q_db_run(q, sql[i], id, 0, NULL);
 	return err;
 }
 
@@ -59,14 +53,7 @@ static int remove_flagged(q_store *q, const char *id)
 
 static int flag_removing(q_store *q, const char *id)
 {
-	sqlite3_stmt *st;
-	int err = q_db_prepare(q, "UPDATE msg SET removing=1 WHERE id=?1", &st);
-	if (err != 0)
-		return err;
-	q_db_bind_text(st, 1, id);
-	err = q_db_err(sqlite3_step(st));
-	sqlite3_finalize(st);
-	return err;
+	return q_db_run(q, "UPDATE msg SET removing=1 WHERE id=?1", id, 0, NULL);
 }
 
 int q_remove(q_store *q, const char *id)
@@ -234,10 +221,9 @@ int q_body_open(q_store *q, const char *id, int *fd_r, struct q_envelope *env_r)
 static void write_status_bytes(q_store *q, const char *id)
 {
 	sqlite3_stmt *st;
-	if (q_db_prepare(q, "SELECT state, st_off FROM rcpt WHERE msg=?1 AND state>=3 AND dsn=0",
-			 &st) != 0)
+	if (q_db_prepare_id(q, "SELECT state, st_off FROM rcpt WHERE msg=?1 AND state>=3 AND dsn=0",
+			    id, 0, &st) != 0)
 		return;
-	q_db_bind_text(st, 1, id);
 	int fd = -1;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if (fd < 0 && (fd = q_file_open(q, id, O_WRONLY)) < 0)
@@ -253,19 +239,10 @@ static void write_status_bytes(q_store *q, const char *id)
 /* 1 when every recipient of id is final and owes no DSN, 0 when not. */
 static int complete(q_store *q, const char *id)
 {
-	sqlite3_stmt *st;
-	int err = q_db_prepare(q,
-			       "SELECT count(*) FROM rcpt WHERE msg=?1 AND (state<3 OR dsn<>0)",
-			       &st);
-	if (err != 0)
-		return -err;
-	q_db_bind_text(st, 1, id);
-	int rc = sqlite3_step(st);
-	int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return q_db_err(rc) != 0 ? -q_db_err(rc) : -EIO;
-	return n == 0;
+	int n = 0;
+	int err = q_db_run(q, "SELECT count(*) FROM rcpt WHERE msg=?1 AND (state<3 OR dsn<>0)",
+			   id, 0, &n);
+	return err != 0 ? -err : n == 0;
 }
 
 struct msg_info {
@@ -276,11 +253,10 @@ struct msg_info {
 static int msg_info(q_store *q, const char *id, struct msg_info *mi)
 {
 	sqlite3_stmt *st;
-	int err = q_db_prepare(q, "SELECT arrival, sender FROM msg WHERE id=?1 AND removing=0",
-			       &st);
+	int err = q_db_prepare_id(q, "SELECT arrival, sender FROM msg WHERE id=?1 AND removing=0",
+				  id, 0, &st);
 	if (err != 0)
 		return err;
-	q_db_bind_text(st, 1, id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		mi->arrival = sqlite3_column_int64(st, 0);
@@ -297,14 +273,12 @@ static int record_one(q_store *q, const char *id, const struct msg_info *mi,
 		      bool *final_r)
 {
 	sqlite3_stmt *st;
-	int err = q_db_prepare(q,
-			       "SELECT state, attempts, notify, delay_sent FROM rcpt "
-			       "WHERE msg=?1 AND idx=?2",
-			       &st);
+	int err = q_db_prepare_id(q,
+				  "SELECT state, attempts, notify, delay_sent FROM rcpt "
+				  "WHERE msg=?1 AND idx=?2",
+				  id, r->idx, &st);
 	if (err != 0)
 		return err;
-	q_db_bind_text(st, 1, id);
-	sqlite3_bind_int(st, 2, (int)r->idx);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW || sqlite3_column_int(st, 0) >= Q_ST_DELIVERED) {
 		sqlite3_finalize(st);
@@ -370,11 +344,24 @@ static int record_one(q_store *q, const char *id, const struct msg_info *mi,
 	return 0;
 }
 
-/* After a commit that may have completed id: R1, or the status bytes. */
-static int settle_msg(q_store *q, const char *id, bool done, bool any_final,
-		      struct q_record_summary *sum)
+/* The end of a transaction that may have completed id: flag it (R1),
+ * commit, then unlink and delete it, or write the status bytes. */
+static int finish(q_store *q, const char *id, int err, bool any_final,
+		  struct q_record_summary *sum)
 {
-	if (done) {
+	int done = err == 0 ? complete(q, id) : 0;
+	if (done < 0)
+		err = -done;
+	if (err == 0 && done == 1)
+		err = flag_removing(q, id);
+	if (err != 0) {
+		q_db_rollback(q);
+		return err;
+	}
+	if ((err = q_db_commit(q)) != 0)
+		return err;
+	q_point(q, "record.committed");
+	if (done == 1) {
 		q_point(q, "remove.flagged");
 		sum->removed = true;
 		return q->owner ? remove_flagged(q, id) : 0;
@@ -403,19 +390,7 @@ int q_record(q_store *q, const char *id, const struct q_result *res, unsigned n,
 	}
 	for (unsigned i = 0; i < n && err == 0; i++)
 		err = record_one(q, id, &mi, &res[i], now, &sum, &any_final);
-	int done = err == 0 ? complete(q, id) : 0;
-	if (done < 0)
-		err = -done;
-	if (err == 0 && done == 1)
-		err = flag_removing(q, id);
-	if (err != 0) {
-		q_db_rollback(q);
-		return err;
-	}
-	if ((err = q_db_commit(q)) != 0)
-		return err;
-	q_point(q, "record.committed");
-	err = settle_msg(q, id, done == 1, any_final, &sum);
+	err = finish(q, id, err, any_final, &sum);
 	if (summary_r != NULL)
 		*summary_r = sum;
 	return err;
@@ -426,14 +401,12 @@ int q_record(q_store *q, const char *id, const struct q_result *res, unsigned n,
 int q_dsn_list(q_store *q, const char *id, enum q_dsn_kind kind, q_dsn_fn *fn, void *arg)
 {
 	sqlite3_stmt *st;
-	int err = q_db_prepare(q,
-			       "SELECT idx, addr, code, status, text FROM rcpt "
-			       "WHERE msg=?1 AND (dsn & ?2)<>0 ORDER BY idx",
-			       &st);
+	int err = q_db_prepare_id(q,
+				  "SELECT idx, addr, code, status, text FROM rcpt "
+				  "WHERE msg=?1 AND (dsn & ?2)<>0 ORDER BY idx",
+				  id, kind, &st);
 	if (err != 0)
 		return err;
-	q_db_bind_text(st, 1, id);
-	sqlite3_bind_int(st, 2, (int)kind);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, (unsigned)sqlite3_column_int(st, 0),
@@ -446,28 +419,10 @@ int q_dsn_list(q_store *q, const char *id, enum q_dsn_kind kind, q_dsn_fn *fn, v
 
 int q_dsn_done(q_store *q, const char *id, enum q_dsn_kind kind)
 {
-	sqlite3_stmt *st;
 	int err = q_db_begin(q);
 	if (err != 0)
 		return err;
-	err = q_db_prepare(q, "UPDATE rcpt SET dsn=dsn&~?2 WHERE msg=?1", &st);
-	if (err == 0) {
-		q_db_bind_text(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)kind);
-		err = q_db_err(sqlite3_step(st));
-		sqlite3_finalize(st);
-	}
-	int done = err == 0 ? complete(q, id) : 0;
-	if (done < 0)
-		err = -done;
-	if (err == 0 && done == 1)
-		err = flag_removing(q, id);
-	if (err != 0) {
-		q_db_rollback(q);
-		return err;
-	}
-	if ((err = q_db_commit(q)) != 0)
-		return err;
+	err = q_db_run(q, "UPDATE rcpt SET dsn=dsn&~?2 WHERE msg=?1", id, (int64_t)kind, NULL);
 	struct q_record_summary sum = {0};
-	return settle_msg(q, id, done == 1, true, &sum);
+	return finish(q, id, err, true, &sum);
 }

@@ -18,17 +18,11 @@
 
 static int ingest_one(q_store *q, const char *name)
 {
-	int fd = openat(q->pickupfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : errno;
 	struct q_envelope env;
 	uint64_t size = 0;
-	int err = q_file_envelope(fd, &env, NULL, &size);
-	close(fd);
-	if (err == EBADMSG || err == ELOOP) {
-		q_set_aside(q, q->pickupfd, name);
+	int err = q_file_read_at(q, q->pickupfd, name, &env, &size);
+	if (err == EBADMSG || err == ENOENT)
 		return 0;
-	}
 	if (err != 0)
 		return err;
 	char id[Q_ID_SIZE];

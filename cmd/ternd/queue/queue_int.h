@@ -37,6 +37,13 @@ int q_db_prepare(q_store *q, const char *sql, sqlite3_stmt **st_r);
 int q_db_begin(q_store *q);
 int q_db_commit(q_store *q);
 void q_db_rollback(q_store *q);
+/* Prepares sql and binds ?1 to text1 and ?2 to int2, where it has them. */
+int q_db_prepare_id(q_store *q, const char *sql, const char *text1, int64_t int2,
+		    sqlite3_stmt **st_r);
+/* Runs one statement to its first row: ?1 (when the statement has it) is
+ * text1, ?2 is int2; count_r (may be NULL) gets the first column of a
+ * result row. */
+int q_db_run(q_store *q, const char *sql, const char *text1, int64_t int2, int *count_r);
 /* Binds text, or NULL for a NULL pointer. */
 void q_db_bind_text(sqlite3_stmt *st, int i, const char *s);
 /* 1 when message id has rows, 0 when not, or -errno. */
@@ -60,6 +67,10 @@ int q_file_unlink(q_store *q, const char *id);
  * size. */
 int q_file_envelope(int fd, struct q_envelope *env, uint64_t *body_off_r, uint64_t *size_r);
 
+/* Reads the envelope and message size of the file name in dirfd. A file
+ * that is not a queue file (or a symlink) is set aside: EBADMSG. */
+int q_file_read_at(q_store *q, int dirfd, const char *name, struct q_envelope *env,
+		   uint64_t *size_r);
 /* Moves name (in fromfd) to corrupt/: never deleted, it may be mail. */
 void q_set_aside(q_store *q, int fromfd, const char *name);
 

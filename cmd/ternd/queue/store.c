@@ -96,35 +96,45 @@ void q_db_bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-int q_db_has_msg(q_store *q, const char *id)
+int q_db_prepare_id(q_store *q, const char *sql, const char *text1, int64_t int2,
+		    sqlite3_stmt **st_r)
+{
+	int err = q_db_prepare(q, sql, st_r);
+	if (err != 0)
+		return err;
+	if (sqlite3_bind_parameter_count(*st_r) >= 1)
+		q_db_bind_text(*st_r, 1, text1);
+	if (sqlite3_bind_parameter_count(*st_r) >= 2)
+		sqlite3_bind_int64(*st_r, 2, int2);
+	return 0;
+}
+
+int q_db_run(q_store *q, const char *sql, const char *text1, int64_t int2, int *count_r)
 {
 	sqlite3_stmt *st;
-	int err = q_db_prepare(q, "SELECT 1 FROM msg WHERE id=?1", &st);
+	int err = q_db_prepare_id(q, sql, text1, int2, &st);
 	if (err != 0)
-		return -err;
-	q_db_bind_text(st, 1, id);
+		return err;
 	int rc = sqlite3_step(st);
+	if (count_r != NULL)
+		*count_r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -q_db_err(rc);
+	return q_db_err(rc);
+}
+
+int q_db_has_msg(q_store *q, const char *id)
+{
+	int n = 0;
+	int err = q_db_run(q, "SELECT count(*) FROM msg WHERE id=?1", id, 0, &n);
+	return err != 0 ? -err : n > 0;
 }
 
 /* Adds delta messages and bytes to the counters (inside a transaction). */
 static int count_add(q_store *q, int64_t msgs, int64_t bytes)
 {
-	sqlite3_stmt *st;
-	int err = q_db_prepare(q,
-			       "UPDATE meta SET v=v+CASE k WHEN 'count' THEN ?1 ELSE ?2 END "
-			       "WHERE k IN ('count','bytes')",
-			       &st);
-	if (err != 0)
-		return err;
-	sqlite3_bind_int64(st, 1, msgs);
-	sqlite3_bind_int64(st, 2, bytes);
-	err = q_db_err(sqlite3_step(st));
-	sqlite3_finalize(st);
-	return err;
+	int err = q_db_run(q, "UPDATE meta SET v=v+?2 WHERE k='count'", NULL, msgs, NULL);
+	return err != 0 ? err : q_db_run(q, "UPDATE meta SET v=v+?2 WHERE k='bytes'", NULL, bytes,
+					 NULL);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -277,24 +287,34 @@ void q_set_aside(q_store *q, int fromfd, const char *name)
 /* Indexes the file name in dirfd (a queue id) when it has no rows. Files
  * whose recipients are all final (a rebuild) are removed instead. Returns 0,
  * EBADMSG (set aside), or another errno. */
+int q_file_read_at(q_store *q, int dirfd, const char *name, struct q_envelope *env,
+		   uint64_t *size_r)
+{
+	/* O_NONBLOCK: a FIFO dropped in pickup/ must not hang the queue. */
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno != ELOOP)
+			return errno;
+		q_set_aside(q, dirfd, name); /* a symlink */
+		return EBADMSG;
+	}
+	int err = q_file_envelope(fd, env, NULL, size_r);
+	close(fd);
+	if (err == EBADMSG)
+		q_set_aside(q, dirfd, name);
+	return err;
+}
+
 static int index_file(q_store *q, int dirfd, const char *name, int64_t now)
 {
 	int has = q_db_has_msg(q, name);
 	if (has != 0)
 		return has < 0 ? -has : 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : errno;
 	struct q_envelope env;
 	uint64_t size = 0;
-	int err = q_file_envelope(fd, &env, NULL, &size);
-	close(fd);
-	if (err == EBADMSG) {
-		q_set_aside(q, dirfd, name);
-		return EBADMSG;
-	}
+	int err = q_file_read_at(q, dirfd, name, &env, &size);
 	if (err != 0)
-		return err;
+		return err == ENOENT ? 0 : err;
 	bool open_rcpt = false;
 	for (unsigned i = 0; i < env.nrcpt; i++)
 		open_rcpt |= env.rcpts[i].status == '-';
@@ -522,16 +542,10 @@ static void db_aside(q_store *q, bool keep, int64_t now)
 /* Recovery (owner open): D1, R1, W1, W3/W4, in that order. */
 static int recover(q_store *q, int64_t now)
 {
-	sqlite3_stmt *st;
-	int err = q_db_prepare(q,
-			       "UPDATE rcpt SET state=CASE WHEN attempts=0 THEN 0 ELSE 1 END, "
-			       "next_at=?1 WHERE state=2",
-			       &st);
-	if (err != 0)
-		return err;
-	sqlite3_bind_int64(st, 1, now);
-	err = q_db_err(sqlite3_step(st));
-	sqlite3_finalize(st);
+	int err = q_db_run(q,
+			   "UPDATE rcpt SET state=CASE WHEN attempts=0 THEN 0 ELSE 1 END, "
+			   "next_at=?2 WHERE state=2",
+			   NULL, now, NULL);
 	if (err == 0)
 		err = q_finish_removals(q);
 	if (err == 0)
