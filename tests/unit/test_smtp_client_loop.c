@@ -17,6 +17,7 @@ struct loop {
 	const char *body;
 	size_t done_msgs;
 	int cls[4][4];        /* per message, per recipient */
+	bool tls_done;
 };
 
 static void pump_events(struct loop *l)
@@ -47,6 +48,20 @@ static void pump_events(struct loop *l)
 					(int)tern_smtp_client_rcpt_result(l->t.c, i)->cls;
 			l->done_msgs++;
 			break;
+		case TERN_SMTP_CLIENT_EV_TLS: {
+			/* The handshake, played on both sides: the server must be
+			 * waiting for it too. */
+			hs_collect(&l->h);
+			assert_true(tern__smtp_session_want_tls(l->h.session));
+			struct tern__smtp_tls_facts f;
+			memset(&f, 0, sizeof(f));
+			f.info.version = "TLSv1.3";
+			f.info.cipher = "TLS_AES_128_GCM_SHA256";
+			tern__smtp_session_tls_started(l->h.session, &f);
+			assert_int_equal(tern_smtp_client_tls_started(l->t.c), 0);
+			l->tls_done = true;
+			break;
+		}
 		case TERN_SMTP_CLIENT_EV_CLOSED:
 			break;
 		default:
@@ -229,6 +244,31 @@ static void test_loop_downgrade(void **state)
 	loop_free(&l);
 }
 
+/* STARTTLS required: the client upgrades, EHLOs again and sends the
+ * REQUIRETLS message the secure session allows. */
+static void test_loop_starttls(void **state)
+{
+	struct loop l;
+	loop_open(&l, state);
+	l.h.tls_available = true;
+	l.t.o.tls = TERN_SMTP_CLIENT_TLS_REQUIRED;
+	loop_start(&l);
+	tern_smtp_client_rcpt r[] = { { "x@y.example", 0, NULL, NULL } };
+	tern_smtp_client_message m;
+	tc_msg1(&m, r, 1);
+	m.requiretls = true;
+	l.msgs = &m;
+	l.n_msgs = 1;
+	l.body = BODY;
+	run(&l);
+	assert_true(l.tls_done);
+	assert_int_equal(l.h.messages, 1);
+	assert_int_equal(l.cls[0][0], TERN_SMTP_CLIENT_SUCCESS);
+	assert_true(l.h.last_mail.requiretls);
+	assert_int_equal(hs_count(&l.h, "220 2.0.0"), 1);
+	loop_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +276,7 @@ int main(void)
 		TC2(test_loop_data),
 		TC2(test_loop_lmtp),
 		TC2(test_loop_downgrade),
+		TC2(test_loop_starttls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
