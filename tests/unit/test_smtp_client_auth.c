@@ -4,6 +4,8 @@
  * challenges. */
 #include "test_smtp_client.h"
 
+#include "sasl/sasl.h"
+#include "tern/sasl.h"
 #include "util/base64.h"
 
 /* ---- STARTTLS ---- */
@@ -150,46 +152,78 @@ static char *b64(const char *s)
 	return o;
 }
 
-static const char c_first[] = "n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
-static const char s_first[] = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-			      "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-static const char c_final[] = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
-			      "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-static const char s_final[] = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+/* SCRAM against the server engine of src/sasl: the scripted server takes
+ * the client's lines, hands them to a tern__sasl_server and answers with
+ * what it says. */
+static struct tern__sasl_server *scram_server(void)
+{
+	struct tern__sasl_server_params p = { .test_nonce = "srvnonce" };
+	struct tern__sasl_server *srv = NULL;
+	assert_int_equal(tern__sasl_server_new(&srv, TERN__SASL_SCRAM_SHA_256, &p), 0);
+	return srv;
+}
 
-/* Up to the client's final message; returns the engine ready for the
- * server's verdict. */
-static void scram_to_final(struct tc *t, void **state)
+/* The client's pending line after prefix, base64-decoded, to the server. */
+static int server_take(struct tc *t, struct tern__sasl_server *srv, const char *prefix,
+		       const void **out, size_t *out_len)
+{
+	size_t olen, pl = strlen(prefix);
+	const char *o = tern_smtp_client_output(t->c, &olen);
+	assert_true(olen >= pl + 2 && memcmp(o, prefix, pl) == 0 && o[olen - 2] == '\r');
+	unsigned char dec[1024];
+	ssize_t n = tern__base64_decode(o + pl, olen - pl - 2, dec, sizeof(dec));
+	assert_true(n >= 0);
+	tern_smtp_client_output_consumed(t->c, olen);
+	return tern__sasl_server_step(srv, dec, (size_t)n, true, out, out_len);
+}
+
+/* "334 " and the base64 of p[0..len) fed to the client. */
+static void server_challenge(struct tc *t, const void *p, size_t len)
+{
+	char line[1024] = "334 ";
+	assert_true(tern__base64_encode(p, len, line + 4, sizeof(line) - 6) >= 0);
+	strcat(line, "\r\n");
+	tc_feed(t, line);
+}
+
+/* Up to the client's final message, which the server has verified; its
+ * "v=" final message is copied to v (len in *v_len). */
+static void scram_to_final(struct tc *t, void **state, char *v, size_t *v_len)
 {
 	auth_opts(t, state, NULL);
 	tc_start(t);
-	assert_int_equal(tern__smtpc_set_test_nonce(t->c, "rOprNGfwEbeRWgbNEkqO"), 0);
-	tc_out(t, "");
+	assert_int_equal(tern__smtpc_set_test_nonce(t->c, "clinonce"), 0);
 	tc_feed(t, "220 mx\r\n");
 	tc_out(t, EHLO_LINE);
 	tc_feed(t, "250-mx\r\n250 AUTH PLAIN SCRAM-SHA-256\r\n");
-	char line[512], *e = b64(c_first);
-	snprintf(line, sizeof(line), "AUTH SCRAM-SHA-256 %s\r\n", e);
-	free(e);
-	tc_out(t, line);
-	e = b64(s_first);
-	snprintf(line, sizeof(line), "334 %s\r\n", e);
-	free(e);
-	tc_feed(t, line);
-	e = b64(c_final);
-	snprintf(line, sizeof(line), "%s\r\n", e);
-	free(e);
-	tc_out(t, line);
+	struct tern__sasl_server *srv = scram_server();
+	const void *out;
+	size_t out_len;
+	assert_int_equal(server_take(t, srv, "AUTH SCRAM-SHA-256 ", &out, &out_len),
+			 TERN__SASL_CHECK);
+	static const unsigned char salt[] = "NaCl-salt-16oct";
+	struct tern__sasl_scram_keys k = { salt, sizeof(salt) - 1, 4096, { 0 }, { 0 } };
+	assert_int_equal(tern_scram_sha256_keys("pencil", 6, salt, sizeof(salt) - 1, 4096,
+						k.stored_key, k.server_key),
+			 0);
+	assert_int_equal(tern__sasl_server_set_scram_keys(srv, &k, &out, &out_len),
+			 TERN__SASL_CHALLENGE);
+	server_challenge(t, out, out_len);
+	/* The server engine checks the client's proof. */
+	assert_int_equal(server_take(t, srv, "", &out, &out_len), TERN__SASL_SUCCESS);
+	assert_true(out_len > 2 && out_len < 128 && memcmp(out, "v=", 2) == 0);
+	memcpy(v, out, out_len);
+	*v_len = out_len;
+	tern__sasl_server_free(&srv);
 }
 
 static void test_auth_scram(void **state)
 {
 	struct tc t;
-	scram_to_final(&t, state);
-	char line[256], *e = b64(s_final);
-	snprintf(line, sizeof(line), "334 %s\r\n", e);
-	free(e);
-	tc_feed(&t, line);
+	char v[128];
+	size_t v_len;
+	scram_to_final(&t, state, v, &v_len);
+	server_challenge(&t, v, v_len);
 	tc_out(&t, "\r\n");
 	tc_feed(&t, "235 2.7.0 ok\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_READY);
@@ -200,11 +234,11 @@ static void test_auth_scram(void **state)
 static void test_auth_scram_bad_server(void **state)
 {
 	struct tc t;
-	scram_to_final(&t, state);
-	char line[256], *e = b64("v=AAAATRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
-	snprintf(line, sizeof(line), "334 %s\r\n", e);
-	free(e);
-	tc_feed(&t, line);
+	char v[128];
+	size_t v_len;
+	scram_to_final(&t, state, v, &v_len);
+	v[3] = v[3] == 'A' ? 'B' : 'A';
+	server_challenge(&t, v, v_len);
 	tc_out(&t, "*\r\n");
 	tc_feed(&t, "501 5.0.0 cancelled\r\n");
 	tc_out(&t, "QUIT\r\n");
@@ -212,7 +246,7 @@ static void test_auth_scram_bad_server(void **state)
 	assert_int_equal(tern_smtp_client_failure(t.c)->reason, TERN_SMTP_CLIENT_R_AUTH);
 	tc_free(&t);
 	/* 235 without the server's proof. */
-	scram_to_final(&t, state);
+	scram_to_final(&t, state, v, &v_len);
 	tc_feed(&t, "235 2.7.0 trust me\r\n");
 	tc_out(&t, "QUIT\r\n");
 	tc_ev(&t, TERN_SMTP_CLIENT_EV_CLOSED);
@@ -221,7 +255,7 @@ static void test_auth_scram_bad_server(void **state)
 	assert_string_equal(f->text, "server claimed AUTH success without proving it");
 	tc_free(&t);
 	/* A challenge that is not base64. */
-	scram_to_final(&t, state);
+	scram_to_final(&t, state, v, &v_len);
 	tc_feed(&t, "334 !!!\r\n");
 	tc_out(&t, "*\r\n");
 	tc_feed(&t, "501 cancelled\r\n");
