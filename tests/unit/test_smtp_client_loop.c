@@ -100,6 +100,18 @@ static void run(struct loop *l)
 	hs_collect(&l->h);
 }
 
+#define BODY "Subject: loop\r\n\r\n.dot line\r\nbare\nlf\r\n..two\r\nend"
+#define BODY_WIRE "Subject: loop\r\n\r\n.dot line\r\nbare\r\nlf\r\n..two\r\nend\r\n"
+
+/* Sends msgs[0..n) with BODY, then QUIT. */
+static void run_msgs(struct loop *l, const tern_smtp_client_message *msgs, size_t n)
+{
+	l->msgs = msgs;
+	l->n_msgs = n;
+	l->body = BODY;
+	run(l);
+}
+
 static void loop_open(struct loop *l, void **state)
 {
 	memset(l, 0, sizeof(*l));
@@ -121,8 +133,6 @@ static void loop_free(struct loop *l)
 	hs_free(&l->h);
 }
 
-#define BODY "Subject: loop\r\n\r\n.dot line\r\nbare\nlf\r\n..two\r\nend"
-#define BODY_WIRE "Subject: loop\r\n\r\n.dot line\r\nbare\r\nlf\r\n..two\r\nend\r\n"
 
 /* Every extension Tern offers: BDAT, DSN, SMTPUTF8, SIZE; two messages. */
 static void test_loop_full(void **state)
@@ -142,10 +152,7 @@ static void test_loop_full(void **state)
 	m[0].size = 100;
 	m[0].body = TERN_SMTP_BODY_8BITMIME;
 	tc_msg1(&m[1], r, 1);
-	l.msgs = m;
-	l.n_msgs = 2;
-	l.body = BODY;
-	run(&l);
+	run_msgs(&l, m, 2);
 	assert_int_equal(l.h.messages, 2);
 	assert_int_equal(l.done_msgs, 2);
 	assert_int_equal(l.cls[0][0], TERN_SMTP_CLIENT_SUCCESS);
@@ -179,10 +186,7 @@ static void test_loop_data(void **state)
 	hs_push_reject(&l.h, HS_RCPT, 550, "5.1.1", "No such user");
 	tern_smtp_client_message m;
 	tc_msg1(&m, r, 3);
-	l.msgs = &m;
-	l.n_msgs = 1;
-	l.body = BODY;
-	run(&l);
+	run_msgs(&l, &m, 1);
 	assert_int_equal(l.h.messages, 1);
 	assert_false(l.h.last_info.bdat);
 	assert_int_equal(l.h.last_body.len, strlen(BODY_WIRE));
@@ -207,10 +211,7 @@ static void test_loop_lmtp(void **state)
 				      { "z@y.example", 0, NULL, NULL } };
 	tern_smtp_client_message m;
 	tc_msg1(&m, r, 2);
-	l.msgs = &m;
-	l.n_msgs = 1;
-	l.body = BODY;
-	run(&l);
+	run_msgs(&l, &m, 1);
 	assert_int_equal(l.h.messages, 1);
 	assert_int_equal(l.cls[0][0], TERN_SMTP_CLIENT_SUCCESS);
 	assert_int_equal(l.cls[0][1], TERN_SMTP_CLIENT_SUCCESS);
@@ -231,10 +232,7 @@ static void test_loop_downgrade(void **state)
 				      { "j\xc3\xb6rg@y.example", 0, NULL, NULL } };
 	tern_smtp_client_message m;
 	tc_msg1(&m, r, 2);
-	l.msgs = &m;
-	l.n_msgs = 1;
-	l.body = BODY;
-	run(&l);
+	run_msgs(&l, &m, 1);
 	assert_int_equal(l.h.messages, 1);
 	assert_true(hs_events_has(&l.h, "rcpt:<x@xn--bcher-kva.example>"));
 	assert_int_equal(l.h.last_notify, 0);
@@ -257,10 +255,7 @@ static void test_loop_starttls(void **state)
 	tern_smtp_client_message m;
 	tc_msg1(&m, r, 1);
 	m.requiretls = true;
-	l.msgs = &m;
-	l.n_msgs = 1;
-	l.body = BODY;
-	run(&l);
+	run_msgs(&l, &m, 1);
 	assert_true(l.tls_done);
 	assert_int_equal(l.h.messages, 1);
 	assert_int_equal(l.cls[0][0], TERN_SMTP_CLIENT_SUCCESS);
