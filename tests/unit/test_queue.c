@@ -485,6 +485,70 @@ static void test_rebuild(void **state)
 	qfix_free(f);
 }
 
+/* Writes text to dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *p = fopen(path, "w");
+	assert_non_null(p);
+	fputs(text, p);
+	fclose(p);
+}
+
+/* Recovery of what a crash can leave: a file in incoming/ without rows
+ * (W3 cut short), one that is not a queue file, a tmp/ file (W1), rows
+ * without a file (R1 after power loss); and the claim timeout. */
+static void test_recovery_files(void **state)
+{
+	(void)state;
+	struct qfix *f = qfix_new();
+	qfix_open(f, T0);
+	char a[Q_ID_SIZE], b[Q_ID_SIZE];
+	assert_int_equal(qfix_add(f->q, "s@x", 1, 1, "body-a\r\n", T0, a), 0);
+	assert_int_equal(q_store_settle(f->q), 0);
+	q_store_close(&f->q);
+	/* b: a copy of a's file, unindexed, in incoming/. */
+	struct q_idgen g = {0};
+	q_id_make(&g, T0 + 5, 0, b);
+	char from[200], to[200], sub[3], cmd[512];
+	q_id_dir(a, sub);
+	snprintf(from, sizeof(from), "%s/msg/%s/%s", f->dir, sub, a);
+	snprintf(to, sizeof(to), "%s/incoming/%s", f->dir, b);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	assert_int_equal(system(cmd), 0);
+	put_file(f->dir, "incoming/000000000000001", "TQ1\nnonsense\n");
+	put_file(f->dir, "tmp/000000000000002", "TQ1\nT 1\n");
+	assert_int_equal(unlink(from), 0);
+
+	qfix_open(f, T0 + 10);
+	assert_int_equal(qfix_count(f->dir, "tmp"), 0);
+	assert_int_equal(qfix_count(f->dir, "incoming"), 0);
+	assert_int_equal(qfix_count(f->dir, "corrupt"), 1);
+	int fd;
+	assert_int_equal(q_body_open(f->q, a, &fd, NULL), ENOENT);
+	assert_int_equal(qfix_int(f->q, "SELECT count(*) FROM msg WHERE id=?1", a), 0);
+	assert_int_equal(q_body_open(f->q, b, &fd, NULL), 0);
+	char buf[16] = {0};
+	assert_int_equal(read(fd, buf, sizeof(buf)), 8);
+	close(fd);
+	assert_string_equal(buf, "body-a\r\n");
+	qfix_check_consistent(f);
+
+	/* A claim not answered within claim_timeout is handed out again. */
+	struct q_batch bt;
+	assert_int_equal(q_due(f->q, T0 + 10, 10, &bt), 0);
+	assert_int_equal(bt.n, 1);
+	q_batch_free(&bt);
+	assert_int_equal(q_due(f->q, T0 + 10 + 3599, 10, &bt), 0);
+	assert_int_equal(bt.n, 0);
+	q_batch_free(&bt);
+	assert_int_equal(q_due(f->q, T0 + 10 + 3600, 10, &bt), 0);
+	assert_int_equal(bt.n, 1);
+	q_batch_free(&bt);
+	qfix_free(f);
+}
+
 static void test_size_and_owner(void **state)
 {
 	(void)state;
@@ -522,6 +586,11 @@ static void test_queue_cmd(void **state)
 {
 	(void)state;
 	struct qfix *f = qfix_new();
+	char *none[] = {"queue", "list", NULL};
+	assert_int_equal(ternd_queue_main(2, none, f->base), 73); /* no queue: not made */
+	assert_int_equal(qfix_count(f->base, "queue"), -1);
+	qfix_open(f, T0);
+	q_store_close(&f->q);
 	char *bad[] = {"queue", "frobnicate", NULL};
 	char *nolist[] = {"queue", "hold", NULL};
 	assert_int_equal(ternd_queue_main(2, bad, f->base), 64);
@@ -549,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_pickup),
 		cmocka_unit_test(test_rebuild),
+		cmocka_unit_test(test_recovery_files),
 		cmocka_unit_test(test_size_and_owner),
 		cmocka_unit_test(test_queue_cmd),
 	};

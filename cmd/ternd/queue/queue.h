@@ -120,8 +120,8 @@ enum q_open_flags {
 	Q_OPEN_TRY_OWNER = 2,
 };
 
-/* Opens (creating it when missing, mode 0700) the queue in dir (e.g.
- * STATE/queue). opts may be NULL (defaults); the store keeps a copy. now is
+/* Opens the queue in dir (e.g. STATE/queue); Q_OPEN_OWNER creates it (mode
+ * 0700) when missing, the other modes fail with ENOENT. opts may be NULL (defaults); the store keeps a copy. now is
  * the caller's clock (Unix seconds). Returns 0, ENOMEM, an errno of the file
  * system, or EIO (SQLite error). */
 int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, unsigned flags,

@@ -561,6 +561,10 @@ int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, u
 	*q_r = NULL;
 	if (dir == NULL || dir[0] == '\0')
 		return EINVAL;
+	/* Only ternd makes a queue: `ternd queue --state-dir TYPO` must not. */
+	struct stat sb;
+	if ((flags & Q_OPEN_OWNER) == 0 && stat(dir, &sb) < 0)
+		return errno;
 	q_store *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return ENOMEM;
@@ -588,7 +592,6 @@ int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, u
 	}
 	bool fresh = false;
 	if (err == 0) {
-		struct stat sb;
 		fresh = fstatat(q->dirfd, "queue.db", &sb, 0) < 0 && errno == ENOENT;
 		if (fresh && !q->owner)
 			err = ENOENT; /* only the owner may rebuild */

@@ -62,6 +62,8 @@ static int writer_start(q_writer *w, struct q_idgen *g, const struct q_envelope 
 		(void)setvbuf(w->f, NULL, _IOFBF, Q_WRITER_BUF);
 		err = q_header_write(w->f, &w->env, w->st_off);
 	}
+	if (err == 0 && w->q != NULL)
+		q_point(w->q, "writer.opened");
 	return err;
 }
 
