@@ -2,6 +2,7 @@
  *   reply.c    reply parser (multi-line, enhanced codes, limits)
  *   caps.c     EHLO/LHLO capability parser
  *   command.c  message preparation (extension rules) and command lines
+ *   transaction.c  RSET/MAIL/RCPT/DATA/BDAT, replies in order, results
  *   body.c     DATA dot-stuffing and BDAT framing
  *   auth.c     AUTH through the SASL client engines
  *   session.c  the state machine and the public API */
@@ -194,7 +195,20 @@ int tern__smtpc_expect(tern_smtp_client *c, enum tern__smtpc_kind kind, size_t i
 void tern__smtpc_fail(tern_smtp_client *c, int code, const char *enhanced, const char *text,
 		      enum tern_smtp_client_reason reason, bool send_quit);
 void tern__smtpc_event(tern_smtp_client *c, enum tern_smtp_client_event ev);
+void tern__smtpc_result_copy(tern_smtp_client_result *dst, const tern_smtp_client_result *src);
+void tern__smtpc_fail_nomem(tern_smtp_client *c);
+
+/* ---- the transaction (transaction.c) ---- */
 void tern__smtpc_txn_free(struct tern__smtpc_txn *t);
+/* The message is over: recipients still open get fallback (when given);
+ * EV_MESSAGE_DONE. No-op when no message is active. */
+void tern__smtpc_message_done(tern_smtp_client *c, const tern_smtp_client_result *fallback);
+/* After tern__smtpc_prepare(): finishes a message decided locally, or
+ * writes its first command(s). Returns 0 or TERN_ENOMEM. */
+int tern__smtpc_txn_start(tern_smtp_client *c);
+/* A reply to RSET, MAIL, RCPT, DATA, a BDAT chunk or the end of data. */
+void tern__smtpc_txn_reply(tern_smtp_client *c, const struct tern__smtpc_expect *e, int code,
+			   const char *enh, const char *text);
 /* The session goes on after EHLO (or after TLS / AUTH): AUTH or READY. */
 void tern__smtpc_after_hello(tern_smtp_client *c);
 
