@@ -12,7 +12,9 @@
  * once: connection reuse and concurrency), --max-per-dest N.
  *
  * Output: one line per recipient and message:
- *   RCPT CLASS CODE ENHANCED RELAY TLS=yes|no TEXT
+ *   RCPT CLASS CODE ENHANCED RELAY TLS=yes|no DSN=relayed|- TEXT
+ * (DSN=relayed: NOTIFY=SUCCESS was asked and the next hop lacks DSN, so a
+ * "relayed" DSN is due, RFC 3461 4.2.)
  * Exit: 0 all delivered, 75 some temporary failure, 69 otherwise. */
 #include <event2/event.h>
 #include <stdio.h>
@@ -34,9 +36,10 @@ static void done(const tern_delivery_result *r, size_t n, void *arg)
 	static const char *cls[] = {"sent", "deferred", "bounced"};
 
 	for (size_t i = 0; i < n; i++) {
-		printf("%s %s %d %s %s TLS=%s %s\n", r[i].address, cls[r[i].cls], r[i].code,
+		printf("%s %s %d %s %s TLS=%s DSN=%s %s\n", r[i].address, cls[r[i].cls], r[i].code,
 		       r[i].enhanced[0] ? r[i].enhanced : "-", r[i].relay,
-		       r[i].tls[0] ? "yes" : "no", r[i].text);
+		       r[i].tls[0] ? "yes" : "no", r[i].relayed_without_dsn ? "relayed" : "-",
+		       r[i].text);
 		run->temp += r[i].cls == TERN_SMTP_CLIENT_TEMPFAIL;
 		run->perm += r[i].cls == TERN_SMTP_CLIENT_PERMFAIL;
 	}

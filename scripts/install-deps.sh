@@ -88,9 +88,10 @@ fi
 
 [ "$mode" = build ] && exit 0
 
-# nodemailer for the interop tests, pinned by the committed package-lock.json.
+# nodemailer and smtp-server for the interop tests, pinned by the committed
+# package-lock.json.
 if command -v npm >/dev/null 2>&1; then
-	if [ ! -d tests/interop/node_modules/nodemailer ]; then
+	if [ ! -d tests/interop/node_modules/nodemailer ] || [ ! -d tests/interop/node_modules/smtp-server ]; then
 		(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >/tmp/tern-npm.log 2>&1) || {
 			log "npm ci failed, see /tmp/tern-npm.log"
 			tail -20 /tmp/tern-npm.log >&2
