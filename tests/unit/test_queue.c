@@ -347,6 +347,24 @@ static void test_admin(void **state)
 	qfix_free(f);
 }
 
+/* delete ALL removes in batches of 256. */
+static void test_delete_many(void **state)
+{
+	(void)state;
+	struct qfix *f = qfix_new();
+	f->opts.settle_batch = 1000;
+	qfix_open(f, T0);
+	char id[Q_ID_SIZE];
+	for (int i = 0; i < 600; i++)
+		assert_int_equal(qfix_add(f->q, "s@x", 1, 1, "m\r\n", T0, id), 0);
+	unsigned c;
+	assert_int_equal(q_delete(f->q, NULL, 0, &c), 0);
+	assert_int_equal(c, 600);
+	assert_int_equal(qfix_files(f->dir), 0);
+	qfix_check_consistent(f);
+	qfix_free(f);
+}
+
 /* Runs q_list into a string. */
 static char *list_text(q_store *q)
 {
@@ -615,6 +633,7 @@ int main(void)
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_delay_expire),
 		cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_delete_many),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_pickup),
 		cmocka_unit_test(test_rebuild),

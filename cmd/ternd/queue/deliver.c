@@ -56,39 +56,41 @@ static int flag_removing(q_store *q, const char *id)
 	return q_db_run(q, "UPDATE msg SET removing=1 WHERE id=?1", id, 0, NULL);
 }
 
-int q_remove(q_store *q, const char *id)
+/* Up to 256 flagged ids into ids; their number, or -errno. */
+static int flagged(q_store *q, char (*ids)[Q_ID_SIZE])
 {
-	int err = flag_removing(q, id); /* autocommit */
+	sqlite3_stmt *st;
+	int err = q_db_prepare(q, "SELECT id FROM msg WHERE removing=1 LIMIT 256", &st);
 	if (err != 0)
-		return err;
-	q_point(q, "remove.flagged");
-	return q->owner ? remove_flagged(q, id) : 0;
+		return -err;
+	int n = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+		if (id != NULL && strlen(id) == Q_ID_LEN)
+			memcpy(ids[n++], id, Q_ID_SIZE);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? n : -q_db_err(rc);
 }
 
 int q_finish_removals(q_store *q)
 {
 	if (!q->owner)
 		return 0;
-	sqlite3_stmt *st;
-	int err = q_db_prepare(q, "SELECT id FROM msg WHERE removing=1 LIMIT 256", &st);
-	if (err != 0)
-		return err;
 	char (*ids)[Q_ID_SIZE] = malloc(256 * sizeof(*ids));
-	unsigned n = 0;
-	int rc;
-	while (ids != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
-		if (id != NULL && strlen(id) == Q_ID_LEN)
-			memcpy(ids[n++], id, Q_ID_SIZE);
-	}
-	sqlite3_finalize(st);
 	if (ids == NULL)
 		return ENOMEM;
-	for (unsigned i = 0; i < n && err == 0; i++)
-		err = remove_flagged(q, ids[i]);
+	int err = 0, n;
+	/* In batches of 256: a `delete ALL` flags the whole queue. */
+	do {
+		n = flagged(q, ids);
+		if (n < 0)
+			err = -n;
+		for (int i = 0; i < n && err == 0; i++)
+			err = remove_flagged(q, ids[i]);
+	} while (err == 0 && n == 256);
 	free(ids);
-	/* More than one batch flagged (a `delete ALL`): go on. */
-	return err == 0 && n == 256 ? q_finish_removals(q) : err;
+	return err;
 }
 
 /* ---- due recipients (D1) ------------------------------------------------ */
@@ -163,9 +165,14 @@ int q_due(q_store *q, int64_t now, unsigned limit, struct q_batch *b)
 {
 	b->jobs = NULL;
 	b->n = 0;
-	int err = q_finish_removals(q);
-	if (err != 0 || limit == 0)
-		return err;
+	/* Best effort: a removal that fails now (a file that cannot be
+	 * unlinked) stays flagged and must not stop deliveries. */
+	(void)q_finish_removals(q);
+	if (limit == 0)
+		return 0;
+	int err;
+	if (limit > Q_DUE_MAX)
+		limit = Q_DUE_MAX;
 	if ((b->jobs = calloc(limit, sizeof(*b->jobs))) == NULL)
 		return ENOMEM;
 	if ((err = q_db_begin(q)) == 0) {

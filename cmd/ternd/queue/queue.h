@@ -176,7 +176,9 @@ struct q_batch {
 	struct q_job *jobs;
 	unsigned n;
 };
-/* Claims (D1) up to limit recipients due at now (not held), sorted by
+/* Most recipients one q_due hands out. */
+#define Q_DUE_MAX 10000
+/* Claims (D1) up to limit (at most Q_DUE_MAX) recipients due at now (not held), sorted by
  * domain, then queue id, then index, so that a caller can deliver one
  * domain's recipients over one connection. An index range scan: the cost
  * does not depend on the queue's size. b is the caller's; free with

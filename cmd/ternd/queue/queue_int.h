@@ -76,7 +76,5 @@ void q_set_aside(q_store *q, int fromfd, const char *name);
 
 /* Finishes every removal flagged removing=1 (R1). Owner only. */
 int q_finish_removals(q_store *q);
-/* Flags id, unlinks its file and deletes its rows (R1). Owner only. */
-int q_remove(q_store *q, const char *id);
 
 #endif

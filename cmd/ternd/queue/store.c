@@ -284,9 +284,6 @@ void q_set_aside(q_store *q, int fromfd, const char *name)
 		(void)fs_rename_noreplace(fromfd, name, q->dirfd, to);
 }
 
-/* Indexes the file name in dirfd (a queue id) when it has no rows. Files
- * whose recipients are all final (a rebuild) are removed instead. Returns 0,
- * EBADMSG (set aside), or another errno. */
 int q_file_read_at(q_store *q, int dirfd, const char *name, struct q_envelope *env,
 		   uint64_t *size_r)
 {
@@ -305,6 +302,10 @@ int q_file_read_at(q_store *q, int dirfd, const char *name, struct q_envelope *e
 	return err;
 }
 
+/* Indexes the file name in dirfd (a queue id) when it has no rows, inside
+ * the caller's transaction, all of it or nothing (a savepoint). Files whose
+ * recipients are all final (a rebuild) are removed instead. Returns 0,
+ * EBADMSG (set aside), or another errno. */
 static int index_file(q_store *q, int dirfd, const char *name, int64_t now)
 {
 	int has = q_db_has_msg(q, name);
@@ -318,10 +319,14 @@ static int index_file(q_store *q, int dirfd, const char *name, int64_t now)
 	bool open_rcpt = false;
 	for (unsigned i = 0; i < env.nrcpt; i++)
 		open_rcpt |= env.rcpts[i].status == '-';
-	if (open_rcpt)
+	if (open_rcpt && (err = q_db_exec(q, "SAVEPOINT file")) == 0) {
 		err = q_index_insert(q, name, &env, NULL, size, now);
-	else if (unlinkat(dirfd, name, 0) < 0)
+		if (err != 0)
+			(void)q_db_exec(q, "ROLLBACK TO file");
+		(void)q_db_exec(q, "RELEASE file");
+	} else if (!open_rcpt && unlinkat(dirfd, name, 0) < 0) {
 		err = errno;
+	}
 	q_envelope_free(&env);
 	return err;
 }
