@@ -4,6 +4,8 @@
  * accounting. Crash tests are in test_queue_crash.c. */
 #include "queue_fixture.h"
 
+#include <sys/wait.h>
+
 #define T0 1700000000 /* Tue Nov 14 22:13:20 2023 UTC */
 
 static void test_ids(void **state)
@@ -97,6 +99,57 @@ static void test_header_roundtrip(void **state)
 	env.nrcpt = 0;
 	assert_int_equal(q_writer_open(f->q, &env, &w), EINVAL);
 	qfix_free(f);
+}
+
+/* A valid header cut at every length, and with every byte replaced by
+ * bytes that break it: EBADMSG (never a crash or a partial envelope). */
+static void test_header_malformed(void **state)
+{
+	(void)state;
+	struct q_rcpt r[2] = {{.addr = "a@b.example", .orcpt = "rfc822;a@b.example", .notify = 14},
+			      {.addr = "c d@e"}};
+	struct q_envelope env = {.arrival = T0, .sender = "s@x", .envid = "id1", .rcpts = r,
+				 .nrcpt = 2};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	assert_int_equal(q_header_write(out, &env, NULL), 0);
+	fclose(out);
+	for (size_t cut = 0; cut <= len; cut++) {
+		FILE *in = fmemopen(text, cut, "r");
+		struct q_envelope got;
+		uint64_t off = 0;
+		int err = cut == 0 ? EBADMSG : q_header_read(in, &got, &off);
+		if (in != NULL)
+			fclose(in);
+		if (cut < len) {
+			assert_int_equal(err, EBADMSG);
+		} else {
+			assert_int_equal(err, 0);
+			assert_int_equal(off, len);
+			q_envelope_free(&got);
+		}
+	}
+	static const char bad[] = {'\0', '\n', ' ', '+', 'x', '9'};
+	for (size_t i = 0; i < len; i++) {
+		for (size_t b = 0; b < sizeof(bad); b++) {
+			char *copy = malloc(len);
+			assert_non_null(copy);
+			memcpy(copy, text, len);
+			copy[i] = bad[b];
+			FILE *in = fmemopen(copy, len, "r");
+			assert_non_null(in);
+			struct q_envelope got;
+			int err = q_header_read(in, &got, NULL);
+			fclose(in);
+			assert_true(err == 0 || err == EBADMSG);
+			if (err == 0)
+				q_envelope_free(&got);
+			free(copy);
+		}
+	}
+	free(text);
 }
 
 static void test_add_abort(void **state)
@@ -600,6 +653,66 @@ static void test_size_and_owner(void **state)
 	qfix_free(f);
 }
 
+/* `ternd queue` beside a running ternd: a second process holds, releases
+ * and flushes everything while the owner adds, claims and records; SQLite's
+ * locking (busy timeout) serialises them without errors. */
+static void test_concurrent_admin(void **state)
+{
+	(void)state;
+	struct qfix *f = qfix_new();
+	qfix_open(f, T0);
+	q_store_close(&f->q); /* no connection may cross fork() */
+	char dir[sizeof(f->dir)];
+	memcpy(dir, f->dir, sizeof(dir));
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		free(f); /* the parent's; its directory stays */
+		q_store *a = NULL;
+		if (q_store_open(&a, dir, NULL, 0, T0) != 0 || a->owner)
+			_exit(2);
+		for (int i = 0; i < 100; i++) {
+			if (q_hold(a, NULL, 0, NULL) != 0 || q_release(a, NULL, 0, T0, NULL) != 0 ||
+			    q_flush(a, NULL, 0, T0, NULL) != 0)
+				_exit(3);
+		}
+		q_store_close(&a);
+		_exit(0);
+	}
+	qfix_open(f, T0);
+	char id[Q_ID_SIZE];
+	unsigned delivered = 0;
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(qfix_add(f->q, "s@x", 1, 1, "m\r\n", T0, id), 0);
+		struct q_batch b;
+		assert_int_equal(q_due(f->q, T0, 10, &b), 0);
+		for (unsigned j = 0; j < b.n; j++) {
+			struct q_result r = {.idx = b.jobs[j].idx, .outcome = Q_DELIVERED};
+			assert_int_equal(q_record(f->q, b.jobs[j].id, &r, 1, T0, NULL), 0);
+			delivered++;
+		}
+		q_batch_free(&b);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Whatever was held at the end is released, then everything drains. */
+	assert_int_equal(q_release(f->q, NULL, 0, T0, NULL), 0);
+	struct q_batch b;
+	assert_int_equal(q_due(f->q, T0, 1000, &b), 0);
+	for (unsigned j = 0; j < b.n; j++) {
+		struct q_result r = {.idx = b.jobs[j].idx, .outcome = Q_DELIVERED};
+		assert_int_equal(q_record(f->q, b.jobs[j].id, &r, 1, T0, NULL), 0);
+		delivered++;
+	}
+	q_batch_free(&b);
+	assert_int_equal(delivered, 100);
+	qfix_check_consistent(f);
+	assert_int_equal(qfix_files(f->dir), 0);
+	qfix_free(f);
+}
+
 static void test_queue_cmd(void **state)
 {
 	(void)state;
@@ -628,6 +741,7 @@ int main(void)
 		cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_header_roundtrip),
+		cmocka_unit_test(test_header_malformed),
 		cmocka_unit_test(test_add_abort),
 		cmocka_unit_test(test_due_record),
 		cmocka_unit_test(test_dsn),
@@ -639,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_rebuild),
 		cmocka_unit_test(test_recovery_files),
 		cmocka_unit_test(test_size_and_owner),
+		cmocka_unit_test(test_concurrent_admin),
 		cmocka_unit_test(test_queue_cmd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
