@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 		claimed += b.n;
 		t = secs();
 		for (unsigned j = 0; j < b.n; j++) {
-			struct q_result r = {.idx = b.jobs[j].idx, .outcome = Q_DELIVERED, .code = 250};
+			struct q_result r = {
+				.idx = b.jobs[j].idx, .outcome = Q_DELIVERED, .code = 250};
 			struct q_record_summary s;
 			if ((err = q_record(q, b.jobs[j].id, &r, 1, now, &s)) != 0)
 				die("record", err);

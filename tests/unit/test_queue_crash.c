@@ -154,10 +154,8 @@ static void check_recovered(struct qfix *f, const struct logged *l)
 	/* Nothing recorded as delivered is due again. */
 	for (unsigned i = 0; i < l->ndelivered; i++) {
 		sqlite3_stmt *st;
-		assert_int_equal(sqlite3_prepare_v2(q->db,
-						    "SELECT state FROM rcpt WHERE msg=?1 AND idx=?2",
-						    -1, &st, NULL),
-				 SQLITE_OK);
+		const char *sql = "SELECT state FROM rcpt WHERE msg=?1 AND idx=?2";
+		assert_int_equal(sqlite3_prepare_v2(q->db, sql, -1, &st, NULL), SQLITE_OK);
 		sqlite3_bind_text(st, 1, l->delivered[i], -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, (int)l->delivered_idx[i]);
 		if (sqlite3_step(st) == SQLITE_ROW)

@@ -179,7 +179,9 @@ int q_list(q_store *q, FILE *out)
 			const char *sender = (const char *)sqlite3_column_text(st, 3);
 			fprintf(out, "%-15s%c %8lld %-20s ", id, mark,
 				(long long)sqlite3_column_int64(st, 1), when);
-			put_safe(out, sender != NULL && sender[0] != '\0' ? sender : "MAILER-DAEMON");
+			if (sender == NULL || sender[0] == '\0')
+				sender = "MAILER-DAEMON";
+			put_safe(out, sender);
 			fputc('\n', out);
 		}
 		put_reason(out, st);

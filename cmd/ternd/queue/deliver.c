@@ -120,7 +120,8 @@ static int claim(q_store *q, int64_t now, unsigned limit, struct q_batch *b)
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	int err = q_db_prepare(q,
 			       "SELECT msg, idx, addr, domain, attempts FROM rcpt "
-			       "WHERE state<=2 AND hold=0 AND next_at<=?1 ORDER BY next_at LIMIT ?2",
+			       "WHERE state<=2 AND hold=0 AND next_at<=?1 "
+			       "ORDER BY next_at LIMIT ?2",
 			       &sel);
 	if (err == 0)
 		err = q_db_prepare(q, "UPDATE rcpt SET state=2, next_at=?1 WHERE msg=?2 AND idx=?3",

@@ -268,7 +268,8 @@ static int read_header(FILE *f, struct q_envelope *env, uint64_t *off)
 	if (env->sender == NULL && (env->sender = strdup("")) == NULL)
 		return ENOMEM;
 	if ((err = read_value_line(f, 'V', &env->envid, off)) != 0 ||
-	    (err = get_line(f, line, sizeof(line), off)) != 0 || (err = parse_flags(line, env)) != 0 ||
+	    (err = get_line(f, line, sizeof(line), off)) != 0 ||
+	    (err = parse_flags(line, env)) != 0 ||
 	    (err = read_value_line(f, 'A', &env->auth_user, off)) != 0 ||
 	    (err = read_value_line(f, 'C', &env->client, off)) != 0)
 		return err;

@@ -3,8 +3,10 @@
  * THREADING. Blocking API (file I/O, fsync, SQLite). It is meant to run on one
  * dedicated thread of ternd, which owns the q_store; the event loops hand it
  * work (later). A q_store and its writers belong to one thread at a time. At
- * most one process is the queue's owner (an flock on queue/lock); `ternd
- * queue` commands open it as readers/editors of the index alongside it.
+ * most one process is the queue's owner (an flock on queue/lock; ternd waits
+ * for it at start if `ternd queue` holds it); `ternd queue` commands open it
+ * as readers/editors of the index alongside the running ternd, and SQLite's
+ * locking (busy timeout 10 s) serialises their transactions.
  *
  * LAYOUT (docs/queue.md). Below STATE/queue/:
  *   lock          flock'ed by the owner (the running ternd)
@@ -34,14 +36,17 @@
  *  W2 commit: fsync(tmp/ID); rename to incoming/ID; fsync(incoming/). Only
  *     after this does commit return 0, and only then may ternd say 250. A
  *     crash before the directory fsync may lose the file: it was not
- *     acknowledged.
+ *     acknowledged. Or keep it (kill -9 after the rename): delivered although
+ *     the client saw no 250 and may send it again, SMTP's own duplicate
+ *     window (RFC 1047).
  *  W3 index insert (NORMAL): rows for the message and its recipients, counts.
  *     Recovery: every file in incoming/ without rows is parsed and indexed
  *     (invalid ones go to corrupt/).
  *  W4 settle (every settle_batch commits, at open, at close): barrier (FULL
  *     commit), then incoming/ID -> msg/XX/ID. A message has rows before it
- *     leaves incoming/, and those rows are durable. Lookups try msg/XX then
- *     incoming/, so both places are valid homes.
+ *     leaves incoming/, and those rows are durable. The move is not fsynced:
+ *     power loss may undo it, and recovery moves the file again. Lookups try
+ *     msg/XX then incoming/, so both places are valid homes.
  *  D1 q_due claims recipients (state ACTIVE, NORMAL commit) and hands them
  *     out. Recovery returns every ACTIVE recipient to its queued state, due
  *     now: a crash during a delivery repeats it (at least once).
@@ -121,9 +126,11 @@ enum q_open_flags {
 };
 
 /* Opens the queue in dir (e.g. STATE/queue); Q_OPEN_OWNER creates it (mode
- * 0700) when missing, the other modes fail with ENOENT. opts may be NULL (defaults); the store keeps a copy. now is
- * the caller's clock (Unix seconds). Returns 0, ENOMEM, an errno of the file
- * system, or EIO (SQLite error). */
+ * 0700) when missing, the other modes fail with ENOENT. opts may be NULL
+ * (defaults); the store keeps a copy. now is the caller's clock (Unix
+ * seconds). Returns 0, ENOMEM, an errno of the file system, EBUSY (the
+ * index stayed locked), or EIO (another SQLite error). The owner's open runs
+ * recovery (queue.h's invariants) and may take a while after a crash. */
 int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, unsigned flags,
 		 int64_t now);
 /* Settles (W4) and frees; *q set to NULL. Writers must be finished. */

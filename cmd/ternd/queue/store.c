@@ -215,8 +215,8 @@ int q_index_insert(q_store *q, const char *id, const struct q_envelope *env,
 			       &m);
 	if (err == 0)
 		err = q_db_prepare(q,
-				   "INSERT INTO rcpt(msg,idx,addr,domain,orcpt,notify,state,next_at,"
-				   "st_off) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				   "INSERT INTO rcpt(msg,idx,addr,domain,orcpt,notify,state,"
+				   "next_at,st_off) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
 				   &r);
 	if (err != 0)
 		goto out;
@@ -582,7 +582,8 @@ int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, u
 		q->opts.settle_batch = 1;
 	int err = make_dirs(q, dir);
 	if (err == 0) {
-		q->lockfd = openat(q->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		q->lockfd =
+			openat(q->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (q->lockfd < 0)
 			err = errno;
 	}
