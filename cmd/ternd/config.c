@@ -2,6 +2,7 @@
  * command line and the config file, so a flag and its key can never
  * disagree. */
 #include "config.h"
+#include "config_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +27,7 @@ struct opt {
 	int (*set)(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 };
 
-__attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t errlen,
+__attribute__((format(printf, 3, 4))) int usage_fail(char *err, size_t errlen,
 						      const char *fmt, ...)
 {
 	va_list ap;
@@ -37,7 +38,7 @@ __attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t er
 	return TERND_EX_USAGE;
 }
 
-static int set_string(char **dst, const char *value, const char *what, char *err,
+int set_string(char **dst, const char *value, const char *what, char *err,
 		      size_t errlen)
 {
 	char *copy = strdup(value);
@@ -49,7 +50,7 @@ static int set_string(char **dst, const char *value, const char *what, char *err
 }
 
 /* Unsigned decimal, digits only (no sign, no blanks, no hex), at most max. */
-static int parse_uint(const char *value, uint64_t max, uint64_t *out)
+int parse_uint(const char *value, uint64_t max, uint64_t *out)
 {
 	if (value[0] < '0' || value[0] > '9')
 		return EINVAL;
@@ -68,7 +69,7 @@ static int parse_uint(const char *value, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int set_uint(unsigned *dst, const char *value, const char *what, unsigned min,
+int set_uint(unsigned *dst, const char *value, const char *what, unsigned min,
 		    unsigned max, char *err, size_t errlen)
 {
 	uint64_t v;
@@ -82,7 +83,7 @@ static int set_uint(unsigned *dst, const char *value, const char *what, unsigned
 	return TERND_EX_OK;
 }
 
-static int parse_bool(const char *value, bool *out)
+int parse_bool(const char *value, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"};
 	static const char *const no[] = {"no", "false", "off", "0"};
@@ -105,7 +106,7 @@ static int parse_bool(const char *value, bool *out)
  * the address when ternd starts; here only the obvious mistakes are caught
  * early. */
 /* Appends a copy of value to a repeatable flag's bounded list. */
-static int list_append(char **list, unsigned *count, unsigned max, const char *value,
+int list_append(char **list, unsigned *count, unsigned max, const char *value,
 		       const char *flag, const char *what, char *err, size_t errlen)
 {
 	if (*count == max)
@@ -169,13 +170,13 @@ static int set_banner(struct ternd_config *cfg, const char *value, char *err, si
 }
 
 /* BYTES with an optional K, M or G suffix (powers of 1024); 0 = no limit. */
-static int set_max_size(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+int parse_size(const char *value, const char *flag, uint64_t *out, char *err, size_t errlen)
 {
 	char digits[32];
 	size_t len = strlen(value);
 	uint64_t mult = 1;
 	if (len == 0 || len >= sizeof(digits))
-		return usage_fail(err, errlen, "--max-size: '%s' is not a size", value);
+		return usage_fail(err, errlen, "%s: '%s' is not a size", flag, value);
 	memcpy(digits, value, len + 1);
 	switch (digits[len - 1]) {
 	case 'k': case 'K': mult = 1024; break;
@@ -188,11 +189,18 @@ static int set_max_size(struct ternd_config *cfg, const char *value, char *err, 
 	uint64_t v;
 	int e = parse_uint(digits, UINT64_MAX / mult, &v);
 	if (e == EINVAL)
-		return usage_fail(err, errlen, "--max-size: '%s' is not a size (BYTES, or with K/M/G)",
-			    value);
+		return usage_fail(err, errlen, "%s: '%s' is not a size (BYTES, or with K/M/G)", flag,
+				  value);
 	if (e == ERANGE)
-		return usage_fail(err, errlen, "--max-size: '%s' is too big", value);
-	cfg->max_size = v * mult;
+		return usage_fail(err, errlen, "%s: '%s' is too big", flag, value);
+	*out = v * mult;
+	return TERND_EX_OK;
+}
+
+static int set_max_size(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (parse_size(value, "--max-size", &cfg->max_size, err, errlen) != TERND_EX_OK)
+		return TERND_EX_USAGE;
 	cfg->max_size_set = true;
 	return TERND_EX_OK;
 }
@@ -399,7 +407,7 @@ static int set_state_dir(struct ternd_config *cfg, const char *value, char *err,
  * NETWORK[,NETWORK...], each an address or ADDRESS/PREFIX, checked here
  * (the library parses them again) so that a typo stops ternd with the bad
  * item named. */
-static int add_networks(char **list, unsigned *count, unsigned max, const char *flag,
+int add_networks(char **list, unsigned *count, unsigned max, const char *flag,
 			const char *value, char *err, size_t errlen)
 {
 	const char *p = value;
@@ -920,6 +928,50 @@ static const struct opt options[] = {
 	 set_log_format},
 	{"syslog", OPT_BOOL, NULL, "send log lines to syslog (facility mail) instead of stderr",
 	 set_syslog},
+	{"domain", OPT_VALUE, "NAME[,NAME...]",
+	 "local domain: its mail is delivered here, everything else relayed (only for "
+	 "authenticated clients and --relay-from); repeatable",
+	 set_domain},
+	{"relay-from", OPT_VALUE, "CIDR[,CIDR...]",
+	 "networks whose clients may relay without AUTH (never an open relay); repeatable",
+	 set_relay_from},
+	{"relayhost", OPT_VALUE, "HOST[:PORT]",
+	 "send every relayed message through this smarthost ([HOST]:PORT: no MX lookup)",
+	 set_relayhost},
+	{"relayhost-tls", OPT_VALUE, "may|require",
+	 "STARTTLS to the relayhost when offered, or required with a verified certificate "
+	 "(default may)",
+	 set_relayhost_tls},
+	{"relayhost-ca", OPT_VALUE, "FILE", "CAs that verify the relayhost (default: the system's)",
+	 set_relayhost_ca},
+	{"relayhost-auth", OPT_VALUE, "FILE",
+	 "a file holding USER:PASSWORD for AUTH to the relayhost (keep it mode 0600)",
+	 set_relayhost_auth},
+	{"lmtp-to", OPT_VALUE, "ADDR:PORT|/PATH",
+	 "deliver the local domains' mail to this LMTP server (Dovecot) instead of the Maildir",
+	 set_lmtp_to},
+	{"max-queue-size", OPT_VALUE, "BYTES",
+	 "refuse relayed mail (452 4.3.1) when the queue holds this much, K/M/G; 0 = no limit",
+	 set_max_queue_size},
+	{"dest-concurrency", OPT_VALUE, "N", "connections per destination domain (default 20)",
+	 set_dest_concurrency},
+	{"dest-rate", OPT_VALUE, "N/min", "messages per minute per destination, 0 = no limit",
+	 set_dest_rate},
+	{"queue-lifetime", OPT_VALUE, "DURATION",
+	 "give up (and bounce) after this long, s/m/h/d (default 5d)", set_queue_lifetime},
+	{"delay-warning", OPT_VALUE, "DURATION",
+	 "send a delay DSN after this long, 0 = never (default 4h)", set_delay_warning},
+	{"min-backoff", OPT_VALUE, "DURATION", "first retry delay (default 300s)", set_min_backoff},
+	{"max-backoff", OPT_VALUE, "DURATION", "longest retry delay (default 4000s)",
+	 set_max_backoff},
+	{"smtp-port", OPT_VALUE, "PORT", "port of the MX hosts mail is relayed to (default 25)",
+	 set_smtp_port},
+	{"smtp-tls", OPT_VALUE, "may|none|verify",
+	 "STARTTLS to MX hosts: when offered, never, or required and verified (default may)",
+	 set_smtp_tls},
+	{"smtp-ca", OPT_VALUE, "FILE",
+	 "CAs that verify MX hosts (--smtp-tls verify, REQUIRETLS); default: the system's",
+	 set_smtp_ca},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL,
@@ -1159,7 +1211,7 @@ static const struct opt *next_arg(int argc, char *const *argv, int *i, const cha
 	return o;
 }
 
-static void clear_list(char **list, unsigned *count)
+void clear_list(char **list, unsigned *count)
 {
 	for (unsigned i = 0; i < *count; i++) {
 		free(list[i]);
@@ -1195,6 +1247,10 @@ static void clear_list_of(struct ternd_config *cfg, const struct opt *o)
 		clear_list(cfg->tls_key, &cfg->tls_key_count);
 	} else if (o->set == set_proxy_from)
 		clear_list(cfg->proxy_from, &cfg->proxy_from_count);
+	else if (o->set == set_domain)
+		clear_list(cfg->domains, &cfg->domain_count);
+	else if (o->set == set_relay_from)
+		clear_list(cfg->relay_from, &cfg->relay_from_count);
 }
 
 /* Which replaceable list a flag belongs to (0: none); cert and key share one. */
@@ -1216,6 +1272,10 @@ static unsigned list_group(const struct opt *o)
 		return 4;
 	if (o->set == set_proxy_from)
 		return 5;
+	if (o->set == set_domain)
+		return 9;
+	if (o->set == set_relay_from)
+		return 10;
 	return 0;
 }
 
@@ -1283,7 +1343,7 @@ int ternd_config_parse(struct ternd_config *cfg, int argc, char *const *argv, ch
 	}
 
 	/* Pass 2: the command line overrides the file. */
-	bool replaced[9] = {false}; /* by list_group(): 1..8 */
+	bool replaced[11] = {false}; /* by list_group(): 1..10 */
 	for (int i = 1; i < argc; i++) {
 		const struct opt *o = next_arg(argc, argv, &i, &value, &rc, err, errlen);
 		if (o == NULL) {
@@ -1362,6 +1422,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->metrics);
 	free(cfg->users_file);
 	free(cfg->user);
+	ternd_config_free_outbound(cfg);
 	for (unsigned i = 0; i < cfg->problem_count && cfg->problems != NULL; i++)
 		free(cfg->problems[i]);
 	free(cfg->problems);
@@ -1369,7 +1430,7 @@ void ternd_config_free(struct ternd_config *cfg)
 }
 
 /* For ternd_config_keep_fixed: dst's string becomes a copy of src's. */
-static int keep_str(char **dst, const char *src)
+int keep_str(char **dst, const char *src)
 {
 	char *copy = src != NULL ? strdup(src) : NULL;
 
@@ -1380,7 +1441,7 @@ static int keep_str(char **dst, const char *src)
 	return 0;
 }
 
-static int keep_list(char **dst, unsigned *dst_count, char *const *src, unsigned src_count)
+int keep_list(char **dst, unsigned *dst_count, char *const *src, unsigned src_count)
 {
 	clear_list(dst, dst_count);
 	for (unsigned i = 0; i < src_count; i++) {
@@ -1430,7 +1491,7 @@ int ternd_config_keep_fixed(struct ternd_config *next, const struct ternd_config
 	next->metrics_allow_remote = running->metrics_allow_remote;
 	next->log_kv = running->log_kv;
 	next->log_syslog = running->log_syslog;
-	return 0;
+	return ternd_config_keep_outbound(next, running);
 }
 
 static void print_uint(FILE *out, const char *key, unsigned v, const char *dflt)
@@ -1566,6 +1627,7 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "proxy-from = %s\n", cfg->proxy_from[i]);
 	if (cfg->proxy_from_count == 0)
 		fprintf(out, "# proxy-from = (none: no PROXY protocol)\n");
+	ternd_config_print_outbound(cfg, out);
 }
 
 void ternd_config_usage(FILE *out)

@@ -34,6 +34,7 @@
 #define TERND_MAX_XCLIENT_FROM 64
 /* --proxy-from entries (each may itself be a comma list of networks). */
 #define TERND_MAX_PROXY_FROM 64
+#define TERND_MAX_DOMAINS 256
 #define TERND_MAX_WORKERS 1024
 /* Certificate/key pairs: one default and the rest chosen by SNI. */
 #define TERND_MAX_TLS_CERTS 32
@@ -161,6 +162,29 @@ struct ternd_config {
 	 * NULL-terminated, for tern_smtp_options.proxy_from. */
 	char *proxy_from[TERND_MAX_PROXY_FROM + 1];
 	unsigned proxy_from_count;
+
+	/* Outbound mail (docs/routing.md, docs/queue.md). With no --domain,
+	 * every recipient is local (the Maildir) and nothing is relayed. */
+	char *domains[TERND_MAX_DOMAINS + 1];    /* local domains, lower case */
+	unsigned domain_count;
+	char *relay_from[TERND_MAX_XCLIENT_FROM + 1]; /* CIDR lists that may relay */
+	unsigned relay_from_count;
+	char *relayhost;          /* smarthost for every relayed message; NULL: MX */
+	bool relayhost_tls_require; /* --relayhost-tls require: verified TLS */
+	char *relayhost_ca;       /* CAs for that verification; NULL: the system's */
+	char *relayhost_auth;     /* file with USER:PASSWORD for the relayhost */
+	char *lmtp_to;            /* local domains delivered to this LMTP server */
+	uint64_t max_queue_size;  /* bytes; 0 = no limit */
+	unsigned dest_concurrency; /* connections per destination; 0 = 20 */
+	unsigned dest_rate;       /* messages per minute per destination; 0 = none */
+	unsigned queue_lifetime;  /* s; 0 = 5 days */
+	unsigned delay_warning;   /* s; with delay_warning_set, 0 = never */
+	bool delay_warning_set;
+	unsigned min_backoff, max_backoff; /* s; 0 = 300, 4000 */
+	unsigned smtp_port;       /* port of MX hosts (tests); 0 = 25 */
+	enum ternd_smtp_tls { TERND_SMTP_TLS_MAY = 0, TERND_SMTP_TLS_NONE, TERND_SMTP_TLS_VERIFY }
+		smtp_tls;         /* outbound STARTTLS to MX hosts */
+	char *smtp_ca;            /* CAs for verify; NULL: the system's */
 
 	/* The account ternd switches to after binding its listeners (uid,
 	 * gid and supplementary groups); NULL: stay as started. */

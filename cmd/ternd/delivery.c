@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "log.h"
+#include "outbound.h"
+#include "routing.h"
 
 struct session_ctx {
 	maildir_msg *msg;   /* the message being received, if any */
+	q_writer *queued;   /* or: the message going to the queue */
 	int msg_err;        /* why msg was dropped mid-stream (0: it was not) */
 	uint64_t received;  /* bytes seen in this message (for --discard logs) */
 	/* Reply text lives here until the callback returns (the library copies
@@ -50,9 +54,11 @@ static int storage_reject(tern_smtp_reply *reply, int err)
 	return TERN_SMTP_REJECT;
 }
 
-static void drop_message(struct session_ctx *ctx)
+static void drop_message(const struct ternd_delivery *d, struct session_ctx *ctx)
 {
 	maildir_msg_free(&ctx->msg); /* unlinks every tmp file */
+	if (ctx->queued != NULL)
+		ternd_outbound_abort(d->ob, &ctx->queued);
 	ctx->received = 0;
 }
 
@@ -86,11 +92,42 @@ static int on_helo(tern_smtp_session *s, const char *name, tern_smtp_reply *repl
 	return TERN_SMTP_ACCEPT;
 }
 
+/* Whether recipient address goes through the queue (relayed, or local with
+ * --lmtp-to) rather than straight into the Maildir. */
+static bool via_queue(const struct ternd_delivery *d, const char *address)
+{
+	return d->ob != NULL && (d->local_via_queue || !ternd_routing_is_local(d->routing, address));
+}
+
 static int on_rcpt_to(tern_smtp_session *s, const tern_smtp_rcpt *rcpt, tern_smtp_reply *reply,
 		      void *user_data)
 {
 	const struct ternd_delivery *d = user_data;
 	char mbox[MAILDIR_NAME_MAX + 1];
+
+	if (d->routing != NULL && ternd_routing_enabled(d->routing) && !d->lmtp) {
+		switch (ternd_routing_rcpt(d->routing, s, rcpt->address)) {
+		case TERND_ROUTE_DENIED:
+			/* Never an open relay (RFC 5321 7.1, RFC 2505). */
+			ternd_log(TERN_LOG_INFO, sid(s), "relay denied for <%s> from [%s]",
+				  rcpt->address, tern_smtp_session_remote_address(s));
+			set_reply(reply, 554, "5.7.1", "Relay access denied");
+			return TERN_SMTP_REJECT;
+		case TERND_ROUTE_NO_USER:
+			set_reply(reply, 550, "5.1.1", "No such user here");
+			return TERN_SMTP_REJECT;
+		case TERND_ROUTE_RELAY:
+			if (d->ob == NULL) {
+				set_reply(reply, 451, "4.3.0", "Relaying is not available now");
+				return TERN_SMTP_REJECT;
+			}
+			return TERN_SMTP_ACCEPT;
+		case TERND_ROUTE_LOCAL:
+			break;
+		}
+	}
+	if (via_queue(d, rcpt->address))
+		return TERN_SMTP_ACCEPT;
 	/* Refuse here, not after DATA, an address that cannot become a
 	 * mailbox name: the sender learns it per recipient. */
 	if (!d->discard) {
@@ -104,13 +141,76 @@ static int on_rcpt_to(tern_smtp_session *s, const tern_smtp_rcpt *rcpt, tern_smt
 	return TERN_SMTP_ACCEPT;
 }
 
+/* The envelope of the queue file. */
+static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
+			struct session_ctx *ctx, const tern_smtp_mail *mail, unsigned n,
+			tern_smtp_reply *reply)
+{
+	struct q_rcpt *rcpts = calloc(n, sizeof(*rcpts));
+	char client[320], **orcpts = calloc(n, sizeof(char *));
+	struct q_envelope env = {
+		.arrival = (int64_t)time(NULL),
+		.sender = (char *)mail->address,
+		.envid = (char *)mail->envid,
+		.ret = mail->ret == TERN_SMTP_RET_FULL   ? Q_RET_FULL
+		       : mail->ret == TERN_SMTP_RET_HDRS ? Q_RET_HDRS
+							 : Q_RET_UNSET,
+		.body = mail->body == TERN_SMTP_BODY_8BITMIME     ? Q_BODY_8BITMIME
+			: mail->body == TERN_SMTP_BODY_BINARYMIME ? Q_BODY_BINARYMIME
+								  : Q_BODY_7BIT,
+		.smtputf8 = mail->smtputf8,
+		.requiretls = mail->requiretls,
+		.auth_user = (char *)tern_smtp_session_auth_user(s),
+		.client = client,
+		.rcpts = rcpts,
+		.nrcpt = n,
+	};
+	int err = ENOMEM;
+
+	if (ternd_outbound_full(d->ob, mail->size)) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "queue full (--max-queue-size): message refused");
+		set_reply(reply, 452, "4.3.1", "Insufficient system storage");
+		free(rcpts);
+		free(orcpts);
+		return TERN_SMTP_REJECT;
+	}
+	snprintf(client, sizeof(client), "%s[%s]", tern_smtp_session_client_hostname(s),
+		 tern_smtp_session_remote_address(s));
+	for (unsigned i = 0; rcpts != NULL && orcpts != NULL && i < n; i++) {
+		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
+
+		rcpts[i].addr = (char *)(r != NULL ? r->address : "");
+		rcpts[i].notify = r != NULL ? r->notify : 0; /* the same RFC 3461 bits */
+		if (r != NULL && r->orcpt != NULL) {
+			size_t len = strlen(r->orcpt_type) + strlen(r->orcpt) + 2;
+
+			if ((orcpts[i] = malloc(len)) == NULL)
+				goto out;
+			snprintf(orcpts[i], len, "%s;%s", r->orcpt_type, r->orcpt);
+			rcpts[i].orcpt = orcpts[i];
+		}
+	}
+	if (rcpts != NULL && orcpts != NULL)
+		err = ternd_outbound_writer_open(d->ob, &env, &ctx->queued);
+out:
+	for (unsigned i = 0; orcpts != NULL && i < n; i++)
+		free(orcpts[i]);
+	free(orcpts);
+	free(rcpts);
+	if (err != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "cannot queue message: %s", strerror(err));
+		return storage_reject(reply, err);
+	}
+	return TERN_SMTP_ACCEPT;
+}
+
 static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
 {
 	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
 	if (ctx == NULL)
 		return storage_reject(reply, EIO);
-	drop_message(ctx);
+	drop_message(d, ctx);
 	ctx->msg_err = 0;
 	if (d->discard)
 		return TERN_SMTP_ACCEPT;
@@ -120,6 +220,15 @@ static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *use
 	if (mail == NULL || n == 0) {
 		ternd_log(TERN_LOG_ERROR, sid(s), "data without an envelope");
 		return storage_reject(reply, EIO);
+	}
+	/* One message, one commit: when any recipient goes through the
+	 * queue, they all do (the queue delivers local ones too), so the 250
+	 * never stands for two writes of which one could fail. */
+	for (unsigned i = 0; i < n; i++) {
+		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
+
+		if (r != NULL && via_queue(d, r->address))
+			return begin_queued(s, d, ctx, mail, n, reply);
 	}
 	const char **rcpts = calloc(n, sizeof(*rcpts));
 	if (rcpts == NULL) {
@@ -142,10 +251,22 @@ static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *use
 static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 			 tern_smtp_reply *reply, void *user_data)
 {
+	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
 	if (ctx == NULL)
 		return storage_reject(reply, EIO);
 	ctx->received += len;
+	if (ctx->queued != NULL) {
+		int err = ternd_outbound_write(d->ob, ctx->queued, buf, len);
+
+		if (err != 0) {
+			ternd_log(TERN_LOG_WARNING, sid(s), "queue write failed: %s", strerror(err));
+			drop_message(d, ctx);
+			ctx->msg_err = err;
+			return storage_reject(reply, err);
+		}
+		return TERN_SMTP_ACCEPT;
+	}
 	if (ctx->msg == NULL)
 		return ctx->msg_err != 0 ? storage_reject(reply, ctx->msg_err) : TERN_SMTP_ACCEPT;
 	int err = maildir_msg_write(ctx->msg, buf, len);
@@ -153,7 +274,7 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 		/* The library reads the rest and drops it; nothing of ours
 		 * stays on disk. */
 		ternd_log(TERN_LOG_WARNING, sid(s), "message write failed: %s", strerror(err));
-		drop_message(ctx);
+		drop_message(d, ctx);
 		ctx->msg_err = err;
 		return storage_reject(reply, err);
 	}
@@ -232,6 +353,22 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		ctx->received = 0;
 		return TERN_SMTP_ACCEPT;
 	}
+	if (ctx->queued != NULL) {
+		char id[Q_ID_SIZE];
+		/* The 250 only once the file is durable (queue.h, W2). */
+		int err = ternd_outbound_commit(d->ob, &ctx->queued, id);
+
+		ctx->received = 0;
+		if (err != 0) {
+			ternd_log(TERN_LOG_WARNING, sid(s), "message not queued: %s", strerror(err));
+			return storage_reject(reply, err);
+		}
+		ternd_log(TERN_LOG_INFO, sid(s), "queued as %s size=%" PRIu64 " nrcpt=%u", id,
+			  info->size, tern_smtp_session_rcpt_count(s));
+		snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Ok: queued as %s", id);
+		set_reply(reply, 250, "2.0.0", ctx->reply_text);
+		return TERN_SMTP_ACCEPT;
+	}
 	if (ctx->msg == NULL) {
 		/* Dropped mid-stream; on_data_chunk logged why. */
 		int err = ctx->msg_err != 0 ? ctx->msg_err : EIO;
@@ -244,37 +381,40 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 	snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Message accepted as %s",
 		 maildir_msg_basename(ctx->msg));
 	int rc = d->lmtp ? finish_lmtp(s, d, ctx, reply) : finish_smtp(s, d, ctx, err, reply);
-	drop_message(ctx);
+	drop_message(d, ctx);
 	return rc;
 }
 
 static void on_data_abort(tern_smtp_session *s, void *user_data)
 {
+	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
 	if (ctx == NULL)
 		return;
-	if (ctx->msg != NULL || ctx->received != 0)
+	if (ctx->msg != NULL || ctx->queued != NULL || ctx->received != 0)
 		ternd_log(TERN_LOG_INFO, sid(s), "message aborted, nothing stored");
-	drop_message(ctx);
+	drop_message(d, ctx);
 	ctx->msg_err = 0;
 }
 
 static void on_reset(tern_smtp_session *s, void *user_data)
 {
+	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
-	if (ctx != NULL && ctx->msg != NULL)
-		drop_message(ctx);
+	if (ctx != NULL && (ctx->msg != NULL || ctx->queued != NULL))
+		drop_message(d, ctx);
 }
 
 static void on_close(tern_smtp_session *s, void *user_data)
 {
+	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
 	ternd_log(TERN_LOG_INFO, sid(s), "close after %u message%s",
 		  tern_smtp_session_transaction_count(s),
 		  tern_smtp_session_transaction_count(s) == 1 ? "" : "s");
 	if (ctx != NULL) {
 		ternd_auth_session_closed(&ctx->auth);
-		drop_message(ctx);
+		drop_message(d, ctx);
 		free(ctx);
 		tern_smtp_session_set_context(s, NULL);
 	}

@@ -11,6 +11,8 @@
 #include "maildir.h"
 
 struct ternd_auth;
+struct ternd_outbound;
+struct ternd_routing;
 struct hashpool_job;
 struct users_table;
 struct users_entry;
@@ -20,6 +22,12 @@ struct ternd_delivery {
 	bool lmtp;       /* one reply per recipient */
 	bool discard;
 	struct ternd_auth *auth; /* NULL without --users */
+	/* Routing (--domain, --relay-from) and the queue for relayed mail,
+	 * and for local mail with --lmtp-to; ob NULL: nothing is queued
+	 * (then every recipient is local). */
+	const struct ternd_routing *routing;
+	struct ternd_outbound *ob;
+	bool local_via_queue; /* --lmtp-to */
 };
 
 /* A session's AUTH state (auth.c): the running password check, which

@@ -22,8 +22,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "maildir.h"
+#include "outbound.h"
+#include "routing.h"
 #include "passwd.h"
-#include "queue/queue_cmd.h"
 #include "queue/queue_cmd.h"
 #include "privs.h"
 #include "selfsigned.h"
@@ -594,6 +595,27 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		}
 	}
 
+	/* Routing and the queue, after the switch too: the queue's files
+	 * belong to the user ternd runs as. Not for --discard (benchmarks). */
+	struct ternd_routing routing;
+	struct ternd_outbound *outbound = NULL;
+	bool routing_made = false;
+	if (rc == 0 && status == TERND_EX_OK) {
+		if (ternd_routing_init(&routing, cfg, cfg->users_file ? auth.db : NULL) != 0) {
+			fprintf(stderr, "ternd: out of memory\n");
+			status = TERND_EX_SOFTWARE;
+		} else {
+			routing_made = true;
+			delivery.routing = &routing;
+		}
+	}
+	if (rc == 0 && status == TERND_EX_OK && !cfg->discard) {
+		status = ternd_outbound_open(&outbound, cfg, &routing,
+					     cfg->lmtp_to != NULL ? NULL : delivery.md);
+		delivery.ob = outbound;
+		delivery.local_via_queue = cfg->lmtp_to != NULL;
+	}
+
 	/* The metrics listener reads the open server; it is stopped before
 	 * the server is destroyed. Bound as the --user too, like the rest
 	 * of ternd's threads (its port is not a privileged one). */
@@ -653,6 +675,11 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	ternd_metrics_stop(&metrics);
 	tern_smtp_server_close(server);
 	tern_smtp_server_destroy(&server);
+	/* After the sessions (they write into the queue), before the
+	 * Maildir (the runner delivers into it). */
+	ternd_outbound_close(&outbound);
+	if (routing_made)
+		ternd_routing_free(&routing);
 	maildir_close(&delivery.md);
 	free_tls(&tf);
 	ternd_auth_close(&auth);
@@ -664,8 +691,6 @@ int main(int argc, char **argv)
 	/* Subcommands first: they have flags of their own. */
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return ternd_passwd_main(argc - 1, argv + 1);
-	if (argc > 1 && strcmp(argv[1], "queue") == 0)
-		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	if (argc > 1 && strcmp(argv[1], "queue") == 0)
 		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	struct ternd_config cfg;

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "../../cmd/ternd/config.c"
+#include "../../cmd/ternd/config_outbound.c"
 
 #include <unistd.h>
 

@@ -1,0 +1,712 @@
+/* ternd's queue runner and the queue's writers; see outbound.h. */
+#include "outbound.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tern/delivery.h"
+
+#include "log.h"
+
+/* Messages in delivery at once (each holds an open file). */
+#define MAX_IN_FLIGHT 256
+#define TICK_MS 1000
+
+struct ternd_outbound {
+	pthread_mutex_t lock; /* every q_* call */
+	q_store *q;
+	const struct ternd_config *cfg;
+	const struct ternd_routing *routing;
+	maildir *md;
+	uint64_t max_queue_size;
+
+	pthread_t thread;
+	bool thread_started;
+	struct event_base *base;
+	struct event *tick, *wake;
+	int wake_fd[2];
+	atomic_bool stopping;
+	tern_delivery *remote; /* MX or --relayhost */
+	tern_delivery *lmtp;   /* --lmtp-to, for local recipients */
+	unsigned in_flight;
+	struct call *calls;    /* delivery calls out, for close */
+	char relay_user[256], relay_password[256];
+};
+
+/* One message being delivered: its file and envelope, and how many
+ * delivery calls are still out. */
+struct out_msg {
+	struct ternd_outbound *ob;
+	char id[Q_ID_SIZE];
+	int fd;
+	off_t body_off;
+	uint64_t body_len;
+	struct q_envelope env;
+	unsigned pending;
+	/* The recipients handed out (indices into env.rcpts) and their
+	 * domain, per delivery call. */
+	unsigned *idx;
+	unsigned n;
+};
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- the writers -------------------------------------------------------- */
+
+bool ternd_outbound_full(struct ternd_outbound *ob, uint64_t add_bytes)
+{
+	bool full;
+
+	if (ob->max_queue_size == 0)
+		return false;
+	pthread_mutex_lock(&ob->lock);
+	full = q_store_full(ob->q, ob->max_queue_size, add_bytes);
+	pthread_mutex_unlock(&ob->lock);
+	return full;
+}
+
+int ternd_outbound_writer_open(struct ternd_outbound *ob, const struct q_envelope *env,
+			       q_writer **w_r)
+{
+	int r;
+
+	pthread_mutex_lock(&ob->lock);
+	r = q_writer_open(ob->q, env, w_r);
+	pthread_mutex_unlock(&ob->lock);
+	return r;
+}
+
+int ternd_outbound_write(struct ternd_outbound *ob, q_writer *w, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&ob->lock);
+	r = q_writer_write(w, buf, len);
+	pthread_mutex_unlock(&ob->lock);
+	return r;
+}
+
+static void wake_runner(struct ternd_outbound *ob)
+{
+	ssize_t r = write(ob->wake_fd[1], "w", 1);
+
+	(void)r; /* EAGAIN: a wakeup is pending already */
+}
+
+int ternd_outbound_commit(struct ternd_outbound *ob, q_writer **w, char id_r[Q_ID_SIZE])
+{
+	int r;
+
+	pthread_mutex_lock(&ob->lock);
+	r = q_writer_commit(w, id_r);
+	pthread_mutex_unlock(&ob->lock);
+	if (r == 0)
+		wake_runner(ob);
+	return r;
+}
+
+void ternd_outbound_abort(struct ternd_outbound *ob, q_writer **w)
+{
+	pthread_mutex_lock(&ob->lock);
+	q_writer_abort(w);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/* ---- recording outcomes ------------------------------------------------- */
+
+static void msg_free(struct out_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	q_envelope_free(&m->env);
+	free(m->idx);
+	m->ob->in_flight--;
+	free(m);
+}
+
+static void msg_release(struct out_msg *m)
+{
+	if (--m->pending == 0)
+		msg_free(m);
+}
+
+/* Postfix's line, so that its log tools read ours: one per recipient and
+ * attempt. */
+static void log_outcome(const struct out_msg *m, const char *rcpt, const char *relay, int code,
+			const char *enhanced, const char *text, enum q_outcome o)
+{
+	static const char *const status[] = {"sent", "deferred", "bounced"};
+	int64_t delay = now_s() - m->env.arrival;
+
+	ternd_log(o == Q_DELIVERED ? TERN_LOG_INFO : TERN_LOG_WARNING, NULL,
+		  "%s: to=<%s>, relay=%s, delay=%" PRId64 ", dsn=%s, status=%s (%d %s)", m->id, rcpt,
+		  relay, delay < 0 ? 0 : delay, enhanced && enhanced[0] ? enhanced : "-",
+		  status[o], code, text ? text : "");
+}
+
+static void record(struct out_msg *m, const struct q_result *res, unsigned n)
+{
+	struct ternd_outbound *ob = m->ob;
+	struct q_record_summary sum = {0};
+	int r;
+
+	pthread_mutex_lock(&ob->lock);
+	r = q_record(ob->q, m->id, res, n, now_s(), &sum);
+	pthread_mutex_unlock(&ob->lock);
+	if (r != 0)
+		ternd_log(TERN_LOG_ERROR, NULL, "%s: cannot record %u outcome(s): %s", m->id, n,
+			  strerror(r));
+	else if (sum.removed)
+		ternd_log(TERN_LOG_INFO, NULL, "%s: removed", m->id);
+}
+
+static enum q_outcome outcome_of(enum tern_smtp_client_class c)
+{
+	return c == TERN_SMTP_CLIENT_SUCCESS ? Q_DELIVERED
+	       : c == TERN_SMTP_CLIENT_PERMFAIL ? Q_PERMFAIL
+					       : Q_TEMPFAIL;
+}
+
+/* A delivery call's results; arg is a struct call. */
+struct call {
+	struct call *prev, *next; /* in ob->calls */
+	struct out_msg *m;
+	unsigned *idx; /* the recipients of this call */
+	unsigned n;
+};
+
+static void call_free(struct call *c)
+{
+	struct ternd_outbound *ob = c->m->ob;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ob->calls = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	msg_release(c->m);
+	free(c->idx);
+	free(c);
+}
+
+static void delivered(const tern_delivery_result *r, size_t n, void *arg)
+{
+	struct call *c = arg;
+	struct q_result *res = calloc(c->n ? c->n : 1, sizeof(*res));
+
+	for (size_t i = 0; res != NULL && i < n && i < c->n; i++) {
+		res[i] = (struct q_result){
+			.idx = c->idx[i],
+			.outcome = outcome_of(r[i].cls),
+			.code = r[i].code,
+			.status = r[i].enhanced,
+			.text = r[i].text,
+			.host = r[i].relay,
+		};
+		log_outcome(c->m, r[i].address, r[i].relay, r[i].code, r[i].enhanced, r[i].text,
+			    res[i].outcome);
+	}
+	if (res != NULL)
+		record(c->m, res, c->n);
+	else
+		ternd_log(TERN_LOG_ERROR, NULL, "%s: out of memory recording outcomes", c->m->id);
+	free(res);
+	call_free(c);
+}
+
+/* ---- delivering one message ---------------------------------------------- */
+
+/* "rfc822;a@b" into type and address (pointers into a copy). */
+static void split_orcpt(char *orcpt, const char **type_r, const char **addr_r)
+{
+	char *semi = orcpt != NULL ? strchr(orcpt, ';') : NULL;
+
+	*type_r = *addr_r = NULL;
+	if (semi == NULL)
+		return;
+	*semi = '\0';
+	*type_r = orcpt;
+	*addr_r = semi + 1;
+}
+
+static enum tern_smtp_body body_of(enum q_body b)
+{
+	return b == Q_BODY_8BITMIME    ? TERN_SMTP_BODY_8BITMIME
+	       : b == Q_BODY_BINARYMIME ? TERN_SMTP_BODY_BINARYMIME
+					: TERN_SMTP_BODY_7BIT;
+}
+
+/* Sends recipients idx[0..n) of m through d. Returns 0, or an errno (the
+ * call did not start: the recipients are recorded as temporary). */
+static int send_call(struct out_msg *m, tern_delivery *d, unsigned *idx, unsigned n)
+{
+	tern_smtp_client_rcpt *rc = calloc(n, sizeof(*rc));
+	char **orcpt = calloc(n, sizeof(char *));
+	struct call *c = calloc(1, sizeof(*c));
+	tern_smtp_client_message msg = {
+		.from = m->env.sender,
+		.size = m->body_len,
+		.body = body_of(m->env.body),
+		.smtputf8 = m->env.smtputf8,
+		.requiretls = m->env.requiretls,
+		.ret = m->env.ret == Q_RET_FULL   ? TERN_SMTP_RET_FULL
+		       : m->env.ret == Q_RET_HDRS ? TERN_SMTP_RET_HDRS
+						  : TERN_SMTP_RET_UNSET,
+		.envid = m->env.envid,
+	};
+	tern_delivery_body body = {.fd = m->fd, .offset = m->body_off, .len = m->body_len};
+	int r = ENOMEM;
+
+	if (rc == NULL || orcpt == NULL || c == NULL)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		const struct q_rcpt *q = &m->env.rcpts[idx[i]];
+
+		rc[i].address = q->addr;
+		/* Q_NOTIFY_* bits are RFC 3461's, as tern_smtp_notify's. */
+		rc[i].notify = q->notify;
+		if (q->orcpt != NULL) {
+			orcpt[i] = strdup(q->orcpt);
+			split_orcpt(orcpt[i], &rc[i].orcpt_type, &rc[i].orcpt);
+		}
+	}
+	msg.rcpts = rc;
+	msg.n_rcpts = n;
+	c->m = m;
+	c->idx = idx;
+	c->n = n;
+	r = tern_delivery_send(d, &msg, &body, delivered, c, NULL);
+	if (r != 0) {
+		r = r == TERN_ENOMEM ? ENOMEM : EINVAL;
+	} else {
+		m->pending++;
+		c->next = m->ob->calls;
+		if (c->next != NULL)
+			c->next->prev = c;
+		m->ob->calls = c;
+	}
+out:
+	for (unsigned i = 0; orcpt != NULL && i < n; i++)
+		free(orcpt[i]);
+	free(orcpt);
+	free(rc);
+	if (r != 0)
+		free(c); /* idx stays the caller's */
+	return r;
+}
+
+/* Local recipients of a queued message into the Maildir, here on the
+ * runner's thread (a Maildir delivery is a few writes and fsyncs). */
+static void deliver_maildir(struct out_msg *m, const unsigned *idx, unsigned n)
+{
+	const char **rcpts = calloc(n, sizeof(*rcpts));
+	struct q_result *res = calloc(n, sizeof(*res));
+	maildir_msg *mm = NULL;
+	unsigned char buf[65536];
+	uint64_t done = 0;
+	int err = ENOMEM;
+
+	if (rcpts == NULL || res == NULL)
+		goto fail;
+	for (unsigned i = 0; i < n; i++)
+		rcpts[i] = m->env.rcpts[idx[i]].addr;
+	err = maildir_msg_begin(m->ob->md, m->env.sender, rcpts, n, &mm);
+	while (err == 0 && done < m->body_len) {
+		size_t want = m->body_len - done < sizeof(buf) ? (size_t)(m->body_len - done)
+							       : sizeof(buf);
+		ssize_t got = pread(m->fd, buf, want, m->body_off + (off_t)done);
+
+		if (got <= 0) {
+			err = got < 0 ? errno : EIO;
+			break;
+		}
+		err = maildir_msg_write(mm, buf, (size_t)got);
+		done += (uint64_t)got;
+	}
+	if (err == 0)
+		maildir_msg_commit(mm, false);
+	for (unsigned i = 0; i < n; i++) {
+		int e = err != 0 ? err : maildir_msg_result(mm, i, NULL, NULL);
+		int code;
+		const char *enh, *text;
+
+		if (e == 0) {
+			code = 250;
+			enh = "2.0.0";
+			text = "delivered to the Maildir";
+		} else {
+			maildir_error_reply(e, &code, &enh, &text);
+		}
+		res[i] = (struct q_result){.idx = idx[i],
+					   .outcome = e == 0 ? Q_DELIVERED
+						      : code >= 500 ? Q_PERMFAIL
+								    : Q_TEMPFAIL,
+					   .code = code,
+					   .status = enh,
+					   .text = text,
+					   .host = "maildir"};
+		log_outcome(m, rcpts[i], "local", code, enh, text, res[i].outcome);
+	}
+	record(m, res, n);
+	maildir_msg_free(&mm);
+	free(rcpts);
+	free(res);
+	return;
+fail:
+	free(rcpts);
+	free(res);
+	ternd_log(TERN_LOG_ERROR, NULL, "%s: out of memory delivering locally", m->id);
+}
+
+/* Starts delivering the recipients of one message claimed by q_due. */
+static void start_message(struct ternd_outbound *ob, const char *id, const unsigned *idx,
+			  unsigned n)
+{
+	struct out_msg *m = calloc(1, sizeof(*m));
+	unsigned *local = calloc(n, sizeof(unsigned)), *remote = calloc(n, sizeof(unsigned));
+	unsigned n_local = 0, n_remote = 0;
+	struct stat st;
+	int r;
+
+	if (m == NULL || local == NULL || remote == NULL) {
+		free(m);
+		free(local);
+		free(remote);
+		ternd_log(TERN_LOG_ERROR, NULL, "%s: out of memory starting a delivery", id);
+		return; /* claimed: due again after the claim timeout or a restart */
+	}
+	m->ob = ob;
+	m->fd = -1;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	ob->in_flight++;
+	m->pending = 1; /* ours, until every call is started */
+	pthread_mutex_lock(&ob->lock);
+	r = q_body_open(ob->q, id, &m->fd, &m->env);
+	pthread_mutex_unlock(&ob->lock);
+	if (r != 0) {
+		ternd_log(r == ENOENT ? TERN_LOG_WARNING : TERN_LOG_ERROR, NULL,
+			  "%s: cannot open the queued message: %s", id, strerror(r));
+		free(local);
+		free(remote);
+		m->fd = -1;
+		msg_release(m);
+		return;
+	}
+	m->body_off = lseek(m->fd, 0, SEEK_CUR);
+	m->body_len = fstat(m->fd, &st) == 0 && st.st_size > m->body_off
+			      ? (uint64_t)(st.st_size - m->body_off)
+			      : 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (idx[i] >= m->env.nrcpt)
+			continue;
+		if (ternd_routing_is_local(ob->routing, m->env.rcpts[idx[i]].addr))
+			local[n_local++] = idx[i];
+		else
+			remote[n_remote++] = idx[i];
+	}
+	if (n_local > 0 && ob->lmtp == NULL) {
+		deliver_maildir(m, local, n_local);
+		free(local);
+	} else if (n_local > 0 && send_call(m, ob->lmtp, local, n_local) != 0) {
+		free(local);
+	}
+	if (n_local == 0)
+		free(local);
+	if (n_remote == 0 || send_call(m, ob->remote, remote, n_remote) != 0)
+		free(remote);
+	msg_release(m);
+}
+
+/* One pass: pickup files, then what is due, grouped by message. */
+static void run_queue(struct ternd_outbound *ob)
+{
+	struct q_batch b = {0};
+	unsigned room = MAX_IN_FLIGHT > ob->in_flight ? MAX_IN_FLIGHT - ob->in_flight : 0;
+	unsigned picked = 0;
+	int r;
+
+	if (room == 0 || atomic_load(&ob->stopping))
+		return;
+	pthread_mutex_lock(&ob->lock);
+	r = q_pickup_ingest(ob->q, now_s(), &picked);
+	if (r == 0)
+		r = q_due(ob->q, now_s(), room * 16 < Q_DUE_MAX ? room * 16 : Q_DUE_MAX, &b);
+	pthread_mutex_unlock(&ob->lock);
+	if (picked > 0)
+		ternd_log(TERN_LOG_INFO, NULL, "queued %u message(s) from the pickup directory",
+			  picked);
+	if (r != 0) {
+		ternd_log(TERN_LOG_ERROR, NULL, "queue: %s", strerror(r));
+		return;
+	}
+	/* The batch is sorted by domain, then id: gather each id's
+	 * recipients (a message may have several domains). */
+	bool *used = calloc(b.n ? b.n : 1, sizeof(bool));
+	unsigned *idx = calloc(b.n ? b.n : 1, sizeof(unsigned));
+
+	for (unsigned i = 0; used != NULL && idx != NULL && i < b.n; i++) {
+		unsigned n = 0;
+
+		if (used[i])
+			continue;
+		for (unsigned k = i; k < b.n; k++) {
+			if (!used[k] && strcmp(b.jobs[k].id, b.jobs[i].id) == 0) {
+				used[k] = true;
+				idx[n++] = b.jobs[k].idx;
+			}
+		}
+		start_message(ob, b.jobs[i].id, idx, n);
+	}
+	free(used);
+	free(idx);
+	q_batch_free(&b);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_queue(arg);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct ternd_outbound *ob = arg;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (atomic_load(&ob->stopping)) {
+		event_base_loopbreak(ob->base);
+		return;
+	}
+	run_queue(ob);
+}
+
+static void *runner(void *arg)
+{
+	struct ternd_outbound *ob = arg;
+
+	run_queue(ob);
+	event_base_dispatch(ob->base);
+	return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+static void on_delivery_log(enum tern_smtp_log_level level, const char *line, void *arg)
+{
+	(void)arg;
+	ternd_log(level, NULL, "delivery: %s", line);
+}
+
+/* --relayhost-auth: one line, USER:PASSWORD. */
+static int read_auth(struct ternd_outbound *ob, const char *path)
+{
+	char line[600];
+	FILE *f = fopen(path, "re");
+	char *colon;
+	struct stat st;
+
+	if (f == NULL) {
+		fprintf(stderr, "ternd: --relayhost-auth %s: %s\n", path, strerror(errno));
+		return TERND_EX_NOINPUT;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		ternd_log(TERN_LOG_WARNING, NULL,
+			  "--relayhost-auth %s can be read by others than its owner (chmod 600)", path);
+	if (fgets(line, sizeof(line), f) == NULL || (colon = strchr(line, ':')) == NULL) {
+		fclose(f);
+		fprintf(stderr, "ternd: --relayhost-auth %s: not one USER:PASSWORD line\n", path);
+		return TERND_EX_USAGE;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	*colon = '\0';
+	if (strlen(line) >= sizeof(ob->relay_user) || strlen(colon + 1) >= sizeof(ob->relay_password)) {
+		explicit_bzero(line, sizeof(line));
+		fprintf(stderr, "ternd: --relayhost-auth %s: user or password too long\n", path);
+		return TERND_EX_USAGE;
+	}
+	memcpy(ob->relay_user, line, strlen(line) + 1);
+	memcpy(ob->relay_password, colon + 1, strlen(colon + 1) + 1);
+	explicit_bzero(line, sizeof(line));
+	return TERND_EX_OK;
+}
+
+static int make_agents(struct ternd_outbound *ob, const struct ternd_config *cfg)
+{
+	tern_delivery_options o;
+	char helo[256] = "localhost", lmtp_target[600];
+
+	if (cfg->hostname != NULL)
+		snprintf(helo, sizeof(helo), "%s", cfg->hostname);
+	else if (gethostname(helo, sizeof(helo) - 1) != 0 || helo[0] == '\0')
+		snprintf(helo, sizeof(helo), "localhost");
+	tern_delivery_options_init(&o);
+	o.helo_name = helo;
+	o.on_log = on_delivery_log;
+	o.log_level = cfg->log_level;
+	o.dns_server = cfg->dns_server;
+	o.max_per_dest = cfg->dest_concurrency;
+	o.dest_rate = cfg->dest_rate;
+	o.port = cfg->smtp_port;
+	o.self_names = (const char *const *)cfg->domains; /* our names too: no loops */
+	if (cfg->relayhost != NULL) {
+		o.relayhost = cfg->relayhost;
+		o.tls = cfg->relayhost_tls_require ? TERN_DELIVERY_TLS_VERIFY : TERN_DELIVERY_TLS_MAY;
+		o.tls_ca_file = cfg->relayhost_ca;
+		if (ob->relay_user[0] != '\0') {
+			o.auth_user = ob->relay_user;
+			o.auth_password = ob->relay_password;
+		}
+	} else {
+		o.tls = cfg->smtp_tls == TERND_SMTP_TLS_NONE     ? TERN_DELIVERY_TLS_NONE
+			: cfg->smtp_tls == TERND_SMTP_TLS_VERIFY ? TERN_DELIVERY_TLS_VERIFY
+								 : TERN_DELIVERY_TLS_MAY;
+		o.tls_ca_file = cfg->smtp_ca;
+	}
+	if (tern_delivery_new(&ob->remote, ob->base, &o) != 0) {
+		fprintf(stderr, "ternd: cannot start outbound delivery (check --relayhost, "
+				"--dns-server, the CA files)\n");
+		return TERND_EX_USAGE;
+	}
+	if (cfg->lmtp_to == NULL)
+		return TERND_EX_OK;
+	tern_delivery_options_init(&o);
+	o.helo_name = helo;
+	o.on_log = on_delivery_log;
+	o.log_level = cfg->log_level;
+	o.lmtp = true;
+	o.tls = TERN_DELIVERY_TLS_NONE; /* a local hop */
+	if (cfg->lmtp_to[0] == '/' || cfg->lmtp_to[0] == '[')
+		snprintf(lmtp_target, sizeof(lmtp_target), "%s", cfg->lmtp_to);
+	else
+		snprintf(lmtp_target, sizeof(lmtp_target), "[%.*s]%s",
+			 (int)(strrchr(cfg->lmtp_to, ':') - cfg->lmtp_to), cfg->lmtp_to,
+			 strrchr(cfg->lmtp_to, ':'));
+	o.relayhost = lmtp_target;
+	if (tern_delivery_new(&ob->lmtp, ob->base, &o) != 0) {
+		fprintf(stderr, "ternd: --lmtp-to %s: cannot use it\n", cfg->lmtp_to);
+		return TERND_EX_USAGE;
+	}
+	return TERND_EX_OK;
+}
+
+int ternd_outbound_open(struct ternd_outbound **ob_r, const struct ternd_config *cfg,
+			const struct ternd_routing *routing, maildir *md)
+{
+	struct ternd_outbound *ob = calloc(1, sizeof(*ob));
+	struct q_options qo;
+	char dir[4096];
+	int r;
+
+	*ob_r = NULL;
+	if (ob == NULL)
+		return TERND_EX_SOFTWARE;
+	pthread_mutex_init(&ob->lock, NULL);
+	ob->wake_fd[0] = ob->wake_fd[1] = -1;
+	ob->cfg = cfg;
+	ob->routing = routing;
+	ob->md = md;
+	ob->max_queue_size = cfg->max_queue_size;
+	q_options_init(&qo);
+	if (cfg->queue_lifetime)
+		qo.max_lifetime = qo.bounce_lifetime = cfg->queue_lifetime;
+	if (cfg->delay_warning_set)
+		qo.delay_warning = cfg->delay_warning;
+	if (cfg->min_backoff)
+		qo.minimal_backoff = cfg->min_backoff;
+	if (cfg->max_backoff)
+		qo.maximal_backoff = cfg->max_backoff;
+	snprintf(dir, sizeof(dir), "%s/queue",
+		 cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
+	r = q_store_open(&ob->q, dir, &qo, Q_OPEN_OWNER, now_s());
+	if (r != 0) {
+		fprintf(stderr, "ternd: the queue in %s: %s\n", dir, strerror(r));
+		ternd_outbound_close(&ob);
+		return TERND_EX_CANTCREAT;
+	}
+	if (cfg->relayhost_auth != NULL && (r = read_auth(ob, cfg->relayhost_auth)) != TERND_EX_OK) {
+		ternd_outbound_close(&ob);
+		return r;
+	}
+	ob->base = event_base_new();
+	if (ob->base == NULL || pipe2(ob->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+		ternd_outbound_close(&ob);
+		return TERND_EX_SOFTWARE;
+	}
+	ob->tick = event_new(ob->base, -1, EV_PERSIST, on_tick, ob);
+	ob->wake = event_new(ob->base, ob->wake_fd[0], EV_READ | EV_PERSIST, on_wake, ob);
+	struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
+	if (ob->tick == NULL || ob->wake == NULL || event_add(ob->tick, &tv) != 0 ||
+	    event_add(ob->wake, NULL) != 0) {
+		ternd_outbound_close(&ob);
+		return TERND_EX_SOFTWARE;
+	}
+	r = make_agents(ob, cfg);
+	if (r != TERND_EX_OK) {
+		ternd_outbound_close(&ob);
+		return r;
+	}
+	if (pthread_create(&ob->thread, NULL, runner, ob) != 0) {
+		ternd_outbound_close(&ob);
+		return TERND_EX_OSERR;
+	}
+	ob->thread_started = true;
+	*ob_r = ob;
+	return TERND_EX_OK;
+}
+
+void ternd_outbound_close(struct ternd_outbound **obp)
+{
+	struct ternd_outbound *ob = obp != NULL ? *obp : NULL;
+
+	if (ob == NULL)
+		return;
+	if (ob->thread_started) {
+		atomic_store(&ob->stopping, true);
+		wake_runner(ob);
+		pthread_join(ob->thread, NULL);
+	}
+	/* No callback runs after this: messages in flight stay claimed in
+	 * the queue and come due at the next start (at least once). Their
+	 * files are closed below by hand. */
+	tern_delivery_free(&ob->remote);
+	tern_delivery_free(&ob->lmtp);
+	while (ob->calls != NULL)
+		call_free(ob->calls);
+	if (ob->tick != NULL)
+		event_free(ob->tick);
+	if (ob->wake != NULL)
+		event_free(ob->wake);
+	if (ob->base != NULL)
+		event_base_free(ob->base);
+	for (int i = 0; i < 2; i++)
+		if (ob->wake_fd[i] >= 0)
+			close(ob->wake_fd[i]);
+	if (ob->q != NULL) {
+		pthread_mutex_lock(&ob->lock);
+		q_store_close(&ob->q);
+		pthread_mutex_unlock(&ob->lock);
+	}
+	explicit_bzero(ob->relay_password, sizeof(ob->relay_password));
+	pthread_mutex_destroy(&ob->lock);
+	free(ob);
+	*obp = NULL;
+}
