@@ -34,6 +34,10 @@ if [ "$mode" != build ]; then
 	# Postfix ships smtp-source (a load generator the interop tests use);
 	# its service must not start, see below.
 	[ -x /usr/sbin/smtp-source ] || pkgs+=(postfix)
+	# Dovecot's LMTP server (ternd --lmtp-to) and, later, its IMAP: run
+	# from a configuration in a temporary directory by the tests; its
+	# service never starts (policy-rc.d below).
+	pkgs+=(dovecot-core dovecot-lmtpd)
 fi
 
 missing=()

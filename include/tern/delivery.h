@@ -57,8 +57,9 @@ typedef struct tern_delivery_options {
 	size_t struct_size;   /* set by tern_delivery_options_init() */
 	const char *helo_name; /* our name in EHLO; required */
 	/* A smarthost for every message: "host", "host:port", "[host]:port"
-	 * or "[address]:port" (brackets: no MX lookup, as in Postfix).
-	 * NULL: each recipient domain's MX hosts. */
+	 * or "[address]:port" (brackets: no MX lookup, as in Postfix), or
+	 * "/path" of a local socket (LMTP to Dovecot). NULL: each recipient
+	 * domain's MX hosts. */
 	const char *relayhost;
 	unsigned port;        /* MX delivery port; 0: 25. The relayhost's own port wins. */
 	bool lmtp;            /* speak LMTP (RFC 2033) to the relayhost */

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "client/outbound.h"
@@ -140,6 +141,7 @@ struct tern_delivery {
 	bool relay_literal;       /* "[...]": no MX lookup */
 	struct tern__dns_addr relay_addr; /* the relay is an address */
 	bool relay_is_addr;
+	char *relay_unix;         /* "/path": a local socket (LMTP to Dovecot) */
 	struct tern__dns *dns;
 	struct tern__tls_client *tls;
 	struct dest *dests;
@@ -217,6 +219,13 @@ static int parse_relay(tern_delivery *d, const char *spec)
 	size_t len;
 
 	d->relay_port = DEFAULT_PORT;
+	if (spec[0] == '/') {
+		if (strlen(spec) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+			return TERN_EINVAL;
+		d->relay_is_addr = true;
+		return dup(&d->relay_unix, spec) != 0 || dup(&d->relay_host, spec) != 0 ? TERN_ENOMEM
+											: 0;
+	}
 	if (spec[0] == '[') {
 		end = strchr(spec, ']');
 		if (end == NULL)
@@ -825,6 +834,18 @@ static bool next_address(struct group *g, struct sockaddr_storage *ss, socklen_t
 	unsigned port = d->relay_host != NULL ? d->relay_port
 					      : (d->o.port ? d->o.port : DEFAULT_PORT);
 
+	if (d->relay_unix != NULL) {
+		struct sockaddr_un *su = (struct sockaddr_un *)ss;
+
+		if (g->host_i > 0 || g->addr_i > 0)
+			return false;
+		memset(ss, 0, sizeof(*ss));
+		su->sun_family = AF_UNIX;
+		memcpy(su->sun_path, d->relay_unix, strlen(d->relay_unix) + 1);
+		*len = (socklen_t)sizeof(*su);
+		*host = d->relay_unix;
+		return true;
+	}
 	while (g->host_i < g->plan.n_hosts) {
 		const struct tern__mx_host *h = &g->plan.hosts[g->host_i];
 		/* IPv6 first, then IPv4 (RFC 6724's default order). */
@@ -866,6 +887,10 @@ static void format_relay(char *buf, size_t size, const char *host,
 	char addr[INET6_ADDRSTRLEN] = "?";
 	unsigned port;
 
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, size, "%s", host);
+		return;
+	}
 	if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
 
@@ -1048,7 +1073,7 @@ static int group_start(struct group *g)
 	unsigned ms = d->o.dns_timeout_ms ? d->o.dns_timeout_ms : DEFAULT_DNS_TIMEOUT_MS;
 
 	if (d->relay_host != NULL && d->relay_is_addr) {
-		plan_literal(g);
+		plan_literal(g); /* a socket path: next_address knows */
 		group_next(g);
 		return 0;
 	}
@@ -1279,6 +1304,7 @@ void tern_delivery_free(tern_delivery **dp)
 	tern__tls_client_free(&d->tls);
 	free(d->helo);
 	free(d->relay_host);
+	free(d->relay_unix);
 	free(d->tls_ca);
 	free(d->auth_user);
 	free(d->auth_password);

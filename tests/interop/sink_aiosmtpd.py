@@ -3,7 +3,10 @@
 
     sink_aiosmtpd.py --port N --dir DIR [--host 127.0.0.1] [--tls-cert F --tls-key F]
                      [--require-tls] [--no-smtputf8] [--reject-rcpt ADDR]...
-                     [--defer-rcpt ADDR]...
+                     [--defer-rcpt ADDR]... [--lmtp] [--unix PATH]
+
+--lmtp speaks LMTP (RFC 2033); --unix listens on that socket instead of a
+port (LMTP to a local socket, as Dovecot's).
 
 Every message is written to DIR as NNNN.json (mail_from, rcpt_tos, mail and
 rcpt options, the session's TLS and peer) and NNNN.eml (the data as
@@ -17,7 +20,8 @@ import os
 import ssl
 import sys
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.controller import Controller, UnixSocketController
+from aiosmtpd.lmtp import LMTP
 from aiosmtpd.smtp import SMTP
 
 
@@ -27,6 +31,12 @@ class Handler:
         self.n = 0
         self.reject = {a.lower() for a in reject}
         self.defer = {a.lower() for a in defer}
+
+    async def handle_LHLO(self, server, session, envelope, hostname):
+        with open(os.path.join(self.dir, "sessions"), "a") as f:
+            f.write("%s\n" % hostname)
+        session.host_name = hostname
+        return "250 sink.test"
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         with open(os.path.join(self.dir, "sessions"), "a") as f:
@@ -67,15 +77,26 @@ def main():
     ap.add_argument("--no-smtputf8", action="store_true")
     ap.add_argument("--reject-rcpt", action="append", default=[])
     ap.add_argument("--defer-rcpt", action="append", default=[])
+    ap.add_argument("--lmtp", action="store_true")
+    ap.add_argument("--unix")
     a = ap.parse_args()
     ctx = None
     if a.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(a.tls_cert, a.tls_key)
     handler = Handler(a.dir, a.reject_rcpt, a.defer_rcpt)
-    c = Controller(handler, hostname=a.host, port=a.port, tls_context=ctx,
-                   require_starttls=a.require_tls, enable_SMTPUTF8=not a.no_smtputf8,
-                   decode_data=False, ident="sink.test ESMTP aiosmtpd")
+    if a.lmtp:
+        class LmtpController(UnixSocketController if a.unix else Controller):
+            def factory(self):
+                return LMTP(self.handler, decode_data=False, ident="sink.test LMTP aiosmtpd")
+        if a.unix:
+            c = LmtpController(handler, unix_socket=a.unix)
+        else:
+            c = LmtpController(handler, hostname=a.host, port=a.port)
+    else:
+        c = Controller(handler, hostname=a.host, port=a.port, tls_context=ctx,
+                       require_starttls=a.require_tls, enable_SMTPUTF8=not a.no_smtputf8,
+                       decode_data=False, ident="sink.test ESMTP aiosmtpd")
     c.start()
     print("ready %d" % a.port, flush=True)
     try:
