@@ -19,15 +19,17 @@ struct child {
 	int log;
 };
 
+static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Logs the step ("K name") and dies there when it is the k-th. */
 static void kill_hook(void *arg, const char *point)
 {
 	struct child *c = arg;
-	(void)point;
+	say(c->log, "K %s\n", point);
 	if (++c->seen == c->stop_at)
 		raise(SIGKILL);
 }
 
-static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(int fd, const char *fmt, ...)
 {
 	char line[128];
@@ -37,6 +39,18 @@ static void say(int fd, const char *fmt, ...)
 	va_end(ap);
 	if (write(fd, line, (size_t)n) != n)
 		_exit(4);
+}
+
+/* Whether id is one of the messages whose second recipient is deferred:
+ * every other one added (ids[0..n) in the order added); the pickup message
+ * is not one of them. */
+static bool deferred_one(const char ids[][Q_ID_SIZE], unsigned n, const char *id)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(ids[i], id) == 0)
+			return (i & 1) != 0;
+	}
+	return false;
 }
 
 /* The child's work. Logs "A ID" once a message is acknowledged (commit
@@ -62,10 +76,11 @@ static void child_run(const char *dir, unsigned stop_at, int log)
 	if (q_store_open(&q, dir, &o, Q_OPEN_OWNER, T0) != 0)
 		_exit(6);
 	q_store_set_hook(q, kill_hook, &c);
+	char ids[NMSG][Q_ID_SIZE];
 	for (int i = 0; i < NMSG; i++) {
-		if (qfix_add(q, "s@x", 2, 2, "body\r\n", T0, id) != 0)
+		if (qfix_add(q, "s@x", 2, 2, "body\r\n", T0, ids[i]) != 0)
 			_exit(7);
-		say(log, "A %s\n", id);
+		say(log, "A %s\n", ids[i]);
 	}
 	if (q_pickup_ingest(q, T0, NULL) != 0)
 		_exit(8);
@@ -77,9 +92,9 @@ static void child_run(const char *dir, unsigned stop_at, int log)
 	 * record each job alone. */
 	for (unsigned j = 0; j < b.n; j++) {
 		struct q_job *jb = &b.jobs[j];
-		bool odd = (jb->id[Q_ID_LEN - 1] & 1) != 0;
+		bool deferred = jb->idx == 1 && deferred_one(ids, NMSG, jb->id);
 		struct q_result r = {.idx = jb->idx, .code = 250};
-		r.outcome = jb->idx == 1 && odd ? Q_TEMPFAIL : Q_DELIVERED;
+		r.outcome = deferred ? Q_TEMPFAIL : Q_DELIVERED;
 		say(log, "R %s\n", jb->id);
 		if (q_record(q, jb->id, &r, 1, T0 + 1, NULL) != 0)
 			_exit(10);
@@ -100,6 +115,7 @@ struct logged {
 	unsigned delivered_idx[64];
 	unsigned ndelivered;
 	bool pickup;
+	char killed_at[32]; /* the last step seen */
 };
 
 static void read_log(FILE *in, struct logged *l)
@@ -111,6 +127,9 @@ static void read_log(FILE *in, struct logged *l)
 		unsigned idx;
 		if (line[0] == 'P') {
 			l->pickup = true;
+		} else if (line[0] == 'K') {
+			snprintf(l->killed_at, sizeof(l->killed_at), "%.30s", line + 2);
+			l->killed_at[strcspn(l->killed_at, "\n")] = '\0';
 		} else if (sscanf(line, "A %15s", id) == 1 && l->nacked < NMSG) {
 			memcpy(l->acked[l->nacked++], id, Q_ID_SIZE);
 		} else if (sscanf(line, "R %15s", id) == 1 && l->nrecorded < 64) {
@@ -140,7 +159,7 @@ static void check_recovered(struct qfix *f, const struct logged *l)
 	qfix_check_consistent(f);
 	for (unsigned i = 0; i < l->nacked; i++) {
 		const char *id = l->acked[i];
-		bool odd = (id[Q_ID_LEN - 1] & 1) != 0;
+		bool odd = deferred_one(l->acked, l->nacked, id);
 		long long present = qfix_int(q, "SELECT count(*) FROM msg WHERE id=?1", id);
 		/* Gone only when the child recorded all of it as delivered. */
 		if (present == 0) {
@@ -216,6 +235,14 @@ static int fork_child(struct qfix *f, unsigned k, struct logged *l)
 static void test_kill_at_every_step(void **state)
 {
 	(void)state;
+	/* Every step of queue.h's invariants is a kill point at least once. */
+	static const char *const steps[] = {
+		"writer.opened",  "commit.fsynced", "commit.renamed",  "commit.durable",
+		"commit.indexed", "settle.indexed", "settle.barrier",  "settle.moved",
+		"pickup.renamed", "pickup.indexed", "due.claimed",     "record.committed",
+		"remove.flagged", "remove.unlinked", "remove.deleted",
+	};
+	bool hit[sizeof(steps) / sizeof(steps[0])] = {false};
 	unsigned k;
 	for (k = 1; k < 1000; k++) {
 		struct qfix *f = qfix_new();
@@ -226,6 +253,8 @@ static void test_kill_at_every_step(void **state)
 			assert_int_equal(WEXITSTATUS(status), 0);
 		else
 			assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		for (size_t s = 0; !finished && s < sizeof(steps) / sizeof(steps[0]); s++)
+			hit[s] |= strcmp(l.killed_at, steps[s]) == 0;
 		qfix_open(f, T0 + 2);
 		check_recovered(f, &l);
 		qfix_free(f);
@@ -233,7 +262,11 @@ static void test_kill_at_every_step(void **state)
 			break;
 	}
 	print_message("killed at %u steps\n", k - 1);
-	assert_true(k > 20); /* the hook saw the steps */
+	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		if (!hit[s])
+			print_message("never killed at %s\n", steps[s]);
+		assert_true(hit[s]);
+	}
 }
 
 /* Recovery also works when the index is lost after a crash. */
