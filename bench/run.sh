@@ -8,6 +8,10 @@
 # sessions (8), NCONN messages for the connection-per-message run (2000),
 # IDLE idle sessions (1000), CG_N messages under callgrind (2000), REPS runs
 # of each load whose median is printed (3; the Maildir case runs once).
+# The tern-load section (server on CPU 0, bench/tern-load.c on CPU 1, because
+# smtp-source saturates its own core before a fast server does): LT_SECS
+# seconds per run (4), LT_SESS kept sessions (32), LT_REPS runs (3).
+# BUILD_DIR: where ternd is built (build-bench).
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -18,7 +22,11 @@ NCONN=${NCONN:-2000}
 IDLE=${IDLE:-1000}
 CG_N=${CG_N:-2000}
 REPS=${REPS:-3}
+BUILD_DIR=${BUILD_DIR:-build-bench}
 SIZE=1024
+LT_SECS=${LT_SECS:-4}
+LT_SESS=${LT_SESS:-32}
+LT_REPS=${LT_REPS:-3}
 OUT=$(mktemp -d /tmp/tern-bench.XXXXXX)
 MEASURE=(python3 "$ROOT/bench/measure.py")
 log() { printf '%s\n' "$*" >&2; }
@@ -66,18 +74,35 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 fi
 
 # --- build -------------------------------------------------------------------
-log "building ternd (build-bench, Release)"
-if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DTERN_TESTS=OFF &&
-       cmake --build build-bench --target ternd; } >"$OUT/build.log" 2>&1; then
+log "building ternd ($BUILD_DIR, Release)"
+if ! { cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTERN_TESTS=OFF &&
+       cmake --build "$BUILD_DIR" --target ternd; } >"$OUT/build.log" 2>&1; then
 	log "build failed:"; tail -20 "$OUT/build.log" >&2; exit 1
 fi
-TERND=$ROOT/build-bench/ternd
+TERND=$ROOT/$BUILD_DIR/ternd
+# tern-load needs libevent and OpenSSL, not libtern: built here with cc, as
+# bench/tls.sh builds its client, so the library's build carries no
+# benchmark tool; the flags are the project's warning set.
+TLOAD=$OUT/tern-load
+HAVE_TLOAD=1
+cc -std=c17 -O2 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+	-o "$TLOAD" bench/tern-load.c $(pkg-config --cflags --libs libevent_openssl libssl libcrypto) \
+	-lpthread >>"$OUT/build.log" 2>&1 || { log "cannot build bench/tern-load.c (see $OUT/build.log)"; HAVE_TLOAD=0; }
+# ternd's abuse defaults are for the Internet, not for one benchmark client on
+# loopback: the 1 s greeting delay of --listen, 1000 messages and 10000
+# recipients per connection, 100 connections per address, and reverse DNS
+# (smtp-server runs with disableReverseLookup). Off, as when the earlier
+# tables were measured (before these defaults existed). --state-dir: its
+# queue and self-signed certificate go to the run's directory, not ./.
+TERND_BENCH=(--greeting-delay 0 --max-messages-per-conn 0 --max-rcpts-per-conn 0 --max-per-ip 0
+	     --no-reverse-dns --state-dir "$OUT/state")
 
 # 1000 idle sessions need more than the usual 1024 descriptors.
 [ "$(ulimit -n)" -lt $((IDLE + 200)) ] && ulimit -n $((IDLE + 200)) 2>/dev/null
 
 # --- servers -----------------------------------------------------------------
 SPID=
+PIN=() # the tern-load section runs every server through taskset
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -105,27 +130,28 @@ stop_server() {
 trap stop_server EXIT
 
 # start_server NAME PORT: the command line for server NAME, started in the
-# background as a plain child (no subshell, so $! is the server itself).
+# background as a plain child (no subshell, so $! is the server itself;
+# taskset, when PIN holds it, execs the server: the same PID).
 start_server() {
 	local name=$1 port=$2
 	case $name in
 	ternd-discard)
-		"$TERND" --listen "127.0.0.1:$port" --discard --hostname bench.test \
-			--log-level warning --close-timeout 2 >>"$OUT/$name.log" 2>&1 & ;;
+		"${PIN[@]}" "$TERND" --listen "127.0.0.1:$port" --discard --hostname bench.test \
+			--log-level warning --close-timeout 2 "${TERND_BENCH[@]}" >>"$OUT/$name.log" 2>&1 & ;;
 	ternd-discard-info)
-		"$TERND" --listen "127.0.0.1:$port" --discard --hostname bench.test \
-			--log-level info --close-timeout 2 >>"$OUT/$name.log" 2>&1 & ;;
+		"${PIN[@]}" "$TERND" --listen "127.0.0.1:$port" --discard --hostname bench.test \
+			--log-level info --close-timeout 2 "${TERND_BENCH[@]}" >>"$OUT/$name.log" 2>&1 & ;;
 	ternd-maildir)
 		rm -rf "$OUT/mail"
-		"$TERND" --listen "127.0.0.1:$port" --maildir "$OUT/mail" --hostname bench.test \
-			--log-level warning --close-timeout 2 >>"$OUT/$name.log" 2>&1 & ;;
+		"${PIN[@]}" "$TERND" --listen "127.0.0.1:$port" --maildir "$OUT/mail" --hostname bench.test \
+			--log-level warning --close-timeout 2 "${TERND_BENCH[@]}" >>"$OUT/$name.log" 2>&1 & ;;
 	smtp-server)
-		node "$ROOT/bench/node/sink.js" "$port" >>"$OUT/$name.log" 2>&1 & ;;
+		"${PIN[@]}" node "$ROOT/bench/node/sink.js" "$port" >>"$OUT/$name.log" 2>&1 & ;;
 	smtp-sink)
 		# -m: room for the idle sessions (default 256); -u: required as root.
 		local user=()
 		[ "$(id -u)" = 0 ] && user=(-u nobody)
-		smtp-sink "${user[@]}" -m $((IDLE + 100)) "127.0.0.1:$port" 1024 >>"$OUT/$name.log" 2>&1 & ;;
+		"${PIN[@]}" smtp-sink "${user[@]}" -m $((IDLE + 100)) "127.0.0.1:$port" 1024 >>"$OUT/$name.log" 2>&1 & ;;
 	esac
 	SPID=$!
 	wait_listen "$port" 15 || { log "$name did not start (see $OUT/$name.log)"; stop_server; return 1; }
@@ -231,7 +257,7 @@ callgrind_ir() { # messages reuse-flag -> total Ir
 	rm -f "$OUT"/cg.out.*
 	valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out.%p" \
 		"$TERND" --listen "127.0.0.1:$port" --discard --hostname bench.test \
-		--log-level warning --close-timeout 2 >>"$OUT/callgrind.log" 2>&1 &
+		--log-level warning --close-timeout 2 "${TERND_BENCH[@]}" >>"$OUT/callgrind.log" 2>&1 &
 	SPID=$!
 	wait_listen "$port" 60 || { stop_server; return 1; }
 	load "$port" "$C" "$1" $2 >/dev/null 2>>"$OUT/callgrind.log" || { stop_server; return 1; }
@@ -251,6 +277,60 @@ if [ "$HAVE_VALGRIND" = 1 ]; then
 else
 	log "skipping callgrind: valgrind unavailable"
 fi
+
+# --- tern-load: pipelined load, server on one core ---------------------------
+# smtp-source makes every command a round trip and runs all its sessions in
+# one process, so it saturates its own core before a fast server does. Here
+# the server is pinned to CPU 0 and tern-load (one thread, LT_SESS kept
+# sessions, MAIL+RCPT+DATA in one write, the body after the 354) to CPU 1,
+# so the server's figures are one core's. tern-load reads the server's CPU
+# (utime+stime, all threads) and both processes' run-queue wait itself, over
+# its own run. Each run is bounded: LT_SECS of new messages, at most 2M
+# messages, a hard cap of 60 s.
+declare -A LT
+lt_run() { # name port reps extra-args... -> medians into LT[name,<field>,<kind>]
+	local name=$1 port=$2 reps=$3 kind=$4 i r f vals
+	shift 4
+	declare -A acc=()
+	for ((i = 1; i <= reps; i++)); do
+		r=$(timeout 90 "${LPIN[@]}" "$TLOAD" --duration "$LT_SECS" --messages 2000000 --max-seconds 60 \
+			--sessions "$LT_SESS" --timeout 10 --server-pid "$SPID" "$@" "127.0.0.1:$port" \
+			2>>"$OUT/$name.tern-load.err")
+		log "   tern-load $kind: $r"
+		if [ -z "$r" ] || [ "$(kv errors "$r")" != 0 ]; then
+			NOTE_LT[$name]+=" $kind: errors=$(kv errors "$r") (see $OUT/$name.tern-load.err)"
+		fi
+		for f in msgs_per_sec mb_per_sec server_us_per_msg server_busy server_runq client_busy p99_us; do
+			acc[$f]+="$(kv $f "$r")"$'\n'
+		done
+	done
+	for f in msgs_per_sec mb_per_sec server_us_per_msg server_busy server_runq client_busy p99_us; do
+		LT[$name,$f,$kind]=$(printf '%s' "${acc[$f]}" | median)
+	done
+}
+declare -A NOTE_LT
+LT_SERVERS=(ternd-discard)
+[ "$HAVE_NODE" = 1 ] && LT_SERVERS+=(smtp-server)
+[ "$HAVE_POSTFIX" = 1 ] && LT_SERVERS+=(smtp-sink)
+LPIN=()
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	PIN=(taskset -c 0); LPIN=(taskset -c 1)
+else
+	log "fewer than 2 cores or no taskset: the tern-load section runs unpinned"
+fi
+if [ "$HAVE_TLOAD" = 1 ]; then
+	for s in "${LT_SERVERS[@]}"; do
+		port=$(free_port)
+		log "== tern-load against $s"
+		start_server "$s" "$port" || continue
+		"${LPIN[@]}" "$TLOAD" --messages 2000 --sessions "$LT_SESS" --timeout 10 --max-seconds 30 \
+			"127.0.0.1:$port" >/dev/null 2>>"$OUT/$s.tern-load.err" # warm-up
+		lt_run "$s" "$port" "$LT_REPS" 1k --size 1024
+		lt_run "$s" "$port" "$LT_REPS" 100k --size 100k
+		stop_server
+	done
+fi
+PIN=()
 
 # --- table -------------------------------------------------------------------
 echo
@@ -276,4 +356,21 @@ done
 echo
 echo "callgrind, ternd --discard: ${CG_IR:-n/a} instructions/msg (reused connections), ${CG_IR_C:-n/a} instructions/msg (connection per message)"
 echo "targets (issue 2): <= 40 us server CPU per 1 KiB message, <= 4096 bytes per idle session"
+if [ "$HAVE_TLOAD" = 1 ]; then
+	echo
+	echo "tern-load (bench/tern-load.c): server on CPU 0, tern-load on CPU 1 (taskset; unpinned if fewer than 2 cores);"
+	echo "$LT_SESS kept sessions, PIPELINING (MAIL, RCPT, DATA in one write, the body after the 354); $LT_SECS s per run, median of $LT_REPS"
+	echo "busy: CPU time / wall time (1.00 = a whole core); runq: share of the wall time runnable but waiting for a core (other work)"
+	printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |\n' "" "1 KiB" "us CPU" "server" "server" "load" "p99" "100 KiB" "us CPU" "server" "load"
+	printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |\n' server "msgs/s" "/msg" busy runq busy "us" "MB/s" "/msg" busy busy
+	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})"
+	for s in "${LT_SERVERS[@]}"; do
+		printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |%s\n' "$(label "$s")" \
+			"${LT[$s,msgs_per_sec,1k]:-n/a}" "${LT[$s,server_us_per_msg,1k]:-n/a}" \
+			"${LT[$s,server_busy,1k]:-n/a}" "${LT[$s,server_runq,1k]:-n/a}" "${LT[$s,client_busy,1k]:-n/a}" \
+			"${LT[$s,p99_us,1k]:-n/a}" "${LT[$s,mb_per_sec,100k]:-n/a}" "${LT[$s,server_us_per_msg,100k]:-n/a}" \
+			"${LT[$s,server_busy,100k]:-n/a}" "${LT[$s,client_busy,100k]:-n/a}" "${NOTE_LT[$s]:-}"
+	done
+fi
+echo
 echo "total time $(( $(date +%s) - START ))s; logs in $OUT"

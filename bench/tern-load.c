@@ -22,14 +22,15 @@
  *
  * Output: one human line on stderr, one key=value line on stdout:
  *   msgs= failed= errors= secs= msgs_per_sec= mb_per_sec= p50_us= p99_us=
- *   p999_us= max_us= client_cpu= client_busy= [server_cpu= server_us_per_msg=
- *   server_busy=] pipelining= chunking= tls=
+ *   p999_us= max_us= client_cpu= client_busy= client_runq= [server_cpu=
+ *   server_us_per_msg= server_busy= server_runq=] pipelining= chunking= tls=
  * mb_per_sec counts message bytes (headers and body, without the final dot
  * line) of delivered messages, in 10^6 bytes per second. Latency is from the
  * write of MAIL FROM to the final 250 of DATA or BDAT, per message.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -752,7 +753,21 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			note_error(s, s->st == S_CONNECT ? E_CONNECT : E_CLOSED, buf);
 		}
 	} else if (what & BEV_EVENT_EOF) {
-		note_error(s, E_CLOSED, "connection closed by the server");
+		/* Replies that came with the close count first. */
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) {
+			read_cb(bev, s);
+			if (s->bev != bev)
+				return;
+		}
+		/* After QUIT the close is what we asked for. Over a STARTTLS
+		 * filter, libevent may report the socket's EOF before the last
+		 * TLS record (the 221) is decrypted: not the server's fault. */
+		if (s->st == S_QUIT) {
+			session_close(s, false);
+			return;
+		}
+		note_error(s, E_CLOSED, s->in_txn ? "connection closed by the server in a transaction"
+						  : "connection closed by the server");
 	}
 	session_close(s, true);
 }
@@ -1072,6 +1087,38 @@ static double proc_cpu(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Seconds the process's threads spent runnable but waiting for a CPU
+ * (schedstat field 2, summed over /proc/PID/task): on a shared machine other
+ * work takes the cores, and a figure is only meaningful beside this. */
+static double runq_wait(pid_t pid)
+{
+	char path[320];
+	DIR *d;
+	struct dirent *e;
+	double sum = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long long run, wait;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.30s/schedstat", (int)pid, e->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+			sum += (double)wait / 1e9;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 static double self_cpu(void)
 {
 	struct rusage ru;
@@ -1144,7 +1191,7 @@ int main(int argc, char **argv)
 	struct worker *w;
 	struct hist total;
 	uint64_t ok = 0, failed = 0, bytes = 0, err[E_NSTAGES] = {0}, nerr = 0;
-	double srv0 = -1, cpu0, t1, secs, cpu, srv1;
+	double srv0 = -1, cpu0, t1, secs, cpu, srv1, srq0 = 0, crq0, srq = 0, crq;
 	int opt;
 
 	if (c == NULL)
@@ -1248,8 +1295,11 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (c->server_pid)
+	if (c->server_pid) {
 		srv0 = proc_cpu(c->server_pid);
+		srq0 = runq_wait(c->server_pid);
+	}
+	crq0 = runq_wait(getpid());
 	cpu0 = self_cpu();
 	c->t0 = now_s();
 	c->soft_end = c->t0 + c->duration;
@@ -1261,7 +1311,10 @@ int main(int argc, char **argv)
 		pthread_join(w[t].tid, NULL);
 	t1 = now_s();
 	cpu = self_cpu() - cpu0;
+	crq = runq_wait(getpid()) - crq0;
 	srv1 = c->server_pid ? proc_cpu(c->server_pid) : -1;
+	if (c->server_pid)
+		srq = runq_wait(c->server_pid) - srq0;
 
 	memset(&total, 0, sizeof(total));
 	for (int t = 0; t < c->threads; t++) {
@@ -1295,10 +1348,12 @@ int main(int argc, char **argv)
 	       (double)ok / secs, (double)bytes / secs / 1e6,
 	       (unsigned long long)hist_pct(&total, 0.50), (unsigned long long)hist_pct(&total, 0.99),
 	       (unsigned long long)hist_pct(&total, 0.999), (unsigned long long)total.max, cpu, cpu / secs);
+	printf(" client_runq=%.2f", crq / secs);
 	if (c->server_pid) {
 		if (srv0 >= 0 && srv1 >= 0)
-			printf(" server_cpu=%.3f server_us_per_msg=%.1f server_busy=%.2f", srv1 - srv0,
-			       ok ? (srv1 - srv0) * 1e6 / (double)ok : 0.0, (srv1 - srv0) / secs);
+			printf(" server_cpu=%.3f server_us_per_msg=%.1f server_busy=%.2f server_runq=%.2f",
+			       srv1 - srv0, ok ? (srv1 - srv0) * 1e6 / (double)ok : 0.0,
+			       (srv1 - srv0) / secs, srq / secs);
 		else
 			printf(" server=gone");
 	}
