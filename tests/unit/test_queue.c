@@ -276,6 +276,20 @@ static void dsn_cb(void *arg, unsigned idx, const char *rcpt, int code, const ch
 	s->code = code;
 }
 
+struct pending_seen {
+	unsigned n;
+	char id[Q_ID_SIZE];
+	unsigned kinds;
+};
+
+static void pending_cb(void *arg, const char *id, unsigned kinds)
+{
+	struct pending_seen *p = arg;
+	p->n++;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->kinds = kinds;
+}
+
 static void test_dsn(void **state)
 {
 	(void)state;
@@ -301,6 +315,14 @@ static void test_dsn(void **state)
 	struct q_result del = {.idx = 1, .outcome = Q_DELIVERED, .code = 250};
 	assert_int_equal(q_record(f->q, id, &del, 1, T0, &sum), 0);
 	assert_false(sum.removed); /* the failure DSN is still owed */
+	/* The debt survives a restart (the summary does not). */
+	q_store_close(&f->q);
+	qfix_open(f, T0 + 1);
+	struct pending_seen ps = {0};
+	assert_int_equal(q_dsn_pending(f->q, 10, pending_cb, &ps), 0);
+	assert_int_equal(ps.n, 1);
+	assert_string_equal(ps.id, id);
+	assert_int_equal(ps.kinds, Q_DSN_FAILURE);
 	struct dsn_seen seen = {0};
 	assert_int_equal(q_dsn_list(f->q, id, Q_DSN_FAILURE, dsn_cb, &seen), 0);
 	assert_int_equal(seen.n, 1);
@@ -308,6 +330,9 @@ static void test_dsn(void **state)
 	assert_int_equal(seen.code, 550);
 	assert_int_equal(q_dsn_done(f->q, id, Q_DSN_FAILURE), 0);
 	assert_int_equal(qfix_int(f->q, "SELECT count(*) FROM msg WHERE id=?1", id), 0);
+	ps.n = 0;
+	assert_int_equal(q_dsn_pending(f->q, 10, pending_cb, &ps), 0);
+	assert_int_equal(ps.n, 0);
 
 	/* No DSN about a bounce, nor with NOTIFY=NEVER. */
 	assert_int_equal(q_record(f->q, nul, &perm, 1, T0, &sum), 0);
@@ -340,6 +365,10 @@ static void test_delay_expire(void **state)
 	assert_int_equal(sum.delay_dsn, 0);
 	assert_int_equal(q_record(f->q, id, &tmp, 1, T0 + 4 * 3600, &sum), 0);
 	assert_int_equal(sum.delay_dsn, 1); /* once */
+	struct pending_seen ps = {0};
+	assert_int_equal(q_dsn_pending(f->q, 10, pending_cb, &ps), 0);
+	assert_int_equal(ps.n, 1);
+	assert_int_equal(ps.kinds, Q_DSN_DELAY);
 	assert_int_equal(q_dsn_done(f->q, id, Q_DSN_DELAY), 0);
 	assert_int_equal(q_record(f->q, id, &tmp, 1, T0 + 5 * 3600, &sum), 0);
 	assert_int_equal(sum.delay_dsn, 0);
@@ -440,9 +469,14 @@ static void test_list(void **state)
 	char *text = list_text(f->q);
 	assert_string_equal(text, "Mail queue is empty\n");
 	free(text);
-	char a[Q_ID_SIZE], b[Q_ID_SIZE];
+	char a[Q_ID_SIZE], b[Q_ID_SIZE], c[Q_ID_SIZE];
 	assert_int_equal(qfix_add(f->q, "s@x", 2, 2, "0123456789", T0, a), 0);
 	assert_int_equal(qfix_add(f->q, "", 1, 1, "x", T0 + 60, b), 0);
+	assert_int_equal(qfix_add(f->q, "s@x", 1, 1, "y", T0 + 120, c), 0);
+	/* Final, but listed while its failure DSN is owed. */
+	struct q_result perm = {.idx = 0, .outcome = Q_PERMFAIL, .code = 550, .status = "5.1.1",
+				.text = "no such user"};
+	assert_int_equal(q_record(f->q, c, &perm, 1, T0, NULL), 0);
 	struct q_result res[2] = {
 		{.idx = 0, .outcome = Q_DELIVERED, .code = 250},
 		{.idx = 1, .outcome = Q_TEMPFAIL, .code = 451, .status = "4.7.1",
@@ -462,8 +496,12 @@ static void test_list(void **state)
 		 "%s!        1 Tue Nov 14 22:14:20  MAILER-DAEMON\n"
 		 "                                               r0@Dom0.example\n"
 		 "\n"
-		 "-- 1 Kbytes in 2 Requests.\n",
-		 a, b);
+		 "%s         1 Tue Nov 14 22:15:20  s@x\n"
+		 "(550 5.1.1 no such user)\n"
+		 "                                               r0@Dom0.example\n"
+		 "\n"
+		 "-- 1 Kbytes in 3 Requests.\n",
+		 a, b, c);
 	assert_string_equal(text, want);
 	free(text);
 	qfix_free(f);

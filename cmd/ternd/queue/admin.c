@@ -148,7 +148,7 @@ int q_list(q_store *q, FILE *out)
 		" EXISTS(SELECT 1 FROM rcpt a WHERE a.msg=m.id AND a.state=2),"
 		" r.addr, r.code, r.status, r.text, r.host "
 		"FROM msg m JOIN rcpt r ON r.msg=m.id "
-		"WHERE m.removing=0 AND r.state<=2 ORDER BY m.id, r.idx",
+		"WHERE m.removing=0 AND (r.state<=2 OR r.dsn<>0) ORDER BY m.id, r.idx",
 		&st);
 	if (err != 0)
 		return err;

@@ -425,6 +425,23 @@ int q_dsn_list(q_store *q, const char *id, enum q_dsn_kind kind, q_dsn_fn *fn, v
 	return q_db_err(rc);
 }
 
+int q_dsn_pending(q_store *q, unsigned limit, q_dsn_msg_fn *fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int err = q_db_prepare_id(q,
+				  "SELECT msg, max(dsn&1)|max(dsn&2)|max(dsn&4) FROM rcpt "
+				  "WHERE dsn<>0 GROUP BY msg ORDER BY msg LIMIT ?2",
+				  NULL, limit, &st);
+	if (err != 0)
+		return err;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		   (unsigned)sqlite3_column_int(st, 1));
+	sqlite3_finalize(st);
+	return q_db_err(rc);
+}
+
 int q_dsn_done(q_store *q, const char *id, enum q_dsn_kind kind)
 {
 	int err = q_db_begin(q);

@@ -228,6 +228,13 @@ enum q_dsn_kind { Q_DSN_FAILURE = 1, Q_DSN_DELAY = 2, Q_DSN_SUCCESS = 4 };
 typedef void q_dsn_fn(void *arg, unsigned idx, const char *rcpt, int code, const char *status,
 		      const char *text);
 int q_dsn_list(q_store *q, const char *id, enum q_dsn_kind kind, q_dsn_fn *fn, void *arg);
+/* Calls fn for up to limit messages that owe a DSN, in queue-id order, with
+ * the kinds owed (Q_DSN_* ORed); ids valid during the call. This is how the
+ * DSN builder finds its work after a restart too: a crash between q_record
+ * and q_dsn_done loses the summary, never the debt (a DSN queued just before
+ * such a crash is sent again: at least once). An index scan. */
+typedef void q_dsn_msg_fn(void *arg, const char *id, unsigned kinds);
+int q_dsn_pending(q_store *q, unsigned limit, q_dsn_msg_fn *fn, void *arg);
 /* The DSN of kind for id has been queued: clear what was owed, and remove the
  * message when that completes it. */
 int q_dsn_done(q_store *q, const char *id, enum q_dsn_kind kind);
@@ -245,7 +252,9 @@ int q_flush(q_store *q, const char *const *ids, unsigned n, int64_t now, unsigne
 int q_delete(q_store *q, const char *const *ids, unsigned n, unsigned *count_r);
 
 /* Writes a mailq-like listing to out, streaming from the index (the cost per
- * message does not depend on the queue's size). Times in local time. */
+ * message does not depend on the queue's size): each message with the
+ * recipients not yet final or still owed a DSN, after their last reply.
+ * Times in local time. */
 int q_list(q_store *q, FILE *out);
 
 /* ---- pickup and rebuild ------------------------------------------------- */

@@ -33,7 +33,9 @@ static const char schema[] =
 	/* The due scan: queued or claimed, not held, by time. */
 	"CREATE INDEX IF NOT EXISTS rcpt_due ON rcpt(next_at) WHERE state<=2 AND hold=0;"
 	/* Recovery of claimed recipients (D1). */
-	"CREATE INDEX IF NOT EXISTS rcpt_active ON rcpt(msg) WHERE state=2;";
+	"CREATE INDEX IF NOT EXISTS rcpt_active ON rcpt(msg) WHERE state=2;"
+	/* DSNs owed (q_dsn_pending). */
+	"CREATE INDEX IF NOT EXISTS rcpt_dsn ON rcpt(msg) WHERE dsn<>0;";
 
 /* ---- SQLite helpers ---------------------------------------------------- */
 
