@@ -671,6 +671,67 @@ static void test_no_bare_newlines(void **state)
 	mime_free(&m);
 }
 
+/* Lines over 998 octets in the original are broken: folded in the header
+ * section, a plain CRLF in the body. */
+static void test_long_original_lines(void **state)
+{
+	size_t n = 2500;
+	char *orig = malloc(2 * n + 64), *body, *want;
+	size_t len = 0;
+	tern_dsn_options o;
+	tern_dsn_rcpt r;
+	struct mime m;
+
+	(void)state;
+	len += (size_t)sprintf(orig, "X-Long: ");
+	memset(orig + len, 'h', n);
+	len += n;
+	len += (size_t)sprintf(orig + len, "\r\n\r\n");
+	memset(orig + len, 'b', n);
+	len += n;
+	failed_rcpt(&r);
+	base_opts(&o, &r, 1);
+	o.original.data = orig;
+	o.original.len = len;
+	assert_int_equal(build(&o, &m, NULL), 0); /* parse() checks 998 */
+	body = part_body(&m.parts[2]);
+	want = malloc(2 * n + 64);
+	/* Header: 8 + 990 octets, then CRLF SP: 998 per line. */
+	len = (size_t)sprintf(want, "X-Long: ");
+	memset(want + len, 'h', 990);
+	len += 990;
+	len += (size_t)sprintf(want + len, "\r\n ");
+	memset(want + len, 'h', 997);
+	len += 997;
+	len += (size_t)sprintf(want + len, "\r\n ");
+	memset(want + len, 'h', n - 990 - 997);
+	len += n - 990 - 997;
+	len += (size_t)sprintf(want + len, "\r\n\r\n");
+	memset(want + len, 'b', 998);
+	len += 998;
+	len += (size_t)sprintf(want + len, "\r\n");
+	memset(want + len, 'b', 998);
+	len += 998;
+	len += (size_t)sprintf(want + len, "\r\n");
+	memset(want + len, 'b', n - 2 * 998);
+	len += n - 2 * 998;
+	len += (size_t)sprintf(want + len, "\r\n");
+	assert_int_equal(strlen(body), len);
+	assert_memory_equal(body, want, len);
+	free(body);
+	mime_free(&m);
+	/* The same header, returned alone. */
+	o.ret = TERN_SMTP_RET_HDRS;
+	assert_int_equal(build(&o, &m, NULL), 0);
+	body = part_body(&m.parts[2]);
+	assert_int_equal(strlen(body), 8 + n + 2 * 3 + 2);
+	assert_memory_equal(body, want, 8 + n + 2 * 3 + 2);
+	free(body);
+	free(want);
+	free(orig);
+	mime_free(&m);
+}
+
 /* The same report whatever the source and however it is sliced. */
 struct slicer {
 	const char *data;
@@ -1362,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(test_header_limit_cut),
 		cmocka_unit_test(test_header_section_shapes),
 		cmocka_unit_test(test_no_bare_newlines),
+		cmocka_unit_test(test_long_original_lines),
 		cmocka_unit_test(test_sources_agree),
 		cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_build_fd),
