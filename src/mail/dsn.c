@@ -231,7 +231,7 @@ static int check_rcpt(const tern_dsn_rcpt *r)
 	if (r->orcpt != NULL && (!addr_type_valid(r->orcpt_type) || r->orcpt[0] == '\0' ||
 				 !text_valid(r->orcpt, ORCPT_MAX)))
 		return TERN_EINVAL;
-	if (r->remote_mta != NULL && tern__has_control(r->remote_mta, strlen(r->remote_mta)))
+	if (r->remote_mta != NULL && !text_valid(r->remote_mta, 512))
 		return TERN_EINVAL;
 	return 0;
 }
@@ -249,6 +249,7 @@ static int setup(struct dsn *d, const tern_dsn_options *opts)
 		return TERN_EINVAL;
 	if (o->reporting_mta == NULL ||
 	    !tern__helo_name_valid(o->reporting_mta, strlen(o->reporting_mta)) ||
+	    tern__dsn_has_8bit(o->reporting_mta, strlen(o->reporting_mta)) ||
 	    strchr(o->reporting_mta, '@') != NULL)
 		return TERN_EINVAL;
 	if (o->from != NULL && !address_valid(o->from, 0))
@@ -268,7 +269,8 @@ static int setup(struct dsn *d, const tern_dsn_options *opts)
 	d->rcpts = calloc(o->n_rcpts, sizeof(tern_dsn_rcpt));
 	if (d->rcpts == NULL)
 		return TERN_ENOMEM;
-	d->global = o->smtputf8 || tern__dsn_has_8bit(o->sender, strlen(o->sender));
+	d->global = o->smtputf8 || tern__dsn_has_8bit(o->sender, strlen(o->sender)) ||
+		    (o->from != NULL && tern__dsn_has_8bit(o->from, strlen(o->from)));
 	for (size_t i = 0; i < o->n_rcpts; i++) {
 		tern_dsn_rcpt r;
 		int rc;
@@ -415,8 +417,9 @@ static const char *rcpt_status(const tern_dsn_rcpt *r)
 }
 
 /* The host name of "host[addr]:port", or of "host"; "[addr]" when only an
- * address is known. Empty when none. */
-static void remote_name(const char *relay, char *out, size_t out_size)
+ * address is known. Empty when none. Without utf8, 8-bit octets (a U-label
+ * name) become "?": the report stays 7-bit. */
+static void remote_name(const char *relay, bool utf8, char *out, size_t out_size)
 {
 	size_t len;
 	const char *br;
@@ -447,6 +450,8 @@ static void remote_name(const char *relay, char *out, size_t out_size)
 			out[i] = '\0';
 			break;
 		}
+		if ((unsigned char)out[i] >= 0x80 && !utf8)
+			out[i] = '?';
 	}
 }
 
@@ -532,7 +537,7 @@ static int write_text_part(struct dsn *d)
 			tern__dsn_wrap(out, tern__buf_ptr(&b), b.len, 0, "    ", TEXT_WIDTH);
 		tern__buf_clear(&b);
 		if (rc == 0 && has_diagnostic(r)) {
-			remote_name(r->remote_mta, host, sizeof(host));
+			remote_name(r->remote_mta, d->global, host, sizeof(host));
 			if (r->diag_remote && host[0] != '\0')
 				rc = tern__buf_printf(&b, "%s said: ", host);
 			else if (r->diag_remote)
@@ -671,7 +676,7 @@ static int write_status_part(struct dsn *d)
 		status_field(d, "Final-Recipient", &b);
 		tern__dsn_out_printf(out, "Action: %s\r\n", action_word(r->action));
 		tern__dsn_out_printf(out, "Status: %s\r\n", rcpt_status(r));
-		remote_name(r->remote_mta, host, sizeof(host));
+		remote_name(r->remote_mta, d->global, host, sizeof(host));
 		if (host[0] != '\0')
 			tern__dsn_out_printf(out, "Remote-MTA: dns; %s\r\n", host);
 		if (has_diagnostic(r)) {

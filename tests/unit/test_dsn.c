@@ -994,9 +994,11 @@ static void test_utf8_global(void **state)
 	assert_non_null(strstr(st, "Final-Recipient: rfc822; b@example.net\r\n"));
 	free(st);
 	mime_free(&m);
-	/* Not SMTPUTF8: 7-bit, diagnostics' 8-bit octets replaced. */
+	/* Not SMTPUTF8: 7-bit, diagnostics' 8-bit octets replaced, a U-label
+	 * Remote-MTA too. */
 	failed_rcpt(&r);
 	r.diag_text = "J\xc3\xb6rg";
+	r.remote_mta = "mx.b\xc3\xbc" "cher.example";
 	base_opts(&o, &r, 1);
 	assert_int_equal(build(&o, &m, &info), 0);
 	assert_false(info.smtputf8);
@@ -1004,6 +1006,7 @@ static void test_utf8_global(void **state)
 	assert_false(tern__dsn_has_8bit(m.out, m.len));
 	st = part_body(&m.parts[1]);
 	assert_non_null(strstr(st, "smtp; 550 5.1.1 J??rg\r\n"));
+	assert_non_null(strstr(st, "Remote-MTA: dns; mx.b??cher.example\r\n"));
 	free(st);
 	mime_free(&m);
 }
@@ -1208,6 +1211,8 @@ static void test_invalid(void **state)
 	EXPECT_EINVAL((r.orcpt_type = "rfc822", r.orcpt = "x\n@y"));
 	EXPECT_EINVAL((r.orcpt_type = "rfc822", r.orcpt = "x\xff@y"));
 	EXPECT_EINVAL(r.remote_mta = "mx\r\n");
+	EXPECT_EINVAL(r.remote_mta = "mx\xff");
+	EXPECT_EINVAL(o.reporting_mta = "b\xc3\xbc" "cher.example");
 	/* Null sender wins over nothing but invalid options. */
 	EXPECT_EINVAL((o.sender = "", o.reporting_mta = NULL));
 	tern__buf_free(&b);
