@@ -128,24 +128,22 @@ static int copy_sized(void *dst, size_t dst_size, const void *src, size_t size, 
 	return 0;
 }
 
-/* An envelope address as the SMTP parser would accept it. */
+/* An envelope address as the SMTP parser would accept it. RFC 5321
+ * 4.5.3.1 bounds a path, so anything longer is invalid without parsing
+ * (and the check needs no allocation). */
 static bool address_valid(const char *a, unsigned flags)
 {
+	char path[600], out[600];
 	size_t len = strlen(a), consumed = 0;
-	char *path = malloc(len + 3), *out = malloc(len + 3);
-	bool ok = false;
 
-	if (path != NULL && out != NULL) {
-		path[0] = '<';
-		memcpy(path + 1, a, len);
-		path[len + 1] = '>';
-		ok = tern__path_parse(path, len + 2, flags | TERN__PATH_ALLOW_UTF8, out, len + 3,
-				      &consumed) == TERN__PATH_OK &&
-		     consumed == len + 2 && out[0] != '\0';
-	}
-	free(path);
-	free(out);
-	return ok;
+	if (len + 2 > sizeof(path))
+		return false;
+	path[0] = '<';
+	memcpy(path + 1, a, len);
+	path[len + 1] = '>';
+	return tern__path_parse(path, len + 2, flags | TERN__PATH_ALLOW_UTF8, out, sizeof(out),
+				&consumed) == TERN__PATH_OK &&
+	       consumed == len + 2 && out[0] != '\0';
 }
 
 /* RFC 3464 2.3.4: status-code = DIGIT "." 1*3DIGIT "." 1*3DIGIT, class 2,
