@@ -67,9 +67,9 @@ bool tern_dsn_wanted(unsigned notify, enum tern_dsn_action action)
 {
 	if (notify & TERN_SMTP_NOTIFY_NEVER)
 		return false;
-	/* RFC 3461 4.1: without NOTIFY, "the MTA SHOULD NOT send a DSN
-	 * except for failures (and, at its choice, delays)": Tern warns of
-	 * delays too (docs/dsn.md). */
+	/* RFC 3461 4.1: without NOTIFY, the MTA acts as for either
+	 * NOTIFY=FAILURE or NOTIFY=FAILURE,DELAY; Tern takes the second and
+	 * warns of delays too (docs/dsn.md). */
 	if (notify == 0)
 		notify = TERN_SMTP_NOTIFY_FAILURE | TERN_SMTP_NOTIFY_DELAY;
 	switch (action) {
@@ -256,8 +256,8 @@ static int setup(struct dsn *d, const tern_dsn_options *opts)
 		return TERN_EINVAL;
 	if (o->envid != NULL && !text_valid(o->envid, ENVID_MAX))
 		return TERN_EINVAL;
-	/* RFC 3461 6.2 ("never a bounce for a bounce"): a DSN is never
-	 * sent for a message whose reverse-path is null. */
+	/* RFC 5321 4.5.5 ("never a bounce for a bounce"): no notification
+	 * is sent for a message whose reverse-path is null. */
 	if (o->sender == NULL || o->sender[0] == '\0')
 		return TERN_DSN_SKIP_NULL_SENDER;
 	if (!address_valid(o->sender, 0))
@@ -301,7 +301,7 @@ static int choose_return(struct dsn *d)
 	if (!tern__dsn_src_present(orig))
 		return 0;
 	/* RET applies to "failed" DSNs only (RFC 3461 4.3); delay and
-	 * success reports carry the headers, as Postfix's do. */
+	 * success reports carry the headers: nothing was lost. */
 	if (!d->has[TERN_DSN_FAILED])
 		d->why = HDRS_NOT_FAILED;
 	else if (d->o.ret == TERN_SMTP_RET_HDRS)
@@ -367,8 +367,8 @@ static void write_header(struct dsn *d, const char *msgid)
 	/* RFC 3834 5: a report is an automatic reply. */
 	tern__dsn_out_str(out, "Auto-Submitted: auto-replied\r\n");
 	/* RFC 6522 3: the report-type names the second part's type; Tern
-	 * keeps "delivery-status" for the RFC 6533 global form too, as
-	 * Postfix does, since readers match on it. */
+	 * keeps "delivery-status" for the RFC 6533 global form too, since
+	 * readers match on it (docs/dsn.md). */
 	tern__dsn_out_printf(out,
 			     "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 			     "\tboundary=\"%s\"\r\n",
