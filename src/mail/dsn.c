@@ -453,6 +453,15 @@ static void remote_name(const char *relay, bool utf8, char *out, size_t out_size
 	}
 }
 
+/* True when text begins with word followed by white space or its end. */
+static bool starts_with_word(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+
+	return strncmp(text, word, n) == 0 &&
+	       (text[n] == '\0' || text[n] == ' ' || text[n] == '\t' || text[n] == '\n');
+}
+
 /* "CODE STATUS TEXT" or "TEXT", sanitised and cut. */
 static int diagnostic(struct dsn *d, const tern_dsn_rcpt *r, struct tern__buf *b)
 {
@@ -463,7 +472,7 @@ static int diagnostic(struct dsn *d, const tern_dsn_rcpt *r, struct tern__buf *b
 		if (tern__buf_printf(b, "%d ", r->diag_code) != 0)
 			return TERN_ENOMEM;
 		/* The enhanced code once, when the text does not carry it. */
-		if (!is_default_status(r->status) && strncmp(text, r->status, strlen(r->status)) != 0 &&
+		if (!is_default_status(r->status) && !starts_with_word(text, r->status) &&
 		    tern__buf_printf(b, "%s ", r->status) != 0)
 			return TERN_ENOMEM;
 	}

@@ -608,6 +608,26 @@ static void test_header_limit_cut(void **state)
 	mime_free(&m);
 }
 
+/* A read callback that hands out at most slice octets a call. */
+struct slicer {
+	const char *data;
+	size_t len, pos, slice;
+};
+
+static ssize_t slice_read(void *buf, size_t n, void *arg)
+{
+	struct slicer *s = arg;
+	size_t k = s->len - s->pos;
+
+	if (k > s->slice)
+		k = s->slice;
+	if (k > n)
+		k = n;
+	memcpy(buf, s->data + s->pos, k);
+	s->pos += k;
+	return (ssize_t)k;
+}
+
 /* Header sections of odd originals: no body, no headers, bare LF. */
 static void test_header_section_shapes(void **state)
 {
@@ -624,7 +644,10 @@ static void test_header_section_shapes(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	/* Each case whole, then one octet and three octets at a time. */
+	for (size_t k = 0; k < 3 * sizeof(cases) / sizeof(cases[0]); k++) {
+		size_t i = k / 3, slice = k % 3 == 0 ? 0 : k % 3 == 1 ? 1 : 3;
+		struct slicer sl = {cases[i].orig, strlen(cases[i].orig), 0, slice};
 		tern_dsn_options o;
 		tern_dsn_rcpt r;
 		struct mime m;
@@ -633,7 +656,9 @@ static void test_header_section_shapes(void **state)
 		failed_rcpt(&r);
 		base_opts(&o, &r, 1);
 		o.ret = TERN_SMTP_RET_HDRS;
-		o.original.data = cases[i].orig;
+		o.original.data = slice == 0 ? cases[i].orig : NULL;
+		o.original.read = slice == 0 ? NULL : slice_read;
+		o.original.read_arg = &sl;
 		o.original.len = strlen(cases[i].orig);
 		assert_int_equal(build(&o, &m, NULL), 0);
 		h = part_body(&m.parts[2]);
@@ -733,25 +758,6 @@ static void test_long_original_lines(void **state)
 }
 
 /* The same report whatever the source and however it is sliced. */
-struct slicer {
-	const char *data;
-	size_t len, pos, slice;
-};
-
-static ssize_t slice_read(void *buf, size_t n, void *arg)
-{
-	struct slicer *s = arg;
-	size_t k = s->len - s->pos;
-
-	if (k > s->slice)
-		k = s->slice;
-	if (k > n)
-		k = n;
-	memcpy(buf, s->data + s->pos, k);
-	s->pos += k;
-	return (ssize_t)k;
-}
-
 static void test_sources_agree(void **state)
 {
 	static const char orig[] = "A: 1\nB: 2\r\n\r\nx\ry\r\n";
@@ -1323,6 +1329,17 @@ static void test_rcpt_from_result(void **state)
 				   "Remote-MTA: dns; mx.example.net\r\n"
 				   "Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 12345\r\n"));
 	free(st);
+	mime_free(&m);
+	/* The enhanced code is added unless the text starts with it whole. */
+	res.text = "2.0.00 odd";
+	tern_dsn_rcpt_from_result(&r, &res);
+	assert_int_equal(build(&o, &m, NULL), 0);
+	assert_non_null(strstr(m.out, "Diagnostic-Code: smtp; 250 2.0.0 2.0.00 odd\r\n"));
+	mime_free(&m);
+	res.text = "2.0.0";
+	tern_dsn_rcpt_from_result(&r, &res);
+	assert_int_equal(build(&o, &m, NULL), 0);
+	assert_non_null(strstr(m.out, "Diagnostic-Code: smtp; 250 2.0.0\r\n"));
 	mime_free(&m);
 	res.relayed_without_dsn = false;
 	tern_dsn_rcpt_from_result(&r, &res);
