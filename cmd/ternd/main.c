@@ -595,6 +595,15 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		}
 	}
 
+	/* The metrics listener reads the open server; it is stopped before
+	 * the server is destroyed. Bound as the --user too, like the rest
+	 * of ternd's threads (its port is not a privileged one). */
+	struct ternd_metrics *metrics = NULL;
+	if (rc == 0 && status == TERND_EX_OK && cfg->metrics != NULL) {
+		rc = ternd_metrics_start(&metrics, cfg->metrics, server);
+		saved_errno = errno;
+	}
+
 	/* Routing and the queue, after the switch too: the queue's files
 	 * belong to the user ternd runs as. Not for --discard (benchmarks). */
 	struct ternd_routing routing;
@@ -610,19 +619,20 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		}
 	}
 	if (rc == 0 && status == TERND_EX_OK && !cfg->discard) {
-		status = ternd_outbound_open(&outbound, cfg, &routing,
-					     cfg->lmtp_to != NULL ? NULL : delivery.md);
+		/* Without --domain or --lmtp-to the queue only serves the
+		 * pickup directory (sendmail): ternd can run without it. */
+		bool needed = cfg->domain_count > 0 || cfg->lmtp_to != NULL;
+		int orc = ternd_outbound_open(&outbound, cfg, &routing,
+					      cfg->lmtp_to != NULL ? NULL : delivery.md);
+
+		if (orc != TERND_EX_OK && needed)
+			status = orc;
+		else if (orc != TERND_EX_OK)
+			ternd_log(TERN_LOG_WARNING, NULL,
+				  "no outbound queue: mail dropped by sendmail into the pickup "
+				  "directory waits until ternd can open it");
 		delivery.ob = outbound;
 		delivery.local_via_queue = cfg->lmtp_to != NULL;
-	}
-
-	/* The metrics listener reads the open server; it is stopped before
-	 * the server is destroyed. Bound as the --user too, like the rest
-	 * of ternd's threads (its port is not a privileged one). */
-	struct ternd_metrics *metrics = NULL;
-	if (rc == 0 && status == TERND_EX_OK && cfg->metrics != NULL) {
-		rc = ternd_metrics_start(&metrics, cfg->metrics, server);
-		saved_errno = errno;
 	}
 
 	/* The signal thread starts after the switch: no thread of ours

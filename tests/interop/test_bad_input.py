@@ -300,7 +300,12 @@ class BadInputTest(TerndTestCase):
 
     def test_max_clients(self):
         self.t = self.start_ternd("--max-clients", "2")
-        time.sleep(0.3)  # let ternd notice that start()'s probe connection closed
+        # start()'s probe connection must have ended (and given back its
+        # slot) first: wait for its session's end in the log.
+        deadline = time.monotonic() + 10
+        while "close after 0 messages" not in self.t.log_text(tail=1 << 20):
+            self.assertLess(time.monotonic(), deadline, self.t.log_text())
+            time.sleep(0.05)
         a = self.client(self.t)
         b = self.client(self.t)
         self.assertEqual((a.greeting.code, b.greeting.code), (220, 220))

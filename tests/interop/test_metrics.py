@@ -50,11 +50,14 @@ class MetricsTest(TerndTestCase):
         return self.start_ternd("--metrics", "127.0.0.1:%d" % self.metrics_port, *args)
 
     def wait_idle(self):
-        """Sessions are counted when they end: wait until none is open."""
+        """Sessions are counted when they end: wait until none is open, and
+        at least ternlib's start-up probe has been accepted (it may not
+        have been yet when start() returns)."""
         deadline = time.monotonic() + 10
         while True:
             v = parse(scrape(self.metrics_port)[2])
-            if v[("ternd_sessions_active", "")] == 0 or time.monotonic() > deadline:
+            if (v[("ternd_sessions_active", "")] == 0 and
+                    v[("ternd_connections_total", "")] >= 1) or time.monotonic() > deadline:
                 return v
             time.sleep(0.05)
 
@@ -125,14 +128,9 @@ class MetricsTest(TerndTestCase):
 
     def test_abuse_refusals_by_reason(self):
         t = self.start_metrics("--max-per-ip", "1")
-        # The start-up probe's connection must have been accepted and have
-        # ended (and been uncounted) first.
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            v = parse(scrape(self.metrics_port)[2])
-            if v[("ternd_connections_total", "")] >= 1 and v[("ternd_sessions_active", "")] == 0:
-                break
-            time.sleep(0.05)
+        # The start-up probe's connection must have ended (and been
+        # uncounted) first.
+        self.wait_idle()
         a = self.client(t)
         # The second from the same address: 421 4.7.0, counted by reason.
         b = self.client(t, read_greeting=False)
