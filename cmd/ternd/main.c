@@ -28,6 +28,7 @@
 #include "queue/queue_cmd.h"
 #include "privs.h"
 #include "selfsigned.h"
+#include "sendmail.h"
 
 /* --listen's greeting delay when none is given (ms). */
 #define DEFAULT_PORT25_DELAY_MS 1000
@@ -698,7 +699,19 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Called as sendmail or mailq (a link to ternd), the usual commands. */
+	const char *base = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(base, "sendmail") == 0)
+		return ternd_sendmail_main(argc, argv);
+	if (strcmp(base, "mailq") == 0) {
+		char *list[] = {"queue", "list", NULL};
+		return ternd_queue_main(2, list, getenv("TERND_STATE_DIR") != NULL
+							 ? getenv("TERND_STATE_DIR")
+							 : TERND_DEFAULT_STATE_DIR);
+	}
 	/* Subcommands first: they have flags of their own. */
+	if (argc > 1 && strcmp(argv[1], "sendmail") == 0)
+		return ternd_sendmail_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return ternd_passwd_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "queue") == 0)
