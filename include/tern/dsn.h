@@ -100,7 +100,8 @@ typedef struct tern_dsn_rcpt {
 	 * where code is the remote server's reply; local (our own reason, no
 	 * server said it): "X-Tern; TEXT". CR, LF and other controls in text
 	 * become spaces; it is cut at max_diagnostic octets (marked "...").
-	 * text NULL and code 0: no Diagnostic-Code field. */
+	 * A code outside 200..599 is left out; no text and no code: no
+	 * Diagnostic-Code field. */
 	int diag_code;
 	const char *diag_text;
 	bool diag_remote;
@@ -206,8 +207,10 @@ typedef int tern_dsn_write_cb(const void *data, size_t len, void *user_data);
  *                (not initialised), too small, or too large with nonzero
  *                bytes past this library's layout; no reporting_mta or an
  *                invalid one; no recipients; an invalid sender, recipient
- *                address, ORCPT type or value (controls, not UTF-8), action
- *                or status; envid with controls or over 100 octets
+ *                address, ORCPT type or value (controls, not UTF-8, over 500
+ *                octets), remote_mta (controls, not UTF-8), action or status;
+ *                envid with controls, not UTF-8 or over 100 octets; a
+ *                message_id that is not a dot-atom
  *   TERN_ENOMEM
  *   TERN_EIO     the original could not be read (short, or read failed),
  *                or getrandom failed

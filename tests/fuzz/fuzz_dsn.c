@@ -126,11 +126,16 @@ static void check_report(const struct sink *s, const tern_dsn_info *info, bool e
 	if (!info->smtputf8 && !eight_in)
 		CHECK(!has_8bit(s->p, s->len));
 	if (info->headers) {
-		const char *h = memmem(s->p, s->len, "Content-Description: Headers of the message",
-				       43);
-		const char *start, *end;
+		/* The last part: from the last delimiter line on. */
+		const char *h = NULL, *start, *end;
 
+		for (const char *p = s->p; (p = memmem(p, s->len - (size_t)(p - s->p), b, bl)) != NULL;
+		     p++) {
+			if (memcmp(p + bl, "\r\n", 2) == 0)
+				h = p;
+		}
 		CHECK(h != NULL);
+		CHECK(memcmp(h + bl, "\r\nContent-Description: Headers of the message\r\n", 47) == 0);
 		start = memmem(h, s->len - (size_t)(h - s->p), "\r\n\r\n", 4);
 		CHECK(start != NULL);
 		start += 4;
