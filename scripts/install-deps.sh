@@ -38,6 +38,8 @@ if [ "$mode" != build ]; then
 	# from a configuration in a temporary directory by the tests; its
 	# service never starts (policy-rc.d below).
 	pkgs+=(dovecot-core dovecot-lmtpd)
+	# Queue retries, delay DSNs and expiry under a clock the tests set.
+	pkgs+=(faketime)
 fi
 
 missing=()

@@ -16,6 +16,7 @@
 
 #include "tern/delivery.h"
 
+#include "bounce.h"
 #include "log.h"
 
 /* Messages in delivery at once (each holds an open file). */
@@ -40,6 +41,8 @@ struct ternd_outbound {
 	tern_delivery *lmtp;   /* --lmtp-to, for local recipients */
 	unsigned in_flight;
 	struct call *calls;    /* delivery calls out, for close */
+	struct ternd_bounce bounce;
+	char hostname[256];
 	char relay_user[256], relay_password[256];
 };
 
@@ -165,6 +168,9 @@ static void record(struct out_msg *m, const struct q_result *res, unsigned n)
 
 	pthread_mutex_lock(&ob->lock);
 	r = q_record(ob->q, m->id, res, n, now_s(), &sum);
+	/* Reports owed now go out at once (the tick finds any left). */
+	if (r == 0 && (sum.failure_dsn || sum.delay_dsn || sum.success_dsn))
+		ternd_bounce_run(&ob->bounce, ob->q);
 	pthread_mutex_unlock(&ob->lock);
 	if (r != 0)
 		ternd_log(TERN_LOG_ERROR, NULL, "%s: cannot record %u outcome(s): %s", m->id, n,
@@ -216,6 +222,9 @@ static void delivered(const tern_delivery_result *r, size_t n, void *arg)
 			.status = r[i].enhanced,
 			.text = r[i].text,
 			.host = r[i].relay,
+			/* A next hop that had DSN got NOTIFY: its reports now. */
+			.passed_on = !r[i].relayed_without_dsn &&
+				     !ternd_routing_is_local(c->m->ob->routing, r[i].address),
 		};
 		log_outcome(c->m, r[i].address, r[i].relay, r[i].code, r[i].enhanced, r[i].text,
 			    res[i].outcome);
@@ -442,6 +451,7 @@ static void run_queue(struct ternd_outbound *ob)
 	if (room == 0 || atomic_load(&ob->stopping))
 		return;
 	pthread_mutex_lock(&ob->lock);
+	ternd_bounce_run(&ob->bounce, ob->q);
 	r = q_pickup_ingest(ob->q, now_s(), &picked);
 	if (r == 0)
 		r = q_due(ob->q, now_s(), room * 16 < Q_DUE_MAX ? room * 16 : Q_DUE_MAX, &b);
@@ -552,12 +562,9 @@ static int read_auth(struct ternd_outbound *ob, const char *path)
 static int make_agents(struct ternd_outbound *ob, const struct ternd_config *cfg)
 {
 	tern_delivery_options o;
-	char helo[256] = "localhost", lmtp_target[600];
+	const char *helo = ob->hostname;
+	char lmtp_target[600];
 
-	if (cfg->hostname != NULL)
-		snprintf(helo, sizeof(helo), "%s", cfg->hostname);
-	else if (gethostname(helo, sizeof(helo) - 1) != 0 || helo[0] == '\0')
-		snprintf(helo, sizeof(helo), "localhost");
 	tern_delivery_options_init(&o);
 	o.helo_name = helo;
 	o.on_log = on_delivery_log;
@@ -625,6 +632,11 @@ int ternd_outbound_open(struct ternd_outbound **ob_r, const struct ternd_config 
 	ob->routing = routing;
 	ob->md = md;
 	ob->max_queue_size = cfg->max_queue_size;
+	if (cfg->hostname != NULL)
+		snprintf(ob->hostname, sizeof(ob->hostname), "%s", cfg->hostname);
+	else if (gethostname(ob->hostname, sizeof(ob->hostname) - 1) != 0 ||
+		 ob->hostname[0] == '\0')
+		snprintf(ob->hostname, sizeof(ob->hostname), "localhost");
 	q_options_init(&qo);
 	if (cfg->queue_lifetime)
 		qo.max_lifetime = qo.bounce_lifetime = cfg->queue_lifetime;
@@ -634,6 +646,8 @@ int ternd_outbound_open(struct ternd_outbound **ob_r, const struct ternd_config 
 		qo.minimal_backoff = cfg->min_backoff;
 	if (cfg->max_backoff)
 		qo.maximal_backoff = cfg->max_backoff;
+	ob->bounce = (struct ternd_bounce){
+		.hostname = ob->hostname, .routing = routing, .lifetime = qo.max_lifetime};
 	snprintf(dir, sizeof(dir), "%s/queue",
 		 cfg->state_dir != NULL ? cfg->state_dir : TERND_DEFAULT_STATE_DIR);
 	r = q_store_open(&ob->q, dir, &qo, Q_OPEN_OWNER, now_s());

@@ -303,14 +303,16 @@ static int record_one(q_store *q, const char *id, const struct msg_info *mi,
 	bool notify_ok = !mi->null_sender && (notify & Q_NOTIFY_NEVER) == 0;
 	if (r->outcome == Q_DELIVERED) {
 		state = Q_ST_DELIVERED;
-		if (notify_ok && (notify & Q_NOTIFY_SUCCESS) != 0)
+		if (notify_ok && (notify & Q_NOTIFY_SUCCESS) != 0 && !r->passed_on)
 			dsn = Q_DSN_SUCCESS;
 	} else if (r->outcome == Q_PERMFAIL ||
 		   q_expired(&q->opts, mi->arrival, mi->null_sender, now)) {
 		/* A temporary failure past the lifetime is final: the DSN
 		 * builder tells "expired" by the 4xx code kept with it. */
 		state = Q_ST_FAILED;
-		if (notify_ok && (notify & Q_NOTIFY_FAILURE) != 0)
+		/* A failed bounce (the null sender) owes its report to
+		 * postmaster instead (bounce.c: the "double bounce"). */
+		if ((notify_ok && (notify & Q_NOTIFY_FAILURE) != 0) || mi->null_sender)
 			dsn = Q_DSN_FAILURE;
 	} else {
 		state = Q_ST_DEFERRED;

@@ -206,6 +206,10 @@ struct q_result {
 	const char *status;  /* enhanced status "4.4.1", or NULL */
 	const char *text;    /* reply text or a local reason, or NULL */
 	const char *host;    /* remote host "mx.example[192.0.2.1]", or NULL */
+	/* Delivered to a next hop that offered DSN and got NOTIFY passed on:
+	 * reporting success is its job now (RFC 3461 4.2), so no success DSN
+	 * is owed here. */
+	bool passed_on;
 };
 /* What the DSN builder (later) has to do after q_record. */
 struct q_record_summary {
