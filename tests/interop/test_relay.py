@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from ternlib import TERND, Ternd, TerndTestCase, free_port
+from ternlib import TERND, Ternd, TerndTestCase, free_port, make_cert
 from test_auth import ALICE, plain, user_line
 from test_delivery import PYTHON, Sink, HERE
 from test_dns import DnsServer
@@ -134,6 +134,37 @@ class RelayTest(TerndTestCase):
         mbox = os.path.join(t.maildir, "me@local.test", "new")
         self.assertEqual(len(os.listdir(mbox)), 1)
 
+    def test_relayhost_tls_require_and_auth(self):
+        d = self.tmpdir()
+        ca = make_cert(d, "ca", ["Tern Test CA"], is_ca=True)
+        cert, key = make_cert(d, "smarthost", ["127.0.0.1"], ca=ca)
+        users = os.path.join(d, "users")
+        with open(users, "w") as f:
+            f.write(user_line(ALICE) + "\n")
+        smart = self.start_ternd("--domain", "example.org", "--users", users, "--tls-cert",
+                                 cert, "--tls-key", key)
+        auth = os.path.join(d, "relay-auth")
+        with open(auth, "w") as f:
+            f.write("%s:%s\n" % (ALICE[0], ALICE[1]))
+        os.chmod(auth, 0o600)
+        t = self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
+                             "--relayhost", "[127.0.0.1]:%d" % smart.port,
+                             "--relayhost-tls", "require", "--relayhost-ca", ca[0],
+                             "--relayhost-auth", auth)
+        # alice may send as herself only (her users-file line says so).
+        self.send(t, [ALICE[0]], "smarthost", sender=ALICE[0])
+        self.wait_log(t, r"to=<%s>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d, .*status=sent"
+                      % (re.escape(ALICE[0]), smart.port))
+        added, body = smart.read(ALICE[0], 1)[0]
+        self.assertIn(b"with ESMTPSA", added, "TLS and AUTH to the smarthost")
+        self.assertIn(b"Subject: smarthost", body)
+        # Without the CA the certificate does not verify: never sent.
+        bad = self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
+                               "--relayhost", "[127.0.0.1]:%d" % smart.port,
+                               "--relayhost-tls", "require", "--relayhost-auth", auth)
+        self.send(bad, [ALICE[0]], "unverified", sender=ALICE[0])
+        self.wait_log(bad, r"to=<%s>, .*dsn=4\.7\.5, status=deferred" % re.escape(ALICE[0]))
+
     # ---- MX and LMTP --------------------------------------------------------
 
     def test_mx_delivery(self):
@@ -241,32 +272,52 @@ service lmtp {{
         self.wait_log(t, r"to=<x@far\.test>, .*status=sent")
 
     def test_kill9_loses_nothing(self):
+        # The relay host answers nothing for 30 s after DATA (smtp-sink
+        # -w): ternd is killed with deliveries in flight and the rest
+        # waiting in the queue.
+        sink_bin = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        if not os.path.exists(sink_bin):
+            self.skipTest("Postfix's smtp-sink not installed")
         port = free_port()
+        user = ["-u", "nobody"] if os.getuid() == 0 else []
+        hang = subprocess.Popen([sink_bin] + user + ["-w", "30", "127.0.0.1:%d" % port, "64"],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (hang.poll() is None and hang.kill(), hang.wait(timeout=10)))
         state = self.tmpdir()
-        first = Ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
-                      "--relayhost", "[127.0.0.1]:%d" % port, "--state-dir", state)
+        args = ("--domain", "local.test", "--relay-from", "127.0.0.1",
+                "--relayhost", "[127.0.0.1]:%d" % port, "--state-dir", state)
+        first = Ternd(*args)
         self.servers.append(first)
         first.start()
         n = 20
         for i in range(n):
             self.assertEqual(self.send(first, ["x%d@far.test" % i], "durable %d" % i), {})
+        self.wait_log(first, r"connecting to 127\.0\.0\.1", count=2)
         first.proc.send_signal(signal.SIGKILL)
         first.proc.wait(timeout=30)
         self.servers.remove(first)
         first.cleanup()
-        # Started again with the server there: every acknowledged message
-        # arrives (at least once), none is lost.
+        hang.kill()
+        hang.wait(timeout=10)
+        # Started again with a server that answers: every acknowledged
+        # message arrives (at least once), none is lost.
         sink = self.aiosmtpd(port=port)
-        second = Ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
-                       "--relayhost", "[127.0.0.1]:%d" % port, "--state-dir", state)
+        second = Ternd(*args)
         second.state_dir = state
         self.servers.append(second)
         second.start()
         out = self.queue(second, "flush", "ALL")
         self.assertEqual(out.returncode, 0, out.stderr)
-        msgs = self.wait_messages(sink, n, timeout=60)
-        subjects = {re.search(rb"Subject: (durable \d+)", d).group(1) for _, d in msgs}
-        self.assertEqual(subjects, {b"durable %d" % i for i in range(n)})
+        deadline = time.monotonic() + 60
+        want = {b"durable %d" % i for i in range(n)}
+        while True:
+            got = {re.search(rb"Subject: (durable \d+)", d).group(1) for _, d in sink.messages()}
+            if got >= want:
+                break
+            self.assertLess(time.monotonic(), deadline, "arrived: %r" % sorted(got))
+            time.sleep(0.1)
+        self.assertEqual(got, want)
         # And the queue empties.
         deadline = time.monotonic() + 20
         while self.queue(second, "list").stdout.count(b"@far.test") > 0:
