@@ -696,6 +696,79 @@ static void test_usage_lists_every_flag(void **state)
 
 /* --proxy-from: repeatable, comma lists, checked item by item; the command
  * line replaces the file's list; the options get a NULL-terminated list. */
+/* The outbound flags (config_outbound.c): lists, values, their errors,
+ * defaults in --check-config's output, and SIGHUP keeping them. */
+static void test_outbound_flags(void **state)
+{
+	(void)state;
+	struct ternd_config cfg, next;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--domain", "Example.ORG, example.net.", "--domain",
+			       "b\xc3\xbc" "cher.test", "--relay-from", "10.0.0.0/8,::1", "--relayhost",
+			       "[127.0.0.1]:2525", "--relayhost-tls", "require", "--dest-rate", "30/min",
+			       "--dest-concurrency", "5", "--queue-lifetime", "2d", "--delay-warning", "0",
+			       "--min-backoff", "1m", "--max-backoff", "1h", "--max-queue-size", "10M",
+			       "--smtp-port", "2526", "--smtp-tls", "verify", "--lmtp-to",
+			       "/run/dovecot/lmtp"),
+			 TERND_EX_OK);
+	assert_int_equal(cfg.domain_count, 3);
+	assert_string_equal(cfg.domains[0], "example.org");
+	assert_string_equal(cfg.domains[1], "example.net");
+	assert_string_equal(cfg.domains[2], "b\xc3\xbc" "cher.test");
+	assert_int_equal(cfg.relay_from_count, 1);
+	assert_true(cfg.relayhost_tls_require);
+	assert_int_equal(cfg.dest_rate, 30);
+	assert_int_equal(cfg.dest_concurrency, 5);
+	assert_int_equal(cfg.queue_lifetime, 2 * 86400);
+	assert_true(cfg.delay_warning_set);
+	assert_int_equal(cfg.delay_warning, 0);
+	assert_int_equal(cfg.min_backoff, 60);
+	assert_int_equal(cfg.max_backoff, 3600);
+	assert_int_equal(cfg.max_queue_size, 10u * 1024 * 1024);
+	assert_int_equal(cfg.smtp_port, 2526);
+	assert_int_equal(cfg.smtp_tls, TERND_SMTP_TLS_VERIFY);
+	assert_string_equal(cfg.lmtp_to, "/run/dovecot/lmtp");
+
+	/* SIGHUP: every outbound setting keeps its running value. */
+	assert_int_equal(PARSE(&next, "--domain", "other.test", "--dest-rate", "1"), TERND_EX_OK);
+	assert_int_equal(ternd_config_keep_fixed(&next, &cfg), 0);
+	assert_int_equal(next.domain_count, 3);
+	assert_string_equal(next.domains[0], "example.org");
+	assert_int_equal(next.dest_rate, 30);
+	assert_string_equal(next.relayhost, "[127.0.0.1]:2525");
+	ternd_config_free(&next);
+	ternd_config_free(&cfg);
+
+	static const char *const bad[][2] = {
+		{"--domain", "bad domain"}, {"--domain", ""},      {"--domain", "a,,b"},
+		{"--relay-from", "nope"},   {"--relayhost", ""},   {"--relayhost", "[x"},
+		{"--relayhost-tls", "yes"}, {"--dest-rate", "5/h"}, {"--dest-concurrency", "0"},
+		{"--queue-lifetime", "0"},  {"--queue-lifetime", "5y"}, {"--min-backoff", "x"},
+		{"--smtp-port", "0"},       {"--smtp-tls", "maybe"},  {"--lmtp-to", "nowhere"},
+		{"--max-queue-size", "lots"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, bad[i][0], bad[i][1]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, bad[i][0]));
+		ternd_config_free(&cfg);
+	}
+
+	/* Defaults, as --check-config prints them. */
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "# domain = (none: every recipient is local, nothing is relayed)"));
+	assert_non_null(strstr(text, "dest-concurrency = 20\n"));
+	assert_non_null(strstr(text, "queue-lifetime = 432000s\n"));
+	assert_non_null(strstr(text, "delay-warning = 14400s\n"));
+	free(text);
+	ternd_config_free(&cfg);
+}
+
 static void test_proxy_from(void **state)
 {
 	(void)state;
@@ -1248,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_to_options),
 		cmocka_unit_test(test_xclient_from),
 		cmocka_unit_test(test_proxy_from),
+		cmocka_unit_test(test_outbound_flags),
 		cmocka_unit_test(test_dns_flags),
 		cmocka_unit_test(test_metrics_and_log_flags),
 		cmocka_unit_test(test_abuse_flags),
