@@ -323,6 +323,24 @@ xn--bcher-kva.test. 300 IN MX 10 mx2.mx.test.
         self.assertEqual(rc, 0, (res, err))
         self.assertEqual(s.messages()[-1][0]["rcpt_tos"], ["user@xn--bcher-kva.test"])
 
+    def test_node_without_8bitmime(self):
+        # An 8-bit body for a server without 8BITMIME: not sent as it is
+        # (RFC 6152); ternd does not rewrite MIME, so it bounces.
+        s = self.node(hide8BITMIME=True)
+        body = "Subject: caf\u00e9\r\n\r\nd\u00e9j\u00e0 vu\r\n".encode()
+        res, rc, _ = self.deliver("--body", "8bitmime", msg=body,
+                                  relay="[127.0.0.1]:%d" % s.port)
+        r = self.one(res)
+        self.assertEqual((r["class"], r["code"], r["enhanced"]), ("bounced", 554, "5.6.3"), r)
+        self.assertEqual(s.messages(), [])
+        # With 8BITMIME it goes, as it came.
+        ok = self.node()
+        res, rc, err = self.deliver("--body", "8bitmime", msg=body,
+                                    relay="[127.0.0.1]:%d" % ok.port)
+        self.assertEqual(rc, 0, (res, err))
+        self.assertEqual(ok.messages()[-1][1], body)
+        self.assertEqual(ok.messages()[-1][0]["mail_args"].get("BODY"), "8BITMIME")
+
     def test_node_dsn_parameters(self):
         # smtp-server hides DSN by default: NOTIFY=SUCCESS is dropped and a
         # "relayed" DSN becomes due.
