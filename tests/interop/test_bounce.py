@@ -5,53 +5,20 @@ through a next hop without DSN, a delay DSN and an expiry under a clock the
 test controls (libfaketime: ternd started again hours and days later, no
 sleeping), and a failed bounce going to postmaster, never bouncing back."""
 
-import email
-import email.policy
 import os
-import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 
-from ternlib import TERND, Ternd, TerndTestCase, free_port
-from test_delivery import HERE, PYTHON, Sink
+from mtalib import MtaTestCase
+from ternlib import TERND, Ternd, free_port
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 MSG = (b"From: alice@local.test\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: <orig-%s@local.test>\r\n"
        b"\r\nThe original text.\r\n")
 
 
-class BounceTest(TerndTestCase):
-    def tmpdir(self):
-        d = tempfile.mkdtemp(prefix="tern-bounce-")
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
-
-    def aiosmtpd(self, *args, port=None):
-        d, port = self.tmpdir(), port or free_port()
-        s = Sink([PYTHON, os.path.join(HERE, "sink_aiosmtpd.py"), "--port", str(port),
-                  "--dir", d] + list(args), d, port)
-        self.addCleanup(s.stop)
-        return s
-
-    def mailbox(self, t, who, count=1, timeout=20):
-        new = os.path.join(t.maildir, who, "new")
-        deadline = time.monotonic() + timeout
-        while True:
-            files = sorted(os.listdir(new)) if os.path.isdir(new) else []
-            if len(files) >= count:
-                out = []
-                for f in files:
-                    with open(os.path.join(new, f), "rb") as fh:
-                        out.append(email.message_from_bytes(fh.read(),
-                                                            policy=email.policy.default))
-                return out
-            self.assertLess(time.monotonic(), deadline,
-                            "no mail for %s:\n%s" % (who, t.log_text(tail=20000)))
-            time.sleep(0.05)
-
+class BounceTest(MtaTestCase):
     def smtp(self, t, sender, rcpts, subject, notify=None):
         c = self.client(t)
         c.expect(self, "EHLO client.example", 250)
@@ -154,7 +121,7 @@ class BounceTest(TerndTestCase):
         self.servers.append(t)
         t.start()
         self.smtp(t, "alice@local.test", ["x@far.test"], "slow")
-        self.wait_for(t, r"to=<x@far\.test>.*status=deferred")
+        self.wait_log(t, r"to=<x@far\.test>.*status=deferred")
         # Five hours later (past the 4 h delay warning): a delay DSN.
         t = self.restart(t, self.faketime_env("+5h"), *args)
         subprocess.run([TERND, "queue", "--state-dir", state, "flush", "ALL"], check=True,
@@ -175,9 +142,3 @@ class BounceTest(TerndTestCase):
         out = subprocess.run([TERND, "queue", "--state-dir", state, "list"],
                              capture_output=True, timeout=60)
         self.assertNotIn(b"x@far.test", out.stdout)
-
-    def wait_for(self, t, pattern, timeout=20):
-        deadline = time.monotonic() + timeout
-        while not re.search(pattern, t.log_text(tail=1 << 22)):
-            self.assertLess(time.monotonic(), deadline, t.log_text())
-            time.sleep(0.05)

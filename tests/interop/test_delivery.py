@@ -7,63 +7,19 @@ NXDOMAIN, an MX pointing nowhere, SERVFAIL; per-recipient results, 4xx and
 and verified, REQUIRETLS, SMTPUTF8 and IDN domains, DSN parameters; and
 connections reused under a per-destination limit."""
 
-import json
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-from ternlib import TerndTestCase, example_path, free_port, make_cert, tool, wait_listening
-from test_dns import DnsServer, have_dnslib
+from mtalib import MtaTestCase
+from ternlib import example_path, free_port, make_cert
+from test_dns import have_dnslib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON = "/usr/bin/python3"
 MSG = (b"From: a@client.test\r\nTo: b@dest.test\r\nSubject: delivery\r\n\r\n"
        b"Hello.\r\n.A line that starts with a dot.\r\n..and two.\r\nBye.\r\n")
 
 
-class Sink:
-    """A server process that writes NNNN.json/NNNN.eml per message into a
-    directory and prints "ready PORT"."""
-
-    def __init__(self, cmd, directory, port):
-        self.dir = directory
-        self.port = port
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("ready"):
-            self.stop()
-            raise AssertionError("sink did not start: %r" % line)
-
-    def messages(self):
-        out = []
-        for name in sorted(os.listdir(self.dir)):
-            if name.endswith(".json"):
-                with open(os.path.join(self.dir, name)) as f:
-                    meta = json.load(f)
-                with open(os.path.join(self.dir, name[:-5] + ".eml"), "rb") as f:
-                    out.append((meta, f.read()))
-        return out
-
-    def sessions(self):
-        try:
-            with open(os.path.join(self.dir, "sessions")) as f:
-                return len(f.read().splitlines())
-        except OSError:
-            return 0
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
-        if self.proc.stdin:
-            self.proc.stdin.close()
-
-
-class DeliveryTest(TerndTestCase):
+class DeliveryTest(MtaTestCase):
     @classmethod
     def setUpClass(cls):
         cls.deliver_bin = example_path("deliver")
@@ -71,46 +27,6 @@ class DeliveryTest(TerndTestCase):
             raise AssertionError("examples/deliver not built at %s" % cls.deliver_bin)
         if not have_dnslib():
             raise AssertionError("python3-dnslib is needed (scripts/install-deps.sh)")
-
-    def tmpdir(self):
-        d = tempfile.mkdtemp(prefix="tern-deliver-")
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
-
-    def aiosmtpd(self, *args):
-        d, port = self.tmpdir(), free_port()
-        s = Sink([PYTHON, os.path.join(HERE, "sink_aiosmtpd.py"), "--port", str(port),
-                  "--dir", d] + list(args), d, port)
-        self.addCleanup(s.stop)
-        return s
-
-    def node(self, **conf):
-        node = tool("node")
-        if node is None or not os.path.isdir(os.path.join(HERE, "node_modules", "smtp-server")):
-            self.skipTest("node or smtp-server missing (scripts/install-deps.sh)")
-        d, port = self.tmpdir(), free_port()
-        conf.update(port=port, dir=d)
-        s = Sink([node, os.path.join(HERE, "sink_node.js"), json.dumps(conf)], d, port)
-        self.addCleanup(s.stop)
-        return s
-
-    def smtp_sink(self, *args):
-        sink = tool("smtp-sink")
-        if sink is None:
-            self.skipTest("Postfix's smtp-sink not installed")
-        port = free_port()
-        user = ["-u", "nobody"] if os.getuid() == 0 else []
-        p = subprocess.Popen([sink] + user + list(args) + ["127.0.0.1:%d" % port, "64"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (p.kill(), p.wait(timeout=10)))
-        wait_listening(port, p)
-        return port
-
-    def dns(self, zone, **kw):
-        d = DnsServer(self.tmpdir(), zone, **kw)
-        self.addCleanup(d.stop)
-        return d
 
     def deliver(self, *args, msg=MSG, rcpts=("b@dest.test",), relay=None, port=None, dns=None,
                 sender="a@client.test"):

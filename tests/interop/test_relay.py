@@ -11,50 +11,17 @@ import shutil
 import signal
 import smtplib
 import subprocess
-import tempfile
 import time
 
-from ternlib import TERND, Ternd, TerndTestCase, free_port, make_cert
+from mtalib import MtaTestCase
+from ternlib import TERND, Ternd, free_port, make_cert
 from test_auth import ALICE, plain, user_line
-from test_delivery import PYTHON, Sink, HERE
 from test_dns import DnsServer
 
 MSG = b"From: a@local.test\r\nTo: x@far.test\r\nSubject: %s\r\n\r\nHello.\r\n"
 
 
-class RelayTest(TerndTestCase):
-    def tmpdir(self):
-        d = tempfile.mkdtemp(prefix="tern-relay-")
-        self.addCleanup(shutil.rmtree, d, True)
-        return d
-
-    def aiosmtpd(self, *args, port=None):
-        d, port = self.tmpdir(), port or free_port()
-        s = Sink([PYTHON, os.path.join(HERE, "sink_aiosmtpd.py"), "--port", str(port),
-                  "--dir", d] + list(args), d, port)
-        self.addCleanup(s.stop)
-        return s
-
-    def wait_log(self, t, pattern, count=1, timeout=20):
-        """Waits until pattern (a regex) matches count lines of t's log."""
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while True:
-            n = len(rx.findall(t.log_text(tail=1 << 22)))
-            if n >= count:
-                return
-            if time.monotonic() > deadline:
-                self.fail("%d of %d %r in the log:\n%s" % (n, count, pattern, t.log_text()))
-            time.sleep(0.05)
-
-    def wait_messages(self, sink, count, timeout=20):
-        deadline = time.monotonic() + timeout
-        while len(sink.messages()) < count:
-            if time.monotonic() > deadline:
-                self.fail("%d of %d messages arrived" % (len(sink.messages()), count))
-            time.sleep(0.05)
-        return sink.messages()
-
+class RelayTest(MtaTestCase):
     def queue(self, t, *args):
         return subprocess.run([TERND, "queue", "--state-dir", t.state_dir] + list(args),
                               capture_output=True, timeout=60)

@@ -4,18 +4,16 @@ recipients as arguments, -i and the lone dot, -f/-F, missing headers added,
 sysexits(3) codes; the message reaches the Maildir (local) or a relay host
 (relayed) through the running ternd's pickup directory."""
 
-import email
-import email.policy
 import os
 import shutil
 import subprocess
 import tempfile
-import time
 
-from ternlib import TERND, TerndTestCase
+from mtalib import MtaTestCase
+from ternlib import TERND
 
 
-class SendmailTest(TerndTestCase):
+class SendmailTest(MtaTestCase):
     def sendmail(self, t, args, data, name=None, env=None):
         cmd = [TERND, "sendmail", "--state-dir", t.state_dir] + list(args)
         if name is not None:
@@ -27,22 +25,6 @@ class SendmailTest(TerndTestCase):
         return subprocess.run(cmd, input=data, capture_output=True, timeout=60,
                               env=dict(os.environ, **(env or {})))
 
-    def stored(self, t, rcpt, count=1, timeout=20):
-        new = os.path.join(t.maildir, rcpt, "new")
-        deadline = time.monotonic() + timeout
-        while True:
-            files = sorted(os.listdir(new)) if os.path.isdir(new) else []
-            if len(files) >= count:
-                out = []
-                for f in files:
-                    with open(os.path.join(new, f), "rb") as fh:
-                        out.append(email.message_from_bytes(fh.read(),
-                                                            policy=email.policy.default))
-                return out
-            self.assertLess(time.monotonic(), deadline, "nothing for %s:\n%s"
-                            % (rcpt, t.log_text()))
-            time.sleep(0.05)
-
     def test_dash_t(self):
         t = self.start_ternd()
         msg = (b"To: Bob <bob@local.test>, \"Smith, J\" <js@local.test>\n"
@@ -53,7 +35,7 @@ class SendmailTest(TerndTestCase):
         p = self.sendmail(t, ["-t", "-F", "Cron Daemon", "-f", "root@local.test"], msg)
         self.assertEqual(p.returncode, 0, p.stderr)
         for rcpt in ("bob@local.test", "js@local.test", "carol@local.test", "hidden@local.test"):
-            m = self.stored(t, rcpt)[0]
+            m = self.mailbox(t, rcpt)[0]
             self.assertEqual(m["Subject"], "cron output")
             self.assertIsNone(m["Bcc"], "Bcc: must not be sent on")
             self.assertEqual(m["From"], "Cron Daemon <root@local.test>")
@@ -69,7 +51,7 @@ class SendmailTest(TerndTestCase):
         p = self.sendmail(t, ["-i", "--", "a@local.test, b@local.test", "c@local.test"], msg)
         self.assertEqual(p.returncode, 0, p.stderr)
         for rcpt in ("a@local.test", "b@local.test", "c@local.test"):
-            m = self.stored(t, rcpt)[0]
+            m = self.mailbox(t, rcpt)[0]
             self.assertEqual(m.get_content().replace("\r\n", "\n"), "first\n.\nsecond\n")
 
     def test_as_sendmail_and_mailq(self):
@@ -77,7 +59,7 @@ class SendmailTest(TerndTestCase):
         p = self.sendmail(t, ["-oi", "x@local.test"], b"Subject: link\n\nhi\n", name="sendmail",
                           env={"TERND_STATE_DIR": t.state_dir})
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.stored(t, "x@local.test")
+        self.mailbox(t, "x@local.test")
         d = tempfile.mkdtemp(prefix="tern-mailq-")
         self.addCleanup(shutil.rmtree, d, True)
         os.symlink(TERND, os.path.join(d, "mailq"))
