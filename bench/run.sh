@@ -295,10 +295,10 @@ lt_run() { # name port reps extra-args... -> medians into LT[name,<field>,<kind>
 	for ((i = 1; i <= reps; i++)); do
 		r=$(timeout 90 "${LPIN[@]}" "$TLOAD" --duration "$LT_SECS" --messages 2000000 --max-seconds 60 \
 			--sessions "$LT_SESS" --timeout 10 --server-pid "$SPID" "$@" "127.0.0.1:$port" \
-			2>>"$OUT/$name.tern-load.err")
+			2>>"$OUT/${name%%:*}.tern-load.err")
 		log "   tern-load $kind: $r"
 		if [ -z "$r" ] || [ "$(kv errors "$r")" != 0 ]; then
-			NOTE_LT[$name]+=" $kind: errors=$(kv errors "$r") (see $OUT/$name.tern-load.err)"
+			NOTE_LT[$name]+=" $kind: errors=$(kv errors "$r") (see $OUT/${name%%:*}.tern-load.err)"
 		fi
 		for f in msgs_per_sec mb_per_sec server_us_per_msg server_busy server_runq client_busy p99_us; do
 			acc[$f]+="$(kv $f "$r")"$'\n'
@@ -309,7 +309,10 @@ lt_run() { # name port reps extra-args... -> medians into LT[name,<field>,<kind>
 	done
 }
 declare -A NOTE_LT
-LT_SERVERS=(ternd-discard)
+# A row is a server, or server:bdat for BDAT n LAST (RFC 3030) in the same
+# write as MAIL and RCPT: one write and one reply per message, the cheapest
+# traffic for the generator (only ternd offers CHUNKING here).
+LT_SERVERS=(ternd-discard ternd-discard:bdat)
 [ "$HAVE_NODE" = 1 ] && LT_SERVERS+=(smtp-server)
 [ "$HAVE_POSTFIX" = 1 ] && LT_SERVERS+=(smtp-sink)
 LPIN=()
@@ -319,14 +322,16 @@ else
 	log "fewer than 2 cores or no taskset: the tern-load section runs unpinned"
 fi
 if [ "$HAVE_TLOAD" = 1 ]; then
-	for s in "${LT_SERVERS[@]}"; do
+	for row in "${LT_SERVERS[@]}"; do
+		s=${row%%:*} extra=()
+		[ "$row" != "$s" ] && extra=(--"${row#*:}")
 		port=$(free_port)
-		log "== tern-load against $s"
+		log "== tern-load against $row"
 		start_server "$s" "$port" || continue
 		"${LPIN[@]}" "$TLOAD" --messages 2000 --sessions "$LT_SESS" --timeout 10 --max-seconds 30 \
-			"127.0.0.1:$port" >/dev/null 2>>"$OUT/$s.tern-load.err" # warm-up
-		lt_run "$s" "$port" "$LT_REPS" 1k --size 1024
-		lt_run "$s" "$port" "$LT_REPS" 100k --size 100k
+			"${extra[@]}" "127.0.0.1:$port" >/dev/null 2>>"$OUT/$s.tern-load.err" # warm-up
+		lt_run "$row" "$port" "$LT_REPS" 1k --size 1024 "${extra[@]}"
+		lt_run "$row" "$port" "$LT_REPS" 100k --size 100k "${extra[@]}"
 		stop_server
 	done
 fi
@@ -359,13 +364,14 @@ echo "targets (issue 2): <= 40 us server CPU per 1 KiB message, <= 4096 bytes pe
 if [ "$HAVE_TLOAD" = 1 ]; then
 	echo
 	echo "tern-load (bench/tern-load.c): server on CPU 0, tern-load on CPU 1 (taskset; unpinned if fewer than 2 cores);"
-	echo "$LT_SESS kept sessions, PIPELINING (MAIL, RCPT, DATA in one write, the body after the 354); $LT_SECS s per run, median of $LT_REPS"
+	echo "$LT_SESS kept sessions, PIPELINING (MAIL, RCPT, DATA in one write, the body after the 354; (bdat): MAIL, RCPT, BDAT n LAST and the message in one write); $LT_SECS s per run, median of $LT_REPS"
 	echo "busy: CPU time / wall time (1.00 = a whole core); runq: share of the wall time runnable but waiting for a core (other work)"
 	printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |\n' "" "1 KiB" "us CPU" "server" "server" "load" "p99" "100 KiB" "us CPU" "server" "load"
 	printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |\n' server "msgs/s" "/msg" busy runq busy "us" "MB/s" "/msg" busy busy
 	printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..38})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..9})" "$(printf -- '-%.0s' {1..8})" "$(printf -- '-%.0s' {1..8})"
 	for s in "${LT_SERVERS[@]}"; do
-		printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |%s\n' "$(label "$s")" \
+		printf '| %-36s | %8s | %7s | %6s | %6s | %6s | %7s | %8s | %7s | %6s | %6s |%s\n' \
+			"$(label "${s%%:*}")$([ "$s" != "${s%%:*}" ] && echo " (${s#*:})")" \
 			"${LT[$s,msgs_per_sec,1k]:-n/a}" "${LT[$s,server_us_per_msg,1k]:-n/a}" \
 			"${LT[$s,server_busy,1k]:-n/a}" "${LT[$s,server_runq,1k]:-n/a}" "${LT[$s,client_busy,1k]:-n/a}" \
 			"${LT[$s,p99_us,1k]:-n/a}" "${LT[$s,mb_per_sec,100k]:-n/a}" "${LT[$s,server_us_per_msg,100k]:-n/a}" \
