@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: ternd side by side with its peers (Node's smtp-server, Postfix's
 # smtp-sink). Installs what it needs, builds ternd in build-bench/, runs every
-# measurement and prints one table. It only prints: timing never fails it.
+# measurement and prints two tables (smtp-source; tern-load, pipelined, the
+# server on one core). It only prints: timing never fails it.
 # Method and targets: bench/README.md.
 #
 # Knobs (environment): N messages per throughput run (20000), C parallel
