@@ -225,7 +225,7 @@ static void feed_input(struct tern__conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer_iovec v[8];
 
-	while (!c->paused) {
+	while (!c->paused && evbuffer_get_length(in) > 0) {
 		int n = evbuffer_peek(in, -1, NULL, v, 8);
 		size_t used = 0;
 
@@ -234,7 +234,14 @@ static void feed_input(struct tern__conn *c)
 		if (n > 8)
 			n = 8;
 		for (int i = 0; i < n; i++) {
-			ssize_t r = c->engine->feed(c->session, v[i].iov_base, v[i].iov_len);
+			ssize_t r;
+
+			/* The TLS filter leaves empty chains in the buffer: they
+			 * hold nothing to feed (and feeding "nothing" forever
+			 * was a spin). */
+			if (v[i].iov_len == 0)
+				continue;
+			r = c->engine->feed(c->session, v[i].iov_base, v[i].iov_len);
 
 			if (r < 0) {
 				/* The session only wants to close: what the
@@ -247,6 +254,13 @@ static void feed_input(struct tern__conn *c)
 				c->paused = true;
 				break;
 			}
+		}
+		if (used == 0 && !c->paused) {
+			/* Only empty chains in view, the data behind them: make
+			 * it contiguous once (rare), so the next pass sees it. */
+			if (evbuffer_pullup(in, -1) == NULL)
+				return;
+			continue;
 		}
 		evbuffer_drain(in, used);
 	}

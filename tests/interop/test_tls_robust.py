@@ -135,6 +135,41 @@ class TlsEdgeTest(TlsTestCase):
         c.expect(self, None, 250, "2.6.0")
         self.assertSecureReceived(t, "b@example.com", chunk + MESSAGE)
 
+    def test_pipelined_bdat_over_tls_concurrently(self):
+        # MAIL, RCPT and a 100 KiB BDAT LAST in one write, over TLS, from
+        # several sessions at once (what tern-load does): the TLS filter's
+        # input may then begin with an empty chain, which once made the
+        # loop spin at 100% CPU and stop answering anyone.
+        t = self.start_tls("--discard")
+        body = b"Subject: pipelined\r\n\r\n" + (b"y" * 78 + b"\r\n") * 1300
+        errors = []
+
+        def session(k):
+            try:
+                c = RawClient(t.port, timeout=30)
+                self.assertEqual(c.greeting.code, 220)
+                c.expect(self, "EHLO x%d" % k, 250)
+                c.expect(self, "STARTTLS", 220, "2.0.0")
+                c.starttls(client_context())
+                c.expect(self, "EHLO x%d" % k, 250)
+                for _ in range(15):
+                    c.send(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\n"
+                           b"BDAT %d LAST\r\n" % len(body) + body)
+                    codes = [c.reply().code for _ in range(3)]
+                    self.assertEqual(codes, [250, 250, 250], c.dump())
+                c.expect(self, "QUIT", 221)
+                c.close()
+            except Exception as e:  # reported below, from the main thread
+                errors.append("session %d: %r" % (k, e))
+
+        threads = [threading.Thread(target=session, args=(k,)) for k in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=120)
+        self.assertEqual(errors, [])
+        self.assertFalse(any(th.is_alive() for th in threads), "a session got no reply")
+
     def test_trickle_one_byte_records(self):
         # Every octet in a TLS record of its own: the line reader must join them.
         t = self.start_tls()
