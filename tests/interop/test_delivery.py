@@ -13,7 +13,7 @@ import unittest
 
 from mtalib import MtaTestCase
 from ternlib import example_path, free_port, make_cert
-from test_dns import have_dnslib
+from test_dns import have_dnslib, have_ipv6_loopback
 
 MSG = (b"From: a@client.test\r\nTo: b@dest.test\r\nSubject: delivery\r\n\r\n"
        b"Hello.\r\n.A line that starts with a dot.\r\n..and two.\r\nBye.\r\n")
@@ -93,6 +93,19 @@ class DeliveryTest(MtaTestCase):
         self.assertEqual(rc, 75)
         self.assertEqual((r["class"], r["enhanced"]), ("deferred", "4.4.1"))
         self.assertIn("refused", r["text"])
+
+    def test_ipv6(self):
+        if not have_ipv6_loopback():
+            self.skipTest("no IPv6 loopback here")
+        s = self.aiosmtpd("--host", "::1")
+        res, rc, err = self.deliver(relay="[::1]:%d" % s.port)
+        self.assertEqual(rc, 0, (res, err))
+        self.assertEqual(self.one(res)["relay"], "::1[::1]:%d" % s.port)
+        # An MX host with only an AAAA record.
+        dns = self.dns("v6.test. 300 IN MX 10 mx.v6.test.\nmx.v6.test. 300 IN AAAA ::1\n")
+        res, rc, err = self.deliver(rcpts=("b@v6.test",), port=s.port, dns=dns)
+        self.assertEqual(rc, 0, (res, err))
+        self.assertEqual(self.one(res, "b@v6.test")["relay"], "mx.v6.test[::1]:%d" % s.port)
 
     def test_reuse_under_a_limit(self):
         s = self.aiosmtpd()
