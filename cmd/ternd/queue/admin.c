@@ -189,7 +189,7 @@ int q_list(q_store *q, FILE *out)
 		put_safe(out, (const char *)sqlite3_column_text(st, 6));
 		fputc('\n', out);
 	}
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	if ((err = q_db_err(rc)) != 0)
 		return err;
 	uint64_t count = 0, bytes = 0;

@@ -69,7 +69,7 @@ static int flagged(q_store *q, char (*ids)[Q_ID_SIZE])
 		if (id != NULL && strlen(id) == Q_ID_LEN)
 			memcpy(ids[n++], id, Q_ID_SIZE);
 	}
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return rc == SQLITE_DONE ? n : -q_db_err(rc);
 }
 
@@ -157,8 +157,8 @@ static int claim(q_store *q, int64_t now, unsigned limit, struct q_batch *b)
 		err = q_db_err(sqlite3_step(upd));
 	}
 out:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
+	q_db_done(q, sel);
+	q_db_done(q, upd);
 	return err;
 }
 
@@ -239,7 +239,7 @@ static void write_status_bytes(q_store *q, const char *id)
 		char c = sqlite3_column_int(st, 0) == Q_ST_DELIVERED ? 'D' : 'F';
 		(void)pwrite(fd, &c, 1, (off_t)sqlite3_column_int64(st, 1));
 	}
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	if (fd >= 0)
 		close(fd);
 }
@@ -271,7 +271,7 @@ static int msg_info(q_store *q, const char *id, struct msg_info *mi)
 		const char *s = (const char *)sqlite3_column_text(st, 1);
 		mi->null_sender = s == NULL || s[0] == '\0';
 	}
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? ENOENT : q_db_err(rc);
 }
 
@@ -289,13 +289,13 @@ static int record_one(q_store *q, const char *id, const struct msg_info *mi,
 		return err;
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW || sqlite3_column_int(st, 0) >= Q_ST_DELIVERED) {
-		sqlite3_finalize(st);
+		q_db_done(q, st);
 		return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : q_db_err(rc);
 	}
 	unsigned attempts = (unsigned)sqlite3_column_int(st, 1) + 1;
 	unsigned notify = q_notify_effective((unsigned)sqlite3_column_int(st, 2));
 	bool delay_sent = sqlite3_column_int(st, 3) != 0;
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 
 	int state;
 	int64_t next_at = now;
@@ -344,7 +344,7 @@ static int record_one(q_store *q, const char *id, const struct msg_info *mi,
 	sqlite3_bind_int(st, 11, (int)dsn);
 	sqlite3_bind_int(st, 12, delay_sent);
 	err = q_db_err(sqlite3_step(st));
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	if (err != 0)
 		return err;
 	sum->failure_dsn += dsn == Q_DSN_FAILURE;
@@ -423,7 +423,7 @@ int q_dsn_list(q_store *q, const char *id, enum q_dsn_kind kind, q_dsn_fn *fn, v
 		   (const char *)sqlite3_column_text(st, 1), sqlite3_column_int(st, 2),
 		   (const char *)sqlite3_column_text(st, 3),
 		   (const char *)sqlite3_column_text(st, 4));
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return q_db_err(rc);
 }
 
@@ -440,7 +440,7 @@ int q_dsn_pending(q_store *q, unsigned limit, q_dsn_msg_fn *fn, void *arg)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn(arg, (const char *)sqlite3_column_text(st, 0),
 		   (unsigned)sqlite3_column_int(st, 1));
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return q_db_err(rc);
 }
 

@@ -61,14 +61,74 @@ int q_db_err(int rc)
 	}
 }
 
-int q_db_exec(q_store *q, const char *sql)
-{
-	return q_db_err(sqlite3_exec(q->db, sql, NULL, NULL, NULL));
-}
-
 int q_db_prepare(q_store *q, const char *sql, sqlite3_stmt **st_r)
 {
-	return q_db_err(sqlite3_prepare_v2(q->db, sql, -1, st_r, NULL));
+	size_t free_slot = Q_STMT_CACHE;
+
+	for (size_t i = 0; i < Q_STMT_CACHE; i++) {
+		if (q->stmts[i].sql == sql && !q->stmts[i].busy &&
+		    strcmp(sqlite3_sql(q->stmts[i].st), sql) == 0) {
+			q->stmts[i].busy = true;
+			*st_r = q->stmts[i].st;
+			return 0;
+		}
+		if (q->stmts[i].sql == NULL && free_slot == Q_STMT_CACHE)
+			free_slot = i;
+	}
+	int rc = sqlite3_prepare_v3(q->db, sql, -1,
+				    free_slot < Q_STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, st_r,
+				    NULL);
+	if (rc != SQLITE_OK)
+		return q_db_err(rc);
+	if (free_slot < Q_STMT_CACHE) {
+		q->stmts[free_slot].sql = sql;
+		q->stmts[free_slot].st = *st_r;
+		q->stmts[free_slot].busy = true;
+	}
+	return 0;
+}
+
+void q_db_done(q_store *q, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < Q_STMT_CACHE; i++) {
+		if (q->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			q->stmts[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void q_db_cache_clear(q_store *q)
+{
+	for (size_t i = 0; i < Q_STMT_CACHE; i++) {
+		if (q->stmts[i].st != NULL)
+			sqlite3_finalize(q->stmts[i].st);
+		q->stmts[i].sql = NULL;
+		q->stmts[i].st = NULL;
+		q->stmts[i].busy = false;
+	}
+}
+
+int q_db_exec(q_store *q, const char *sql)
+{
+	sqlite3_stmt *st;
+	int rc, err;
+
+	/* Several statements (the schema): SQLite's own loop, uncached. */
+	if (strchr(sql, ';') != NULL)
+		return q_db_err(sqlite3_exec(q->db, sql, NULL, NULL, NULL));
+	err = q_db_prepare(q, sql, &st);
+	if (err != 0)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	q_db_done(q, st);
+	return q_db_err(rc);
 }
 
 int q_db_begin(q_store *q)
@@ -120,7 +180,7 @@ int q_db_run(q_store *q, const char *sql, const char *text1, int64_t int2, int *
 	int rc = sqlite3_step(st);
 	if (count_r != NULL)
 		*count_r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return q_db_err(rc);
 }
 
@@ -257,8 +317,8 @@ int q_index_insert(q_store *q, const char *id, const struct q_envelope *env,
 	if (err == 0)
 		err = count_add(q, 1, (int64_t)size);
 out:
-	sqlite3_finalize(m);
-	sqlite3_finalize(r);
+	q_db_done(q, m);
+	q_db_done(q, r);
 	return err;
 }
 
@@ -610,6 +670,7 @@ int q_store_open(q_store **q_r, const char *dir, const struct q_options *opts, u
 		err = open_db(q, dir);
 		if (err == EBADMSG && q->owner) {
 			/* X1: not a database (any more); rebuild from the files. */
+			q_db_cache_clear(q);
 			sqlite3_close(q->db);
 			q->db = NULL;
 			db_aside(q, true, now);
@@ -636,6 +697,7 @@ void q_store_close(q_store **qp)
 		return;
 	if (q->db != NULL && q->owner && q->unsettled > 0)
 		(void)q_store_settle(q);
+	q_db_cache_clear(q);
 	if (q->db != NULL)
 		sqlite3_close(q->db);
 	int fds[] = {q->tmpfd, q->incfd, q->msgfd, q->pickupfd, q->lockfd, q->dirfd};
@@ -668,7 +730,7 @@ int q_store_stats(q_store *q, uint64_t *count_r, uint64_t *bytes_r)
 		else
 			*bytes_r = v;
 	}
-	sqlite3_finalize(st);
+	q_db_done(q, st);
 	return q_db_err(rc);
 }
 
