@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "net/listen_addr.h"
@@ -48,6 +49,13 @@ struct tern__conn {
 	 * save two allocations per connection. */
 	struct event timer;
 	struct event wake; /* activated by the engine's io wakeup */
+	/* Plaintext: EV_READ on the socket, read by hand into the
+	 * bufferevent's input (own_read). libevent 2.1's socket read asks
+	 * ioctl(FIONREAD) before every read and reads at most 4 KiB: a
+	 * system call per read more, and 25 reads for a 100 KiB message. */
+	struct event rd;
+	uint32_t read_size; /* octets the next read asks for */
+	bool own_read;      /* rd is assigned (the plain bufferevent) */
 	uint8_t phase;
 	unsigned progress; /* the engine's progress count at the last timer reset */
 	bool paused;   /* the engine took less than it was given */
@@ -132,6 +140,10 @@ static void free_session(struct tern__conn *c)
  * if libevent finalizes the bufferevent later. */
 static void release_bev(struct tern__conn *c)
 {
+	if (c->own_read) {
+		event_del(&c->rd);
+		c->own_read = false;
+	}
 	if (c->bev == NULL)
 		return;
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
@@ -268,7 +280,8 @@ static void feed_input(struct tern__conn *c)
 
 static void update_reading(struct tern__conn *c)
 {
-	bool want, on = (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
+	bool want, on = c->own_read ? event_pending(&c->rd, EV_READ, NULL) != 0
+				    : (bufferevent_get_enabled(c->bev) & EV_READ) != 0;
 
 	switch (c->phase) {
 	case PH_HANDSHAKE:
@@ -286,6 +299,16 @@ static void update_reading(struct tern__conn *c)
 	default:
 		want = false;
 		break;
+	}
+	if (c->own_read) {
+		/* The read high-water mark libevent keeps for its own reads. */
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= TERN__CONN_INPUT_MAX)
+			want = false;
+		if (want && !on)
+			event_add(&c->rd, NULL);
+		else if (!want && on)
+			event_del(&c->rd);
+		return;
 	}
 	if (want && !on)
 		bufferevent_enable(c->bev, EV_READ);
@@ -656,6 +679,86 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Reads shorter than this make the next one ask for less, down to this. */
+#define READ_SIZE_MIN 4096u
+
+/* Plaintext input, read by hand (own_read): one readv, no FIONREAD, as
+ * much as the input buffer may still take (a 100 KiB message in two or
+ * three reads), straight into the bufferevent's input, where feed_input
+ * finds it as if libevent had read it. EOF and errors go to on_event as
+ * libevent would report them. */
+static void on_socket_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct tern__conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t have = evbuffer_get_length(in), want = c->read_size;
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	size_t room = 0;
+	ssize_t r;
+	int n;
+
+	(void)what;
+	if (have >= TERN__CONN_INPUT_MAX) {
+		update_reading(c);
+		return;
+	}
+	if (want > TERN__CONN_INPUT_MAX - have)
+		want = TERN__CONN_INPUT_MAX - have;
+	/* The socket bufferevent keeps its input's end frozen but while it
+	 * reads itself; so do we. */
+	evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+	if (n <= 0) {
+		evbuffer_freeze(in, 0);
+		conn_log(c, TERN_LOG_ERROR, "out of memory reading input; closing");
+		conn_end(c, true);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t l = v[i].iov_len < want - room ? v[i].iov_len : want - room;
+
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = l;
+		room += l;
+	}
+	r = readv(fd, iov, n);
+	if (r <= 0) {
+		int err = errno;
+
+		evbuffer_commit_space(in, v, 0);
+		evbuffer_freeze(in, 0);
+		if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR))
+			return;
+		errno = err;
+		on_event(c->bev, (short)(BEV_EVENT_READING | (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR)),
+			 c);
+		return;
+	}
+	int used = 0;
+	for (int i = 0; i < n && r > 0; i++, used++) {
+		size_t l = (size_t)r > iov[i].iov_len ? iov[i].iov_len : (size_t)r;
+
+		v[i].iov_len = l;
+		r -= (ssize_t)l;
+	}
+	r = evbuffer_commit_space(in, v, used);
+	evbuffer_freeze(in, 0);
+	if (r != 0) {
+		conn_end(c, true);
+		return;
+	}
+	/* A read that filled what it asked for: more is waiting, ask for
+	 * more next time; one that got little: ask for less (the chain it
+	 * reads into is allocated at that size). */
+	size_t got = evbuffer_get_length(in) - have;
+	if (got == room && c->read_size < TERN__CONN_INPUT_MAX)
+		c->read_size *= 4;
+	else if (got < c->read_size / 8 && c->read_size > READ_SIZE_MIN)
+		c->read_size /= 2;
+	on_read(c->bev, c);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct tern__conn *c = arg;
@@ -745,6 +848,9 @@ static int conn_start(struct tern__conn *c, const struct tern__conn_info *info, 
 	if (!listener->implicit_tls) {
 		bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 		bufferevent_setwatermark(c->bev, EV_READ, 0, TERN__CONN_INPUT_MAX);
+		event_assign(&c->rd, c->host->base, c->fd, EV_READ | EV_PERSIST, on_socket_read, c);
+		c->read_size = READ_SIZE_MIN;
+		c->own_read = true;
 	}
 	return 0;
 }
