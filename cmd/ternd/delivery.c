@@ -17,6 +17,10 @@
 struct session_ctx {
 	maildir_msg *msg;   /* the message being received, if any */
 	q_writer *queued;   /* or: the message going to the queue */
+	struct ternd_commit *commit; /* its group commit, while the 250 waits */
+	tern_smtp_session *session;  /* for the commit's answer */
+	uint64_t queued_size;
+	const struct ternd_delivery *d;
 	int msg_err;        /* why msg was dropped mid-stream (0: it was not) */
 	uint64_t received;  /* bytes seen in this message (for --discard logs) */
 	/* Reply text lives here until the callback returns (the library copies
@@ -59,6 +63,8 @@ static void drop_message(const struct ternd_delivery *d, struct session_ctx *ctx
 	maildir_msg_free(&ctx->msg); /* unlinks every tmp file */
 	if (ctx->queued != NULL)
 		ternd_outbound_abort(d->ob, &ctx->queued);
+	if (ctx->commit != NULL)
+		ternd_outbound_commit_cancel(d->ob, &ctx->commit);
 	ctx->received = 0;
 }
 
@@ -105,6 +111,13 @@ static int on_rcpt_to(tern_smtp_session *s, const tern_smtp_rcpt *rcpt, tern_smt
 	const struct ternd_delivery *d = user_data;
 	char mbox[MAILDIR_NAME_MAX + 1];
 
+	if (d->routing != NULL && ternd_routing_enabled(d->routing) && d->lmtp &&
+	    !ternd_routing_is_local(d->routing, rcpt->address)) {
+		/* An LMTP listener delivers; it never relays (RFC 2033 4.2:
+		 * final delivery only). */
+		set_reply(reply, 550, "5.1.1", "No such user here");
+		return TERN_SMTP_REJECT;
+	}
 	if (d->routing != NULL && ternd_routing_enabled(d->routing) && !d->lmtp) {
 		switch (ternd_routing_rcpt(d->routing, s, rcpt->address)) {
 		case TERND_ROUTE_DENIED:
@@ -340,6 +353,31 @@ static int finish_smtp(tern_smtp_session *s, const struct ternd_delivery *d,
 	return TERN_SMTP_ACCEPT;
 }
 
+/* The group commit's answer, on the session's loop. */
+static void queued_done(int err, const char *id, void *arg)
+{
+	struct session_ctx *ctx = arg;
+	tern_smtp_session *s = ctx->session;
+	tern_smtp_reply reply;
+
+	ctx->commit = NULL;
+	if (err != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "message not queued: %s", strerror(err));
+		storage_reject(&reply, err);
+	} else {
+		ternd_log(TERN_LOG_INFO, sid(s), "queued as %s size=%" PRIu64 " nrcpt=%u", id,
+			  ctx->queued_size, tern_smtp_session_rcpt_count(s));
+		snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Ok: queued as %s", id);
+		set_reply(&reply, 250, "2.0.0", ctx->reply_text);
+	}
+	if (ctx->d->lmtp) {
+		/* RFC 2033: one reply per recipient, the same for all here. */
+		for (unsigned i = 0; i < tern_smtp_session_rcpt_count(s); i++)
+			tern_smtp_session_set_rcpt_reply(s, i, &reply);
+	}
+	tern_smtp_session_resume(s, &reply);
+}
+
 static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		       tern_smtp_reply *reply, void *user_data)
 {
@@ -354,20 +392,22 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		return TERN_SMTP_ACCEPT;
 	}
 	if (ctx->queued != NULL) {
-		char id[Q_ID_SIZE];
-		/* The 250 only once the file is durable (queue.h, W2). */
-		int err = ternd_outbound_commit(d->ob, &ctx->queued, id);
+		/* The 250 only once the file is durable (queue.h, W2): the
+		 * committer threads make it so, together with the other
+		 * messages finished meanwhile, while this loop serves on. */
+		int err;
 
 		ctx->received = 0;
+		ctx->session = s;
+		ctx->d = d;
+		ctx->queued_size = info->size;
+		err = ternd_outbound_commit_async(d->ob, &ctx->queued, tern_smtp_session_event_base(s),
+						  queued_done, ctx, &ctx->commit);
 		if (err != 0) {
 			ternd_log(TERN_LOG_WARNING, sid(s), "message not queued: %s", strerror(err));
 			return storage_reject(reply, err);
 		}
-		ternd_log(TERN_LOG_INFO, sid(s), "queued as %s size=%" PRIu64 " nrcpt=%u", id,
-			  info->size, tern_smtp_session_rcpt_count(s));
-		snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Ok: queued as %s", id);
-		set_reply(reply, 250, "2.0.0", ctx->reply_text);
-		return TERN_SMTP_ACCEPT;
+		return TERN_SMTP_PENDING;
 	}
 	if (ctx->msg == NULL) {
 		/* Dropped mid-stream; on_data_chunk logged why. */

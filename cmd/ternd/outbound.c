@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,6 +23,32 @@
 /* Messages in delivery at once (each holds an open file). */
 #define MAX_IN_FLIGHT 256
 #define TICK_MS 1000
+/* Threads fsyncing accepted messages: several at once, so that a
+ * journaling file system commits their fsyncs together. */
+#define COMMITTERS 4
+
+/* A loop that waits for commits: finished ones are handed back through
+ * its pipe, as the hash pool does (libevent's threading stays off). */
+struct notifier {
+	struct notifier *next;
+	struct ternd_outbound *ob;
+	struct event_base *base;
+	int fds[2];
+	struct event ev;
+	struct ternd_commit *head, *tail; /* finished, not yet handed back */
+};
+
+struct ternd_commit {
+	struct ternd_commit *next;
+	struct notifier *nt;
+	q_writer *w;
+	ternd_commit_done_fn *done;
+	void *arg;
+	enum { CJ_QUEUED, CJ_WORKING, CJ_FINISHED } state;
+	bool cancelled;
+	int err;
+	char id[Q_ID_SIZE];
+};
 
 struct ternd_outbound {
 	pthread_mutex_t lock; /* every q_* call */
@@ -41,6 +68,16 @@ struct ternd_outbound {
 	tern_delivery *lmtp;   /* --lmtp-to, for local recipients */
 	unsigned in_flight;
 	struct call *calls;    /* delivery calls out, for close */
+	/* Group commit (ternd_outbound_commit_async): jlock guards the
+	 * lists, the notifiers and the jobs' states. */
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond;
+	struct ternd_commit *queued, *queued_tail; /* waiting for a committer */
+	struct ternd_commit *synced;               /* fsynced, waiting for the batch */
+	bool committing, jstop;
+	struct notifier *notifiers;
+	pthread_t committers[COMMITTERS];
+	unsigned n_committers;
 	struct ternd_bounce bounce;
 	char hostname[256];
 	char relay_user[256], relay_password[256];
@@ -94,12 +131,10 @@ int ternd_outbound_writer_open(struct ternd_outbound *ob, const struct q_envelop
 
 int ternd_outbound_write(struct ternd_outbound *ob, q_writer *w, const void *buf, size_t len)
 {
-	int r;
-
-	pthread_mutex_lock(&ob->lock);
-	r = q_writer_write(w, buf, len);
-	pthread_mutex_unlock(&ob->lock);
-	return r;
+	(void)ob;
+	/* A writer only touches its own file: no store lock (which the
+	 * runner may hold through a batch of DSNs). */
+	return q_writer_write(w, buf, len);
 }
 
 static void wake_runner(struct ternd_outbound *ob)
@@ -126,6 +161,232 @@ void ternd_outbound_abort(struct ternd_outbound *ob, q_writer **w)
 	pthread_mutex_lock(&ob->lock);
 	q_writer_abort(w);
 	pthread_mutex_unlock(&ob->lock);
+}
+
+/* ---- group commit ---------------------------------------------------------- */
+
+static void on_committed(evutil_socket_t fd, short what, void *arg)
+{
+	struct notifier *nt = arg;
+	struct ternd_outbound *ob = nt->ob;
+	struct ternd_commit *list;
+	char buf[64];
+
+	(void)what;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&ob->jlock);
+	list = nt->head;
+	nt->head = nt->tail = NULL;
+	pthread_mutex_unlock(&ob->jlock);
+	while (list != NULL) {
+		struct ternd_commit *j = list;
+
+		list = j->next;
+		j->done(j->err, j->err == 0 ? j->id : NULL, j->arg);
+		free(j);
+	}
+}
+
+/* With jlock held: a job's outcome is known (its writer is gone). */
+static void finish_job(struct ternd_commit *j)
+{
+	struct notifier *nt = j->nt;
+	bool was_empty = nt->head == NULL;
+
+	j->state = CJ_FINISHED;
+	j->next = NULL;
+	if (j->cancelled) {
+		free(j);
+		return;
+	}
+	if (nt->tail != NULL)
+		nt->tail->next = j;
+	else
+		nt->head = j;
+	nt->tail = j;
+	if (was_empty) {
+		ssize_t r = write(nt->fds[1], "c", 1);
+
+		(void)r; /* full: a wakeup is pending already */
+	}
+}
+
+/* With jlock held, by one committer at a time: every synced job in one
+ * q_writers_commit (renames, one directory fsync, one index transaction). */
+static void commit_batches(struct ternd_outbound *ob)
+{
+	while (ob->synced != NULL) {
+		struct ternd_commit *batch = ob->synced, *j;
+		unsigned n = 0, i = 0;
+
+		ob->synced = NULL;
+		for (j = batch; j != NULL; j = j->next)
+			n++;
+		q_writer **ws = calloc(n, sizeof(*ws));
+		char (*ids)[Q_ID_SIZE] = calloc(n, Q_ID_SIZE);
+		int *errs = calloc(n, sizeof(int));
+
+		pthread_mutex_unlock(&ob->jlock);
+		if (ws != NULL && ids != NULL && errs != NULL) {
+			for (j = batch; j != NULL; j = j->next)
+				ws[i++] = j->w;
+			pthread_mutex_lock(&ob->lock);
+			q_writers_commit(ws, n, ids, errs);
+			pthread_mutex_unlock(&ob->lock);
+			wake_runner(ob);
+		} else {
+			for (j = batch; j != NULL; j = j->next)
+				ternd_outbound_abort(ob, &j->w);
+		}
+		pthread_mutex_lock(&ob->jlock);
+		i = 0;
+		for (j = batch; j != NULL;) {
+			struct ternd_commit *next = j->next;
+
+			j->w = NULL;
+			j->err = ws != NULL && ids != NULL && errs != NULL ? errs[i] : ENOMEM;
+			if (j->err == 0)
+				memcpy(j->id, ids[i], Q_ID_SIZE);
+			i++;
+			finish_job(j);
+			j = next;
+		}
+		free(ws);
+		free(ids);
+		free(errs);
+	}
+}
+
+static void *committer(void *arg)
+{
+	struct ternd_outbound *ob = arg;
+
+	pthread_mutex_lock(&ob->jlock);
+	for (;;) {
+		struct ternd_commit *j;
+
+		while (!ob->jstop && ob->queued == NULL)
+			pthread_cond_wait(&ob->jcond, &ob->jlock);
+		if (ob->queued == NULL)
+			break; /* stopping, nothing left */
+		j = ob->queued;
+		ob->queued = j->next;
+		if (ob->queued == NULL)
+			ob->queued_tail = NULL;
+		j->state = CJ_WORKING;
+		pthread_mutex_unlock(&ob->jlock);
+		/* The slow part, outside every lock, beside the other
+		 * committers' fsyncs. An error is kept in the writer. */
+		(void)q_writer_sync(j->w);
+		pthread_mutex_lock(&ob->jlock);
+		j->next = ob->synced;
+		ob->synced = j;
+		if (!ob->committing) {
+			ob->committing = true;
+			commit_batches(ob);
+			ob->committing = false;
+		}
+	}
+	pthread_mutex_unlock(&ob->jlock);
+	return NULL;
+}
+
+int ternd_outbound_commit_async(struct ternd_outbound *ob, q_writer **w,
+				struct event_base *base, ternd_commit_done_fn *done, void *arg,
+				struct ternd_commit **job_r)
+{
+	struct ternd_commit *j = calloc(1, sizeof(*j));
+	struct notifier *nt;
+
+	*job_r = NULL;
+	if (j == NULL || base == NULL || ob->n_committers == 0) {
+		free(j);
+		ternd_outbound_abort(ob, w);
+		return j == NULL ? ENOMEM : EINVAL;
+	}
+	pthread_mutex_lock(&ob->jlock);
+	for (nt = ob->notifiers; nt != NULL && nt->base != base; nt = nt->next)
+		;
+	if (nt == NULL && (nt = calloc(1, sizeof(*nt))) != NULL) {
+		/* On base's own thread: the caller runs it. */
+		nt->ob = ob;
+		nt->base = base;
+		if (pipe2(nt->fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+			free(nt);
+			nt = NULL;
+		} else {
+			event_assign(&nt->ev, base, nt->fds[0], EV_READ | EV_PERSIST, on_committed,
+				     nt);
+			event_add(&nt->ev, NULL);
+			nt->next = ob->notifiers;
+			ob->notifiers = nt;
+		}
+	}
+	if (nt == NULL) {
+		pthread_mutex_unlock(&ob->jlock);
+		free(j);
+		ternd_outbound_abort(ob, w);
+		return ENOMEM;
+	}
+	j->nt = nt;
+	j->w = *w;
+	*w = NULL;
+	j->done = done;
+	j->arg = arg;
+	j->state = CJ_QUEUED;
+	if (ob->queued_tail != NULL)
+		ob->queued_tail->next = j;
+	else
+		ob->queued = j;
+	ob->queued_tail = j;
+	pthread_cond_signal(&ob->jcond);
+	pthread_mutex_unlock(&ob->jlock);
+	*job_r = j;
+	return 0;
+}
+
+void ternd_outbound_commit_cancel(struct ternd_outbound *ob, struct ternd_commit **jp)
+{
+	struct ternd_commit *j = jp != NULL ? *jp : NULL;
+	q_writer *w = NULL;
+
+	if (j == NULL)
+		return;
+	*jp = NULL;
+	pthread_mutex_lock(&ob->jlock);
+	if (j->state == CJ_QUEUED) {
+		struct ternd_commit **pp = &ob->queued, *prev = NULL;
+
+		while (*pp != NULL && *pp != j) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		*pp = j->next;
+		if (ob->queued_tail == j)
+			ob->queued_tail = prev;
+		w = j->w;
+		free(j);
+	} else if (j->state == CJ_FINISHED) {
+		struct notifier *nt = j->nt;
+		struct ternd_commit **pp = &nt->head, *prev = NULL;
+
+		while (*pp != NULL && *pp != j) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (*pp == j) {
+			*pp = j->next;
+			if (nt->tail == j)
+				nt->tail = prev;
+		}
+		free(j);
+	} else {
+		j->cancelled = true; /* the committer frees it */
+	}
+	pthread_mutex_unlock(&ob->jlock);
+	if (w != NULL)
+		ternd_outbound_abort(ob, &w);
 }
 
 /* ---- recording outcomes ------------------------------------------------- */
@@ -177,6 +438,32 @@ static void record(struct out_msg *m, const struct q_result *res, unsigned n)
 			  strerror(r));
 	else if (sum.removed)
 		ternd_log(TERN_LOG_INFO, NULL, "%s: removed", m->id);
+}
+
+/* Recipients claimed by q_due that cannot be tried now (out of memory, the
+ * file unreadable, a call that did not start): recorded as a temporary
+ * failure, so the usual backoff applies instead of the claim sitting
+ * until its timeout. */
+static void defer_claimed(struct ternd_outbound *ob, const char *id, const unsigned *idx,
+			  unsigned n, const char *why)
+{
+	struct q_result *res = calloc(n ? n : 1, sizeof(*res));
+	int r = ENOMEM;
+
+	ternd_log(TERN_LOG_WARNING, NULL, "%s: %u recipient(s) deferred: %s", id, n, why);
+	if (res != NULL) {
+		for (unsigned i = 0; i < n; i++)
+			res[i] = (struct q_result){.idx = idx[i], .outcome = Q_TEMPFAIL, .code = 451,
+						   .status = "4.3.0", .text = why, .host = "none"};
+		pthread_mutex_lock(&ob->lock);
+		r = q_record(ob->q, id, res, n, now_s(), NULL);
+		pthread_mutex_unlock(&ob->lock);
+	}
+	if (r != 0)
+		ternd_log(TERN_LOG_ERROR, NULL, "%s: cannot record the deferral (%s); its claim "
+						"expires in an hour",
+			  id, strerror(r));
+	free(res);
 }
 
 static enum q_outcome outcome_of(enum tern_smtp_client_class c)
@@ -329,8 +616,10 @@ static void deliver_maildir(struct out_msg *m, const unsigned *idx, unsigned n)
 	uint64_t done = 0;
 	int err = ENOMEM;
 
-	if (rcpts == NULL || res == NULL)
+	if (rcpts == NULL || res == NULL) {
+		defer_claimed(m->ob, m->id, idx, n, "out of memory");
 		goto fail;
+	}
 	for (unsigned i = 0; i < n; i++)
 		rcpts[i] = m->env.rcpts[idx[i]].addr;
 	err = maildir_msg_begin(m->ob->md, m->env.sender, rcpts, n, &mm);
@@ -378,7 +667,6 @@ static void deliver_maildir(struct out_msg *m, const unsigned *idx, unsigned n)
 fail:
 	free(rcpts);
 	free(res);
-	ternd_log(TERN_LOG_ERROR, NULL, "%s: out of memory delivering locally", m->id);
 }
 
 /* Starts delivering the recipients of one message claimed by q_due. */
@@ -395,8 +683,8 @@ static void start_message(struct ternd_outbound *ob, const char *id, const unsig
 		free(m);
 		free(local);
 		free(remote);
-		ternd_log(TERN_LOG_ERROR, NULL, "%s: out of memory starting a delivery", id);
-		return; /* claimed: due again after the claim timeout or a restart */
+		defer_claimed(ob, id, idx, n, "out of memory starting the delivery");
+		return;
 	}
 	m->ob = ob;
 	m->fd = -1;
@@ -409,6 +697,9 @@ static void start_message(struct ternd_outbound *ob, const char *id, const unsig
 	if (r != 0) {
 		ternd_log(r == ENOENT ? TERN_LOG_WARNING : TERN_LOG_ERROR, NULL,
 			  "%s: cannot open the queued message: %s", id, strerror(r));
+		/* ENOENT: the queue dropped the rows with the missing file. */
+		if (r != ENOENT)
+			defer_claimed(ob, id, idx, n, "cannot open the queued message");
 		free(local);
 		free(remote);
 		m->fd = -1;
@@ -431,12 +722,17 @@ static void start_message(struct ternd_outbound *ob, const char *id, const unsig
 		deliver_maildir(m, local, n_local);
 		free(local);
 	} else if (n_local > 0 && send_call(m, ob->lmtp, local, n_local) != 0) {
+		defer_claimed(ob, id, local, n_local, "the delivery did not start");
 		free(local);
 	}
 	if (n_local == 0)
 		free(local);
-	if (n_remote == 0 || send_call(m, ob->remote, remote, n_remote) != 0)
+	if (n_remote > 0 && send_call(m, ob->remote, remote, n_remote) != 0) {
+		defer_claimed(ob, id, remote, n_remote, "the delivery did not start");
 		free(remote);
+	} else if (n_remote == 0) {
+		free(remote);
+	}
 	msg_release(m);
 }
 
@@ -454,7 +750,10 @@ static void run_queue(struct ternd_outbound *ob)
 	ternd_bounce_run(&ob->bounce, ob->q);
 	r = q_pickup_ingest(ob->q, now_s(), &picked);
 	if (r == 0)
-		r = q_due(ob->q, now_s(), room * 16 < Q_DUE_MAX ? room * 16 : Q_DUE_MAX, &b);
+		/* At most room recipients: never more messages started (each
+		 * holding a file) than MAX_IN_FLIGHT; a message with more
+		 * recipients gets the rest at the next pass. */
+		r = q_due(ob->q, now_s(), room < Q_DUE_MAX ? room : Q_DUE_MAX, &b);
 	pthread_mutex_unlock(&ob->lock);
 	if (picked > 0)
 		ternd_log(TERN_LOG_INFO, NULL, "queued %u message(s) from the pickup directory",
@@ -573,7 +872,16 @@ static int make_agents(struct ternd_outbound *ob, const struct ternd_config *cfg
 	o.max_per_dest = cfg->dest_concurrency;
 	o.dest_rate = cfg->dest_rate;
 	o.port = cfg->smtp_port;
-	o.self_names = (const char *const *)cfg->domains; /* our names too: no loops */
+	/* Our names, for RFC 5321 5.1's loop rule: the host name and the
+	 * local domains (an MX pointing at us is a loop, not a relay). */
+	const char *self[TERND_MAX_DOMAINS + 2];
+	unsigned n_self = 0;
+
+	self[n_self++] = helo;
+	for (unsigned i = 0; i < cfg->domain_count; i++)
+		self[n_self++] = cfg->domains[i];
+	self[n_self] = NULL;
+	o.self_names = self;
 	if (cfg->relayhost != NULL) {
 		o.relayhost = cfg->relayhost;
 		o.tls = cfg->relayhost_tls_require ? TERN_DELIVERY_TLS_VERIFY : TERN_DELIVERY_TLS_MAY;
@@ -627,6 +935,8 @@ int ternd_outbound_open(struct ternd_outbound **ob_r, const struct ternd_config 
 	if (ob == NULL)
 		return TERND_EX_SOFTWARE;
 	pthread_mutex_init(&ob->lock, NULL);
+	pthread_mutex_init(&ob->jlock, NULL);
+	pthread_cond_init(&ob->jcond, NULL);
 	ob->wake_fd[0] = ob->wake_fd[1] = -1;
 	ob->cfg = cfg;
 	ob->routing = routing;
@@ -683,6 +993,11 @@ int ternd_outbound_open(struct ternd_outbound **ob_r, const struct ternd_config 
 		return TERND_EX_OSERR;
 	}
 	ob->thread_started = true;
+	for (unsigned i = 0; i < COMMITTERS; i++) {
+		if (pthread_create(&ob->committers[i], NULL, committer, ob) != 0)
+			break;
+		ob->n_committers++;
+	}
 	*ob_r = ob;
 	return TERND_EX_OK;
 }
@@ -693,6 +1008,30 @@ void ternd_outbound_close(struct ternd_outbound **obp)
 
 	if (ob == NULL)
 		return;
+	/* The committers finish what they hold (the sessions are gone:
+	 * their jobs were cancelled, or their loops no longer run). */
+	pthread_mutex_lock(&ob->jlock);
+	ob->jstop = true;
+	pthread_cond_broadcast(&ob->jcond);
+	pthread_mutex_unlock(&ob->jlock);
+	for (unsigned i = 0; i < ob->n_committers; i++)
+		pthread_join(ob->committers[i], NULL);
+	/* Results no loop took any more, and the notifiers: their bases are
+	 * gone already (the server's loops end first), so no event_del. */
+	while (ob->notifiers != NULL) {
+		struct notifier *nt = ob->notifiers;
+
+		while (nt->head != NULL) {
+			struct ternd_commit *j = nt->head;
+
+			nt->head = j->next;
+			free(j);
+		}
+		close(nt->fds[0]);
+		close(nt->fds[1]);
+		ob->notifiers = nt->next;
+		free(nt);
+	}
 	if (ob->thread_started) {
 		atomic_store(&ob->stopping, true);
 		wake_runner(ob);
@@ -721,6 +1060,8 @@ void ternd_outbound_close(struct ternd_outbound **obp)
 	}
 	explicit_bzero(ob->relay_password, sizeof(ob->relay_password));
 	pthread_mutex_destroy(&ob->lock);
+	pthread_mutex_destroy(&ob->jlock);
+	pthread_cond_destroy(&ob->jcond);
 	free(ob);
 	*obp = NULL;
 }

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "config.h"
+
+struct event_base;
 #include "maildir.h"
 #include "queue/queue.h"
 #include "routing.h"
@@ -46,5 +48,23 @@ int ternd_outbound_writer_open(struct ternd_outbound *ob, const struct q_envelop
 int ternd_outbound_write(struct ternd_outbound *ob, q_writer *w, const void *buf, size_t len);
 int ternd_outbound_commit(struct ternd_outbound *ob, q_writer **w, char id_r[Q_ID_SIZE]);
 void ternd_outbound_abort(struct ternd_outbound *ob, q_writer **w);
+
+/* Group commit off the session's loop: the writer (taken over, *w set to
+ * NULL) is made durable by the committer threads with others finished
+ * meanwhile (their fsyncs in parallel, one directory fsync for the batch,
+ * one index transaction), and done(err, id, arg) then runs on base's
+ * thread (base: the loop the caller runs on; its first use registers a
+ * notification event there, from that thread). err 0: durable, say 250.
+ * *job_r is valid until done runs or ternd_outbound_commit_cancel().
+ * Returns 0, or an errno (nothing started: the writer is aborted). */
+struct ternd_commit;
+typedef void ternd_commit_done_fn(int err, const char *id, void *arg);
+int ternd_outbound_commit_async(struct ternd_outbound *ob, q_writer **w,
+				struct event_base *base, ternd_commit_done_fn *done, void *arg,
+				struct ternd_commit **job_r);
+/* From base's thread: done will never run. The message may still become
+ * durable and be delivered (the client, not told 250, may send it again:
+ * SMTP's usual duplicate, never a loss). Sets *job to NULL. */
+void ternd_outbound_commit_cancel(struct ternd_outbound *ob, struct ternd_commit **job);
 
 #endif

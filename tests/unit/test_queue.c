@@ -152,6 +152,40 @@ static void test_header_malformed(void **state)
 	free(text);
 }
 
+/* Group commit: several writers synced (any thread) then committed at
+ * once: every one durable in incoming/ and indexed; a failed one (a write
+ * error) is not accepted and leaves nothing behind. */
+static void test_group_commit(void **state)
+{
+	(void)state;
+	struct qfix *f = qfix_new();
+	qfix_open(f, T0);
+	struct q_rcpt r = {.addr = "r@dom.example"};
+	struct q_envelope env = {.arrival = T0, .sender = "s@x", .rcpts = &r, .nrcpt = 1};
+	q_writer *ws[3];
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(q_writer_open(f->q, &env, &ws[i]), 0);
+		assert_int_equal(q_writer_write(ws[i], "m\r\n", 3), 0);
+		assert_int_equal(q_writer_sync(ws[i]), 0);
+		assert_int_equal(q_writer_sync(ws[i]), 0); /* twice is fine */
+	}
+	char ids[3][Q_ID_SIZE];
+	int errs[3] = {-1, -1, -1};
+	assert_int_equal(q_writers_commit(ws, 3, ids, errs), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(errs[i], 0);
+		assert_true(q_id_valid(ids[i]));
+		assert_int_equal(qfix_int(f->q, "SELECT count(*) FROM msg WHERE id=?1", ids[i]), 1);
+	}
+	assert_int_equal(qfix_count(f->dir, "incoming") + qfix_count(f->dir, "tmp"), 3);
+	struct q_batch b;
+	assert_int_equal(q_due(f->q, T0, 10, &b), 0);
+	assert_int_equal(b.n, 3);
+	q_batch_free(&b);
+	assert_int_equal(q_writers_commit(ws, 0, ids, errs), EINVAL);
+	qfix_free(f);
+}
+
 static void test_add_abort(void **state)
 {
 	(void)state;
@@ -784,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_header_roundtrip),
 		cmocka_unit_test(test_header_malformed),
 		cmocka_unit_test(test_add_abort),
+		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_due_record),
 		cmocka_unit_test(test_dsn),
 		cmocka_unit_test(test_delay_expire),

@@ -159,6 +159,19 @@ int q_writer_write(q_writer *w, const void *buf, size_t len);
  * still returns 0: recovery or the next settle indexes the file. *w is freed
  * and set to NULL either way; on error nothing was accepted. */
 int q_writer_commit(q_writer **w, char id_r[Q_ID_SIZE]);
+/* The first half of commit's W2, for group commit: flushes and fsyncs the
+ * file. Touches nothing of the store: any thread may run it without the
+ * store's lock, several at once (a journaling file system then groups the
+ * fsyncs). Returns 0 or an errno (then only commit's error or abort). */
+int q_writer_sync(q_writer *w);
+/* Commits n writers of one store at once: each file (synced already or
+ * now) renamed into incoming/, incoming/ fsynced ONCE for them all (W2),
+ * then all indexed in one transaction (W3). errs[i] is writer i's result:
+ * 0 means durable and accepted (ids[i] its queue id: say 250), else an
+ * errno and nothing of it was accepted. Every writer is freed; ws[i] are
+ * left dangling (the caller forgets them). Returns 0, or EINVAL (n 0, or a
+ * pickup writer). */
+int q_writers_commit(q_writer **ws, unsigned n, char (*ids)[Q_ID_SIZE], int *errs);
 /* Drops the message (unlinks tmp/ID). NULL and *w == NULL are fine. */
 void q_writer_abort(q_writer **w);
 

@@ -26,6 +26,7 @@ struct q_writer {
 	uint64_t *st_off;
 	uint64_t body_len;
 	int err;
+	bool synced;      /* q_writer_sync made the file durable already */
 };
 
 /* W1: a new file named by a new id in w->tmpfd (prefixed with '.' in a
@@ -132,15 +133,28 @@ int q_writer_write(q_writer *w, const void *buf, size_t len)
 	return w->err;
 }
 
-/* W2: the file durable in its destination directory. */
-static int make_durable(q_writer *w)
+int q_writer_sync(q_writer *w)
 {
-	q_store *q = w->q;
 	int err = w->err;
+
+	if (w->synced)
+		return err;
 	if (err == 0 && fflush(w->f) != 0)
 		err = errno != 0 ? errno : EIO;
 	if (err == 0 && fsync(fileno(w->f)) < 0)
 		err = errno;
+	if (err != 0)
+		w->err = err;
+	w->synced = err == 0;
+	return err;
+}
+
+/* W2 up to the rename: the file fsynced, closed, renamed into its
+ * destination (not yet durable there). */
+static int sync_and_rename(q_writer *w)
+{
+	q_store *q = w->q;
+	int err = q_writer_sync(w);
 	if (fclose(w->f) != 0 && err == 0)
 		err = errno != 0 ? errno : EIO;
 	w->f = NULL;
@@ -153,6 +167,16 @@ static int make_durable(q_writer *w)
 	w->tmpname[0] = '\0';
 	if (q != NULL)
 		q_point(q, "commit.renamed");
+	return 0;
+}
+
+/* W2: the file durable in its destination directory. */
+static int make_durable(q_writer *w)
+{
+	q_store *q = w->q;
+	int err = sync_and_rename(w);
+	if (err != 0)
+		return err;
 	err = fsync(w->dstfd) < 0 ? errno : 0;
 	if (err != 0) {
 		/* Not known durable: not accepted. */
@@ -183,6 +207,55 @@ int q_writer_commit(q_writer **wp, char id_r[Q_ID_SIZE])
 			(void)q_store_settle(q);
 	}
 	q_writer_abort(wp);
+	return 0;
+}
+
+int q_writers_commit(q_writer **ws, unsigned n, char (*ids)[Q_ID_SIZE], int *errs)
+{
+	q_store *q = n > 0 ? ws[0]->q : NULL;
+	unsigned renamed = 0;
+	int dir_err = 0;
+
+	if (q == NULL)
+		return EINVAL;
+	/* W2 for each (their files were q_writer_sync'ed, maybe on other
+	 * threads, in parallel), then the directory once for all. */
+	for (unsigned i = 0; i < n; i++) {
+		errs[i] = ws[i]->q == q ? sync_and_rename(ws[i]) : EINVAL;
+		renamed += errs[i] == 0;
+	}
+	if (renamed > 0 && fsync(q->incfd) < 0)
+		dir_err = errno;
+	for (unsigned i = 0; i < n; i++) {
+		if (errs[i] == 0 && dir_err != 0) {
+			/* Not known durable: not accepted. */
+			(void)unlinkat(ws[i]->dstfd, ws[i]->id, 0);
+			errs[i] = dir_err;
+		}
+		if (errs[i] == 0) {
+			q_point(q, "commit.durable");
+			memcpy(ids[i], ws[i]->id, Q_ID_SIZE);
+		}
+	}
+	/* W3 in one transaction. Accepted already: an index error only
+	 * delays indexing to the next settle or recovery. */
+	if (renamed > 0 && dir_err == 0 && q_db_begin(q) == 0) {
+		int err = 0;
+
+		for (unsigned i = 0; i < n && err == 0; i++)
+			if (errs[i] == 0)
+				err = q_index_insert(q, ws[i]->id, &ws[i]->env, ws[i]->st_off,
+						     ws[i]->body_len, 0);
+		if (err == 0 && q_db_commit(q) == 0)
+			q_point(q, "commit.indexed");
+		else if (err != 0)
+			q_db_rollback(q);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (errs[i] == 0 && ++q->unsettled >= q->opts.settle_batch && q->owner)
+			(void)q_store_settle(q);
+		q_writer_abort(&ws[i]);
+	}
 	return 0;
 }
 
