@@ -152,6 +152,10 @@ static int queue_report(const struct ternd_bounce *b, q_store *q, const char *id
 	o.ret = env->ret == Q_RET_FULL ? TERN_SMTP_RET_FULL
 		: env->ret == Q_RET_HDRS ? TERN_SMTP_RET_HDRS
 					 : TERN_SMTP_RET_UNSET;
+	/* RFC 8689 5: the report of a REQUIRETLS message carries only its
+	 * headers, and goes with REQUIRETLS itself. */
+	if (env->requiretls)
+		o.ret = TERN_SMTP_RET_HDRS;
 	o.smtputf8 = env->smtputf8;
 	o.arrival_date = (time_t)env->arrival;
 	o.rcpts = rc;
@@ -170,6 +174,7 @@ static int queue_report(const struct ternd_bounce *b, q_store *q, const char *id
 		.sender = "",
 		.body = o.original.body == TERN_SMTP_BODY_7BIT ? Q_BODY_7BIT : Q_BODY_8BITMIME,
 		.smtputf8 = env->smtputf8,
+		.requiretls = env->requiretls,
 		.client = "bounce",
 		.rcpts = &dest,
 		.nrcpt = 1,
@@ -181,6 +186,19 @@ static int queue_report(const struct ternd_bounce *b, q_store *q, const char *id
 	if (r == TERN_DSN_SKIP_NULL_SENDER || r == TERN_DSN_SKIP_NOT_WANTED) {
 		q_writer_abort(&w);
 		err = 0; /* nothing is owed after all */
+		goto out;
+	}
+	if (r == TERN_EINVAL) {
+		/* Something in the envelope the report cannot carry (an
+		 * address or ENVID no DSN may hold): no retry would build it,
+		 * so the debt is dropped, loudly, instead of blocking the
+		 * queue's DSNs for ever. */
+		q_writer_abort(&w);
+		ternd_log(TERN_LOG_ERROR, NULL,
+			  "%s: no DSN can be built for it (an invalid address or ENVID); "
+			  "dropped",
+			  id);
+		err = 0;
 		goto out;
 	}
 	if (r != 0) {
@@ -229,17 +247,30 @@ static void pay(const struct ternd_bounce *b, q_store *q, const char *id, enum q
 		err = ENOMEM;
 	if (err == 0 && owed.n > 0) {
 		const char *to = env.sender, *to_header = env.sender;
-		char pm[300];
+		char pm[300], pm_header[300];
 
 		if (env.sender[0] == '\0') {
 			/* Only failures are ever owed for <> (the queue's
 			 * "double bounce"), and never about postmaster. */
-			snprintf(pm, sizeof(pm), "postmaster@%s", b->hostname);
-			to = "postmaster";
-			to_header = pm;
-			for (unsigned i = 0; i < owed.n; i++)
-				if (strncasecmp(owed.v[i].rcpt, "postmaster", 10) == 0)
+			/* The first local domain's postmaster (an LMTP server
+			 * may refuse a bare "postmaster"), else the bare one. */
+			if (b->routing->n_domains > 0)
+				snprintf(pm, sizeof(pm), "postmaster@%s", b->routing->domains[0]);
+			else
+				snprintf(pm, sizeof(pm), "postmaster");
+			to = pm;
+			snprintf(pm_header, sizeof(pm_header), "postmaster@%s",
+				 b->routing->n_domains > 0 ? b->routing->domains[0] : b->hostname);
+			to_header = pm_header;
+			for (unsigned i = 0; i < owed.n; i++) {
+				const char *at = strrchr(owed.v[i].rcpt, '@');
+				size_t local = at != NULL ? (size_t)(at - owed.v[i].rcpt)
+							  : strlen(owed.v[i].rcpt);
+
+				if (local == 10 &&
+				    strncasecmp(owed.v[i].rcpt, "postmaster", 10) == 0)
 					to = NULL;
+			}
 		}
 		err = to != NULL ? queue_report(b, q, id, &env, fd, off, len, kind, &owed, to,
 						to_header)

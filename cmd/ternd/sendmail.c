@@ -28,6 +28,8 @@
 
 #include "config.h"
 #include "queue/queue.h"
+#include "smtp/client/client.h"
+#include "util/address.h"
 
 #define EX_OK_ 0
 #define EX_USAGE_ 64
@@ -96,6 +98,12 @@ static char *clean_address(const struct sm *s, const char *in, size_t len)
 		out[len] = '@';
 		strcpy(out + len + 1, s->host);
 	}
+	/* What SMTP can carry, or it never leaves the queue (and no DSN
+	 * could name it). */
+	if (tern__smtpc_path_check(out, TERN__PATH_ALLOW_POSTMASTER) != 0) {
+		free(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -142,8 +150,15 @@ static int add_address_list(struct sm *s, const char *v)
 			item[n] = '\0';
 			colon = strchr(item, ':');
 			lt = strchr(item, '<');
-			if (colon != NULL && (lt == NULL || colon < lt) && strchr(item, '@') > colon)
-				memmove(item, colon + 1, strlen(colon + 1) + 1); /* group name */
+			{
+				const char *at = strchr(item, '@');
+
+				/* "Group name: a@b, c@d;" and "undisclosed-recipients:;":
+				 * the name before ':' is no address. */
+				if (colon != NULL && (lt == NULL || colon < lt) &&
+				    (at == NULL || colon < at))
+					memmove(item, colon + 1, strlen(colon + 1) + 1);
+			}
 			lt = strchr(item, '<');
 			gt = lt != NULL ? strchr(lt, '>') : NULL;
 			if (lt != NULL && gt != NULL) {
@@ -363,6 +378,22 @@ int ternd_sendmail_main(int argc, char **argv)
 			return usage();
 		}
 	}
+	if (s.full_name != NULL && (tern__has_control(s.full_name, strlen(s.full_name)) ||
+				    strlen(s.full_name) > 200)) {
+		fprintf(stderr, "sendmail: -F: a control character or over 200 octets\n");
+		return EX_USAGE_;
+	}
+	if (s.envid != NULL) {
+		/* RFC 3461 4.4: printable ASCII, at most 100 octets. */
+		bool ok = strlen(s.envid) <= 100 && s.envid[0] != '\0';
+
+		for (const char *p = s.envid; ok && *p; p++)
+			ok = *p > 0x20 && *p < 0x7f;
+		if (!ok) {
+			fprintf(stderr, "sendmail: -V: at most 100 printable ASCII octets\n");
+			return EX_USAGE_;
+		}
+	}
 	for (; i < argc; i++) {
 		/* An argument may itself be a list: "a@x, b@y". */
 		if ((rc = add_address_list(&s, argv[i])) != EX_OK_)
@@ -500,8 +531,20 @@ int ternd_sendmail_main(int argc, char **argv)
 		 s.host, (unsigned)getuid(), date);
 	rc = put(w, line, strlen(line));
 	if (rc == EX_OK_ && !have_from) {
-		if (s.full_name != NULL)
-			snprintf(line, sizeof(line), "From: %s <%s>\r\n", s.full_name, sender);
+		if (s.full_name != NULL) {
+			/* A quoted-string (RFC 5322 3.2.4): "Smith, John" stays
+			 * one name; \ and " escaped. Controls were refused. */
+			char q[420];
+			size_t k = 0;
+
+			for (const char *p = s.full_name; *p && k + 2 < sizeof(q); p++) {
+				if (*p == '"' || *p == '\\')
+					q[k++] = '\\';
+				q[k++] = *p;
+			}
+			q[k] = '\0';
+			snprintf(line, sizeof(line), "From: \"%s\" <%s>\r\n", q, sender);
+		}
 		else
 			snprintf(line, sizeof(line), "From: %s\r\n", sender[0] ? sender : "MAILER-DAEMON");
 		rc = put(w, line, strlen(line));

@@ -37,6 +37,8 @@
 #include "net/dns.h"
 #include "net/dns_mx.h"
 #include "net/tls_client.h"
+#include "smtp/client/client.h"
+#include "util/address.h"
 
 #define DEFAULT_PORT 25
 #define DEFAULT_DNS_TIMEOUT_MS 10000
@@ -678,9 +680,20 @@ static void conn_send(struct conn *c, struct group *g)
 		r = tern__outbound_send(c->o, group_message(g, &m, rc), &src);
 		free(rc);
 	}
+	if (r == TERN_ESTATE) {
+		/* The connection ended (the server closed an idle one) and
+		 * its closed() has not run yet: a new connection instead. */
+		c->g = NULL;
+		g->conn = NULL;
+		c->ready = false;
+		g->no_reuse = true;
+		group_next(g);
+		return;
+	}
 	if (r != 0) {
-		/* A message the engine refuses outright (no valid path):
-		 * permanent, whatever host would be tried. */
+		/* A message the engine refuses outright: the recipients were
+		 * checked at send, so this is the sender or ENVID: permanent,
+		 * whatever host would be tried. */
 		c->g = NULL;
 		g->conn = NULL;
 		c->ready = true;
@@ -748,7 +761,11 @@ static void on_message_done(struct tern__outbound *o, void *arg)
 	for (size_t k = 0; k < g->n; k++) {
 		const tern_smtp_client_result *r = tern_smtp_client_rcpt_result(cl, k);
 
-		temp += r == NULL || r->cls == TERN_SMTP_CLIENT_TEMPFAIL;
+		/* RFC 8689 4.2.1: a host without REQUIRETLS (or without TLS)
+		 * is skipped for the next one; the message fails only when
+		 * none has it. */
+		temp += r == NULL || r->cls == TERN_SMTP_CLIENT_TEMPFAIL ||
+			r->reason == TERN_SMTP_CLIENT_R_REQUIRETLS;
 	}
 	if (temp == g->n && g->n > 0 && g->sessions < MAX_SESSIONS) {
 		/* Nothing got through here: another host may do better
@@ -1195,12 +1212,23 @@ int tern_delivery_send(tern_delivery *d, const tern_smtp_client_message *msg,
 			j->rcpts[i].orcpt = both + tl + 1;
 		}
 	}
+	if (tern__smtpc_path_check(j->msg.from, TERN__PATH_ALLOW_NULL) != 0 ||
+	    (j->msg.envid != NULL && tern__has_control(j->msg.envid, strlen(j->msg.envid)))) {
+		r = TERN_EINVAL;
+		goto fail;
+	}
 	/* Groups by destination. */
 	for (size_t i = 0; i < n; i++) {
 		char name[TERN__DNS_NAME_SIZE];
 		const char *why = NULL;
 		struct group *g = NULL;
 
+		/* One bad recipient must not fail the others sent with it. */
+		if (!tern__smtpc_rcpt_valid(&j->rcpts[i])) {
+			set_result(j, i, TERN_SMTP_CLIENT_PERMFAIL, 553, "5.1.3",
+				   "not a valid recipient address", false, "none", "", false);
+			continue;
+		}
 		if (d->relay_host != NULL) {
 			snprintf(name, sizeof(name), "%s", d->relay_host);
 		} else if (!rcpt_domain(j->rcpts[i].address, name, sizeof(name), &why)) {

@@ -77,6 +77,12 @@ SSL *tern__tls_client_ssl_new(struct tern__tls_client *t, const char *host)
 			return NULL;
 		}
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	} else if (host != NULL && is_address(host) &&
+		   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1) {
+		/* An address: the certificate must name it (an iPAddress
+		 * subjectAltName), or any CA-signed one would "verify". */
+		SSL_free(ssl);
+		return NULL;
 	}
 	return ssl;
 }

@@ -25,9 +25,10 @@ int tern__tls_client_new(struct tern__tls_client **t_r, const char *ca_file, cha
 			 size_t err_size);
 void tern__tls_client_free(struct tern__tls_client **t);
 
-/* A new SSL object in client mode for a connection to host (a DNS name:
- * sent as SNI and checked against the certificate; an address literal or
- * NULL: neither). NULL on failure. */
+/* A new SSL object in client mode for a connection to host: a DNS name is
+ * sent as SNI and checked against the certificate; an address is checked
+ * against its iPAddress names (no SNI); NULL: nothing is checked. NULL on
+ * failure. */
 SSL *tern__tls_client_ssl_new(struct tern__tls_client *t, const char *host);
 
 /* After the handshake: whether the peer's certificate chains to a trusted

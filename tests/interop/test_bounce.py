@@ -83,7 +83,7 @@ class BounceTest(MtaTestCase):
         t = self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
                              "--relayhost", "[127.0.0.1]:%d" % sink.port)
         self.smtp(t, "", ["gone@far.test"], "bounce")
-        report = self.mailbox(t, "postmaster")[0]
+        report = self.mailbox(t, "postmaster@local.test")[0]
         _, rcpts, _ = self.report(report)
         self.assertEqual(rcpts[0]["Action"], "failed")
         self.assertIn("gone@far.test", rcpts[0]["Final-Recipient"])

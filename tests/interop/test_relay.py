@@ -48,6 +48,16 @@ class RelayTest(MtaTestCase):
         self.assertIn("relay denied for <victim@far.test>", t.log_text(tail=1 << 20))
         self.assertEqual(os.listdir(os.path.join(t.state_dir, "queue", "incoming")), [])
 
+    def test_lmtp_listener_never_relays(self):
+        t = self.start_ternd("--lmtp", "--domain", "local.test",
+                             "--relayhost", "[127.0.0.1]:%d" % free_port())
+        c = self.client(t)
+        c.expect(self, "LHLO client.example", 250)
+        c.expect(self, "MAIL FROM:<a@far.test>", 250)
+        c.expect(self, "RCPT TO:<victim@far.test>", 550, "5.1.1")
+        c.expect(self, "RCPT TO:<me@local.test>", 250)
+        c.expect(self, "QUIT", 221)
+
     def test_unknown_local_user(self):
         d = self.tmpdir()
         users = os.path.join(d, "users")
@@ -125,6 +135,18 @@ class RelayTest(MtaTestCase):
         added, body = smart.read(ALICE[0], 1)[0]
         self.assertIn(b"with ESMTPSA", added, "TLS and AUTH to the smarthost")
         self.assertIn(b"Subject: smarthost", body)
+        # A certificate the CA signed for another name does not do for
+        # an address: the address itself must be in it.
+        other_cert, other_key = make_cert(d, "other", ["attacker.example"], ca=ca)
+        other = self.start_ternd("--domain", "example.org", "--users", users, "--tls-cert",
+                                 other_cert, "--tls-key", other_key)
+        wrong = self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
+                                 "--relayhost", "[127.0.0.1]:%d" % other.port,
+                                 "--relayhost-tls", "require", "--relayhost-ca", ca[0],
+                                 "--relayhost-auth", auth)
+        self.send(wrong, [ALICE[0]], "wrong name", sender=ALICE[0])
+        self.wait_log(wrong, r"to=<%s>, .*dsn=4\.7\.5, status=deferred" % re.escape(ALICE[0]))
+        self.assertIn("mismatch", wrong.log_text(tail=1 << 20))
         # Without the CA the certificate does not verify: never sent.
         bad = self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
                                "--relayhost", "[127.0.0.1]:%d" % smart.port,

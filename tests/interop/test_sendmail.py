@@ -38,7 +38,8 @@ class SendmailTest(MtaTestCase):
             m = self.mailbox(t, rcpt)[0]
             self.assertEqual(m["Subject"], "cron output")
             self.assertIsNone(m["Bcc"], "Bcc: must not be sent on")
-            self.assertEqual(m["From"], "Cron Daemon <root@local.test>")
+            self.assertEqual(m["From"].addresses[0].display_name, "Cron Daemon")
+            self.assertEqual(m["From"].addresses[0].addr_spec, "root@local.test")
             self.assertIsNotNone(m["Date"])
             self.assertIsNotNone(m["Message-ID"])
             self.assertEqual(m["Return-Path"], "<root@local.test>")
@@ -79,3 +80,22 @@ class SendmailTest(MtaTestCase):
         self.assertEqual(p.returncode, 66, p.stderr)  # EX_NOINPUT: no queue there
         p = self.sendmail(t, ["bad<address"], b"x\n")
         self.assertEqual(p.returncode, 65, p.stderr)
+        p = self.sendmail(t, ["a@@b.test"], b"x\n")
+        self.assertEqual(p.returncode, 65, p.stderr)
+        # No header injection through -F, no control characters in -V.
+        p = self.sendmail(t, ["-F", "Eve\r\nX-Injected: yes", "a@local.test"], b"x\n")
+        self.assertEqual(p.returncode, 64, p.stderr)
+        p = self.sendmail(t, ["-V", "id\x01", "a@local.test"], b"x\n")
+        self.assertEqual(p.returncode, 64, p.stderr)
+
+    def test_groups_and_quoted_names(self):
+        t = self.start_ternd()
+        msg = (b"To: undisclosed-recipients:;\n"
+               b"Cc: Friends: a@local.test, \"Doe, Jane\" <b@local.test>;\n"
+               b"Bcc: c@local.test\nSubject: groups\n\nhi\n")
+        p = self.sendmail(t, ["-t", "-F", "Smith, \"J\""], msg)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for rcpt in ("a@local.test", "b@local.test", "c@local.test"):
+            m = self.mailbox(t, rcpt)[0]
+            self.assertEqual(m["From"].addresses[0].display_name, 'Smith, "J"')
+        self.assertFalse(os.path.exists(os.path.join(t.maildir, "undisclosed-recipients")))

@@ -230,4 +230,11 @@ void tern__smtpc_auth_reply(tern_smtp_client *c, int code, const char *enhanced,
 /* Tests only: SCRAM's client nonce. Returns 0 or TERN_ENOMEM. */
 int tern__smtpc_set_test_nonce(tern_smtp_client *c, const char *nonce);
 
+/* An address as MAIL FROM or RCPT TO may carry it (flags: the
+ * TERN__PATH_ALLOW_* of util/address.h): 0 or TERN_EINVAL. For
+ * src/client's delivery too, which sorts out bad recipients first. */
+int tern__smtpc_path_check(const char *addr, unsigned flags);
+/* A recipient tern_smtp_client_send() takes: its path, NOTIFY, ORCPT. */
+bool tern__smtpc_rcpt_valid(const tern_smtp_client_rcpt *r);
+
 #endif

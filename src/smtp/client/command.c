@@ -42,7 +42,7 @@ static bool local_non_ascii(const char *addr)
 }
 
 /* Checks addr as the path "<addr>" would be parsed by a server. */
-static int path_check(const char *addr, unsigned flags)
+int tern__smtpc_path_check(const char *addr, unsigned flags)
 {
 	size_t len = strlen(addr);
 	if (len > 512 || tern__has_control(addr, len))
@@ -131,24 +131,29 @@ static int validate(const tern_smtp_client_message *msg)
 {
 	if (!msg->from || !msg->rcpts || msg->n_rcpts == 0)
 		return TERN_EINVAL;
-	if (path_check(msg->from, TERN__PATH_ALLOW_NULL) < 0)
+	if (tern__smtpc_path_check(msg->from, TERN__PATH_ALLOW_NULL) < 0)
 		return TERN_EINVAL;
 	if (msg->envid && tern__has_control(msg->envid, strlen(msg->envid)))
 		return TERN_EINVAL;
-	for (size_t i = 0; i < msg->n_rcpts; i++) {
-		const tern_smtp_client_rcpt *r = &msg->rcpts[i];
-		if (!r->address || path_check(r->address, TERN__PATH_ALLOW_POSTMASTER) < 0)
+	for (size_t i = 0; i < msg->n_rcpts; i++)
+		if (!tern__smtpc_rcpt_valid(&msg->rcpts[i]))
 			return TERN_EINVAL;
-		/* RFC 3461 4.1: NEVER stands alone. */
-		if ((r->notify & TERN_SMTP_NOTIFY_NEVER) && (r->notify & ~TERN_SMTP_NOTIFY_NEVER))
-			return TERN_EINVAL;
-		if (r->notify & ~0xfu)
-			return TERN_EINVAL;
-		if (r->orcpt_type && (!atom_ok(r->orcpt_type) || !r->orcpt ||
-				      tern__has_control(r->orcpt, strlen(r->orcpt))))
-			return TERN_EINVAL;
-	}
 	return 0;
+}
+
+bool tern__smtpc_rcpt_valid(const tern_smtp_client_rcpt *r)
+{
+	if (!r->address || tern__smtpc_path_check(r->address, TERN__PATH_ALLOW_POSTMASTER) < 0)
+		return false;
+	/* RFC 3461 4.1: NEVER stands alone. */
+	if ((r->notify & TERN_SMTP_NOTIFY_NEVER) && (r->notify & ~TERN_SMTP_NOTIFY_NEVER))
+		return false;
+	if (r->notify & ~0xfu)
+		return false;
+	if (r->orcpt_type && (!atom_ok(r->orcpt_type) || !r->orcpt ||
+			      tern__has_control(r->orcpt, strlen(r->orcpt))))
+		return false;
+	return true;
 }
 
 static void local_fail(tern_smtp_client_result *res, int code, const char *enh, const char *text,
