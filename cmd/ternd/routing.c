@@ -40,8 +40,13 @@ bool ternd_routing_is_local(const struct ternd_routing *r, const char *address)
 	/* RFC 5321 4.1.1.3: "postmaster" without a domain must be accepted. */
 	if (at == NULL)
 		return strcasecmp(address, "postmaster") == 0;
+	size_t len = strlen(at + 1);
+
+	/* "example.org." is example.org (a fully qualified form). */
+	if (len > 0 && at[len] == '.')
+		len--;
 	for (unsigned i = 0; i < r->n_domains; i++)
-		if (strcasecmp(at + 1, r->domains[i]) == 0)
+		if (strlen(r->domains[i]) == len && strncasecmp(at + 1, r->domains[i], len) == 0)
 			return true;
 	return false;
 }

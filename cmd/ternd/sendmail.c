@@ -3,7 +3,7 @@
  * directory (queue/queue.h, P1), from which the running ternd queues it
  * within a second, exactly once. See docs/sendmail.md.
  *
- *   sendmail [-t] [-i|-oi] [-f SENDER] [-F NAME] [-N DSN] [-V ENVID]
+ *   sendmail [-t] [-i|-oi] [-f SENDER] [-F NAME] [-N DSN] [-V ENVID] [-B 7BIT|8BITMIME]
  *            [--state-dir DIR | -C CONFIG] [--] [RECIPIENT...] < message
  *
  * What it does to the message (as Postfix's sendmail does): LF line ends
@@ -57,6 +57,7 @@ struct sm {
 	char host[256];
 	char user[256];
 	bool eight_bit;
+	int body;          /* -B: 7 or 8; 0: decided by the header block */
 };
 
 static int usage(void)
@@ -360,6 +361,12 @@ int ternd_sendmail_main(int argc, char **argv)
 		} else if (a[1] == 'V') {
 			if ((s.envid = VALUE(a)) == NULL)
 				return usage();
+		} else if (a[1] == 'B') {
+			const char *v = VALUE(a);
+
+			if (v == NULL || (strcasecmp(v, "7BIT") != 0 && strcasecmp(v, "8BITMIME") != 0))
+				return usage();
+			s.body = strcasecmp(v, "7BIT") == 0 ? 7 : 8;
 		} else if (a[1] == 'C') {
 			if ((config = VALUE(a)) == NULL)
 				return usage();
@@ -507,15 +514,16 @@ int ternd_sendmail_main(int argc, char **argv)
 		.arrival = (int64_t)time(NULL),
 		.sender = sender,
 		.envid = (char *)s.envid,
-		.body = Q_BODY_8BITMIME, /* adjusted below when the body is read */
+		/* The envelope is written before the body is read: -B says
+		 * what the body is (as Postfix's sendmail), else 8BITMIME only
+		 * when the headers already hold 8-bit octets. An unlabelled
+		 * 8-bit body goes as 7BIT, as most MTAs send it. */
+		.body = s.body == 8 || (s.body == 0 && s.eight_bit) ? Q_BODY_8BITMIME : Q_BODY_7BIT,
 		.smtputf8 = utf8,
 		.client = client,
 		.rcpts = qr,
 		.nrcpt = s.n_rcpts,
 	};
-	/* The envelope is written first, the body after: a body that turns
-	 * out 7-bit still says 8BITMIME, which is harmless (RFC 6152 only
-	 * limits what may be sent without it). */
 	int err = q_pickup_writer_open(queue, &env, &w);
 	if (err != 0) {
 		fprintf(stderr, "sendmail: cannot write into %s/pickup: %s\n", queue, strerror(err));
