@@ -16,11 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			__builtin_trap();                                                          \
-	} while (0)
+#include "fuzz_check.h"
 
 /* Feeds in slices of step (the first octet of the input picks it) and
  * returns the status and octets taken. */

@@ -33,11 +33,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		if (!(cond))                                                              \
-			__builtin_trap();                                                 \
-	} while (0)
+#include "fuzz_check.h"
 
 /* Build with -DFUZZ_TRACE (and a main calling LLVMFuzzerTestOneInput) to
  * replay a crash with a trace of feeds, resumes and output on stderr. */
