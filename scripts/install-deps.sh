@@ -13,8 +13,10 @@ log() { printf 'install-deps: %s\n' "$*" >&2; }
 # no argument: everything the tests need too.
 mode=${1:-test}
 
+# libunistring-dev: libidn2's static link (pkg-config --static tern) names -lunistring.
 pkgs=(build-essential cmake ninja-build pkg-config libevent-dev libssl-dev libc-ares-dev
-      libcmocka-dev libcrypt-dev libargon2-dev libunbound-dev libsqlite3-dev libidn2-dev libpsl-dev)
+      libcmocka-dev libcrypt-dev libargon2-dev libunbound-dev libsqlite3-dev libidn2-dev libpsl-dev
+      libunistring-dev)
 if [ "$mode" != build ]; then
 	pkgs+=(clang libclang-rt-14-dev valgrind strace swaks curl openssl)
 	# TLS and AUTH interop: swaks needs the Perl TLS and SASL modules; a
