@@ -42,6 +42,12 @@ if [ "$mode" != build ]; then
 	pkgs+=(dovecot-core dovecot-lmtpd)
 	# Queue retries, delay DSNs and expiry under a clock the tests set.
 	pkgs+=(faketime)
+	# Mail authentication oracles (issue 8): dkimpy (dkimverify, arcsign),
+	# pyspf and its RFC 7208 test suite, Perl's Mail::DKIM and Mail::DMARC,
+	# OpenDKIM's tools, authres to parse Authentication-Results, ldns to
+	# sign test zones with DNSSEC.
+	pkgs+=(python3-dkim python3-spf python3-dnspython python3-authres libmail-dkim-perl
+	       libmail-dmarc-perl opendkim-tools ldnsutils)
 fi
 
 missing=()
@@ -99,7 +105,8 @@ fi
 # nodemailer and smtp-server for the interop tests, pinned by the committed
 # package-lock.json.
 if command -v npm >/dev/null 2>&1; then
-	if [ ! -d tests/interop/node_modules/nodemailer ] || [ ! -d tests/interop/node_modules/smtp-server ]; then
+	if [ ! -d tests/interop/node_modules/nodemailer ] || [ ! -d tests/interop/node_modules/smtp-server ] ||
+	   [ ! -d tests/interop/node_modules/mailauth ]; then
 		(cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >/tmp/tern-npm.log 2>&1) || {
 			log "npm ci failed, see /tmp/tern-npm.log"
 			tail -20 /tmp/tern-npm.log >&2
