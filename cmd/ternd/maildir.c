@@ -38,6 +38,7 @@ struct rcpt_state {
 	int err;          /* 0 or errno */
 	bool tmp_exists;  /* <mbox>/tmp/<base> is ours and must go on failure */
 	bool in_new;      /* renamed into new/ (path holds the name) */
+	bool copied;      /* the spool's recipient, rewritten for late headers */
 	char *path;       /* "<mbox>/new/<base>,S=<size>" once delivered */
 	uint64_t size;
 };
@@ -51,6 +52,8 @@ struct maildir_msg {
 	int fd;               /* the spool file, -1 when closed */
 	uint64_t spool_hdr;   /* header bytes before the body in the spool */
 	uint64_t body_len;    /* bytes passed to maildir_msg_write() */
+	const char *extra;    /* commit's late headers, copied into every file */
+	size_t extra_len;
 	unsigned char *buf;
 	size_t buf_len;
 	int write_err;
@@ -348,7 +351,9 @@ static int open_tmp_with_headers(maildir_msg *msg, unsigned i, uint64_t *hdr_len
 	msg->r[i].tmp_exists = true;
 	size_t len = strlen(hdr);
 	*err_r = fs_write_all(fd, hdr, len);
-	*hdr_len_r = len;
+	if (*err_r == 0 && msg->extra_len > 0)
+		*err_r = fs_write_all(fd, msg->extra, msg->extra_len);
+	*hdr_len_r = len + msg->extra_len;
 	if (*err_r != 0) {
 		close(fd);
 		fd = -1;
@@ -552,17 +557,52 @@ static void unlink_new(maildir_msg *msg, unsigned i)
 	r->in_new = false;
 }
 
+/* The late headers go after the spool's own delivery headers. While the
+ * whole message is still in the buffer they are simply written first; once
+ * part of it is on disk, the spool's recipient gets a fresh copy like every
+ * other recipient, read from the old file, which is unlinked but still open. */
+static int spool_late_headers(maildir_msg *msg)
+{
+	unsigned spool = (unsigned)msg->spool;
+	int err;
+
+	if (msg->body_len == msg->buf_len) {
+		err = fs_write_all(msg->fd, msg->extra, msg->extra_len);
+		if (err == 0)
+			msg->spool_hdr += msg->extra_len;
+		return err != 0 ? err : flush_buf(msg);
+	}
+	if ((err = flush_buf(msg)) != 0)
+		return err;
+	unlink_tmp(msg, spool);
+	err = make_copy(msg, spool);
+	if (err == 0)
+		msg->r[spool].copied = true;
+	return err;
+}
+
 int maildir_msg_commit(maildir_msg *msg, bool all_or_nothing)
+{
+	return maildir_msg_commit_headers(msg, all_or_nothing, NULL, 0);
+}
+
+int maildir_msg_commit_headers(maildir_msg *msg, bool all_or_nothing, const char *headers,
+			       size_t len)
 {
 	unsigned n = msg->n;
 	unsigned spool = (unsigned)msg->spool;
 	char dir[MAILDIR_NAME_MAX + 8];
+	int err = msg->write_err;
 
+	msg->extra = headers;
+	msg->extra_len = headers != NULL ? len : 0;
 	/* 1. The whole stream into the spool file. */
-	int err = msg->write_err != 0 ? msg->write_err : flush_buf(msg);
+	if (err == 0)
+		err = msg->extra_len > 0 ? spool_late_headers(msg) : flush_buf(msg);
 	if (err != 0)
 		msg->r[spool].err = err;
-	msg->r[spool].size = msg->spool_hdr + msg->body_len;
+	if (!msg->r[spool].copied)
+		msg->r[spool].size = msg->spool_hdr + msg->body_len;
 
 	/* 2. Every other mailbox gets its own copy, fsynced, while the spool is
 	 * still open for reading. */

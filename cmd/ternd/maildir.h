@@ -84,6 +84,16 @@ int maildir_msg_write(maildir_msg *msg, const void *buf, size_t len);
  * and maildir_msg_free(). */
 int maildir_msg_commit(maildir_msg *msg, bool all_or_nothing);
 
+/* maildir_msg_commit() with header fields known only once the message has
+ * arrived (Authentication-Results: the DKIM verdict needs the whole body):
+ * headers[0..len), complete CRLF-terminated fields, go into every copy
+ * after Return-Path: and Delivered-To: and before the message. A message
+ * that still fits the write buffer costs nothing more; a longer one is
+ * copied once more by the kernel (copy_file_range) for its first
+ * recipient. headers may be NULL (len 0): the same as maildir_msg_commit(). */
+int maildir_msg_commit_headers(maildir_msg *msg, bool all_or_nothing, const char *headers,
+			       size_t len);
+
 /* Outcome for recipient i after commit: 0 or an errno value. path_r (may be
  * NULL) gets the delivered file's path relative to the root, size_r (may be
  * NULL) its size in bytes; both valid until maildir_msg_free(). */

@@ -304,6 +304,60 @@ static void test_store_many(void **state)
 	free(body);
 }
 
+/* Headers known only at commit (Authentication-Results) land after each
+ * copy's Return-Path:/Delivered-To: and before the message, whether the
+ * message still sat in the write buffer or was already partly on disk. */
+static void late_headers(struct fixture *f, size_t body_len)
+{
+	const char *rcpts[] = {"a@x.org", "b@x.org", "a@x.org"};
+	const char *late = "Authentication-Results: mx.test; spf=pass smtp.mailfrom=z\r\n";
+	char *body = malloc(body_len);
+	assert_non_null(body);
+	for (size_t i = 0; i < body_len; i++)
+		body[i] = (char)('A' + i % 26);
+
+	maildir_msg *msg;
+	assert_int_equal(maildir_msg_begin(f->md, "s@z", rcpts, 3, &msg), 0);
+	for (size_t off = 0, step = 7; off < body_len; off += step, step = step * 5 + 3) {
+		size_t n = off + step > body_len ? body_len - off : step;
+		assert_int_equal(maildir_msg_write(msg, body + off, n), 0);
+	}
+	assert_int_equal(maildir_msg_commit_headers(msg, true, late, strlen(late)), 0);
+	uint64_t sizes[3] = {0, 0, 0};
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(maildir_msg_result(msg, i, NULL, &sizes[i]), 0);
+	maildir_msg_free(&msg);
+
+	const char *mboxes[] = {"a@x.org", "b@x.org"};
+	for (unsigned i = 0; i < 2; i++) {
+		char name[512], hdr[256], size_tag[64];
+		size_t len;
+		char *data = read_delivered(f, mboxes[i], &len, name, sizeof(name));
+		int h = snprintf(hdr, sizeof(hdr), "Return-Path: <s@z>\r\nDelivered-To: %s\r\n%s",
+				 mboxes[i], late);
+		assert_int_equal(len, (size_t)h + body_len);
+		assert_int_equal(sizes[i], len);
+		snprintf(size_tag, sizeof(size_tag), ",S=%zu", len);
+		assert_non_null(strstr(name, size_tag));
+		assert_memory_equal(data, hdr, (size_t)h);
+		assert_memory_equal(data + h, body, body_len);
+		assert_int_equal(count_in(f, mboxes[i], "tmp"), 0);
+		free(data);
+	}
+	assert_int_equal(sizes[2], sizes[0]);
+	free(body);
+}
+
+static void test_late_headers_buffered(void **state)
+{
+	late_headers(*state, 1000);
+}
+
+static void test_late_headers_on_disk(void **state)
+{
+	late_headers(*state, 2 * MAILDIR_BUF_SIZE + 777);
+}
+
 static void test_unique_names(void **state)
 {
 	struct fixture *f = *state;
@@ -657,6 +711,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_headers_buffered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_headers_on_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unique_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traversal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlink_mailbox, setup, teardown),
