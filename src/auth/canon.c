@@ -107,6 +107,8 @@ static void close_field(struct tern__headers *h)
 		return;
 	f = &h->fields[h->count - 1];
 	f->len = h->len - f->off;
+	if (f->len == 0) /* nothing kept: the limit was reached */
+		return;
 	t = h->data + f->off;
 	colon = memchr(t, ':', f->len);
 	if (colon == NULL) {

@@ -48,17 +48,6 @@ int tern__tag_parse(const char *text, size_t len, struct tern__tag *tags, size_t
 			i++;
 		if (i == len)
 			break;
-		/* An empty tag-spec is only allowed as the optional final ";". */
-		if (p[i] == ';') {
-			if (n == 0)
-				return TERN__TAG_ESYNTAX;
-			i++;
-			while (i < len && is_fws(p[i]))
-				i++;
-			if (i != len)
-				return TERN__TAG_ESYNTAX;
-			break;
-		}
 		if (!is_alpha(p[i]))
 			return TERN__TAG_ESYNTAX;
 		t.name = text + i;
