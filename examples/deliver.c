@@ -9,12 +9,15 @@
  * --helo NAME, --auth USER:PASSWORD, --lmtp, --requiretls, --smtputf8,
  * --body 7bit|8bitmime|binarymime, --notify-success, --timeout MS,
  * --ret full|hdrs, --envid ID, --repeat N (the same message N times at
- * once: connection reuse and concurrency), --max-per-dest N.
+ * once: connection reuse and concurrency), --max-per-dest N,
+ * --dns-trust-anchor FILE, --dane, --mta-sts, --mta-sts-port N.
  *
  * Output: one line per recipient and message:
  *   RCPT CLASS CODE ENHANCED RELAY TLS=yes|no DSN=relayed|- TEXT
  * (DSN=relayed: NOTIFY=SUCCESS was asked and the next hop lacks DSN, so a
  * "relayed" DSN is due, RFC 3461 4.2.)
+ * And on stderr, one line per TLS outcome (docs/dane-mta-sts.md):
+ *   tls-outcome: DOMAIN POLICY MX IP RESULT|success [DETAIL]
  * Exit: 0 all delivered, 75 some temporary failure, 69 otherwise. */
 #include <event2/event.h>
 #include <stdio.h>
@@ -51,6 +54,20 @@ static void on_log(enum tern_smtp_log_level level, const char *line, void *arg)
 {
 	(void)arg;
 	fprintf(stderr, "deliver: %s%s\n", level == TERN_LOG_ERROR ? "error: " : "", line);
+}
+
+static void on_tls_outcome(const tern_delivery_tls_outcome *t, void *arg)
+{
+	static const char *const policy[] = {"no-policy-found", "tlsa", "sts"};
+
+	(void)arg;
+	fprintf(stderr, "tls-outcome: %s %s%s %s %s %s%s%s%s\n", t->domain, policy[t->policy],
+		t->sts_testing ? "/testing" : "", t->mx_host[0] ? t->mx_host : "-",
+		t->ip[0] ? t->ip : "-", t->result ? t->result : "success",
+		t->delivered_anyway ? " delivered-anyway" : "", t->detail[0] ? " " : "", t->detail);
+	for (size_t i = 0; i < t->n_policy_strings; i++)
+		fprintf(stderr, "tls-outcome-policy: %s\n", t->policy_strings[i]);
+	fflush(stderr);
 }
 
 static char *read_all(FILE *f, size_t *len_r)
@@ -94,6 +111,7 @@ int main(int argc, char **argv)
 	tern_delivery_options_init(&o);
 	o.helo_name = "client.test";
 	o.on_log = on_log;
+	o.on_tls_outcome = on_tls_outcome;
 	o.log_level = getenv("DELIVER_DEBUG") ? TERN_LOG_DEBUG : TERN_LOG_INFO;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -109,6 +127,14 @@ int main(int argc, char **argv)
 			o.port = (unsigned)atoi(v);
 		else if (ARG("--dns-server"))
 			o.dns_server = v;
+		else if (ARG("--dns-trust-anchor"))
+			o.dns_trust_anchor = v;
+		else if (ARG("--mta-sts-port"))
+			o.mta_sts_port = (unsigned)atoi(v);
+		else if (strcmp(a, "--dane") == 0)
+			o.dane = true;
+		else if (strcmp(a, "--mta-sts") == 0)
+			o.mta_sts = true;
 		else if (ARG("--ca"))
 			o.tls_ca_file = v;
 		else if (ARG("--helo"))

@@ -48,6 +48,8 @@ if [ "$mode" != build ]; then
 	# sign test zones with DNSSEC.
 	pkgs+=(python3-dkim python3-spf python3-dnspython python3-authres libmail-dkim-perl
 	       libmail-dmarc-perl opendkim-tools ldnsutils)
+	# DANE interop (tests/interop/test_dane.py): Knot DNS signs and serves the test zones.
+	pkgs+=(knot)
 fi
 
 missing=()

@@ -53,6 +53,54 @@ enum tern_delivery_tls {
 	TERN_DELIVERY_TLS_VERIFY,  /* STARTTLS required, the certificate must verify */
 };
 
+/* RFC 8460 4.2 policy types. */
+enum tern_delivery_tls_policy {
+	TERN_DELIVERY_POLICY_NONE = 0, /* "no-policy-found" */
+	TERN_DELIVERY_POLICY_TLSA,     /* "tlsa": DANE */
+	TERN_DELIVERY_POLICY_STS,      /* "sts": MTA-STS */
+};
+
+/* One delivery attempt's TLS outcome, for TLS-RPT (RFC 8460) reports:
+ * a session that came up (its TLS, or none), a connection whose TLS
+ * failed, a host not used because of a policy, or a policy that could not
+ * be had. Every string is valid during the callback only. */
+typedef struct tern_delivery_tls_outcome {
+	const char *domain;           /* the policy domain: the recipient domain */
+	enum tern_delivery_tls_policy policy;
+	/* RFC 8460 4.4 policy-string: the TLSA records in presentation form
+	 * ("3 1 1 ab12..."), or the MTA-STS policy's lines; n may be 0. */
+	const char *const *policy_strings;
+	size_t n_policy_strings;
+	bool sts_testing;             /* an MTA-STS policy in mode testing */
+	const char *mx_host;          /* receiving-mx-hostname; "" when no host was tried */
+	const char *ip;               /* receiving-ip; "" when none */
+	/* NULL: success (TLS was negotiated and, under a policy, it
+	 * verified). Else RFC 8460 4.3's result type: "starttls-not-supported",
+	 * "certificate-host-mismatch", "certificate-expired",
+	 * "certificate-not-trusted", "validation-failure", "tlsa-invalid",
+	 * "dnssec-invalid", "sts-policy-fetch-error", "sts-policy-invalid",
+	 * "sts-webpki-invalid". Without a policy, a session without TLS
+	 * reports "starttls-not-supported". */
+	const char *result;
+	const char *detail;           /* why, for people; "" when nothing to say */
+	bool delivered_anyway;        /* a failure that did not stop the session (testing mode) */
+} tern_delivery_tls_outcome;
+
+/* MTA-STS policies are cached in memory per agent; these hooks let the
+ * embedder keep them across restarts. load() is asked once per domain
+ * missing from the memory cache and fills *text with the policy body as
+ * fetched (malloc'd, the library frees it), *id with the TXT record's id
+ * (malloc'd) and *fetched with the time (seconds since the epoch) it was
+ * fetched; it returns true when it had one. store() gets each policy
+ * fetched (text NULL: forget the domain). Both run on the loop's thread,
+ * must not block long, and may be NULL. */
+typedef struct tern_delivery_sts_store {
+	bool (*load)(const char *domain, char **text, char **id, int64_t *fetched,
+		     void *user_data);
+	void (*store)(const char *domain, const char *text, const char *id, int64_t fetched,
+		      void *user_data);
+} tern_delivery_sts_store;
+
 typedef struct tern_delivery_options {
 	size_t struct_size;   /* set by tern_delivery_options_init() */
 	const char *helo_name; /* our name in EHLO; required */
@@ -90,6 +138,27 @@ typedef struct tern_delivery_options {
 	void (*on_log)(enum tern_smtp_log_level level, const char *line, void *user_data);
 	enum tern_smtp_log_level log_level;
 	void *user_data;
+	/* ---- DNSSEC, DANE, MTA-STS, TLS-RPT (docs/dane-mta-sts.md) ---- */
+	/* DNSSEC trust anchors: a file of DS or DNSKEY records in zone-file
+	 * form (/usr/share/dns/root.key). NULL: none, every answer is
+	 * insecure and DANE never applies. */
+	const char *dns_trust_anchor;
+	/* DANE for MX delivery (RFC 7672): on DNSSEC-secure MX, address and
+	 * TLSA records, STARTTLS is mandatory and the certificate must match
+	 * a usable TLSA record. Inert with tls TERN_DELIVERY_TLS_NONE and
+	 * for the relayhost. */
+	bool dane;
+	/* MTA-STS for MX delivery (RFC 8461): a recipient domain's policy
+	 * fetched over HTTPS (verified against tls_ca_file), cached in
+	 * memory; "enforce" limits delivery to the policy's MX hosts over
+	 * verified TLS. Inert as dane. DANE wins for a host with usable TLSA
+	 * records (RFC 8461 2). */
+	bool mta_sts;
+	unsigned mta_sts_port;        /* the policy host's HTTPS port; 0: 443 (tests set it) */
+	unsigned mta_sts_timeout_ms;  /* the whole policy fetch; 0: 10000 */
+	const tern_delivery_sts_store *sts_store; /* may be NULL; copied */
+	/* Each attempt's TLS outcome (may be NULL); on the loop's thread. */
+	void (*on_tls_outcome)(const tern_delivery_tls_outcome *outcome, void *user_data);
 } tern_delivery_options;
 
 #define tern_delivery_options_init(o) tern_delivery_options_init_sized((o), sizeof(*(o)))
@@ -98,7 +167,7 @@ void tern_delivery_options_init_sized(tern_delivery_options *o, size_t size);
 /* Creates an agent on base (not owned; it must outlive the agent). The
  * library copies every option string. Returns 0, TERN_EINVAL (no
  * helo_name, a relayhost or dns_server it cannot parse, an unreadable
- * tls_ca_file: on_log says why) or TERN_ENOMEM. */
+ * tls_ca_file or dns_trust_anchor: on_log says why) or TERN_ENOMEM. */
 int tern_delivery_new(tern_delivery **d_r, struct event_base *base,
 		      const tern_delivery_options *opts);
 

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "client/outbound.h"
+#include "client/tls_policy.h"
 #include "net/dns.h"
 #include "net/dns_mx.h"
 #include "net/tls_client.h"
@@ -64,6 +65,9 @@ struct conn {
 	unsigned msgs;
 	struct event idle;       /* conn_cache_ms while idle */
 	char relay[320];         /* "host[address]:port" */
+	size_t host_i;           /* its host in the group's plan */
+	char ip[64];             /* its address, for TLS outcomes */
+	bool strict_tls;         /* a DANE or MTA-STS policy: no fallback to plaintext */
 };
 
 struct dest {
@@ -87,6 +91,7 @@ struct group {
 	size_t n;
 	char name[TERN__DNS_NAME_SIZE]; /* what is looked up (A-label) */
 	struct tern__mx_lookup *lookup;
+	struct tern__tls_policy *pol; /* DANE, MTA-STS (MX delivery only) */
 	struct tern__mx_plan plan;
 	bool planned;
 	size_t host_i, addr_i;   /* the next address to try */
@@ -137,7 +142,7 @@ struct tern_delivery_job {
 struct tern_delivery {
 	struct event_base *base;
 	tern_delivery_options o;
-	char *helo, *relay_host, *tls_ca, *auth_user, *auth_password, *dns_server;
+	char *helo, *relay_host, *tls_ca, *auth_user, *auth_password, *dns_server, *trust_anchor;
 	char **self;
 	unsigned relay_port;
 	bool relay_literal;       /* "[...]": no MX lookup */
@@ -146,6 +151,7 @@ struct tern_delivery {
 	char *relay_unix;         /* "/path": a local socket (LMTP to Dovecot) */
 	struct tern__dns *dns;
 	struct tern__tls_client *tls;
+	struct tern__tls_policy_env penv;
 	struct dest *dests;
 	struct tern_delivery_job *jobs;
 	unsigned conns;
@@ -332,7 +338,8 @@ int tern_delivery_new(tern_delivery **d_r, struct event_base *base,
 	if ((r = dup(&d->helo, d->o.helo_name)) != 0 || (r = dup(&d->tls_ca, d->o.tls_ca_file)) != 0 ||
 	    (r = dup(&d->auth_user, d->o.auth_user)) != 0 ||
 	    (r = dup(&d->auth_password, d->o.auth_password)) != 0 ||
-	    (r = dup(&d->dns_server, d->o.dns_server)) != 0 || (r = copy_self(d)) != 0)
+	    (r = dup(&d->dns_server, d->o.dns_server)) != 0 ||
+	    (r = dup(&d->trust_anchor, d->o.dns_trust_anchor)) != 0 || (r = copy_self(d)) != 0)
 		goto fail;
 	if (d->o.relayhost != NULL && (r = parse_relay(d, d->o.relayhost)) != 0) {
 		dlog(d, TERN_LOG_ERROR, "relayhost '%s': not HOST[:PORT] or [HOST]:PORT",
@@ -342,7 +349,7 @@ int tern_delivery_new(tern_delivery **d_r, struct event_base *base,
 	/* Pointers into the caller's memory are not kept. */
 	d->o.helo_name = d->helo;
 	d->o.relayhost = d->o.tls_ca_file = d->o.auth_user = d->o.auth_password = NULL;
-	d->o.dns_server = NULL;
+	d->o.dns_server = d->o.dns_trust_anchor = NULL;
 	d->o.self_names = NULL;
 	/* Whatever the policy: REQUIRETLS messages need TLS. */
 	r = tern__tls_client_new(&d->tls, d->tls_ca, err, sizeof(err));
@@ -355,6 +362,21 @@ int tern_delivery_new(tern_delivery **d_r, struct event_base *base,
 		dlog(d, TERN_LOG_ERROR, "DNS resolver: %s", err[0] ? err : tern_strerror(r));
 		goto fail;
 	}
+	if (d->trust_anchor != NULL &&
+	    (r = tern__dns_add_trust_anchor(d->dns, d->trust_anchor, err, sizeof(err))) != 0) {
+		dlog(d, TERN_LOG_ERROR, "DNSSEC trust anchor: %s", err[0] ? err : tern_strerror(r));
+		goto fail;
+	}
+	d->penv = (struct tern__tls_policy_env){
+		.base = base,
+		.dns = d->dns,
+		.tls = d->tls,
+		.dane = d->o.dane && d->o.tls != TERN_DELIVERY_TLS_NONE,
+		.mta_sts = false,
+		.port = d->o.port ? d->o.port : DEFAULT_PORT,
+		.dns_timeout_ms = d->o.dns_timeout_ms,
+		.o = &d->o,
+	};
 	*d_r = d;
 	return 0;
 fail:
@@ -456,6 +478,7 @@ static void group_free(struct group *g)
 	if (g == NULL)
 		return;
 	tern__mx_cancel(&g->lookup);
+	tern__tls_policy_free(&g->pol);
 	free(g->rcpt);
 	free(g);
 }
@@ -727,6 +750,7 @@ static void on_ready(struct tern__outbound *o, void *arg)
 	if (c->g != NULL) {
 		/* A new session for the group that asked for it. */
 		g = c->g;
+		tern__tls_policy_session(g->pol, c->host_i, c->ip, o);
 		c->g = NULL;
 		conn_send(c, g);
 		return;
@@ -811,8 +835,10 @@ static void on_closed(struct tern__outbound *o, const struct tern__outbound_end 
 	conn_unlink(c);
 	if (g != NULL) {
 		g->conn = NULL;
+		if (!end->greeted || end->tls_failed)
+			tern__tls_policy_failed(g->pol, c->host_i, c->ip, end);
 		if (end->tls_failed && d->o.tls == TERN_DELIVERY_TLS_MAY && !g->job->msg.requiretls &&
-		    !g->no_tls) {
+		    !g->no_tls && !c->strict_tls) {
 			/* Opportunistic: the same server, without TLS. */
 			dlog(d, TERN_LOG_INFO, "%s: %s; trying again without TLS", c->relay, end->why);
 			g->no_tls = true;
@@ -898,6 +924,16 @@ static bool next_address(struct group *g, struct sockaddr_storage *ss, socklen_t
 	return false;
 }
 
+static void format_ip(char *buf, size_t size, const struct sockaddr_storage *ss)
+{
+	buf[0] = '\0';
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
+			  (socklen_t)size);
+	else if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf, (socklen_t)size);
+}
+
 static void format_relay(char *buf, size_t size, const char *host,
 			 const struct sockaddr_storage *ss)
 {
@@ -935,6 +971,7 @@ static bool conn_open(struct group *g)
 	struct tern__outbound_params p;
 	struct tern__outbound_cbs cbs = {on_ready, on_message_done, on_closed};
 	bool requiretls = g->job->msg.requiretls;
+	struct tern__host_tls ht;
 	struct conn *c;
 	int r;
 
@@ -949,6 +986,16 @@ static bool conn_open(struct group *g)
 		}
 		if (g->tries >= d->o.max_addresses || !next_address(g, &ss, &len, &host))
 			return false;
+		tern__tls_policy_host(g->pol, g->host_i, &ht);
+		if (ht.skip) {
+			/* A policy rules this host out (RFC 7672 2.2, RFC
+			 * 8461 4.1): the next one, never plaintext here. */
+			dlog(d, TERN_LOG_INFO, "%s: %s", ds->key, ht.why);
+			note_failure(g, false, 451, "4.7.5", false, host, "%s", ht.why);
+			g->host_i++;
+			g->addr_i = 0;
+			continue;
+		}
 		g->addr_i++;
 		g->tries++;
 		c = calloc(1, sizeof(*c));
@@ -957,7 +1004,10 @@ static bool conn_open(struct group *g)
 			return false;
 		}
 		c->dest = ds;
+		c->host_i = g->host_i;
+		c->strict_tls = ht.require_tls;
 		format_relay(c->relay, sizeof(c->relay), host, &ss);
+		format_ip(c->ip, sizeof(c->ip), &ss);
 		evtimer_assign(&c->idle, d->base, on_idle, c);
 		tern_smtp_client_options_init(&co);
 		co.helo_name = d->helo;
@@ -966,8 +1016,8 @@ static bool conn_open(struct group *g)
 				 ? TERN_SMTP_CLIENT_TLS_NONE
 				 : d->o.tls == TERN_DELIVERY_TLS_MAY ? TERN_SMTP_CLIENT_TLS_OPPORTUNISTIC
 								       : TERN_SMTP_CLIENT_TLS_REQUIRED;
-		if (requiretls)
-			co.tls = TERN_SMTP_CLIENT_TLS_REQUIRED; /* RFC 8689 4.2.1 */
+		if (requiretls || ht.require_tls)
+			co.tls = TERN_SMTP_CLIENT_TLS_REQUIRED; /* RFC 8689 4.2.1, RFC 7672 2.2 */
 		if (d->relay_host != NULL && d->auth_user != NULL) {
 			co.auth_user = d->auth_user;
 			co.auth_password = d->auth_password;
@@ -986,7 +1036,9 @@ static bool conn_open(struct group *g)
 			.connect_timeout_ms = d->o.connect_timeout_ms,
 			.client = &co,
 			.tls = d->tls,
-			.tls_verify = requiretls || d->o.tls == TERN_DELIVERY_TLS_VERIFY,
+			.tls_verify = requiretls || d->o.tls == TERN_DELIVERY_TLS_VERIFY || ht.verify,
+			.tlsa = ht.tlsa,
+			.n_tlsa = ht.n_tlsa,
 		};
 		dlog(d, TERN_LOG_DEBUG, "connecting to %s for %s", c->relay, ds->key);
 		r = tern__outbound_start(d->base, &p, &cbs, c, &c->o);
@@ -1042,6 +1094,11 @@ static void group_next(struct group *g)
 
 /* ---- addresses --------------------------------------------------------- */
 
+static void on_policy_ready(void *arg)
+{
+	group_next(arg);
+}
+
 static void on_plan(const struct tern__mx_plan *plan, void *arg)
 {
 	struct group *g = arg;
@@ -1059,6 +1116,14 @@ static void on_plan(const struct tern__mx_plan *plan, void *arg)
 		note_failure(g, tern__mx_status_permanent(plan->status), codes[plan->status],
 			     tern__mx_status_code(plan->status), false, NULL, "%s", plan->detail);
 		dlog(g->job->d, TERN_LOG_INFO, "%s: %s", g->name, plan->detail);
+		group_fail(g);
+		return;
+	}
+	if (g->pol != NULL) {
+		/* The TLSA lookups first: group_next once they are in. */
+		if (tern__tls_policy_plan(g->pol, &g->plan, on_policy_ready, g) == 0)
+			return;
+		note_failure(g, false, 451, "4.3.0", false, NULL, "out of memory");
 		group_fail(g);
 		return;
 	}
@@ -1097,6 +1162,9 @@ static int group_start(struct group *g)
 	d->seed = d->seed * UINT64_C(6364136223846793005) + 1442695040888963407u;
 	if (d->relay_host != NULL && d->relay_literal)
 		return tern__mx_host_lookup_start(d->dns, g->name, ms, on_plan, g, &g->lookup);
+	if (d->relay_host == NULL && (d->penv.dane || d->penv.mta_sts) &&
+	    tern__tls_policy_new(&g->pol, &d->penv, g->name) != 0)
+		return TERN_ENOMEM;
 	return tern__mx_lookup_start(d->dns, g->name, (const char *const *)d->self, d->seed, ms,
 				     on_plan, g, &g->lookup);
 }
@@ -1337,6 +1405,7 @@ void tern_delivery_free(tern_delivery **dp)
 	free(d->auth_user);
 	free(d->auth_password);
 	free(d->dns_server);
+	free(d->trust_anchor);
 	free_self(d->self);
 	free(d);
 	*dp = NULL;

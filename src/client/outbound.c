@@ -31,6 +31,9 @@ struct tern__outbound {
 	tern_smtp_client *c;
 	struct tern__tls_client *tls;
 	bool tls_verify;
+	struct tern__tlsa *tlsa; /* DANE: copies of the usable records */
+	size_t n_tlsa;
+	const char *rpt_type;    /* why the certificate did not verify */
 	SSL *ssl;                /* owned by the filter bufferevent */
 	char host[256];
 	struct sockaddr_storage addr;
@@ -73,6 +76,36 @@ static void wake(struct tern__outbound *o)
 	event_active(&o->wake, EV_TIMEOUT, 0);
 }
 
+static void free_tlsa(struct tern__outbound *o)
+{
+	for (size_t i = 0; i < o->n_tlsa; i++)
+		free(o->tlsa[i].data);
+	free(o->tlsa);
+	o->tlsa = NULL;
+	o->n_tlsa = 0;
+}
+
+static int copy_tlsa(struct tern__outbound *o, const struct tern__tlsa *tlsa, size_t n)
+{
+	if (n == 0)
+		return 0;
+	o->tlsa = calloc(n, sizeof(*o->tlsa));
+	if (o->tlsa == NULL)
+		return TERN_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		o->tlsa[i] = tlsa[i];
+		o->tlsa[i].data = malloc(tlsa[i].len ? tlsa[i].len : 1);
+		if (o->tlsa[i].data == NULL) {
+			o->n_tlsa = i;
+			free_tlsa(o);
+			return TERN_ENOMEM;
+		}
+		memcpy(o->tlsa[i].data, tlsa[i].data, tlsa[i].len);
+		o->n_tlsa = i + 1;
+	}
+	return 0;
+}
+
 static void free_outbound(struct tern__outbound *o)
 {
 	event_del(&o->timer);
@@ -80,6 +113,7 @@ static void free_outbound(struct tern__outbound *o)
 	if (o->bev != NULL)
 		bufferevent_free(o->bev); /* the filter frees the socket's too */
 	tern_smtp_client_destroy(&o->c);
+	free_tlsa(o);
 	free(o->chunk);
 	free(o);
 }
@@ -239,9 +273,11 @@ static void start_tls(struct tern__outbound *o)
 	struct bufferevent *f;
 
 	flush(o);
-	o->ssl = tern__tls_client_ssl_new(o->tls, o->host);
+	o->ssl = o->n_tlsa > 0 ? tern__tls_client_ssl_new_dane(o->tls, o->host, o->tlsa, o->n_tlsa)
+			       : tern__tls_client_ssl_new(o->tls, o->host);
 	if (o->ssl == NULL) {
 		o->end.tls_failed = true;
+		o->end.rpt_type = "validation-failure";
 		fail(o, "cannot start TLS with %s", o->host);
 		return;
 	}
@@ -253,6 +289,7 @@ static void start_tls(struct tern__outbound *o)
 		SSL_free(o->ssl);
 		o->ssl = NULL;
 		o->end.tls_failed = true;
+		o->end.rpt_type = "validation-failure";
 		fail(o, "cannot start TLS with %s", o->host);
 		return;
 	}
@@ -368,10 +405,12 @@ static void tls_established(struct tern__outbound *o)
 	o->handshaking = false;
 	o->tls_on = true;
 	o->tls_verified = tern__tls_client_verified(o->ssl, why, sizeof(why));
+	o->rpt_type = o->tls_verified ? NULL : tern__tls_client_rpt_type(o->ssl);
 	snprintf(o->tls_summary, sizeof(o->tls_summary), "%s %s (%s%s)", version, cipher,
 		 o->tls_verified ? "verified" : "not verified: ", o->tls_verified ? "" : why);
-	if (o->tls_verify && !o->tls_verified) {
+	if ((o->tls_verify || o->n_tlsa > 0) && !o->tls_verified) {
 		o->end.tls_failed = true;
+		o->end.rpt_type = o->rpt_type;
 		fail(o, "TLS with %s: certificate not verified (%s)", o->host, why);
 		return;
 	}
@@ -416,6 +455,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		if (e != 0)
 			ERR_error_string_n(e, why, sizeof(why));
 		o->end.tls_failed = true;
+		o->end.rpt_type = "validation-failure";
 		fail(o, "TLS handshake with %s failed: %s", o->host, why);
 		return;
 	}
@@ -440,6 +480,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		fail(o, "connect to %s: timed out", o->host);
 	} else if (o->handshaking) {
 		o->end.tls_failed = true;
+		o->end.rpt_type = "validation-failure";
 		fail(o, "TLS handshake with %s timed out", o->host);
 	} else if (o->closing) {
 		end_now(o); /* the server does not read our QUIT: enough */
@@ -468,6 +509,10 @@ int tern__outbound_start(struct event_base *base, const struct tern__outbound_pa
 	o->arg = arg;
 	o->tls = p->tls;
 	o->tls_verify = p->tls_verify;
+	if (copy_tlsa(o, p->tlsa, p->n_tlsa) != 0) {
+		free(o);
+		return TERN_ENOMEM;
+	}
 	o->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms
 						      : DEFAULT_CONNECT_TIMEOUT_MS;
 	snprintf(o->host, sizeof(o->host), "%s", p->host ? p->host : "");
@@ -479,17 +524,20 @@ int tern__outbound_start(struct event_base *base, const struct tern__outbound_pa
 	 * starts after it. */
 	o->implicit_tls = p->client->tls_active;
 	if (o->implicit_tls && o->tls == NULL) {
+		free_tlsa(o);
 		free(o);
 		return TERN_EINVAL;
 	}
 	r = tern_smtp_client_new(&o->c, p->client);
 	if (r != 0) {
+		free_tlsa(o);
 		free(o);
 		return r;
 	}
 	o->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (o->bev == NULL) {
 		tern_smtp_client_destroy(&o->c);
+		free_tlsa(o);
 		free(o);
 		return TERN_ENOMEM;
 	}
@@ -556,6 +604,11 @@ const char *tern__outbound_tls_summary(const struct tern__outbound *o)
 bool tern__outbound_tls_verified(const struct tern__outbound *o)
 {
 	return o->tls_on && o->tls_verified;
+}
+
+const char *tern__outbound_tls_rpt_type(const struct tern__outbound *o)
+{
+	return o->tls_on ? o->rpt_type : NULL;
 }
 
 bool tern__outbound_tls_active(const struct tern__outbound *o)

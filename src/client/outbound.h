@@ -28,6 +28,7 @@
 
 struct event_base;
 struct tern__tls_client;
+struct tern__tlsa;
 struct tern__outbound;
 
 /* Where a message body comes from: fd from offset for len octets (pread,
@@ -49,6 +50,10 @@ struct tern__outbound_end {
 	bool connected;      /* the TCP connection was made */
 	bool greeted;        /* a session got past the greeting and EHLO */
 	bool tls_failed;     /* the STARTTLS handshake failed or was not verified */
+	/* With tls_failed, or a session that ended because STARTTLS was
+	 * required and not offered: the RFC 8460 4.3 result type
+	 * ("starttls-not-supported", "certificate-host-mismatch", ...). */
+	const char *rpt_type;
 	int sys_errno;       /* connect() failure, or 0 */
 	/* The engine's failure (NULL after a clean QUIT, or when it never
 	 * started): valid during the callback. */
@@ -76,6 +81,10 @@ struct tern__outbound_params {
 	/* The certificate must verify (chain and host name): a handshake
 	 * whose certificate does not fails the session (tls_failed). */
 	bool tls_verify;
+	/* DANE (RFC 7672): the usable TLSA records that must authenticate
+	 * the server (copied; n_tlsa 0: none, PKIX by tls_verify). */
+	const struct tern__tlsa *tlsa;
+	size_t n_tlsa;
 };
 
 /* Starts connecting. Returns 0 (callbacks follow, closed last) or
@@ -105,5 +114,8 @@ const char *tern__outbound_tls_summary(const struct tern__outbound *o);
 /* Whether the session runs over TLS whose certificate verified. */
 bool tern__outbound_tls_verified(const struct tern__outbound *o);
 bool tern__outbound_tls_active(const struct tern__outbound *o);
+/* Over TLS: why the certificate did not verify, as an RFC 8460 4.3 result
+ * type; NULL when it verified or without TLS. A static string. */
+const char *tern__outbound_tls_rpt_type(const struct tern__outbound *o);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <unbound-event.h>
 #include <unbound.h>
 
@@ -20,6 +22,8 @@ struct tern__dns {
 	struct ub_ctx *ub;
 	struct event_base *base;
 	struct tern__dns_query *queries; /* running, a doubly linked list */
+	bool forwarding;                 /* a server was given (tests, split horizon) */
+	bool asked;                      /* a query went out: the config is final */
 };
 
 struct tern__dns_query {
@@ -287,6 +291,13 @@ int tern__dns_parse(struct tern__dns_answer *a, int type, const void *packet, si
 	a->type = type;
 	a->security = sec == 2 ? TERN__DNS_SECURE : sec == 1 ? TERN__DNS_BOGUS : TERN__DNS_INSECURE;
 	a->status = TERN__DNS_TEMPFAIL;
+	/* A bogus answer (its signatures fail under our trust anchors) is
+	 * no answer at all, as a validating resolver's SERVFAIL: an
+	 * attacker's records or denial must not be used as if unsigned
+	 * (RFC 4035 5.5; RFC 7672 2.1.1 for DANE). libunbound hands the
+	 * data over with rcode 0 and leaves this to us. */
+	if (a->security == TERN__DNS_BOGUS)
+		return 0;
 	if (rcode == 3) {
 		a->status = TERN__DNS_NXDOMAIN;
 		return 0;
@@ -477,6 +488,7 @@ int tern__dns_new(struct tern__dns **dns_r, struct event_base *base, const char 
 		free(d);
 		return TERN_ENOMEM;
 	}
+	d->forwarding = server != NULL;
 	r = configure(d->ub, server, err, err_size);
 	if (r != 0) {
 		ub_ctx_delete(d->ub);
@@ -484,6 +496,39 @@ int tern__dns_new(struct tern__dns **dns_r, struct event_base *base, const char 
 		return r;
 	}
 	*dns_r = d;
+	return 0;
+}
+
+int tern__dns_add_trust_anchor(struct tern__dns *dns, const char *file, char *err,
+				size_t err_size)
+{
+	int r;
+
+	if (dns == NULL || file == NULL || dns->asked)
+		return TERN_EINVAL;
+	/* libunbound reads the file at its first query, where an error
+	 * would fail every lookup: say it now. */
+	if (access(file, R_OK) != 0) {
+		if (err != NULL && err_size > 0)
+			snprintf(err, err_size, "%s: %s", file, strerror(errno));
+		return TERN_EINVAL;
+	}
+	if ((r = ub_ctx_add_ta_file(dns->ub, file)) != 0) {
+		set_err(err, err_size, file, r);
+		return r == UB_NOMEM ? TERN_ENOMEM : TERN_EINVAL;
+	}
+	/* The zones a forwarder answers in place of the real tree (test.,
+	 * the loopback reverse zones) have no chain of trust from the root:
+	 * under the root's anchor they would all be bogus. They count as
+	 * unsigned, unless the file holds an anchor inside them (a signed
+	 * test zone), which libunbound lets win. */
+	for (size_t i = 0; dns->forwarding && i < sizeof(forwarded_zones) / sizeof(forwarded_zones[0]);
+	     i++) {
+		if ((r = ub_ctx_set_option(dns->ub, "domain-insecure:", forwarded_zones[i])) != 0) {
+			set_err(err, err_size, "domain-insecure", r);
+			return r == UB_NOMEM ? TERN_ENOMEM : TERN_EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -600,6 +645,7 @@ int tern__dns_query(struct tern__dns *dns, const char *name, int type, unsigned 
 		q->next->prev = q;
 	dns->queries = q;
 	q->ub_running = true;
+	dns->asked = true;
 	r = ub_resolve_event(dns->ub, name, type, 1, q, on_ub_answer, &q->async_id);
 	if (r != 0) {
 		if (q->have_answer) {

@@ -111,6 +111,17 @@ struct tern__dns_answer {
 int tern__dns_new(struct tern__dns **dns_r, struct event_base *base, const char *server,
 		  char *err, size_t err_size);
 
+/* Makes the resolver validate DNSSEC from the trust anchors in file (DS or
+ * DNSKEY records in zone-file form, as /usr/share/dns/root.key; libunbound's
+ * ub_ctx_add_ta_file); may be called for several files. Without one every
+ * answer is TERN__DNS_INSECURE. With a forwarding server, the zones it is
+ * asked about in place of the real tree (test., the loopback reverse zones)
+ * count as unsigned unless file anchors a zone inside them. Only before
+ * the first query. Returns 0, TERN_ENOMEM, or TERN_EINVAL (after a query,
+ * or a file libunbound cannot read: err, when not NULL, says why). */
+int tern__dns_add_trust_anchor(struct tern__dns *dns, const char *file, char *err,
+			       size_t err_size);
+
 /* True when server is "ADDR" or "ADDR@PORT" (a numeric IPv4 or IPv6
  * address, a port 1..65535), what tern__dns_new() accepts. */
 bool tern__dns_server_valid(const char *server);
@@ -165,7 +176,8 @@ bool tern__dns_hostname_valid(const char *name, size_t len);
 /* Parses a DNS message (wire format) answering type: fills *answer (its
  * status, records and security = sec). rcode is libunbound's (non-zero:
  * the query failed). Answer-section records count when their owner is the
- * name asked or the end of its CNAME chain. A malformed message is
+ * name asked or the end of its CNAME chain. A malformed message, and any
+ * answer whose sec is bogus (DNSSEC validation failed), is
  * TERN__DNS_TEMPFAIL. Returns 0 or TERN_ENOMEM; clear *answer afterwards
  * either way. */
 int tern__dns_parse(struct tern__dns_answer *answer, int type, const void *packet, size_t len,

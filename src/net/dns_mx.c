@@ -139,8 +139,11 @@ void tern__mx_plan_mx(struct tern__mx_plan *p, const struct tern__dns_answer *mx
 		decide(p, TERN__MX_TIMEOUT, "looking up the MX of %s took too long", p->domain);
 		return;
 	case TERN__DNS_NODATA:
-		/* RFC 5321 5.1: no MX, the domain is its own host. */
+		/* RFC 5321 5.1: no MX, the domain is its own host. A
+		 * secure denial makes it a secure implicit MX (RFC 7672
+		 * 2.2.1: DANE applies). */
 		p->implicit = true;
+		p->mx_secure = mx->security == TERN__DNS_SECURE;
 		if (is_self(p->domain, self)) {
 			decide(p, TERN__MX_LOOP, "mail for %s loops back to myself", p->domain);
 			return;

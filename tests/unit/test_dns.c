@@ -228,11 +228,21 @@ static void test_parse_a_aaaa(void **state)
 
 	start_msg(&p, 0, 1, "mail.example", TERN__DNS_AAAA);
 	put_rr(&p, TERN__DNS_AAAA, 300, v6, 16);
-	assert_int_equal(tern__dns_parse(&a, TERN__DNS_AAAA, p.b, p.n, 0, 1), 0);
+	assert_int_equal(tern__dns_parse(&a, TERN__DNS_AAAA, p.b, p.n, 0, 2), 0);
 	assert_int_equal(a.status, TERN__DNS_ANSWER);
-	assert_int_equal(a.security, TERN__DNS_BOGUS);
+	assert_int_equal(a.security, TERN__DNS_SECURE);
 	assert_int_equal(a.addrs[0].family, AF_INET6);
 	assert_memory_equal(a.addrs[0].bytes, v6, 16);
+	tern__dns_answer_clear(&a);
+	/* Bogus (libunbound hands the records over with rcode 0): no answer,
+	 * a temporary failure, whatever the records say. */
+	assert_int_equal(tern__dns_parse(&a, TERN__DNS_AAAA, p.b, p.n, 0, 1), 0);
+	assert_int_equal(a.status, TERN__DNS_TEMPFAIL);
+	assert_int_equal(a.security, TERN__DNS_BOGUS);
+	assert_int_equal(a.n, 0);
+	tern__dns_answer_clear(&a);
+	assert_int_equal(tern__dns_parse(&a, TERN__DNS_AAAA, p.b, p.n, 3, 1), 0);
+	assert_int_equal(a.status, TERN__DNS_TEMPFAIL);
 	tern__dns_answer_clear(&a);
 
 	/* An A record of the wrong length is a malformed answer. */
