@@ -101,7 +101,7 @@ typedef struct tern_spf_params {
 	unsigned checks;
 	/* The explanation of a fail when the domain gives none (no exp=, or
 	 * an exp= that cannot be used): a macro string (RFC 7208 7) expanded
-	 * like an exp= text. NULL: "%{i} is not one of %{d}'s designated mail
+	 * like an exp= text. NULL: "%{c} is not one of %{d}'s designated mail
 	 * servers." */
 	const char *default_explanation;
 	/* Limits (RFC 7208 4.6.4); 0 takes the RFC's value. A check that goes

@@ -24,7 +24,7 @@
 #include "tern/tern.h"
 
 #define DEPTH_MAX (TERN__SPF_DNS_TERMS + 2)
-#define DEFAULT_EXPLANATION "%{i} is not one of %{d}'s designated mail servers."
+#define DEFAULT_EXPLANATION "%{c} is not one of %{d}'s designated mail servers."
 
 enum phase {
 	PH_FETCH,      /* the domain's TXT records */

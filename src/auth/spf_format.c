@@ -114,7 +114,9 @@ static int append_comment(struct tern__buf *b, const struct tern_spf_outcome *o,
 }
 
 /* Copies text into buf snprintf-style, folding where a line would pass
- * 78 octets: a CRLF goes before the space that starts the word. */
+ * 78 octets: a CRLF goes before the space that starts the word. A word
+ * longer than a line stays whole (lines stay far below 998: every value
+ * in the field is bounded). */
 static int emit(const char *text, size_t len, char *buf, size_t size)
 {
 	size_t out = 0, line = 0;
@@ -125,11 +127,21 @@ static int emit(const char *text, size_t len, char *buf, size_t size)
 			buf[out] = (c);                                                            \
 		out++;                                                                             \
 	} while (0)
+	bool quoted = false;
+
 	for (size_t i = 0; i < len; i++) {
-		if (text[i] == ' ' && line > 0) {
+		/* Not inside a quoted-string: folding there is legal but puts
+		 * a line break into a value a reader will show. */
+		if (text[i] == '"' && (i == 0 || text[i - 1] != '\\'))
+			quoted = !quoted;
+		if (text[i] == ' ' && line > 0 && !quoted) {
 			size_t w = 1;
-			while (i + w < len && text[i + w] != ' ')
+			bool q = false;
+			while (i + w < len && (q || text[i + w] != ' ')) {
+				if (text[i + w] == '"' && text[i + w - 1] != '\\')
+					q = !q;
 				w++;
+			}
 			if (line + w > LINE_SOFT) {
 				PUT('\r');
 				PUT('\n');
