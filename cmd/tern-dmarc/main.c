@@ -8,11 +8,15 @@
  *              [--dns ADDR[@PORT]] [--record "NAME TYPE VALUE"]... [--records FILE]
  *              [--random N] [--ip ADDR] [--nonexistent] [--psl FILE]
  *              [--authserv-id ID]
+ *   tern-dmarc --read-authres "FIELD"
  *
  * Prints "key: value" lines (dmarc, disposition, requested, policy-tag,
  * from-domain, org-domain, policy-domain, spf, dkim, lookups) and the
- * Authentication-Results field the result deserves. Exit status: 0 after
- * an evaluation, 2 on a usage error, 1 when something else failed. */
+ * Authentication-Results field the result deserves. --read-authres reads
+ * an Authentication-Results or ARC-Authentication-Results field (name
+ * included) and prints what tern_authres_parse() found, a line per method.
+ * Exit status: 0 after an evaluation or a read, 2 on a usage error, 1 when
+ * something else failed (a field whose authserv-id cannot be read). */
 #include <errno.h>
 #include <libpsl.h>
 #include <stdio.h>
@@ -42,6 +46,7 @@ struct opts {
 	bool nonexistent;
 	const char *psl;
 	const char *authserv_id;
+	const char *read_authres;
 };
 
 static int usage(const char *why)
@@ -52,7 +57,8 @@ static int usage(const char *why)
 		"usage: tern-dmarc (--from-domain D | --message FILE) [--spf RESULT:DOMAIN] [--helo]\n"
 		"                  [--dkim RESULT:DOMAIN[:SELECTOR]]... [--dns ADDR[@PORT]]\n"
 		"                  [--record \"NAME TYPE VALUE\"]... [--records FILE] [--random N]\n"
-		"                  [--ip ADDR] [--nonexistent] [--psl FILE] [--authserv-id ID]\n");
+		"                  [--ip ADDR] [--nonexistent] [--psl FILE] [--authserv-id ID]\n"
+		"       tern-dmarc --read-authres \"FIELD\"\n");
 	return 2;
 }
 
@@ -104,6 +110,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->ip = v;
 		} else if (strcmp(a, "--psl") == 0) {
 			o->psl = v;
+		} else if (strcmp(a, "--read-authres") == 0) {
+			o->read_authres = v;
 		} else if (strcmp(a, "--authserv-id") == 0) {
 			o->authserv_id = v;
 		} else {
@@ -112,6 +120,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		if (takes)
 			i++;
 	}
+	if (o->read_authres != NULL)
+		return 0;
 	if ((o->from_domain == NULL) == (o->message == NULL))
 		return usage("give one of --from-domain and --message");
 	return 0;
@@ -300,6 +310,42 @@ static void print_outcome(const struct tern_dmarc_outcome *o)
 		       o->dkim[i].aligned ? "aligned" : "unaligned");
 }
 
+/* --read-authres: "authserv-id: ID", "version", "instance", "none",
+ * "partial", then per method "result: METHOD[/V]=RESULT", "reason: R" and
+ * a "prop: PTYPE.PROP=VALUE" line per property (values may hold blanks). */
+static int read_authres(const char *field)
+{
+	const char *colon = strchr(field, ':');
+	bool arc = colon != NULL && strncasecmp(field, "ARC-", 4) == 0;
+	struct tern_authres_parsed p;
+
+	if (colon == NULL)
+		return usage("--read-authres wants a whole field, name included");
+	int rc = tern_authres_parse(colon + 1, strlen(colon + 1), arc, &p);
+
+	if (rc != 0) {
+		fprintf(stderr, "tern-dmarc: %s\n", rc == TERN_EINVAL ? "no authserv-id" : tern_strerror(rc));
+		return 1;
+	}
+	printf("authserv-id: %s\nversion: %u\ninstance: %d\nnone: %s\npartial: %s\n", p.authserv_id,
+	       p.version, p.instance, p.none ? "yes" : "no", p.partial ? "yes" : "no");
+	for (size_t i = 0; i < p.count; i++) {
+		const struct tern_authres_result *r = &p.results[i];
+
+		printf("result: %s", r->method);
+		if (r->version > 0)
+			printf("/%u", r->version);
+		printf("=%s\n", r->result);
+		if (r->reason != NULL)
+			printf("reason: %s\n", r->reason);
+		for (size_t k = 0; k < r->prop_count; k++)
+			printf("prop: %s%s%s=%s\n", r->props[k].ptype, *r->props[k].ptype ? "." : "",
+			       r->props[k].property, r->props[k].value);
+	}
+	tern_authres_parsed_clear(&p);
+	return 0;
+}
+
 static int run(struct opts *o, struct tool_dns *dns, const struct psl_ctx_st *psl)
 {
 	char *from_values[8] = {0};
@@ -403,6 +449,8 @@ int main(int argc, char **argv)
 
 	if (rc != 0)
 		return rc;
+	if (o.read_authres != NULL)
+		return read_authres(o.read_authres);
 
 	struct tool_dns *dns = tool_dns_new(o.dns, 0, err, sizeof(err));
 

@@ -226,13 +226,17 @@ struct tern_dmarc_dkim {
 
 /* What an evaluation starts from. Strings are copied by tern_dmarc_new(). */
 struct tern_dmarc_params {
-	const char *from_domain;   /* the author domain (tern_dmarc_from_domains()) */
+	/* The author domain, in A-labels, as tern_dmarc_from_domains() gives
+	 * it (case and a trailing dot do not matter; U-labels are not a valid
+	 * name here and end the evaluation with permerror). */
+	const char *from_domain;
 	/* SPF: the domain SPF checked (MAIL FROM's, or HELO's when the reverse
 	 * path was null, RFC 7489 3.1.2) and its result word ("pass", ...).
 	 * NULL when SPF was not checked. */
 	const char *spf_domain;
 	const char *spf_result;
 	bool spf_is_helo;          /* spf_domain is the HELO identity */
+	/* The DKIM signatures checked (any result), d= in A-labels. */
 	const struct tern_dmarc_dkim *dkim;
 	size_t dkim_count;
 	/* The connecting client (text), for the aggregate report; may be NULL. */

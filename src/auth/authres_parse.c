@@ -83,6 +83,10 @@ static const char *quoted(struct parser *p)
 			c = p->lx.s[++i];
 		else if (c == '\r' || c == '\n')
 			continue;   /* folding: the CRLF goes, the blank after it stays */
+		/* obs-qtext allows NUL, but it would cut a C string short:
+		 * such a value is not read. */
+		if (c == '\0')
+			return NULL;
 		d[n++] = (char)c;
 	}
 	d[n] = '\0';
@@ -150,19 +154,29 @@ static bool eat(struct parser *p, char ch)
 	return true;
 }
 
+/* arr with room for one more element (used of *cap in use), doubled
+ * when full; NULL (arr untouched) when memory runs out. */
+static void *grow(void *arr, size_t *cap, size_t used, size_t size)
+{
+	if (used < *cap)
+		return arr;
+	size_t n = *cap ? *cap * 2 : 4;
+	void *g = realloc(arr, n * size);
+
+	if (g != NULL)
+		*cap = n;
+	return g;
+}
+
 static int add_prop(struct parser *p, const char *ptype, const char *property, const char *v)
 {
 	struct tern_authres_parsed *o = p->out;
 
-	if (p->props_count == p->props_cap) {
-		size_t cap = p->props_cap ? p->props_cap * 2 : 8;
-		struct tern_authres_prop *g = realloc(o->props_, cap * sizeof(*g));
+	struct tern_authres_prop *props = grow(o->props_, &p->props_cap, p->props_count, sizeof(*props));
 
-		if (g == NULL)
-			return TERN_ENOMEM;
-		o->props_ = g;
-		p->props_cap = cap;
-	}
+	if (props == NULL)
+		return TERN_ENOMEM;
+	o->props_ = props;
 	o->props_[p->props_count++] = (struct tern_authres_prop){ptype, property, v};
 	o->results[o->count - 1].prop_count++;
 	return 0;
@@ -190,15 +204,11 @@ static int resinfo(struct parser *p)
 		return 0;
 	if (comment != 0)
 		r.comment = copy(p, p->lx.s + comment - 1, comment_len);
-	if (o->count == p->results_cap) {
-		size_t cap = p->results_cap ? p->results_cap * 2 : 4;
-		struct tern_authres_result *g = realloc(o->results, cap * sizeof(*g));
+	struct tern_authres_result *results = grow(o->results, &p->results_cap, o->count, sizeof(*results));
 
-		if (g == NULL)
-			return TERN_ENOMEM;
-		o->results = g;
-		p->results_cap = cap;
-	}
+	if (results == NULL)
+		return TERN_ENOMEM;
+	o->results = results;
 	o->results[o->count++] = r;
 
 	for (;;) {
@@ -283,7 +293,7 @@ static int parse_head(struct parser *p, bool arc)
 
 	/* "spf=pass; ..." with no id: the "=" shows the first word was a
 	 * method, and there is no authserv-id to compare. */
-	if (id == NULL || tern__auth_peek(&p->lx, &bad) == '=' || bad)
+	if (id == NULL || *id == '\0' || tern__auth_peek(&p->lx, &bad) == '=' || bad)
 		return TERN_EINVAL;
 	o->authserv_id = (char *)id;
 	if (digits(p, &n))
@@ -330,7 +340,12 @@ int tern_authres_parse(const char *v, size_t len, bool arc, struct tern_authres_
 		c = tern__auth_peek(&p.lx, &bad);
 		if (c < 0 && !bad)
 			break;   /* a final ";": tolerated */
-		/* RFC 8601 2.2 no-result: "none" with no "=" after it. */
+		/* RFC 8601 2.2 no-result: "none" with no "=" after it, and
+		 * nothing else: results after it are not read. */
+		if (out->none) {
+			out->partial = true;
+			break;
+		}
 		if (out->count == 0 && is_none(&p)) {
 			out->none = true;
 			continue;

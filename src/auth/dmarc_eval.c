@@ -103,6 +103,15 @@ static enum tern_dmarc_policy weaker(enum tern_dmarc_policy p)
 	return p == TERN_DMARC_POLICY_REJECT ? TERN_DMARC_POLICY_QUARANTINE : TERN_DMARC_POLICY_NONE;
 }
 
+/* tern_dmarc_aligned() with the From side's organizational domain
+ * already known: one PSL lookup per identifier instead of two. */
+static bool aligned_with_from(const struct tern_dmarc *d, const char *domain, enum tern_dmarc_alignment mode)
+{
+	if (strcmp(domain, d->from_domain) == 0)
+		return true;
+	return mode == TERN_DMARC_RELAXED && strcmp(tern_dmarc_org_domain(d->psl, domain), d->org_domain) == 0;
+}
+
 /* The record is known: alignment, result and disposition. */
 static void evaluate(struct tern_dmarc *d, bool at_org)
 {
@@ -114,7 +123,7 @@ static void evaluate(struct tern_dmarc *d, bool at_org)
 	 * with the From domain, in the mode aspf= asks. */
 	o->spf_aligned = o->spf_domain != NULL && o->spf_result != NULL &&
 			 strcasecmp(o->spf_result, "pass") == 0 &&
-			 tern_dmarc_aligned(d->psl, o->spf_domain, o->from_domain, r->aspf);
+			 aligned_with_from(d, o->spf_domain, r->aspf);
 	/* 3.1.1: any passing signature whose d= aligns (adkim=). */
 	bool dkim_aligned = false;
 
@@ -122,7 +131,7 @@ static void evaluate(struct tern_dmarc *d, bool at_org)
 		struct tern_dmarc_dkim_eval *k = &o->dkim[i];
 
 		k->aligned = strcasecmp(k->result, "pass") == 0 &&
-			     tern_dmarc_aligned(d->psl, k->domain, o->from_domain, r->adkim);
+			     aligned_with_from(d, k->domain, r->adkim);
 		dkim_aligned = dkim_aligned || k->aligned;
 	}
 
@@ -178,6 +187,8 @@ static int collect(const struct tern_dns_answer *a, struct tern_dmarc_record *re
 		}
 		if (rc < 0) {
 			tern_dmarc_record_clear(&tmp);
+			if (found == 1)
+				tern_dmarc_record_clear(rec);
 			return rc;
 		}
 		if (++found > 1) {

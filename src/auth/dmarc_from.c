@@ -257,33 +257,43 @@ static int read_angle_addr(struct tern__auth_lex *r, struct collect *from)
 /* mailbox / group (RFC 5322 3.4). in_group: a group cannot nest. */
 static int read_address(struct tern__auth_lex *r, struct collect *from, bool in_group);
 
-/* group = display-name ":" [group-list] ";" with r after ':'. */
-static int read_group(struct tern__auth_lex *r, struct collect *from)
+/* Addresses separated by ",", up to close: ';' for a group (RFC 5322
+ * 3.4 group = display-name ":" [group-list] ";", with r after ':'), -1
+ * for the end of the whole value. Empty elements are obs-mbox-list's and
+ * obs-group-list's. A group may be empty; a value may not. */
+static int read_list(struct tern__auth_lex *r, struct collect *from, int close)
 {
 	bool bad = false;
+	bool any = false;
 
 	for (;;) {
 		int c = tern__auth_peek(r, &bad);
 
-		if (bad || c < 0)
+		if (bad)
 			return TERN_DMARC_FROM_SYNTAX;
-		if (c == ';') {
+		if (c == close) {
+			if (close < 0)
+				return any ? 0 : TERN_DMARC_FROM_SYNTAX;
 			r->pos++;
 			return 0;
 		}
-		/* obs-group-list and obs-mbox-list: empty elements. */
+		if (c < 0)
+			return TERN_DMARC_FROM_SYNTAX;
 		if (c == ',') {
 			r->pos++;
 			continue;
 		}
-		int rc = read_address(r, from, true);
+		int rc = read_address(r, from, close >= 0);
 
 		if (rc != 0)
 			return rc;
+		any = true;
 		c = tern__auth_peek(r, &bad);
+		if (bad)
+			return TERN_DMARC_FROM_SYNTAX;
 		if (c == ',')
 			r->pos++;
-		else if (c != ';')
+		else if (c != close)
 			return TERN_DMARC_FROM_SYNTAX;
 	}
 }
@@ -311,41 +321,9 @@ static int read_address(struct tern__auth_lex *r, struct collect *from, bool in_
 	}
 	if (c == ':' && words > 0 && !in_group) {
 		r->pos++;
-		return read_group(r, from);
+		return read_list(r, from, ';');
 	}
 	return TERN_DMARC_FROM_SYNTAX;
-}
-
-/* One From value: mailbox-list / address-list (groups tolerated). */
-static int read_value(struct tern__auth_lex *r, struct collect *from)
-{
-	bool bad = false;
-	bool any = false;
-
-	for (;;) {
-		int c = tern__auth_peek(r, &bad);
-
-		if (bad)
-			return TERN_DMARC_FROM_SYNTAX;
-		if (c < 0)
-			return any ? 0 : TERN_DMARC_FROM_SYNTAX;
-		if (c == ',') {
-			r->pos++;
-			continue;
-		}
-		int rc = read_address(r, from, false);
-
-		if (rc != 0)
-			return rc;
-		any = true;
-		c = tern__auth_peek(r, &bad);
-		if (bad)
-			return TERN_DMARC_FROM_SYNTAX;
-		if (c == ',')
-			r->pos++;
-		else if (c >= 0)
-			return TERN_DMARC_FROM_SYNTAX;
-	}
 }
 
 int tern_dmarc_from_domains(const char *const *values, const size_t *lens, size_t count,
@@ -368,7 +346,8 @@ int tern_dmarc_from_domains(const char *const *values, const size_t *lens, size_
 
 	struct tern__auth_lex r = {(const unsigned char *)values[0], lens[0], 0};
 	struct collect c = {out, false};
-	int rc = read_value(&r, &c);
+	/* mailbox-list, or address-list: groups are tolerated (RFC 6854). */
+	int rc = read_list(&r, &c, -1);
 
 	if (rc == 0 && c.bad_domain)
 		rc = TERN_DMARC_FROM_BAD_DOMAIN;

@@ -145,9 +145,11 @@ static bool add_uri(struct span u, void *arg)
 	size_t bang = u.n;
 	size_t i = 0;
 
-	for (size_t k = 0; k < u.n; k++)
-		if (u.p[k] == '!')
-			bang = k;
+	/* RFC 7489 6.4: a "!" inside the URI itself must be %-encoded, so
+	 * the first one starts the size. */
+	for (size_t k = u.n; k > 0; k--)
+		if (u.p[k - 1] == '!')
+			bang = k - 1;
 	if (bang < u.n) {
 		struct span num = {u.p + bang + 1, u.n - bang - 1};
 		uint64_t unit = 1;

@@ -234,6 +234,8 @@ static const struct {
 	{" mx.example; dkim=pass;", false, "mx.example|0|-1|0|0;dkim=pass"},
 	{" MX.Example;NONE", false, "MX.Example|0|-1|1|0"},
 	{" mx.example; none=pass", false, "mx.example|0|-1|0|0;none=pass"},
+	{" mx.example; none; spf=pass", false, "mx.example|0|-1|1|1"},   /* found by fuzz_authres */
+	{" mx.example; none;", false, "mx.example|0|-1|1|0"},
 	/* not understood beyond some point: partial */
 	{" mx.example; spf=pass smtp.mailfrom=a@b.example; dkim=", false,
 	 "mx.example|0|-1|0|1;spf=pass smtp.mailfrom=a@b.example"},
@@ -250,6 +252,7 @@ static const struct {
 	{" (only a comment)", false, NULL},
 	{" (unterminated mx.example; none", false, NULL},
 	{" \"unterminated; none", false, NULL},
+	{" \"\"; none", false, NULL},   /* an empty id: found by fuzz_authres */
 };
 
 static void test_parse_table(void **state)
@@ -323,6 +326,8 @@ static void test_is_ours(void **state)
 	assert_true(tern_authres_is_ours(" i=2; (c) mx.example.org; none", 30, true, "mx.example.org", NULL));
 	assert_false(tern_authres_is_ours(" spf=pass", 9, false, "spf", NULL));
 	assert_false(tern_authres_is_ours(NULL, 0, false, "mx", NULL));
+	/* A NUL inside a quoted id would cut it short: not read at all. */
+	assert_false(tern_authres_is_ours(" \"mx\0.evil\"; none", 16, false, "mx", NULL));
 }
 
 int main(void)

@@ -189,6 +189,7 @@ static void test_record_bad_values(void **state)
 		{"rua=1ab:x", TERN_DMARC_TAG_RUA},
 		{"rua=mailto:a b@example.com", TERN_DMARC_TAG_RUA},
 		{"ruf=!10m", TERN_DMARC_TAG_RUF},
+		{"rua=mailto:a!b@example.com!10m", TERN_DMARC_TAG_RUA},   /* "!" must be %-encoded */
 		{"garbage", TERN_DMARC_TAG_SYNTAX},
 		{"=x", TERN_DMARC_TAG_SYNTAX},
 		{"1x=y", TERN_DMARC_TAG_SYNTAX},
