@@ -238,10 +238,9 @@ static int on_auth(tern_smtp_session *s, const tern_smtp_auth *auth, tern_smtp_r
 /* An authenticated user sends only as itself (docs/users.md: the from=
  * field, or the user name when it is an address). Unauthenticated senders
  * (port 25) are not this check's business. */
-static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_smtp_reply *reply,
-			void *user_data)
+int ternd_auth_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail,
+			 tern_smtp_reply *reply, const struct ternd_delivery *d)
 {
-	const struct ternd_delivery *d = user_data;
 	const char *user = tern_smtp_session_auth_user(s);
 
 	if (user == NULL || d->auth == NULL)
@@ -265,7 +264,6 @@ void ternd_auth_install(struct ternd_auth *a, const struct ternd_config *cfg,
 			tern_smtp_options *opts)
 {
 	opts->callbacks.on_auth = on_auth;
-	opts->callbacks.on_mail_from = on_mail_from;
 	opts->auth_methods = a->methods;
 	opts->allow_insecure_auth = cfg->allow_insecure_auth;
 	opts->max_auth_failures = cfg->max_auth_failures;

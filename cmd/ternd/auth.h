@@ -1,6 +1,6 @@
 /* ternd's side of SMTP AUTH: on_auth checks credentials against the users
  * file (passwords hashed on the hash pool's threads, never on a loop), and
- * on_mail_from keeps an authenticated user to its own addresses. */
+ * ternd_auth_mail_from() keeps an authenticated user to its own addresses. */
 #ifndef TERND_AUTH_H
 #define TERND_AUTH_H
 
@@ -21,7 +21,13 @@ struct ternd_auth {
 /* Loads the users file and starts the hash pool. Returns TERND_EX_OK or an
  * exit status after printing why. */
 int ternd_auth_open(struct ternd_auth *a, const struct ternd_config *cfg);
-/* Sets on_auth, on_mail_from and the AUTH options. The callbacks find the
+/* MAIL FROM (delivery.c's on_mail_from asks): an authenticated user sends
+ * only as itself. Returns TERN_SMTP_ACCEPT or TERN_SMTP_REJECT with reply
+ * filled. */
+int ternd_auth_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail,
+			 tern_smtp_reply *reply, const struct ternd_delivery *d);
+
+/* Sets on_auth and the AUTH options. The callbacks find the
  * struct through the delivery's user_data (struct ternd_delivery.auth). */
 void ternd_auth_install(struct ternd_auth *a, const struct ternd_config *cfg,
 			tern_smtp_options *opts);

@@ -852,6 +852,16 @@ static const struct opt options[] = {
 	 set_no_reverse_dns},
 	{"dns-server", OPT_VALUE, "ADDR[@PORT]",
 	 "send every DNS query to this server (default: /etc/resolv.conf)", set_dns_server},
+	{"auth-checks", OPT_VALUE, "yes|no|always",
+	 "SPF, DKIM and DMARC on inbound mail: yes = from clients that are not local, trusted or "
+	 "authenticated (default), always = every message", set_auth_checks},
+	{"dmarc-policy", OPT_VALUE, "enforce|quarantine|annotate",
+	 "what a DMARC failure does: enforce the domain's policy (p=reject: 550 5.7.1, "
+	 "p=quarantine: the Junk folder; default), quarantine both, or only annotate",
+	 set_dmarc_policy},
+	{"authserv-id", OPT_VALUE, "NAME",
+	 "our name in Authentication-Results (default: --hostname or the host name)",
+	 set_authserv_id},
 	{"dns-timeout", OPT_VALUE, "MS",
 	 "time a client's reverse lookup may take before the greeting (default 5000)",
 	 set_dns_timeout},
@@ -1423,6 +1433,8 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->user);
 	ternd_config_free_outbound(cfg);
+	free(cfg->authserv_id);
+	cfg->authserv_id = NULL;
 	for (unsigned i = 0; i < cfg->problem_count && cfg->problems != NULL; i++)
 		free(cfg->problems[i]);
 	free(cfg->problems);
@@ -1491,6 +1503,8 @@ int ternd_config_keep_fixed(struct ternd_config *next, const struct ternd_config
 	next->metrics_allow_remote = running->metrics_allow_remote;
 	next->log_kv = running->log_kv;
 	next->log_syslog = running->log_syslog;
+	if (ternd_config_keep_checks(next, running) != 0)
+		return -1;
 	return ternd_config_keep_outbound(next, running);
 }
 
@@ -1627,6 +1641,7 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "proxy-from = %s\n", cfg->proxy_from[i]);
 	if (cfg->proxy_from_count == 0)
 		fprintf(out, "# proxy-from = (none: no PROXY protocol)\n");
+	ternd_config_print_checks(cfg, out);
 	ternd_config_print_outbound(cfg, out);
 }
 

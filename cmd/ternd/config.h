@@ -186,6 +186,13 @@ struct ternd_config {
 		smtp_tls;         /* outbound STARTTLS to MX hosts */
 	char *smtp_ca;            /* CAs for verify; NULL: the system's */
 
+	/* Inbound SPF/DKIM/DMARC (docs/mail-auth.md). */
+	enum ternd_auth_checks { TERND_CHECKS_YES = 0, TERND_CHECKS_NO, TERND_CHECKS_ALWAYS }
+		auth_checks;      /* yes: strangers' mail; always: every message */
+	enum ternd_dmarc_policy { TERND_DMARC_ENFORCE = 0, TERND_DMARC_QUARANTINE,
+				  TERND_DMARC_ANNOTATE } dmarc_policy;
+	char *authserv_id;        /* NULL: the host name */
+
 	/* The account ternd switches to after binding its listeners (uid,
 	 * gid and supplementary groups); NULL: stay as started. */
 	char *user;

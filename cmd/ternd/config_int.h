@@ -53,6 +53,13 @@ int set_smtp_port(struct ternd_config *cfg, const char *value, char *err, size_t
 int set_smtp_tls(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 int set_smtp_ca(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 
+/* ---- config_checks.c ---- */
+int set_auth_checks(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+int set_dmarc_policy(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+int set_authserv_id(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+void ternd_config_print_checks(const struct ternd_config *cfg, FILE *out);
+int ternd_config_keep_checks(struct ternd_config *next, const struct ternd_config *running);
+
 /* The outbound part of --check-config's output, of ternd_config_free and
  * of ternd_config_keep_fixed. */
 void ternd_config_print_outbound(const struct ternd_config *cfg, FILE *out);

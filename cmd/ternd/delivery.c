@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "auth.h"
+#include "inbound_auth.h"
 #include "log.h"
+#include "mail/header_filter.h"
 #include "outbound.h"
 #include "routing.h"
 
@@ -27,6 +29,13 @@ struct session_ctx {
 	 * it then). */
 	char reply_text[200];
 	struct ternd_session_auth auth;
+	/* Inbound checks of the message being received (local mail from
+	 * strangers): the running checks, and the filter that removes
+	 * Authentication-Results fields claiming our authserv-id on their
+	 * way into the Maildir. */
+	tern_mailauth *ma;
+	tern_mailauth_ctx *ma_ctx;
+	struct tern__hdr_filter strip;
 };
 
 struct ternd_session_auth *ternd_session_auth(tern_smtp_session *s)
@@ -60,6 +69,8 @@ static int storage_reject(tern_smtp_reply *reply, int err)
 
 static void drop_message(const struct ternd_delivery *d, struct session_ctx *ctx)
 {
+	tern_mailauth_free(&ctx->ma);  /* stops its lookups: no callback after this */
+	tern__hdr_filter_clear(&ctx->strip);
 	maildir_msg_free(&ctx->msg); /* unlinks every tmp file */
 	if (ctx->queued != NULL)
 		ternd_outbound_abort(d->ob, &ctx->queued);
@@ -217,13 +228,84 @@ out:
 	return TERN_SMTP_ACCEPT;
 }
 
+/* ---- inbound checks ---------------------------------------------------- */
+
+static const char *const strip_fields[] = {"Authentication-Results", NULL};
+
+static int strip_out(const void *data, size_t len, void *arg)
+{
+	struct session_ctx *ctx = arg;
+
+	return maildir_msg_write(ctx->msg, data, len);
+}
+
+static bool strip_decide(const char *field, size_t len, size_t name_len, bool truncated,
+			 void *arg)
+{
+	struct session_ctx *ctx = arg;
+	bool ours = ctx->ma_ctx != NULL &&
+		    tern_mailauth_claims_us(ctx->ma_ctx, field + name_len + 1, len - name_len - 1);
+
+	if (ours)
+		ternd_log(TERN_LOG_INFO, sid(ctx->session),
+			  "removed an Authentication-Results field claiming to be ours");
+	return !ours;
+}
+
+/* Starts SPF now (its lookups run while the message arrives), DKIM as the
+ * header section ends. A failure to start leaves the message unchecked,
+ * never refused: the checks annotate, they do not guard storage. */
+static void start_checks(tern_smtp_session *s, const struct ternd_delivery *d,
+			 struct session_ctx *ctx, const tern_smtp_mail *mail)
+{
+	tern_mailauth_envelope env = {
+		.client_ip = tern_smtp_session_remote_address(s),
+		.helo = tern_smtp_session_helo_name(s),
+		.mail_from = mail->address,
+		.now = time(NULL),
+		.random = arc4random(),
+	};
+
+	ctx->session = s;
+	if (!ternd_checks_apply(d->checks, s, d->routing) || env.client_ip == NULL)
+		return;
+	ctx->ma_ctx = ternd_checks_ctx(d->checks, tern_smtp_session_event_base(s));
+	if (ctx->ma_ctx == NULL)
+		return;
+	if (tern_mailauth_new(&ctx->ma, ctx->ma_ctx, &env) != 0)
+		ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: message not checked");
+}
+
+/* MAIL FROM: an authenticated user's sender is checked (auth.c); the
+ * inbound checks start here so that SPF's lookups overlap RCPT and DATA. */
+static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_smtp_reply *reply,
+			void *user_data)
+{
+	const struct ternd_delivery *d = user_data;
+	struct session_ctx *ctx = tern_smtp_session_get_context(s);
+	int rc = d->auth != NULL ? ternd_auth_mail_from(s, mail, reply, d) : TERN_SMTP_ACCEPT;
+
+	if (rc == TERN_SMTP_ACCEPT && ctx != NULL && d->checks != NULL && !d->discard) {
+		tern_mailauth_free(&ctx->ma);
+		start_checks(s, d, ctx, mail);
+	}
+	return rc;
+}
+
+static void finish_checked(tern_mailauth *ma, void *arg);
+
 static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
 {
 	const struct ternd_delivery *d = user_data;
 	struct session_ctx *ctx = tern_smtp_session_get_context(s);
 	if (ctx == NULL)
 		return storage_reject(reply, EIO);
+	/* What an earlier message left goes; the checks started at this
+	 * transaction's MAIL FROM stay. */
+	tern_mailauth *checks = ctx->ma;
+	ctx->ma = NULL;
 	drop_message(d, ctx);
+	ctx->ma = checks;
 	ctx->msg_err = 0;
 	if (d->discard)
 		return TERN_SMTP_ACCEPT;
@@ -240,8 +322,11 @@ static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *use
 	for (unsigned i = 0; i < n; i++) {
 		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
 
-		if (r != NULL && via_queue(d, r->address))
+		if (r != NULL && via_queue(d, r->address)) {
+			/* Checked where it is delivered, not here. */
+			tern_mailauth_free(&ctx->ma);
 			return begin_queued(s, d, ctx, mail, n, reply);
+		}
 	}
 	const char **rcpts = calloc(n, sizeof(*rcpts));
 	if (rcpts == NULL) {
@@ -258,6 +343,8 @@ static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *use
 		ternd_log(TERN_LOG_WARNING, sid(s), "cannot store message: %s", strerror(err));
 		return storage_reject(reply, err);
 	}
+	if (ctx->ma != NULL)
+		tern__hdr_filter_init(&ctx->strip, strip_fields, strip_decide, strip_out, ctx);
 	return TERN_SMTP_ACCEPT;
 }
 
@@ -282,7 +369,18 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 	}
 	if (ctx->msg == NULL)
 		return ctx->msg_err != 0 ? storage_reject(reply, ctx->msg_err) : TERN_SMTP_ACCEPT;
-	int err = maildir_msg_write(ctx->msg, buf, len);
+	int err;
+	if (ctx->ma != NULL) {
+		/* The checks see the message as sent; the Maildir gets it
+		 * without fields forged in our name. */
+		if (tern_mailauth_feed(ctx->ma, buf, len) != 0)
+			ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: DKIM not checked");
+		err = tern__hdr_filter_feed(&ctx->strip, buf, len);
+		if (err == TERN_ENOMEM)
+			err = ENOMEM;
+	} else {
+		err = maildir_msg_write(ctx->msg, buf, len);
+	}
 	if (err != 0) {
 		/* The library reads the rest and drops it; nothing of ours
 		 * stays on disk. */
@@ -415,6 +513,20 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		ctx->msg_err = 0;
 		return storage_reject(reply, err);
 	}
+	if (ctx->ma != NULL) {
+		int err = tern__hdr_filter_end(&ctx->strip);
+
+		if (err != 0) {
+			drop_message(d, ctx);
+			return storage_reject(reply, err == TERN_ENOMEM ? ENOMEM : err);
+		}
+		ctx->d = d;
+		ctx->session = s;
+		if (tern_mailauth_finish(ctx->ma, finish_checked, ctx) == 0)
+			return TERN_SMTP_PENDING;
+		ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: message not checked");
+		tern_mailauth_free(&ctx->ma);
+	}
 	/* RFC 5321 6.1: the 250 hands over responsibility, so it goes out only
 	 * once every file and directory entry is on stable storage. */
 	int err = maildir_msg_commit(ctx->msg, !d->lmtp);
@@ -423,6 +535,55 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 	int rc = d->lmtp ? finish_lmtp(s, d, ctx, reply) : finish_smtp(s, d, ctx, err, reply);
 	drop_message(d, ctx);
 	return rc;
+}
+
+/* The checks are done: refuse (DMARC p=reject), or store with the
+ * Authentication-Results field on top, into Junk for a quarantine. */
+static void finish_checked(tern_mailauth *ma, void *arg)
+{
+	struct session_ctx *ctx = arg;
+	tern_smtp_session *s = ctx->session;
+	const struct ternd_delivery *d = ctx->d;
+	const struct tern_dmarc_outcome *dmarc = tern_mailauth_dmarc(ma);
+	enum ternd_verdict verdict = ternd_checks_verdict(d->checks, ma);
+	const char *field = NULL;
+	size_t field_len = 0;
+	tern_smtp_reply reply;
+	int rc;
+
+	if (tern_mailauth_header(ma, &field, &field_len) != 0) {
+		field = NULL;
+		field_len = 0;
+	}
+	if (field != NULL)
+		ternd_log(TERN_LOG_INFO, sid(s), "%.*s", (int)(field_len >= 2 ? field_len - 2 : 0),
+			  field);
+	if (verdict == TERND_VERDICT_REJECT) {
+		snprintf(ctx->reply_text, sizeof(ctx->reply_text),
+			 "Message rejected by the DMARC policy of %s",
+			 dmarc != NULL && dmarc->from_domain ? dmarc->from_domain : "its sender");
+		ternd_log(TERN_LOG_INFO, sid(s), "DMARC reject: %s", ctx->reply_text);
+		set_reply(&reply, 550, "5.7.1", ctx->reply_text);
+		if (d->lmtp) {
+			for (unsigned i = 0; i < tern_smtp_session_rcpt_count(s); i++)
+				tern_smtp_session_set_rcpt_reply(s, i, &reply);
+		}
+		drop_message(d, ctx);
+		tern_smtp_session_resume(s, &reply);
+		return;
+	}
+	if (verdict == TERND_VERDICT_JUNK)
+		maildir_msg_set_folder(ctx->msg, MAILDIR_JUNK_FOLDER);
+	int err = maildir_msg_commit_headers(ctx->msg, !d->lmtp, field, field_len);
+	snprintf(ctx->reply_text, sizeof(ctx->reply_text), "Message accepted as %s",
+		 maildir_msg_basename(ctx->msg));
+	rc = d->lmtp ? finish_lmtp(s, d, ctx, &reply) : finish_smtp(s, d, ctx, err, &reply);
+	(void)rc;
+	if (verdict == TERND_VERDICT_JUNK && err == 0)
+		ternd_log(TERN_LOG_INFO, sid(s), "DMARC quarantine: stored in %s",
+			  MAILDIR_JUNK_FOLDER);
+	drop_message(d, ctx);
+	tern_smtp_session_resume(s, &reply);
 }
 
 static void on_data_abort(tern_smtp_session *s, void *user_data)
@@ -470,6 +631,7 @@ void ternd_delivery_install(struct ternd_delivery *d, tern_smtp_options *opts)
 {
 	opts->callbacks.on_connect = on_connect;
 	opts->callbacks.on_helo = on_helo;
+	opts->callbacks.on_mail_from = on_mail_from;
 	opts->callbacks.on_rcpt_to = on_rcpt_to;
 	opts->callbacks.on_data_start = on_data_start;
 	opts->callbacks.on_data_chunk = on_data_chunk;

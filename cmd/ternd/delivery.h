@@ -11,6 +11,7 @@
 #include "maildir.h"
 
 struct ternd_auth;
+struct ternd_checks;
 struct ternd_outbound;
 struct ternd_routing;
 struct hashpool_job;
@@ -28,6 +29,8 @@ struct ternd_delivery {
 	const struct ternd_routing *routing;
 	struct ternd_outbound *ob;
 	bool local_via_queue; /* --lmtp-to */
+	/* SPF/DKIM/DMARC of local mail (inbound_auth.h); NULL: none. */
+	struct ternd_checks *checks;
 };
 
 /* A session's AUTH state (auth.c): the running password check, which

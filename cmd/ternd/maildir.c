@@ -52,6 +52,7 @@ struct maildir_msg {
 	int fd;               /* the spool file, -1 when closed */
 	uint64_t spool_hdr;   /* header bytes before the body in the spool */
 	uint64_t body_len;    /* bytes passed to maildir_msg_write() */
+	const char *folder;   /* NULL: the inbox; else a Maildir++ folder (".Junk") */
 	const char *extra;    /* commit's late headers, copied into every file */
 	size_t extra_len;
 	unsigned char *buf;
@@ -85,16 +86,23 @@ __attribute__((format(printf, 1, 2))) static char *xasprintf(const char *fmt, ..
 	return p;
 }
 
-static int ensure_mailbox(maildir *md, const char *mbox)
+/* mbox (a mailbox, or parent/folder with parent given) and its tmp, new
+ * and cur, each made durable when created. */
+static int ensure_maildir(maildir *md, const char *mbox, const char *parent)
 {
 	static const char *const subdirs[] = {"tmp", "new", "cur"};
-	char path[MAILDIR_NAME_MAX + 8];
-	int err = fs_ensure_dir_at(md->rootfd, mbox, NULL);
+	char path[MAILDIR_NAME_MAX + 64];
+	int err = fs_ensure_dir_at(md->rootfd, mbox, parent);
 	for (size_t i = 0; err == 0 && i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", mbox, subdirs[i]);
 		err = fs_ensure_dir_at(md->rootfd, path, mbox);
 	}
 	return err;
+}
+
+static int ensure_mailbox(maildir *md, const char *mbox)
+{
+	return ensure_maildir(md, mbox, NULL);
 }
 
 /* maildir(5): a host name in a file name has '/' as \057 and ':' as \072.
@@ -528,11 +536,40 @@ static int make_copy(maildir_msg *msg, unsigned i)
 	return err;
 }
 
+/* The directory a recipient's copy is delivered into: <mbox>/new, or
+ * <mbox>/<folder>/new for a Maildir++ folder (same file system, so the
+ * rename from <mbox>/tmp stays atomic). */
+static void new_dir(const maildir_msg *msg, unsigned i, char *buf, size_t size)
+{
+	if (msg->folder != NULL)
+		snprintf(buf, size, "%s/%s/new", msg->r[i].mbox, msg->folder);
+	else
+		snprintf(buf, size, "%s/new", msg->r[i].mbox);
+}
+
+void maildir_msg_set_folder(maildir_msg *msg, const char *folder)
+{
+	msg->folder = folder;
+}
+
 static int move_to_new(maildir_msg *msg, unsigned i)
 {
 	struct rcpt_state *r = &msg->r[i];
 	char *from = tmp_path(msg, i);
-	r->path = xasprintf("%s/new/%s,S=%llu", r->mbox, msg->base, (unsigned long long)r->size);
+	char dir[MAILDIR_NAME_MAX + 64];
+
+	if (msg->folder != NULL) {
+		char folder[MAILDIR_NAME_MAX + 64];
+		int err;
+
+		snprintf(folder, sizeof(folder), "%s/%s", r->mbox, msg->folder);
+		if ((err = ensure_maildir(msg->md, folder, r->mbox)) != 0) {
+			free(from);
+			return err;
+		}
+	}
+	new_dir(msg, i, dir, sizeof(dir));
+	r->path = xasprintf("%s/%s,S=%llu", dir, msg->base, (unsigned long long)r->size);
 	int rootfd = msg->md->rootfd;
 	int err = (from == NULL || r->path == NULL)
 			  ? ENOMEM
@@ -548,11 +585,11 @@ static int move_to_new(maildir_msg *msg, unsigned i)
 static void unlink_new(maildir_msg *msg, unsigned i)
 {
 	struct rcpt_state *r = &msg->r[i];
-	char dir[MAILDIR_NAME_MAX + 8];
+	char dir[MAILDIR_NAME_MAX + 64];
 	if (!r->in_new)
 		return;
 	unlinkat(msg->md->rootfd, r->path, 0);
-	snprintf(dir, sizeof(dir), "%s/new", r->mbox);
+	new_dir(msg, i, dir, sizeof(dir));
 	(void)fs_fsync_dir_at(msg->md->rootfd, dir);
 	r->in_new = false;
 }
@@ -591,7 +628,7 @@ int maildir_msg_commit_headers(maildir_msg *msg, bool all_or_nothing, const char
 {
 	unsigned n = msg->n;
 	unsigned spool = (unsigned)msg->spool;
-	char dir[MAILDIR_NAME_MAX + 8];
+	char dir[MAILDIR_NAME_MAX + 64];
 	int err = msg->write_err;
 
 	msg->extra = headers;
@@ -630,7 +667,7 @@ int maildir_msg_commit_headers(maildir_msg *msg, bool all_or_nothing, const char
 			continue;
 		r->err = move_to_new(msg, i);
 		if (r->err == 0) {
-			snprintf(dir, sizeof(dir), "%s/new", r->mbox);
+			new_dir(msg, i, dir, sizeof(dir));
 			r->err = fs_fsync_dir_at(msg->md->rootfd, dir);
 			if (r->err != 0)
 				unlink_new(msg, i);

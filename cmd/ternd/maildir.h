@@ -84,6 +84,14 @@ int maildir_msg_write(maildir_msg *msg, const void *buf, size_t len);
  * and maildir_msg_free(). */
 int maildir_msg_commit(maildir_msg *msg, bool all_or_nothing);
 
+/* The Maildir++ folder that DMARC quarantines go to. */
+#define MAILDIR_JUNK_FOLDER ".Junk"
+
+/* Delivers into folder (a Maildir++ folder name such as ".Junk", created
+ * with its tmp/new/cur when missing; not copied: it must outlive the
+ * commit) instead of the inbox. Before the commit. */
+void maildir_msg_set_folder(maildir_msg *msg, const char *folder);
+
 /* maildir_msg_commit() with header fields known only once the message has
  * arrived (Authentication-Results: the DKIM verdict needs the whole body):
  * headers[0..len), complete CRLF-terminated fields, go into every copy

@@ -19,6 +19,7 @@
 #include "check.h"
 #include "config.h"
 #include "delivery.h"
+#include "inbound_auth.h"
 #include "log.h"
 #include "metrics.h"
 #include "maildir.h"
@@ -635,6 +636,22 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		delivery.ob = outbound;
 		delivery.local_via_queue = cfg->lmtp_to != NULL;
 	}
+	/* Inbound checks: their per-loop contexts are made by the loops
+	 * themselves on first use. */
+	struct ternd_checks *checks = NULL;
+	if (rc == 0 && status == TERND_EX_OK && !cfg->discard) {
+		char host[256] = "localhost";
+
+		if (cfg->hostname)
+			snprintf(host, sizeof(host), "%s", cfg->hostname);
+		else if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			snprintf(host, sizeof(host), "localhost");
+		if (ternd_checks_init(&checks, cfg, host) != 0) {
+			fprintf(stderr, "ternd: out of memory\n");
+			status = TERND_EX_SOFTWARE;
+		}
+		delivery.checks = checks;
+	}
 
 	/* The signal thread starts after the switch: no thread of ours
 	 * ever runs with root's credentials next to a session. A signal sent
@@ -685,6 +702,9 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	}
 	ternd_metrics_stop(&metrics);
 	tern_smtp_server_close(server);
+	/* Every session has ended; the loops the contexts' resolvers run on
+	 * go with the server. */
+	ternd_checks_free(&checks);
 	tern_smtp_server_destroy(&server);
 	/* After the sessions (they write into the queue), before the
 	 * Maildir (the runner delivers into it). */

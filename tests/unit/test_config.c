@@ -10,6 +10,7 @@
 
 #include "../../cmd/ternd/config.c"
 #include "../../cmd/ternd/config_outbound.c"
+#include "../../cmd/ternd/config_checks.c"
 
 #include <unistd.h>
 
