@@ -935,6 +935,12 @@ static enum step phase_exp(struct tern_spf *spf, struct frame *f)
 	tern__buf_init(&out, TERN__SPF_EXPAND_MAX);
 	rc = tern__spf_macro_expand(&ctx, tern__buf_ptr(&id->explanation), id->explanation.len,
 				    true, &out);
+	/* %{p} and %{s} bring in text from DNS and the client: keep the
+	 * explanation printable ASCII, as the header promises. */
+	for (size_t i = 0; rc == 0 && i < out.len; i++)
+		if ((unsigned char)out.data[out.off + i] < 0x20 ||
+		    (unsigned char)out.data[out.off + i] > 0x7e)
+			out.data[out.off + i] = '?';
 	if (rc == 0)
 		rc = buf_set(&id->explanation, tern__buf_ptr(&out), out.len);
 	tern__buf_free(&out);
