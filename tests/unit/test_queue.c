@@ -103,6 +103,65 @@ static void test_header_roundtrip(void **state)
 
 /* A valid header cut at every length, and with every byte replaced by
  * bytes that break it: EBADMSG (never a crash or a partial envelope). */
+/* Room kept for fields known only at the end (DKIM-Signature): used, the
+ * fields are the first octets of the message readers see; unused, the
+ * message is unchanged; too long, refused with nothing changed. The file
+ * is still a valid header for the index rebuild. */
+static void test_prefix_room(void **state)
+{
+	(void)state;
+	struct qfix *f = qfix_new();
+	qfix_open(f, T0);
+	struct q_rcpt r = {.addr = "a@b.example"};
+	struct q_envelope env = {.arrival = T0, .sender = "s@x", .rcpts = &r, .nrcpt = 1,
+				 .prefix_room = 64};
+	const char *msg = "Subject: x\r\n\r\nbody\r\n";
+	const char *sig = "DKIM-Signature: v=1; a=x;\r\n b=abc\r\n";
+	char big[80];
+	memset(big, 'x', sizeof(big));
+	for (int round = 0; round < 3; round++) {
+		q_writer *w;
+		char id[Q_ID_SIZE], want[256], buf[256] = {0};
+		int fd;
+		struct q_envelope got;
+
+		assert_int_equal(q_writer_open(f->q, &env, &w), 0);
+		assert_int_equal(q_writer_write(w, msg, strlen(msg)), 0);
+		if (round == 0)
+			assert_int_equal(q_writer_set_prefix(w, sig, strlen(sig)), 0);
+		if (round == 1)
+			assert_int_equal(q_writer_set_prefix(w, big, sizeof(big)), E2BIG);
+		if (round == 0)   /* once only */
+			assert_int_equal(q_writer_set_prefix(w, sig, strlen(sig)), EINVAL);
+		assert_int_equal(q_writer_commit(&w, id), 0);
+		snprintf(want, sizeof(want), "%s%s", round == 0 ? sig : "", msg);
+		assert_int_equal(q_body_open(f->q, id, &fd, &got), 0);
+		assert_int_equal(read(fd, buf, sizeof(buf) - 1), (ssize_t)strlen(want));
+		close(fd);
+		assert_string_equal(buf, want);
+		assert_string_equal(got.rcpts[0].addr, "a@b.example");
+		q_envelope_free(&got);
+	}
+	/* The exact fit. */
+	{
+		q_writer *w;
+		char id[Q_ID_SIZE];
+		assert_int_equal(q_writer_open(f->q, &env, &w), 0);
+		assert_int_equal(q_writer_set_prefix(w, big, 64), 0);
+		assert_int_equal(q_writer_commit(&w, id), 0);
+	}
+	/* No room kept: nothing to fill. */
+	env.prefix_room = 0;
+	{
+		q_writer *w;
+		assert_int_equal(q_writer_open(f->q, &env, &w), 0);
+		assert_int_equal(q_writer_set_prefix(w, sig, strlen(sig)), EINVAL);
+		q_writer_abort(&w);
+	}
+	qfix_check_consistent(f);
+	qfix_free(f);
+}
+
 static void test_header_malformed(void **state)
 {
 	(void)state;
@@ -817,6 +876,7 @@ int main(void)
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_header_roundtrip),
 		cmocka_unit_test(test_header_malformed),
+		cmocka_unit_test(test_prefix_room),
 		cmocka_unit_test(test_add_abort),
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_due_record),

@@ -104,6 +104,12 @@ static int put_line(FILE *f, char key, const char *v)
 
 int q_header_write(FILE *f, const struct q_envelope *env, uint64_t *st_off_r)
 {
+	return q_header_write_ex(f, env, st_off_r, NULL);
+}
+
+int q_header_write_ex(FILE *f, const struct q_envelope *env, uint64_t *st_off_r,
+		      uint64_t *z_off_r)
+{
 	static const char ret_c[] = {'0', 'F', 'H'};
 	static const char body_c[] = {'0', '7', '8', 'B'};
 	if (env->nrcpt == 0 || env->nrcpt > Q_RCPT_MAX || env->sender == NULL ||
@@ -137,6 +143,16 @@ int q_header_write(FILE *f, const struct q_envelope *env, uint64_t *st_off_r)
 		if (st_off_r != NULL)
 			st_off_r[i] = (uint64_t)off + 2;
 		if (fprintf(f, "%s\n", line) < 0)
+			return EIO;
+	}
+	if (env->prefix_room > 0) {
+		long off = ftell(f);
+
+		if (env->prefix_room > Q_PREFIX_MAX || off < 0)
+			return off < 0 ? EIO : EINVAL;
+		if (z_off_r != NULL)
+			*z_off_r = (uint64_t)off;
+		if (fprintf(f, "Z %*s\n", (int)env->prefix_room, "") < 0)
 			return EIO;
 	}
 	if (fputc('\n', f) == EOF || ferror(f))
@@ -280,6 +296,14 @@ static int read_header(FILE *f, struct q_envelope *env, uint64_t *off)
 			return err;
 		if (line[0] == '\0')
 			break;
+		if (line[0] == 'Z' && (line[1] == ' ' || line[1] == '\0')) {
+			/* Room for a prefix, used or not: the last line. */
+			if ((err = get_line(f, line, sizeof(line), off)) != 0)
+				return err;
+			if (line[0] != '\0')
+				return EBADMSG;
+			break;
+		}
 		if (env->nrcpt == Q_RCPT_MAX)
 			return EBADMSG;
 		if (env->nrcpt == cap) {

@@ -20,6 +20,9 @@
  *                                and no DSN is owed for it; <notify> is the
  *                                Q_NOTIFY_* bits in decimal; <orcpt> "="
  *                                when absent
+ *   Z <spaces>                   optional, last: room for header fields known
+ *                                only at the end of the message (DKIM-Signature),
+ *                                see q_writer_set_prefix(); readers skip it
  *   (empty line)
  *   message bytes
  *
@@ -50,6 +53,8 @@
 /* Longest header line accepted, in bytes (an xtext-encoded address is at
  * most three times its length, and a path is at most 256 octets). */
 #define Q_LINE_MAX 4096
+/* The most room a Z line can hold (it is a header line). */
+#define Q_PREFIX_MAX (Q_LINE_MAX - 8)
 /* Most recipients in one message file. */
 #define Q_RCPT_MAX 10000
 
@@ -79,6 +84,9 @@ struct q_envelope {
 	enum q_body body;
 	bool smtputf8;
 	bool requiretls;
+	/* Writing only: octets of room for q_writer_set_prefix() (a Z line);
+	 * 0: none. At most Q_PREFIX_MAX. */
+	unsigned prefix_room;
 	char *auth_user;  /* NULL when none */
 	char *client;     /* NULL when none */
 	struct q_rcpt *rcpts;
@@ -102,6 +110,10 @@ void q_id_dir(const char *id, char out[3]);
  * Returns 0, EINVAL (no recipients, too many, or a line over Q_LINE_MAX),
  * ENOMEM, or EIO when f has an error. */
 int q_header_write(FILE *f, const struct q_envelope *env, uint64_t *st_off_r);
+/* Where q_header_write() put the Z line of an envelope with prefix_room:
+ * the offset of its "Z" (the empty line and the message follow it). */
+int q_header_write_ex(FILE *f, const struct q_envelope *env, uint64_t *st_off_r,
+		      uint64_t *z_off_r);
 /* Reads a header from f (positioned at its start) into env, leaving f at the
  * first message byte; *body_off_r (may be NULL) gets that offset. Returns 0,
  * EBADMSG (not a valid header: the file is corrupt), ENOMEM or the errno of

@@ -154,6 +154,15 @@ int q_writer_open(q_store *q, const struct q_envelope *env, q_writer **w_r);
 /* Appends message bytes, bounded memory (64 KiB buffer). 0 or an errno;
  * after an error only abort is left. */
 int q_writer_write(q_writer *w, const void *buf, size_t len);
+/* Puts prefix[0..len) (complete header fields, CRLF line ends: the
+ * DKIM-Signature fields of a message signed as it was written) in front of
+ * the message, in the room the envelope's prefix_room kept in the file
+ * header: the Z line shrinks by len + 1 octets and the fields follow the
+ * empty line, so readers see them as the first octets of the message.
+ * Before the sync or commit. Returns 0, EINVAL (no room was kept, or it was
+ * used already), E2BIG (len does not fit: nothing changed; the message
+ * goes without them) or the errno of the write. */
+int q_writer_set_prefix(q_writer *w, const void *prefix, size_t len);
 /* W2 then W3: returns 0 once the message is durable in incoming/ (then, and
  * only then, reply 250); id_r gets its queue id. An index error after that
  * still returns 0: recovery or the next settle indexes the file. *w is freed

@@ -25,6 +25,8 @@ struct q_writer {
 	struct q_envelope env;
 	uint64_t *st_off;
 	uint64_t body_len;
+	uint64_t z_off;   /* the Z line's offset, with env.prefix_room */
+	bool prefixed;
 	int err;
 	bool synced;      /* q_writer_sync made the file durable already */
 };
@@ -61,7 +63,7 @@ static int writer_start(q_writer *w, struct q_idgen *g, const struct q_envelope 
 		w->tmpname[0] = '\0';
 	if (err == 0) {
 		(void)setvbuf(w->f, NULL, _IOFBF, Q_WRITER_BUF);
-		err = q_header_write(w->f, &w->env, w->st_off);
+		err = q_header_write_ex(w->f, &w->env, w->st_off, &w->z_off);
 	}
 	if (err == 0 && w->q != NULL)
 		q_point(w->q, "writer.opened");
@@ -131,6 +133,48 @@ int q_writer_write(q_writer *w, const void *buf, size_t len)
 		w->err = errno != 0 ? errno : EIO;
 	w->body_len += len;
 	return w->err;
+}
+
+int q_writer_set_prefix(q_writer *w, const void *prefix, size_t len)
+{
+	size_t room = w->env.prefix_room;
+	/* "Z " + room spaces + "\n" + "\n": the same octets, rearranged. */
+	size_t total = room + 4;
+	char *buf;
+	int err = 0;
+
+	if (room == 0 || w->prefixed || w->synced)
+		return EINVAL;
+	if (w->err != 0)
+		return w->err;
+	if (len > room)
+		return E2BIG;
+	if ((buf = malloc(total)) == NULL)
+		return ENOMEM;
+	/* The shrunk Z line keeps "Z " at least. */
+	buf[0] = 'Z';
+	memset(buf + 1, ' ', room - len + 1);
+	buf[room - len + 2] = '\n';
+	buf[room - len + 3] = '\n';
+	memcpy(buf + room - len + 4, prefix, len);
+	if (fflush(w->f) != 0)
+		err = errno != 0 ? errno : EIO;
+	if (err == 0) {
+		ssize_t n = pwrite(fileno(w->f), buf, total, (off_t)w->z_off);
+
+		if (n < 0)
+			err = errno;
+		else if ((size_t)n != total)
+			err = EIO;
+	}
+	free(buf);
+	if (err != 0) {
+		w->err = err;
+		return err;
+	}
+	w->prefixed = true;
+	w->body_len += len;
+	return 0;
 }
 
 int q_writer_sync(q_writer *w)
