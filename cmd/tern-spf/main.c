@@ -218,8 +218,8 @@ static int add_record(struct tool *t, const char *name, const char *type, const 
 	return tool_dns_add(t->dns, name, type, value, err, err_size);
 }
 
-/* --records FILE with --offline: the names the file gives records for
- * (its first words), so that the others can be NXDOMAIN. */
+/* --records FILE: the names the file gives records for (its first
+ * words), so that with --offline the others can be NXDOMAIN. */
 static void note_file_names(struct tool *t, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -233,7 +233,8 @@ static void note_file_names(struct tool *t, const char *path)
 			p++;
 		if (*p == '\0' || *p == '#')
 			continue;
-		if (names_add(&t->known, p, strcspn(p, " \t\r\n")) != 0)
+		if (names_add(&t->known, p, strcspn(p, " \t\r\n")) != 0 ||
+		    names_add(&t->fixed, p, strcspn(p, " \t\r\n")) != 0)
 			die(path, "out of memory");
 	}
 	fclose(f);

@@ -104,8 +104,10 @@ typedef struct tern_spf_params {
 	 * like an exp= text. NULL: "%{c} is not one of %{d}'s designated mail
 	 * servers." */
 	const char *default_explanation;
-	/* Limits (RFC 7208 4.6.4); 0 takes the RFC's value. A check that goes
-	 * over one ends in permerror. */
+	/* Limits (RFC 7208 4.6.4); 0 takes the RFC's value, which is also
+	 * the most allowed (a larger value is taken as the RFC's: the bound
+	 * on questions rests on them). A check that goes over one ends in
+	 * permerror. */
 	unsigned max_dns_terms;    /* include a mx ptr exists redirect: 10 */
 	unsigned max_void_lookups; /* answers with no record: 2 */
 	unsigned max_names;        /* MX names per mx, PTR names per ptr: 10 */
