@@ -299,6 +299,24 @@ static bool within(const char *name, const char *domain)
 	return n == d || name[n - d - 1] == '.';
 }
 
+/* ask() for the client's PTR records (RFC 7208 5.5, 7.3 "p"). */
+static enum asked ask_ptr(struct tern_spf *spf)
+{
+	struct tern__buf rev;
+	enum asked a;
+
+	tern__buf_init(&rev, 0);
+	if (tern__spf_reverse_name(spf->family, spf->ip, &rev) != 0 ||
+	    tern__buf_append(&rev, "", 1) != 0) {
+		tern__buf_free(&rev);
+		abandon(spf, "out of memory");
+		return ASK_FAILED;
+	}
+	a = ask(spf, tern__buf_ptr(&rev), TERN_DNS_TYPE_PTR);
+	tern__buf_free(&rev);
+	return a;
+}
+
 /* ---- macros ---- */
 
 /* RFC 7208 7.3's choice of "p": the domain itself, else a subdomain of
@@ -328,21 +346,12 @@ static const char *pick_validated(const struct tern_spf *spf, const char *domain
  * (RFC 7208 7.3: "unknown" then). */
 static enum step resolve_p(struct tern_spf *spf)
 {
-	struct tern__buf rev;
 	enum asked a;
 
 	if (spf->p_state == P_UNKNOWN)
 		spf->p_state = P_PTR;
 	if (spf->p_state == P_PTR) {
-		tern__buf_init(&rev, 0);
-		if (tern__spf_reverse_name(spf->family, spf->ip, &rev) != 0 ||
-		    tern__buf_append(&rev, "", 1) != 0) {
-			tern__buf_free(&rev);
-			abandon(spf, "out of memory");
-			return STEP_AGAIN;
-		}
-		a = ask(spf, tern__buf_ptr(&rev), TERN_DNS_TYPE_PTR);
-		tern__buf_free(&rev);
+		a = ask_ptr(spf);
 		if (a != ANSWERED)
 			return a == ASKED ? STEP_WAIT : STEP_AGAIN;
 		if (!count_void(spf, answer_empty(spf)))
@@ -736,17 +745,6 @@ static enum step phase_terms(struct tern_spf *spf, struct frame *f)
 	return STEP_AGAIN;
 }
 
-/* Ends the current term without a match and moves on. */
-static void no_match(struct frame *f)
-{
-	next_term(f);
-}
-
-static void term_matched(struct tern_spf *spf, struct frame *f)
-{
-	matched(spf, f);
-}
-
 /* RFC 7208 5: a DNS error in a mechanism's lookup is a temperror. */
 static bool dns_error(struct tern_spf *spf, const struct frame *f)
 {
@@ -756,12 +754,37 @@ static bool dns_error(struct tern_spf *spf, const struct frame *f)
 	return true;
 }
 
+/* The addresses of the frame's next MX or PTR name: one within prefix
+ * matches the term; after the last name, the term did not match. A DNS
+ * error is a temperror for mx (RFC 7208 5) but skips the name for ptr
+ * (5.5: skip_errors). */
+static enum step name_addresses(struct tern_spf *spf, struct frame *f, unsigned prefix,
+				bool skip_errors)
+{
+	enum asked a;
+
+	if (f->i_name >= f->n_names) {
+		next_term(f);
+		return STEP_AGAIN;
+	}
+	a = ask(spf, f->names[f->i_name], addr_type(spf));
+	if (a != ANSWERED)
+		return a == ASKED ? STEP_WAIT : STEP_AGAIN;
+	if (!(skip_errors && spf->ans.status == TERN_DNS_TEMPFAIL) &&
+	    (dns_error(spf, f) || !count_void(spf, answer_empty(spf))))
+		return STEP_AGAIN;
+	if (answer_has_ip(spf, prefix))
+		matched(spf, f);
+	else
+		f->i_name++;
+	return STEP_AGAIN;
+}
+
 static enum step phase_lookup(struct tern_spf *spf, struct frame *f)
 {
 	const struct tern__spf_term *t = &f->rec.terms[f->term];
 	unsigned prefix = spf->family == AF_INET ? t->cidr4 : t->cidr6;
 	enum asked a;
-	struct tern__buf rev;
 
 	switch (f->phase) {
 	case PH_A:
@@ -775,9 +798,9 @@ static enum step phase_lookup(struct tern_spf *spf, struct frame *f)
 			return STEP_AGAIN;
 		if (f->phase == PH_EXISTS ? spf->ans.status == TERN_DNS_FOUND && spf->ans.count > 0
 					  : answer_has_ip(spf, prefix))
-			term_matched(spf, f);
+			matched(spf, f);
 		else
-			no_match(f);
+			next_term(f);
 		return STEP_AGAIN;
 	case PH_MX:
 		a = ask(spf, tern__buf_ptr(&f->target), TERN_DNS_TYPE_MX);
@@ -786,7 +809,7 @@ static enum step phase_lookup(struct tern_spf *spf, struct frame *f)
 		if (dns_error(spf, f) || !count_void(spf, answer_empty(spf)))
 			return STEP_AGAIN;
 		if (answer_empty(spf)) {
-			no_match(f);
+			next_term(f);
 			return STEP_AGAIN;
 		}
 		/* RFC 7208 4.6.4: more than 10 MX names is a permerror. */
@@ -803,41 +826,20 @@ static enum step phase_lookup(struct tern_spf *spf, struct frame *f)
 		f->phase = PH_MX_HOSTS;
 		return STEP_AGAIN;
 	case PH_MX_HOSTS:
-		if (f->i_name >= f->n_names) {
-			no_match(f);
-			return STEP_AGAIN;
-		}
-		a = ask(spf, f->names[f->i_name], addr_type(spf));
-		if (a != ANSWERED)
-			return a == ASKED ? STEP_WAIT : STEP_AGAIN;
-		if (dns_error(spf, f) || !count_void(spf, answer_empty(spf)))
-			return STEP_AGAIN;
-		if (answer_has_ip(spf, prefix))
-			term_matched(spf, f);
-		else
-			f->i_name++;
-		return STEP_AGAIN;
+		return name_addresses(spf, f, prefix, false);
 	case PH_PTR:
-		tern__buf_init(&rev, 0);
-		if (tern__spf_reverse_name(spf->family, spf->ip, &rev) != 0 ||
-		    tern__buf_append(&rev, "", 1) != 0) {
-			tern__buf_free(&rev);
-			abandon(spf, "out of memory");
-			return STEP_AGAIN;
-		}
-		a = ask(spf, tern__buf_ptr(&rev), TERN_DNS_TYPE_PTR);
-		tern__buf_free(&rev);
+		a = ask_ptr(spf);
 		if (a != ANSWERED)
 			return a == ASKED ? STEP_WAIT : STEP_AGAIN;
 		/* RFC 7208 5.5: a DNS error in the PTR lookup is no match. */
 		if (spf->ans.status == TERN_DNS_TEMPFAIL) {
-			no_match(f);
+			next_term(f);
 			return STEP_AGAIN;
 		}
 		if (!count_void(spf, answer_empty(spf)))
 			return STEP_AGAIN;
 		if (answer_empty(spf)) {
-			no_match(f);
+			next_term(f);
 			return STEP_AGAIN;
 		}
 		/* RFC 7208 4.6.4: names past the first 10 are ignored. Only
@@ -861,21 +863,7 @@ static enum step phase_lookup(struct tern_spf *spf, struct frame *f)
 		f->phase = PH_PTR_HOSTS;
 		return STEP_AGAIN;
 	case PH_PTR_HOSTS:
-		if (f->i_name >= f->n_names) {
-			no_match(f);
-			return STEP_AGAIN;
-		}
-		a = ask(spf, f->names[f->i_name], addr_type(spf));
-		if (a != ANSWERED)
-			return a == ASKED ? STEP_WAIT : STEP_AGAIN;
-		/* RFC 7208 5.5: a DNS error skips the name. */
-		if (spf->ans.status != TERN_DNS_TEMPFAIL && !count_void(spf, answer_empty(spf)))
-			return STEP_AGAIN;
-		if (answer_has_ip(spf, spf->family == AF_INET ? 32 : 128))
-			term_matched(spf, f);
-		else
-			f->i_name++;
-		return STEP_AGAIN;
+		return name_addresses(spf, f, spf->family == AF_INET ? 32 : 128, true);
 	default:
 		return STEP_AGAIN;
 	}
