@@ -409,7 +409,7 @@ static int run(struct opts *o, struct tool_dns *dns, const struct psl_ctx_st *ps
 	p.psl = psl;
 
 	/* RFC 7489 6.6.1: with several author domains, each is evaluated and
-	 * the strictest outcome applies. */
+	 * the strictest outcome applies. A tool's bound: the first 16. */
 	size_t n_domains = o->message != NULL ? from.count : 1;
 	const struct tern_dmarc_outcome *chosen = NULL;
 

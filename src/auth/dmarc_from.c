@@ -66,6 +66,42 @@ static int skip_words(struct tern__auth_lex *r)
 	}
 }
 
+/* A local part (RFC 5322 3.4.1 dot-atom / quoted-string, 4.4
+ * obs-local-part = word *("." word)): words joined by dots, CFWS allowed
+ * around them. Empty words ("a..b", "a.") are tolerated: such addresses
+ * are in use (some Japanese mobile carriers issued them) and cost DMARC
+ * nothing. Two words with no dot between them end the local part, so the
+ * caller sees no "@" and refuses "Alice a@example.com". Returns the number
+ * of words, or -1 on a bad quoted string or comment. */
+static int skip_local(struct tern__auth_lex *r)
+{
+	int words = 0;
+	bool dot = true;
+	bool bad = false;
+
+	for (;;) {
+		int c = tern__auth_peek(r, &bad);
+
+		if (bad)
+			return -1;
+		if (c == '.') {
+			r->pos++;
+			dot = true;
+			continue;
+		}
+		if (c != '"' && (c < 0 || !is_atext((unsigned char)c)))
+			return words;
+		if (!dot)
+			return words;
+		if (c == '"' && !tern__auth_skip_quoted(r))
+			return -1;
+		if (c != '"')
+			skip_atom(r);
+		words++;
+		dot = false;
+	}
+}
+
 /* A domain after '@': a dot-atom (with CFWS around the dots: obs-domain)
  * copied to out without comments, or a domain-literal. Returns 0,
  * TERN_DMARC_FROM_SYNTAX or TERN_DMARC_FROM_BAD_DOMAIN. */
@@ -209,7 +245,7 @@ static int read_addr_spec(struct tern__auth_lex *r, struct collect *from)
 {
 	char domain[DOMAIN_MAX + 2];
 	bool bad = false;
-	int words = skip_words(r);
+	int words = skip_local(r);
 
 	if (words <= 0 || tern__auth_peek(r, &bad) != '@')
 		return TERN_DMARC_FROM_SYNTAX;

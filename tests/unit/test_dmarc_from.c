@@ -59,6 +59,9 @@ static const struct from_case CASES[] = {
 	{"A. B. Alice <a@example.com>", 0, "example.com"},
 	{"a . b @ example . com", 0, "example.com"},
 	{"a.b@example.com", 0, "example.com"},
+	{"\"a\".b.\"c d\"@example.com", 0, "example.com"},
+	{"a..b@docomo.example", 0, "docomo.example"},   /* obs: tolerated, in use */
+	{"a.@docomo.example", 0, "docomo.example"},
 	{", a@example.com ,", 0, "example.com"},
 	/* several mailboxes */
 	{"a@example.com, b@example.com", 0, "example.com"},
@@ -92,6 +95,9 @@ static const struct from_case CASES[] = {
 	{"Alice a@example.com>", TERN_DMARC_FROM_SYNTAX, NULL},
 	{"<a@example.com> <b@example.org>", TERN_DMARC_FROM_SYNTAX, NULL},
 	{"a@example.com b@example.org", TERN_DMARC_FROM_SYNTAX, NULL},
+	{"Alice a@example.com", TERN_DMARC_FROM_SYNTAX, NULL},
+	{"a b@example.com", TERN_DMARC_FROM_SYNTAX, NULL},
+	{"\"a\" \"b\"@example.com", TERN_DMARC_FROM_SYNTAX, NULL},
 	{"\"unterminated <a@example.com>", TERN_DMARC_FROM_SYNTAX, NULL},
 	{"(unterminated a@example.com", TERN_DMARC_FROM_SYNTAX, NULL},
 	{"a@example..com", TERN_DMARC_FROM_SYNTAX, NULL},
