@@ -10,7 +10,9 @@
  * --body 7bit|8bitmime|binarymime, --notify-success, --timeout MS,
  * --ret full|hdrs, --envid ID, --repeat N (the same message N times at
  * once: connection reuse and concurrency), --max-per-dest N,
- * --dns-trust-anchor FILE, --dane, --mta-sts, --mta-sts-port N.
+ * --dns-trust-anchor FILE, --dane, --mta-sts, --mta-sts-port N,
+ * --sts-cache DIR (MTA-STS policies kept across runs, one file per domain:
+ * the id, the fetch time and the body; the tern_delivery_sts_store hooks).
  *
  * Output: one line per recipient and message:
  *   RCPT CLASS CODE ENHANCED RELAY TLS=yes|no DSN=relayed|- TEXT
@@ -20,6 +22,7 @@
  *   tls-outcome: DOMAIN POLICY MX IP RESULT|success [DETAIL]
  * Exit: 0 all delivered, 75 some temporary failure, 69 otherwise. */
 #include <event2/event.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +73,52 @@ static void on_tls_outcome(const tern_delivery_tls_outcome *t, void *arg)
 	fflush(stderr);
 }
 
+static char *read_all(FILE *f, size_t *len_r);
+
+static const char *sts_dir;
+
+/* DIR/DOMAIN: "id\nfetched\n" and the policy body. */
+static bool sts_load(const char *domain, char **text, char **id, int64_t *fetched, void *arg)
+{
+	char path[4096], idbuf[64];
+	long long when;
+	size_t len;
+	FILE *f;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/%s", sts_dir, domain);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	if (fscanf(f, "%63s %lld", idbuf, &when) != 2 || fgetc(f) != '\n') {
+		fclose(f);
+		return false;
+	}
+	*text = read_all(f, &len);
+	fclose(f);
+	if (*text == NULL)
+		return false;
+	(*text)[len] = '\0';
+	*id = strdup(idbuf);
+	*fetched = (int64_t)when;
+	return *id != NULL;
+}
+
+static void sts_save(const char *domain, const char *text, const char *id, int64_t fetched,
+		     void *arg)
+{
+	char path[4096];
+	FILE *f;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/%s", sts_dir, domain);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return;
+	fprintf(f, "%s %" PRId64 "\n%s", id, fetched, text);
+	fclose(f);
+}
+
 static char *read_all(FILE *f, size_t *len_r)
 {
 	size_t cap = 65536, len = 0;
@@ -81,7 +130,7 @@ static char *read_all(FILE *f, size_t *len_r)
 		len += n;
 		if (n == 0)
 			break;
-		if (len == cap) {
+		if (len + 1 >= cap) {
 			char *b = realloc(buf, cap *= 2);
 
 			if (b == NULL) {
@@ -129,6 +178,8 @@ int main(int argc, char **argv)
 			o.dns_server = v;
 		else if (ARG("--dns-trust-anchor"))
 			o.dns_trust_anchor = v;
+		else if (ARG("--sts-cache"))
+			sts_dir = v;
 		else if (ARG("--mta-sts-port"))
 			o.mta_sts_port = (unsigned)atoi(v);
 		else if (strcmp(a, "--dane") == 0)
@@ -189,6 +240,9 @@ int main(int argc, char **argv)
 		o.auth_user = auth;
 		o.auth_password = colon + 1;
 	}
+	tern_delivery_sts_store store = {sts_load, sts_save};
+	if (sts_dir != NULL)
+		o.sts_store = &store;
 	msg = read_all(stdin, &len);
 	if (msg == NULL)
 		return 71;

@@ -982,6 +982,13 @@ static const struct opt options[] = {
 	{"smtp-ca", OPT_VALUE, "FILE",
 	 "CAs that verify MX hosts (--smtp-tls verify, REQUIRETLS); default: the system's",
 	 set_smtp_ca},
+	{"dane", OPT_VALUE, "yes|no",
+	 "DANE (RFC 7672) to MX hosts with DNSSEC-signed TLSA records (default yes)", set_dane},
+	{"mta-sts", OPT_VALUE, "yes|no",
+	 "MTA-STS (RFC 8461) policies of recipient domains (default yes)", set_mta_sts},
+	{"dns-trust-anchor", OPT_VALUE, "FILE",
+	 "DNSSEC trust anchors (DS/DNSKEY records); default /usr/share/dns/root.key if it exists "
+	 "and no --dns-server is given", set_dns_trust_anchor},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL,

@@ -185,6 +185,10 @@ struct ternd_config {
 	enum ternd_smtp_tls { TERND_SMTP_TLS_MAY = 0, TERND_SMTP_TLS_NONE, TERND_SMTP_TLS_VERIFY }
 		smtp_tls;         /* outbound STARTTLS to MX hosts */
 	char *smtp_ca;            /* CAs for verify; NULL: the system's */
+	/* DANE and MTA-STS for MX delivery (docs/dane-mta-sts.md); both on
+	 * unless turned off. */
+	bool no_dane, no_mta_sts;
+	char *dns_trust_anchor;   /* NULL: /usr/share/dns/root.key when it exists */
 
 	/* Inbound SPF/DKIM/DMARC (docs/mail-auth.md). */
 	enum ternd_auth_checks { TERND_CHECKS_YES = 0, TERND_CHECKS_NO, TERND_CHECKS_ALWAYS }

@@ -52,6 +52,9 @@ int set_max_backoff(struct ternd_config *cfg, const char *value, char *err, size
 int set_smtp_port(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 int set_smtp_tls(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 int set_smtp_ca(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+int set_dane(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+int set_mta_sts(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+int set_dns_trust_anchor(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
 
 /* ---- config_checks.c ---- */
 int set_auth_checks(struct ternd_config *cfg, const char *value, char *err, size_t errlen);

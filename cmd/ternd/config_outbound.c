@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config_int.h"
 #include "util/cidr.h"
@@ -194,6 +195,34 @@ int set_smtp_ca(struct ternd_config *cfg, const char *value, char *err, size_t e
 	return set_string(&cfg->smtp_ca, value, "--smtp-ca", err, errlen);
 }
 
+static int set_yes_no(bool *no, const char *value, const char *flag, char *err, size_t errlen)
+{
+	if (strcmp(value, "yes") == 0)
+		*no = false;
+	else if (strcmp(value, "no") == 0)
+		*no = true;
+	else
+		return usage_fail(err, errlen, "%s: '%s' is not yes or no", flag, value);
+	return TERND_EX_OK;
+}
+
+int set_dane(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_yes_no(&cfg->no_dane, value, "--dane", err, errlen);
+}
+
+int set_mta_sts(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	return set_yes_no(&cfg->no_mta_sts, value, "--mta-sts", err, errlen);
+}
+
+int set_dns_trust_anchor(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
+{
+	if (access(value, R_OK) != 0)
+		return usage_fail(err, errlen, "--dns-trust-anchor: %s: %s", value, strerror(errno));
+	return set_string(&cfg->dns_trust_anchor, value, "--dns-trust-anchor", err, errlen);
+}
+
 static void print_str(FILE *out, const char *key, const char *v, const char *dflt)
 {
 	if (v != NULL)
@@ -232,6 +261,10 @@ void ternd_config_print_outbound(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "smtp-port = %u\n", cfg->smtp_port ? cfg->smtp_port : 25);
 	fprintf(out, "smtp-tls = %s\n", smtp_tls[cfg->smtp_tls]);
 	print_str(out, "smtp-ca", cfg->smtp_ca, "(the system's CAs)");
+	fprintf(out, "dane = %s\n", cfg->no_dane ? "no" : "yes");
+	fprintf(out, "mta-sts = %s\n", cfg->no_mta_sts ? "no" : "yes");
+	print_str(out, "dns-trust-anchor", cfg->dns_trust_anchor,
+		  "(/usr/share/dns/root.key if it exists and no dns-server is set)");
 }
 
 void ternd_config_free_outbound(struct ternd_config *cfg)
@@ -243,8 +276,9 @@ void ternd_config_free_outbound(struct ternd_config *cfg)
 	free(cfg->relayhost_auth);
 	free(cfg->lmtp_to);
 	free(cfg->smtp_ca);
+	free(cfg->dns_trust_anchor);
 	cfg->relayhost = cfg->relayhost_ca = cfg->relayhost_auth = cfg->lmtp_to = NULL;
-	cfg->smtp_ca = NULL;
+	cfg->smtp_ca = cfg->dns_trust_anchor = NULL;
 }
 
 /* Routing and the queue are set up once, at start: every outbound
@@ -257,7 +291,8 @@ int ternd_config_keep_outbound(struct ternd_config *next, const struct ternd_con
 	    keep_str(&next->relayhost, running->relayhost) ||
 	    keep_str(&next->relayhost_ca, running->relayhost_ca) ||
 	    keep_str(&next->relayhost_auth, running->relayhost_auth) ||
-	    keep_str(&next->lmtp_to, running->lmtp_to) || keep_str(&next->smtp_ca, running->smtp_ca))
+	    keep_str(&next->lmtp_to, running->lmtp_to) || keep_str(&next->smtp_ca, running->smtp_ca) ||
+	    keep_str(&next->dns_trust_anchor, running->dns_trust_anchor))
 		return -1;
 	next->relayhost_tls_require = running->relayhost_tls_require;
 	next->max_queue_size = running->max_queue_size;
@@ -270,5 +305,7 @@ int ternd_config_keep_outbound(struct ternd_config *next, const struct ternd_con
 	next->max_backoff = running->max_backoff;
 	next->smtp_port = running->smtp_port;
 	next->smtp_tls = running->smtp_tls;
+	next->no_dane = running->no_dane;
+	next->no_mta_sts = running->no_mta_sts;
 	return 0;
 }

@@ -824,6 +824,22 @@ static void on_delivery_log(enum tern_smtp_log_level level, const char *line, vo
 	ternd_log(level, NULL, "delivery: %s", line);
 }
 
+/* Each attempt's TLS outcome, one line in TLS-RPT's terms (RFC 8460), for
+ * the daily reports to be built from later. */
+static void on_tls_outcome(const tern_delivery_tls_outcome *t, void *arg)
+{
+	static const char *const policy[] = {"no-policy-found", "tlsa", "sts"};
+
+	(void)arg;
+	ternd_log(t->result != NULL ? TERN_LOG_INFO : TERN_LOG_DEBUG, NULL,
+		  "tls-rpt: domain=%s policy=%s%s mx=%s ip=%s result=%s%s%s%s", t->domain,
+		  policy[t->policy], t->sts_testing ? "/testing" : "",
+		  t->mx_host[0] ? t->mx_host : "-", t->ip[0] ? t->ip : "-",
+		  t->result != NULL ? t->result : "success",
+		  t->delivered_anyway ? " (delivered anyway)" : "", t->detail[0] ? ": " : "",
+		  t->detail);
+}
+
 /* --relayhost-auth: one line, USER:PASSWORD. */
 static int read_auth(struct ternd_outbound *ob, const char *path)
 {
@@ -872,6 +888,17 @@ static int make_agents(struct ternd_outbound *ob, const struct ternd_config *cfg
 	o.max_per_dest = cfg->dest_concurrency;
 	o.dest_rate = cfg->dest_rate;
 	o.port = cfg->smtp_port;
+	/* DANE and MTA-STS (docs/dane-mta-sts.md). The root's anchor only
+	 * when we resolve ourselves: a --dns-server (tests, split horizon)
+	 * serves zones the root does not vouch for. MTA-STS policies are
+	 * cached in memory only for now (no sts_store). */
+	o.dane = !cfg->no_dane;
+	o.mta_sts = !cfg->no_mta_sts;
+	o.on_tls_outcome = on_tls_outcome;
+	o.dns_trust_anchor = cfg->dns_trust_anchor;
+	if (o.dns_trust_anchor == NULL && cfg->dns_server == NULL &&
+	    access("/usr/share/dns/root.key", R_OK) == 0)
+		o.dns_trust_anchor = "/usr/share/dns/root.key";
 	/* Our names, for RFC 5321 5.1's loop rule: the host name and the
 	 * local domains (an MX pointing at us is a loop, not a relay). */
 	const char *self[TERND_MAX_DOMAINS + 2];

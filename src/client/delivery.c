@@ -33,6 +33,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "client/mta_sts.h"
 #include "client/outbound.h"
 #include "client/tls_policy.h"
 #include "net/dns.h"
@@ -152,6 +153,7 @@ struct tern_delivery {
 	struct tern__dns *dns;
 	struct tern__tls_client *tls;
 	struct tern__tls_policy_env penv;
+	struct tern__sts_cache *sts_cache;
 	struct dest *dests;
 	struct tern_delivery_job *jobs;
 	unsigned conns;
@@ -372,11 +374,19 @@ int tern_delivery_new(tern_delivery **d_r, struct event_base *base,
 		.dns = d->dns,
 		.tls = d->tls,
 		.dane = d->o.dane && d->o.tls != TERN_DELIVERY_TLS_NONE,
-		.mta_sts = false,
+		.mta_sts = d->o.mta_sts && d->o.tls != TERN_DELIVERY_TLS_NONE,
 		.port = d->o.port ? d->o.port : DEFAULT_PORT,
 		.dns_timeout_ms = d->o.dns_timeout_ms,
+		.sts_port = d->o.mta_sts_port,
+		.sts_timeout_ms = d->o.mta_sts_timeout_ms,
 		.o = &d->o,
 	};
+	if (d->penv.mta_sts) {
+		if ((r = tern__sts_cache_new(&d->sts_cache, d->o.sts_store, d->o.user_data)) != 0)
+			goto fail;
+		d->penv.cache = d->sts_cache;
+	}
+	d->o.sts_store = NULL;
 	*d_r = d;
 	return 0;
 fail:
@@ -1398,6 +1408,7 @@ void tern_delivery_free(tern_delivery **dp)
 	}
 	tern__dns_free(&d->dns);
 	tern__tls_client_free(&d->tls);
+	tern__sts_cache_free(&d->sts_cache);
 	free(d->helo);
 	free(d->relay_host);
 	free(d->relay_unix);

@@ -48,7 +48,7 @@ struct tern__tls_policy_env {
 /* What a host's connection must do. */
 struct tern__host_tls {
 	bool skip;                     /* do not connect to this host now */
-	char why[256];                 /* skip: for the log and a DSN */
+	char why[640];                 /* skip: for the log and a DSN */
 	bool require_tls;              /* no plaintext, no fallback without TLS */
 	bool verify;                   /* PKIX (MTA-STS enforce) */
 	const struct tern__tlsa *tlsa; /* DANE: valid while the policy lives */
