@@ -15,10 +15,12 @@
 #include "mail/header_filter.h"
 #include "outbound.h"
 #include "routing.h"
+#include "signing.h"
 
 struct session_ctx {
 	maildir_msg *msg;   /* the message being received, if any */
 	q_writer *queued;   /* or: the message going to the queue */
+	struct ternd_signer *signer; /* signing it as it is queued (our users' mail) */
 	struct ternd_commit *commit; /* its group commit, while the 250 waits */
 	tern_smtp_session *session;  /* for the commit's answer */
 	uint64_t queued_size;
@@ -74,6 +76,7 @@ static void drop_message(const struct ternd_delivery *d, struct session_ctx *ctx
 	maildir_msg_free(&ctx->msg); /* unlinks every tmp file */
 	if (ctx->queued != NULL)
 		ternd_outbound_abort(d->ob, &ctx->queued);
+	ternd_signer_free(&ctx->signer);
 	if (ctx->commit != NULL)
 		ternd_outbound_commit_cancel(d->ob, &ctx->commit);
 	ctx->received = 0;
@@ -190,6 +193,12 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 		.nrcpt = n,
 	};
 	int err = ENOMEM;
+	/* Our users' mail is signed (docs/domains.md); room for the
+	 * signatures is kept in the file's header. */
+	bool sign = d->signing != NULL && ternd_routing_may_relay(d->routing, s);
+
+	if (sign)
+		env.prefix_room = TERND_SIGNING_ROOM;
 
 	if (ternd_outbound_full(d->ob, mail->size)) {
 		ternd_log(TERN_LOG_WARNING, sid(s), "queue full (--max-queue-size): message refused");
@@ -216,6 +225,10 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 	}
 	if (rcpts != NULL && orcpts != NULL)
 		err = ternd_outbound_writer_open(d->ob, &env, &ctx->queued);
+	if (err == 0 && sign && ternd_signer_new(&ctx->signer, d->signing, time(NULL)) != 0) {
+		ternd_outbound_abort(d->ob, &ctx->queued);
+		err = ENOMEM;
+	}
 out:
 	for (unsigned i = 0; orcpts != NULL && i < n; i++)
 		free(orcpts[i]);
@@ -359,6 +372,9 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 	if (ctx->queued != NULL) {
 		int err = ternd_outbound_write(d->ob, ctx->queued, buf, len);
 
+		if (err == 0 && ctx->signer != NULL && ternd_signer_feed(ctx->signer, buf, len) != 0)
+			err = ENOMEM;   /* not sent unsigned: the sender's DMARC may need it */
+
 		if (err != 0) {
 			ternd_log(TERN_LOG_WARNING, sid(s), "queue write failed: %s", strerror(err));
 			drop_message(d, ctx);
@@ -451,6 +467,33 @@ static int finish_smtp(tern_smtp_session *s, const struct ternd_delivery *d,
 	return TERN_SMTP_ACCEPT;
 }
 
+/* The DKIM-Signature fields go in front of the queued message before its
+ * file is made durable. A message that cannot be signed (no single From
+ * domain, a key that failed) goes unsigned, logged: refusing our own
+ * user's mail over it would help no one. */
+static void sign_queued(tern_smtp_session *s, struct session_ctx *ctx)
+{
+	char *fields = NULL;
+	size_t len = 0;
+	const char *why = NULL;
+	int err;
+
+	if (ternd_signer_finish(ctx->signer, &fields, &len, &why) != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "not DKIM-signed: %s", why);
+	} else if (fields != NULL) {
+		err = q_writer_set_prefix(ctx->queued, fields, len);
+		if (err == 0)
+			ternd_log(TERN_LOG_INFO, sid(s), "DKIM-signed d=%s",
+				  ternd_signer_domain(ctx->signer));
+		else
+			ternd_log(TERN_LOG_WARNING, sid(s), "not DKIM-signed: %s",
+				  err == E2BIG ? "signatures too long for the room kept"
+					       : strerror(err));
+	}
+	free(fields);
+	ternd_signer_free(&ctx->signer);
+}
+
 /* The group commit's answer, on the session's loop. */
 static void queued_done(int err, const char *id, void *arg)
 {
@@ -499,6 +542,8 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		ctx->session = s;
 		ctx->d = d;
 		ctx->queued_size = info->size;
+		if (ctx->signer != NULL)
+			sign_queued(s, ctx);
 		err = ternd_outbound_commit_async(d->ob, &ctx->queued, tern_smtp_session_event_base(s),
 						  queued_done, ctx, &ctx->commit);
 		if (err != 0) {

@@ -12,6 +12,7 @@
 
 struct ternd_auth;
 struct ternd_checks;
+struct ternd_signing;
 struct ternd_outbound;
 struct ternd_routing;
 struct hashpool_job;
@@ -31,6 +32,8 @@ struct ternd_delivery {
 	bool local_via_queue; /* --lmtp-to */
 	/* SPF/DKIM/DMARC of local mail (inbound_auth.h); NULL: none. */
 	struct ternd_checks *checks;
+	/* DKIM keys for our users' outbound mail (signing.h); NULL: none. */
+	const struct ternd_signing *signing;
 };
 
 /* A session's AUTH state (auth.c): the running password check, which

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "inbound_auth.h"
+#include "signing.h"
 #include "log.h"
 #include "metrics.h"
 #include "maildir.h"
@@ -571,8 +572,30 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	sigaddset(&st.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &st.set, NULL);
 
+	/* DKIM keys of our domains (ternd domain add), read before root is
+	 * given up: they are private. */
+	struct ternd_signing *signing = NULL;
+	if (!cfg->discard) {
+		char serr[512];
+		unsigned ndom, nkeys;
+
+		if (ternd_signing_load(&signing, cfg->state_dir, serr, sizeof(serr)) != 0) {
+			fprintf(stderr, "ternd: DKIM keys: %s\n", serr);
+			maildir_close(&delivery.md);
+			free_tls(&tf);
+			ternd_auth_close(&auth);
+			return TERND_EX_NOINPUT;
+		}
+		ternd_signing_counts(signing, &ndom, &nkeys);
+		if (nkeys > 0)
+			ternd_log(TERN_LOG_INFO, NULL, "DKIM signing for %u domain%s with %u key%s",
+				  ndom, ndom == 1 ? "" : "s", nkeys, nkeys == 1 ? "" : "s");
+		delivery.signing = signing;
+	}
+
 	rc = make_server(cfg, &opts, &server);
 	if (rc != TERND_EX_OK) {
+		ternd_signing_free(&signing);
 		maildir_close(&delivery.md);
 		free_tls(&tf);
 		ternd_auth_close(&auth);
@@ -712,6 +735,7 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	if (routing_made)
 		ternd_routing_free(&routing);
 	maildir_close(&delivery.md);
+	ternd_signing_free(&signing);
 	free_tls(&tf);
 	ternd_auth_close(&auth);
 	return status;

@@ -3,7 +3,7 @@
 with Debian's Python (dkimpy, pyspf, authres, dnspython):
 
     auth_oracle.py sign KEY.pem DOMAIN SELECTOR < message > signed
-    auth_oracle.py dkim-verify DNSPORT < message        -> "pass" or "fail"
+    auth_oracle.py dkim-verify DNSPORT < message        -> "pass"/"fail" per signature, or "none"
     auth_oracle.py spf DNSPORT IP HELO SENDER           -> pyspf's result word
     auth_oracle.py parse-ar < field                     -> JSON of the parsed field
 
@@ -45,10 +45,19 @@ def main():
                         include_headers=[b"from", b"to", b"subject", b"date"])
         sys.stdout.buffer.write(sig + msg)
     elif cmd == "dkim-verify":
+        # One word per DKIM-Signature field, top first.
         import dkim
         msg = sys.stdin.buffer.read()
-        ok = dkim.verify(msg, dnsfunc=txt_lookup(int(sys.argv[2])))
-        print("pass" if ok else "fail")
+        d = dkim.DKIM(msg)
+        count = sum(1 for name, _ in d.headers if name.lower() == b"dkim-signature")
+        words = []
+        for idx in range(max(count, 1)):
+            try:
+                ok = d.verify(idx=idx, dnsfunc=txt_lookup(int(sys.argv[2])))
+            except dkim.DKIMException:
+                ok = False
+            words.append("pass" if ok else "fail")
+        print(" ".join(words) if count else "none")
     elif cmd == "spf":
         import spf
         resolver(int(sys.argv[2]))
