@@ -132,7 +132,7 @@ fi
 # compiling and keep agreeing with the engines they drive, and a shallow bug
 # shows up here rather than in a long campaign. Bounded: FUZZ_SECONDS each.
 if command -v clang >/dev/null 2>&1; then
-	say "fuzz targets (build-fuzz/, ${FUZZ_SECONDS:=20} s each)"
+	say "fuzz targets (build-fuzz/, ${FUZZ_SECONDS:=12} s each)"
 	if build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTERN_FUZZ=ON -DTERN_TESTS=OFF \
 		-DCMAKE_C_COMPILER=clang -DTERN_WERROR=ON; then
 		for target in build-fuzz/fuzz_*; do
