@@ -19,6 +19,7 @@
 #include "check.h"
 #include "config.h"
 #include "delivery.h"
+#include "domain.h"
 #include "inbound_auth.h"
 #include "signing.h"
 #include "log.h"
@@ -760,6 +761,8 @@ int main(int argc, char **argv)
 		return ternd_passwd_main(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "queue") == 0)
 		return ternd_queue_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
+	if (argc > 1 && strcmp(argv[1], "domain") == 0)
+		return ternd_domain_main(argc - 1, argv + 1, TERND_DEFAULT_STATE_DIR);
 	struct ternd_config cfg;
 	char err[1024];
 	ternd_config_init(&cfg);
