@@ -1082,8 +1082,12 @@ static void group_next(struct group *g)
 	}
 	if (!g->retry_same && !g->no_reuse) {
 		for (struct conn *c = ds->conns; c != NULL; c = c->next) {
+			/* A connection opened without a DANE or MTA-STS
+			 * policy does not carry mail of a domain that has
+			 * one now. */
 			if (c->ready && c->g == NULL &&
-			    (!g->job->msg.requiretls || c->verified_tls)) {
+			    (!g->job->msg.requiretls || c->verified_tls) &&
+			    (c->strict_tls || !tern__tls_policy_strict(g->pol))) {
 				conn_send(c, g);
 				return;
 			}

@@ -432,6 +432,19 @@ void tern__tls_policy_host(struct tern__tls_policy *p, size_t i, struct tern__ho
 	}
 }
 
+bool tern__tls_policy_strict(const struct tern__tls_policy *p)
+{
+	if (p == NULL)
+		return false;
+	if (p->sts_active && p->sts.mode == TERN__STS_ENFORCE)
+		return true;
+	for (size_t i = 0; i < p->n_hosts; i++)
+		if (p->hosts[i].dane.state == TERN__DANE_VERIFY ||
+		    p->hosts[i].dane.state == TERN__DANE_ENCRYPT)
+			return true;
+	return false;
+}
+
 void tern__tls_policy_session(struct tern__tls_policy *p, size_t i, const char *ip,
 			      const struct tern__outbound *o)
 {

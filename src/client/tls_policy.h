@@ -80,6 +80,11 @@ void tern__tls_policy_session(struct tern__tls_policy *p, size_t i, const char *
 void tern__tls_policy_failed(struct tern__tls_policy *p, size_t i, const char *ip,
 			     const struct tern__outbound_end *end);
 
+/* Whether any host of the plan is under DANE or the domain under an
+ * enforced MTA-STS policy (a connection opened without one must not be
+ * reused for it). False for NULL. */
+bool tern__tls_policy_strict(const struct tern__tls_policy *p);
+
 /* Cancels every lookup; no callback afterwards. Sets *p to NULL. */
 void tern__tls_policy_free(struct tern__tls_policy **p);
 

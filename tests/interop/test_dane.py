@@ -16,7 +16,7 @@ fall back to ordinary opportunistic TLS; and each attempt's TLS-RPT outcome
 import hashlib
 import os
 import re
-import shutil
+import smtplib
 import subprocess
 import time
 import unittest
@@ -143,12 +143,31 @@ def presign(directory, zone, text, break_type=None):
     return signed, anchor
 
 
+def deliver_tool():
+    """The built examples/deliver (test_mta_sts.py uses it too)."""
+    path = example_path("deliver")
+    if not os.access(path, os.X_OK):
+        raise AssertionError("examples/deliver not built at %s" % path)
+    return path
+
+
+def run_deliver(testcase, cmd, msg):
+    """Runs deliver for one recipient: (result, TLS outcome lines, stderr,
+    exit code); result has class, code, enhanced, tls and text."""
+    p = subprocess.run(cmd, input=msg, capture_output=True, timeout=60,
+                       env=dict(os.environ, DELIVER_DEBUG="1"))
+    out, err = p.stdout.decode(), p.stderr.decode()
+    testcase.assertEqual(len(out.splitlines()), 1, (out, err))
+    f = out.split(" ", 7)
+    outcomes = re.findall(r"^tls-outcome: (.*)$", err, re.M)
+    return ({"class": f[1], "code": int(f[2]), "enhanced": f[3], "tls": f[5] == "TLS=yes",
+             "text": f[7]}, outcomes, err, p.returncode)
+
+
 class DaneTest(MtaTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.deliver_bin = example_path("deliver")
-        if not os.access(cls.deliver_bin, os.X_OK):
-            raise AssertionError("examples/deliver not built at %s" % cls.deliver_bin)
+        cls.deliver_bin = deliver_tool()
         if tool("dig") is None:
             raise unittest.SkipTest("dig not installed")
 
@@ -228,14 +247,7 @@ class DaneTest(MtaTestCase):
         cmd = [self.deliver_bin, "--from", "a@client.test", "--to", rcpt, "--port", str(port),
                "--dns-server", "127.0.0.1@%d" % self.knot.port, "--dns-trust-anchor",
                self.anchor, "--dane", "--timeout", "10000"] + list(extra)
-        p = subprocess.run(cmd, input=MSG, capture_output=True, timeout=60,
-                           env=dict(os.environ, DELIVER_DEBUG="1"))
-        out, err = p.stdout.decode(), p.stderr.decode()
-        self.assertEqual(len(out.splitlines()), 1, (out, err))
-        fields = out.split(" ", 7)
-        outcomes = re.findall(r"^tls-outcome: (.*)$", err, re.M)
-        return {"class": fields[1], "code": int(fields[2]), "enhanced": fields[3],
-                "tls": fields[5] == "TLS=yes", "text": fields[7]}, outcomes, err, p.returncode
+        return run_deliver(self, cmd, MSG)
 
     def assertDelivered(self, sink, r, err):
         self.assertEqual(r["class"], "sent", err)
@@ -341,6 +353,33 @@ class DaneTest(MtaTestCase):
         self.assertDeferred(r, rc, err)
         self.assertTrue(r["enhanced"].startswith("4."), r)
 
+    # ---- ternd -----------------------------------------------------------------
+
+    def ternd(self, *args):
+        return self.start_ternd("--domain", "local.test", "--relay-from", "127.0.0.1",
+                                "--dns-server", "127.0.0.1@%d" % self.knot.port,
+                                "--dns-trust-anchor", self.anchor, *args)
+
+    def relay(self, t, rcpt):
+        with smtplib.SMTP("127.0.0.1", t.port, timeout=30) as s:
+            s.sendmail("a@local.test", [rcpt], MSG)
+
+    def test_ternd_dane(self):
+        t = self.ternd("--smtp-port", str(self.s_ee.port))
+        self.relay(t, "x@good.dane.test")
+        self.wait_messages(self.s_ee, 1)
+        self.assertTrue(self.s_ee.messages()[0][0]["tls"])
+        self.relay(t, "y@bad.dane.test")
+        self.wait_log(t, r"tls-rpt: domain=bad\.dane\.test policy=tlsa mx=mx-bad\.dane\.test "
+                      r"ip=127\.0\.0\.1 result=tlsa-invalid")
+        self.wait_log(t, r"to=<y@bad\.dane\.test>, .*status=deferred")
+        self.assertEqual(len(self.s_ee.messages()), 1)
+
+    def test_ternd_dane_off(self):
+        t = self.ternd("--smtp-port", str(self.s_ee.port), "--dane", "no")
+        self.relay(t, "y@bad.dane.test")
+        self.wait_messages(self.s_ee, 1)
+
     # ---- not DANE ------------------------------------------------------------
 
     def test_secure_no_tlsa_is_opportunistic(self):
@@ -368,10 +407,7 @@ class DaneTest(MtaTestCase):
         cmd = [self.deliver_bin, "--from", "a@client.test", "--to", rcpt, "--port", str(port),
                "--dns-server", "127.0.0.1@%d" % self.knot.port, "--dns-trust-anchor",
                self.anchor]
-        p = subprocess.run(cmd, input=MSG, capture_output=True, timeout=60)
-        out, err = p.stdout.decode(), p.stderr.decode()
-        fields = out.split(" ", 7)
-        return {"class": fields[1]}, [], err, p.returncode
+        return run_deliver(self, cmd, MSG)
 
 
 if __name__ == "__main__":

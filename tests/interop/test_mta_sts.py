@@ -14,15 +14,13 @@ and a failed fetch keeps the cached policy in force."""
 
 import http.server
 import os
-import re
-import shutil
 import ssl
-import subprocess
 import threading
 import unittest
 
 from mtalib import MtaTestCase
-from ternlib import example_path, free_port, make_cert
+from ternlib import free_port, make_cert
+from test_dane import deliver_tool, run_deliver
 from test_dns import DnsServer, have_dnslib
 
 MSG = b"From: a@client.test\r\nTo: b@enforce.test\r\nSubject: sts\r\n\r\nHello.\r\n"
@@ -80,9 +78,7 @@ class PolicyServer:
 class MtaStsTest(MtaTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.deliver_bin = example_path("deliver")
-        if not os.access(cls.deliver_bin, os.X_OK):
-            raise AssertionError("examples/deliver not built at %s" % cls.deliver_bin)
+        cls.deliver_bin = deliver_tool()
         if not have_dnslib():
             raise AssertionError("python3-dnslib is needed (scripts/install-deps.sh)")
 
@@ -132,13 +128,8 @@ class MtaStsTest(MtaTestCase):
                "--port", str(server.port), "--dns-server",
                "127.0.0.1@%d" % self.dns_server.port, "--mta-sts", "--mta-sts-port",
                str(self.web.port), "--ca", self.ca[0], "--timeout", "10000"] + list(extra)
-        p = subprocess.run(cmd, input=MSG, capture_output=True, timeout=60,
-                           env=dict(os.environ, DELIVER_DEBUG="1"))
-        out, err = p.stdout.decode(), p.stderr.decode()
-        self.assertEqual(len(out.splitlines()), 1, (out, err))
-        f = out.split(" ", 7)
-        outcomes = re.findall(r"^tls-outcome: (.*)$", err, re.M)
-        return {"class": f[1], "enhanced": f[3], "tls": f[5] == "TLS=yes"}, outcomes, err
+        r, outcomes, err, _ = run_deliver(self, cmd, MSG)
+        return r, outcomes, err
 
     def assertDelivered(self, sink, r, err):
         self.assertEqual(r["class"], "sent", err)
