@@ -469,7 +469,7 @@ static int key_for(tern_dkim_verifier *v, struct sigstate *s, struct tern__dkim_
 static void evaluate(tern_dkim_verifier *v, struct sigstate *s)
 {
 	struct tern__dkim_sig *g = &s->sig;
-	struct bodyhash *b = &v->bodies[s->bodyhash];
+	struct bodyhash *b;
 	struct tern__dkim_keyrec rec;
 	int ok;
 
@@ -477,6 +477,9 @@ static void evaluate(tern_dkim_verifier *v, struct sigstate *s)
 		return;
 	if (key_for(v, s, &rec) < 0)
 		return;
+	/* Only now: a signature decided early may have no body hash at all
+	 * (v->bodies NULL), and indexing NULL is undefined even unused. */
+	b = &v->bodies[s->bodyhash];
 	s->res.testing = rec.testing;
 	s->res.key_bits = rec.bits;
 	s->res.unsigned_content = g->has_l && b->cb.total > g->l;
