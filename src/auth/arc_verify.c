@@ -289,7 +289,9 @@ static int headers_ended(tern_arc_verifier *v)
 	v->as = calloc(n + 1, sizeof *v->as);
 	if (v->ams == NULL || v->as == NULL)
 		return TERN_ENOMEM;
-	for (unsigned i = 1; i <= n; i++) {
+	/* Newest first: its cv= decides step 3 whatever the older seals hold,
+	 * as the sealer reads it. */
+	for (unsigned i = n; i >= 1; i--) {
 		const struct tern__hfield *f = c->set[i][TERN__ARC_AS];
 
 		if (tern__arc_sig_parse(tern__hfield_text(&v->hdr, f), f->len, TERN__ARC_AS,
@@ -297,17 +299,20 @@ static int headers_ended(tern_arc_verifier *v)
 			fail_at(v, "ARC-Seal", i, why);
 			return 0;
 		}
-	}
-	copy_name(v->as_d, v->as[n].sig.d, v->as[n].sig.d_len);
-	copy_name(v->as_s, v->as[n].sig.s, v->as[n].sig.s_len);
-	v->res.as_domain = v->as_d;
-	v->res.as_selector = v->as_s;
-	/* Step 3: "If the "cv" value of the highest-numbered AS is "fail", the
-	 * Chain Validation Status is "fail"" (and no set may follow, 5.1.2). */
-	if (v->as[n].sig.cv == TERN_ARC_FAIL) {
-		v->res.sealable = false;
-		fail_at(v, "ARC-Seal", n, "cv=fail: the chain has ended");
-		return 0;
+		if (i < n)
+			continue;
+		copy_name(v->as_d, v->as[n].sig.d, v->as[n].sig.d_len);
+		copy_name(v->as_s, v->as[n].sig.s, v->as[n].sig.s_len);
+		v->res.as_domain = v->as_d;
+		v->res.as_selector = v->as_s;
+		/* Step 3: "If the "cv" value of the highest-numbered AS is
+		 * "fail", the Chain Validation Status is "fail"" (and no set may
+		 * follow, 5.1.2). */
+		if (v->as[n].sig.cv == TERN_ARC_FAIL) {
+			v->res.sealable = false;
+			fail_at(v, "ARC-Seal", n, "cv=fail: the chain has ended");
+			return 0;
+		}
 	}
 	/* Step 4: i=1 says cv=none, every later seal cv=pass. */
 	for (unsigned i = 1; i <= n; i++) {
