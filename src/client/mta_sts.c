@@ -220,6 +220,13 @@ int tern__sts_policy_parse(struct tern__sts_policy *p, const char *body, size_t 
 		for (size_t i = 0; i < vl; i++)
 			if ((unsigned char)line[v0 + i] < 0x20 && line[v0 + i] != '\t')
 				FAIL("a control character in a value");
+		/* RFC 8461 3.2: unknown fields are ignored, whatever their
+		 * length. */
+		if (!(kl == 7 && memcmp(line, "version", 7) == 0) &&
+		    !(kl == 4 && memcmp(line, "mode", 4) == 0) &&
+		    !(kl == 7 && memcmp(line, "max_age", 7) == 0) &&
+		    !(kl == 2 && memcmp(line, "mx", 2) == 0))
+			continue;
 		if (vl >= sizeof(value))
 			FAIL("a value too long");
 		memcpy(value, line + v0, vl);
@@ -270,8 +277,6 @@ int tern__sts_policy_parse(struct tern__sts_policy *p, const char *body, size_t 
 				}
 				p->n_mx++;
 			}
-		} else {
-			continue; /* RFC 8461 3.2: unknown fields are ignored */
 		}
 		if ((r = keep_line(p, line, kl, value, vl)) != 0)
 			goto out;

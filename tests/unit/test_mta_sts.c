@@ -177,6 +177,19 @@ static void test_invalid(void **state)
 		assert_int_equal(p.n_mx, 0);
 		assert_null(p.lines);
 	}
+	/* An unknown field may be long; a known one may not. */
+	{
+		char text[2048];
+		char pad[1001];
+
+		memset(pad, 'x', 1000);
+		pad[1000] = '\0';
+		snprintf(text, sizeof(text), "version: STSv1\nx-note: %s\nmode: none\nmax_age: 1\n", pad);
+		assert_int_equal(parse(&p, text, NULL), 0);
+		tern__sts_policy_clear(&p);
+		snprintf(text, sizeof(text), "version: STSv1\nmode: none\nmax_age: 1\nmx: %s\n", pad);
+		assert_int_equal(parse(&p, text, NULL), TERN_EINVAL);
+	}
 	/* A NUL inside, and a body over 64 KiB. */
 	{
 		static const char nul[] = "version: STSv1\nmode: none\0\nmax_age: 1\n";
