@@ -2,7 +2,8 @@
  * DMARC run together while a message arrives, and end in one
  * Authentication-Results header field (RFC 8601).
  *
- * The engines (<tern/spf.h>, <tern/dkim.h>, <tern/dmarc.h>) are sans-I/O;
+ * The engines (<tern/spf.h>, <tern/dkim.h>, <tern/arc.h>, <tern/dmarc.h>)
+ * are sans-I/O;
  * this drives them with the library's resolver (libunbound) on your loop:
  *   - tern_mailauth_new() at MAIL FROM starts SPF (HELO and MAIL FROM
  *     identities) at once, so its lookups overlap RCPT and DATA;
@@ -25,6 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <tern/arc.h>
 #include <tern/dkim.h>
 #include <tern/dmarc.h>
 #include <tern/spf.h>
@@ -50,6 +52,7 @@ typedef struct tern_mailauth_options {
 	unsigned dns_timeout_ms;
 	unsigned finish_timeout_ms;
 	bool no_spf, no_dkim, no_dmarc;   /* checks to leave out (default: all run) */
+	bool no_arc;
 	unsigned dkim_max_signatures;     /* 0: the verifier's default (10) */
 	unsigned dkim_min_rsa_bits;       /* 0: the verifier's default (1024) */
 } tern_mailauth_options;
@@ -105,6 +108,8 @@ const struct tern_spf_outcome *tern_mailauth_spf(const tern_mailauth *ma, enum t
 /* The DKIM results in message order; *n_r = 0 when unsigned. */
 void tern_mailauth_dkim(const tern_mailauth *ma, const tern_dkim_result **results_r, size_t *n_r);
 const struct tern_dmarc_outcome *tern_mailauth_dmarc(const tern_mailauth *ma);
+/* The ARC chain's verdict (RFC 8617 5.2); NULL when not checked. */
+const tern_arc_result *tern_mailauth_arc(const tern_mailauth *ma);
 
 /* The Authentication-Results field for these results, with the
  * context's authserv-id, "Authentication-Results: ...\r\n", folded. Valid

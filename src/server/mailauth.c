@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "tern/arc.h"
 #include "tern/authres.h"
 #include "mail/header_filter.h"
 #include "net/dns.h"
@@ -32,7 +33,7 @@ struct tern_mailauth_ctx {
 	char *authserv_id;
 };
 
-enum query_kind { Q_SPF, Q_DKIM, Q_DMARC };
+enum query_kind { Q_SPF, Q_DKIM, Q_ARC, Q_DMARC };
 
 struct pending_query {
 	struct pending_query *next, *prev;
@@ -56,6 +57,10 @@ struct tern_mailauth {
 	bool dkim_broken;           /* out of memory while feeding: no DKIM verdicts */
 	const tern_dkim_result *dkim_results;
 	size_t dkim_count;
+
+	tern_arc_verifier *arc;
+	bool arc_broken;            /* out of memory: arc=temperror-like "fail" not claimed */
+	const tern_arc_result *arc_result;
 
 	struct tern__hdr_filter headers;
 	char *from[MAX_FROM_FIELDS];
@@ -178,6 +183,11 @@ static void deliver_answer(tern_mailauth *ma, enum query_kind kind, unsigned i, 
 			(void)tern_dkim_verifier_key_answer(ma->dkim, name, answer);
 		maybe_progress(ma);
 		break;
+	case Q_ARC:
+		if (ma->arc != NULL)
+			(void)tern_arc_verifier_key_answer(ma->arc, name, answer);
+		maybe_progress(ma);
+		break;
 	case Q_DMARC:
 		if (tern_dmarc_feed(ma->dmarc[i], answer) != 0) {
 			struct tern_dns_answer fail = {.status = TERN_DNS_TEMPFAIL};
@@ -268,12 +278,14 @@ static void spf_step(tern_mailauth *ma)
 	maybe_progress(ma);
 }
 
-static void dkim_queries(tern_mailauth *ma)
+static void key_queries(tern_mailauth *ma)
 {
 	const char *name;
 
 	while (ma->dkim != NULL && tern_dkim_verifier_next_query(ma->dkim, &name) == 1)
 		start_query(ma, Q_DKIM, 0, name, TERN_DNS_TYPE_TXT);
+	while (ma->arc != NULL && tern_arc_verifier_next_query(ma->arc, &name) == 1)
+		start_query(ma, Q_ARC, 0, name, TERN_DNS_TYPE_TXT);
 }
 
 static bool on_from_field(const char *field, size_t len, size_t name_len, bool truncated,
@@ -412,7 +424,7 @@ static int build_field(tern_mailauth *ma)
 	struct tern_authres_result r[MAX_METHODS];
 	struct tern_authres_prop props[MAX_PROPS];
 	char bprefix[MAX_METHODS][16];
-	char dmarc_comment[96];
+	char dmarc_comment[96], arc_comment[32];
 	size_t n = 0, np = 0;
 	bool mail_from_null = ma->mail_from[0] == '\0';
 	const struct tern_spf_outcome *spf = NULL;
@@ -467,6 +479,18 @@ static int build_field(tern_mailauth *ma)
 			r[n].prop_count = (size_t)(&props[np] - r[n].props);
 			n++;
 		}
+	}
+	if (ma->arc_result != NULL) {
+		const tern_arc_result *a = ma->arc_result;
+
+		r[n].method = "arc";
+		r[n].result = tern_arc_status_name(a->status);
+		if (a->status != TERN_ARC_NONE) {
+			snprintf(arc_comment, sizeof(arc_comment), "i=%u", a->instance);
+			r[n].comment = arc_comment;
+		}
+		r[n].reason = a->status == TERN_ARC_FAIL ? a->reason : NULL;
+		n++;
 	}
 	if (ma->dmarc_outcome != NULL) {
 		const struct tern_dmarc_outcome *o = ma->dmarc_outcome;
@@ -524,6 +548,11 @@ static void maybe_progress(tern_mailauth *ma)
 		return;
 	if (ma->dkim != NULL && tern_dkim_verifier_pending(ma->dkim) > 0 && !ma->timed_out)
 		return;
+	if (ma->arc != NULL && tern_arc_verifier_pending(ma->arc) > 0 && !ma->timed_out)
+		return;
+	if (ma->arc != NULL && ma->arc_result == NULL &&
+	    tern_arc_verifier_result(ma->arc, &ma->arc_result) != 0)
+		ma->arc_result = NULL;
 	if (ma->dkim != NULL && ma->dkim_results == NULL &&
 	    tern_dkim_verifier_results(ma->dkim, &ma->dkim_results, &ma->dkim_count) != 0)
 		ma->dkim_count = 0;
@@ -593,6 +622,14 @@ int tern_mailauth_new(tern_mailauth **ma_r, tern_mailauth_ctx *ctx,
 		if (tern_dkim_verifier_new(&o, &ma->dkim) != 0)
 			ma->dkim_broken = true;
 	}
+	if (!ctx->o.no_arc) {
+		tern_arc_verify_options o;
+
+		tern_arc_verify_options_init(&o);
+		o.now = env->now;
+		if (tern_arc_verifier_new(&o, &ma->arc) != 0)
+			ma->arc_broken = true;
+	}
 	if (!ctx->o.no_spf) {
 		tern_spf_params p;
 
@@ -617,12 +654,16 @@ int tern_mailauth_feed(tern_mailauth *ma, const void *data, size_t len)
 		return TERN_ESTATE;
 	if (!tern__hdr_filter_in_body(&ma->headers))
 		(void)tern__hdr_filter_feed(&ma->headers, data, len);
+	if (ma->arc != NULL && tern_arc_verifier_feed(ma->arc, data, len) != 0) {
+		tern_arc_verifier_free(&ma->arc);
+		ma->arc_broken = true;
+	}
 	if (ma->dkim != NULL && tern_dkim_verifier_feed(ma->dkim, data, len) != 0) {
 		tern_dkim_verifier_free(&ma->dkim);
 		ma->dkim_broken = true;
 		return TERN_ENOMEM;
 	}
-	dkim_queries(ma);
+	key_queries(ma);
 	return 0;
 }
 
@@ -641,7 +682,11 @@ int tern_mailauth_finish(tern_mailauth *ma, tern_mailauth_cb *cb, void *arg)
 		tern_dkim_verifier_free(&ma->dkim);
 		ma->dkim_broken = true;
 	}
-	dkim_queries(ma);
+	if (ma->arc != NULL && tern_arc_verifier_finish(ma->arc) != 0) {
+		tern_arc_verifier_free(&ma->arc);
+		ma->arc_broken = true;
+	}
+	key_queries(ma);
 	if (evtimer_add(ma->timer, &tv) != 0)
 		return TERN_ENOMEM;
 	maybe_progress(ma);
@@ -657,6 +702,11 @@ void tern_mailauth_dkim(const tern_mailauth *ma, const tern_dkim_result **result
 {
 	*results_r = ma->ready ? ma->dkim_results : NULL;
 	*n_r = ma->ready ? ma->dkim_count : 0;
+}
+
+const tern_arc_result *tern_mailauth_arc(const tern_mailauth *ma)
+{
+	return ma->ready ? ma->arc_result : NULL;
 }
 
 const struct tern_dmarc_outcome *tern_mailauth_dmarc(const tern_mailauth *ma)
@@ -694,6 +744,7 @@ void tern_mailauth_free(tern_mailauth **map)
 		event_free(ma->deliver);
 	tern_spf_destroy(&ma->spf);
 	tern_dkim_verifier_free(&ma->dkim);
+	tern_arc_verifier_free(&ma->arc);
 	for (size_t i = 0; i < ma->dmarc_count; i++)
 		tern_dmarc_free(&ma->dmarc[i]);
 	for (size_t i = 0; i < MAX_FROM_FIELDS; i++)

@@ -5,6 +5,7 @@ with Debian's Python (dkimpy, pyspf, authres, dnspython):
     auth_oracle.py sign KEY.pem DOMAIN SELECTOR < message > signed
     auth_oracle.py dkim-verify DNSPORT < message        -> "pass"/"fail" per signature, or "none"
     auth_oracle.py spf DNSPORT IP HELO SENDER           -> pyspf's result word
+    auth_oracle.py arc-seal KEY.pem DOMAIN SELECTOR AUTHSERV < message > sealed
     auth_oracle.py parse-ar < field                     -> JSON of the parsed field
 
 DNS goes to the test server on 127.0.0.1:DNSPORT, never the machine's
@@ -44,6 +45,19 @@ def main():
         sig = dkim.sign(msg, sys.argv[4].encode(), sys.argv[3].encode(), key,
                         include_headers=[b"from", b"to", b"subject", b"date"])
         sys.stdout.buffer.write(sig + msg)
+    elif cmd == "arc-seal":
+        # One ARC set on top of the message, as a forwarder that checked
+        # SPF would add it (the chain it saw: none).
+        import dkim
+        key = open(sys.argv[2], "rb").read()
+        domain, selector, srv = (a.encode() for a in sys.argv[3:6])
+        msg = sys.stdin.buffer.read()
+        msg = (b"Authentication-Results: " + srv + b"; spf=pass smtp.mailfrom=" + domain +
+               b"\r\n" + msg)
+        sealed = dkim.arc_sign(msg, selector, domain, key, srv)
+        if not sealed:
+            sys.exit("dkimpy made no ARC set")
+        sys.stdout.buffer.write(b"".join(sealed) + msg)
     elif cmd == "dkim-verify":
         # One word per DKIM-Signature field, top first.
         import dkim

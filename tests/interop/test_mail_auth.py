@@ -159,6 +159,7 @@ class MailAuthTest(TerndTestCase):
         self.assertEqual(r["dkim"]["props"].get("header.s"), "sel")
         self.assertEqual(r["dmarc"]["result"], "pass")
         self.assertEqual(r["dmarc"]["props"].get("header.from"), "good.test")
+        self.assertEqual(r["arc"]["result"], "none")
         # The oracles agree on the stored message and the envelope.
         self.assertEqual(self.oracle("dkim-verify", str(self.dns.port),
                                      input=self.client_part(data)).strip(), b"pass")
@@ -229,6 +230,19 @@ class MailAuthTest(TerndTestCase):
         self.assertTrue(any("other.example" in f for f in fields))
         self.assertEqual(self.our_results(data)["spf"]["result"], "softfail")
         self.assertIn("claiming to be ours", t.log_text())
+
+    def test_arc_chain_from_a_forwarder(self):
+        # good.test forwarded the message (dkimpy sealed it with good.test's
+        # key); the chain verifies, and a broken body breaks it.
+        t = self.ternd()
+        sealed = self.oracle("arc-seal", self.key, "good.test", "sel", "fwd.good.test",
+                             input=message("a@soft.test"))
+        self.send(t, "a@soft.test", sealed)
+        r = self.our_results(self.stored(t))
+        self.assertEqual(r["arc"]["result"], "pass")
+        t2 = self.ternd()
+        self.send(t2, "a@soft.test", sealed.replace(b"Hello from", b"Hullo from"))
+        self.assertEqual(self.our_results(self.stored(t2))["arc"]["result"], "fail")
 
     def test_null_sender_checks_helo(self):
         t = self.ternd()
