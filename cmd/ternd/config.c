@@ -925,6 +925,10 @@ static const struct opt options[] = {
 	{"abuse-exempt", OPT_VALUE, "CIDR[,CIDR...]",
 	 "networks the abuse limits never refuse (monitoring, own relays); repeatable",
 	 set_abuse_exempt},
+	{"mta-sts-listen", OPT_VALUE, "ADDR:PORT",
+	 "serve the MTA-STS policies of `ternd domain add` over HTTPS here (GET "
+	 "/.well-known/mta-sts.txt, host mta-sts.DOMAIN chosen by SNI; see docs/domains.md)",
+	 set_mta_sts_listen},
 	{"metrics", OPT_VALUE, "ADDR:PORT",
 	 "serve GET /metrics (Prometheus text format) over HTTP here; loopback only unless "
 	 "--metrics-allow-remote",
@@ -1440,6 +1444,7 @@ void ternd_config_free(struct ternd_config *cfg)
 	free(cfg->users_file);
 	free(cfg->user);
 	ternd_config_free_outbound(cfg);
+	ternd_config_free_domain(cfg);
 	free(cfg->authserv_id);
 	cfg->authserv_id = NULL;
 	for (unsigned i = 0; i < cfg->problem_count && cfg->problems != NULL; i++)
@@ -1510,7 +1515,8 @@ int ternd_config_keep_fixed(struct ternd_config *next, const struct ternd_config
 	next->metrics_allow_remote = running->metrics_allow_remote;
 	next->log_kv = running->log_kv;
 	next->log_syslog = running->log_syslog;
-	if (ternd_config_keep_checks(next, running) != 0)
+	if (ternd_config_keep_checks(next, running) != 0 ||
+	    ternd_config_keep_domain(next, running) != 0)
 		return -1;
 	return ternd_config_keep_outbound(next, running);
 }
@@ -1649,6 +1655,7 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 	if (cfg->proxy_from_count == 0)
 		fprintf(out, "# proxy-from = (none: no PROXY protocol)\n");
 	ternd_config_print_checks(cfg, out);
+	ternd_config_print_domain(cfg, out);
 	ternd_config_print_outbound(cfg, out);
 }
 

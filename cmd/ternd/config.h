@@ -197,6 +197,10 @@ struct ternd_config {
 				  TERND_DMARC_ANNOTATE } dmarc_policy;
 	char *authserv_id;        /* NULL: the host name */
 
+	/* Domains (docs/domains.md): --mta-sts-listen ADDR:PORT serves
+	 * STATE/domains/DOMAIN/mta-sts.txt over HTTPS; NULL: not served. */
+	char *mta_sts_listen;
+
 	/* The account ternd switches to after binding its listeners (uid,
 	 * gid and supplementary groups); NULL: stay as started. */
 	char *user;

@@ -63,6 +63,12 @@ int set_authserv_id(struct ternd_config *cfg, const char *value, char *err, size
 void ternd_config_print_checks(const struct ternd_config *cfg, FILE *out);
 int ternd_config_keep_checks(struct ternd_config *next, const struct ternd_config *running);
 
+/* ---- config_domain.c ---- */
+int set_mta_sts_listen(struct ternd_config *cfg, const char *value, char *err, size_t errlen);
+void ternd_config_print_domain(const struct ternd_config *cfg, FILE *out);
+void ternd_config_free_domain(struct ternd_config *cfg);
+int ternd_config_keep_domain(struct ternd_config *next, const struct ternd_config *running);
+
 /* The outbound part of --check-config's output, of ternd_config_free and
  * of ternd_config_keep_fixed. */
 void ternd_config_print_outbound(const struct ternd_config *cfg, FILE *out);

@@ -96,11 +96,6 @@ int ternd_domain_zone_read(const char *text, struct ternd_domain_records *r);
 char *ternd_mta_sts_policy(enum ternd_sts_mode mode, char *const *mx, unsigned mx_count,
 			   unsigned max_age);
 
-/* Checks the text of an _mta-sts TXT record (RFC 8461 3.1): v=STSv1 first,
- * id= of 1 to 32 letters and digits. Returns NULL when good, else a static
- * reason. */
-const char *ternd_sts_record_problem(const char *txt, size_t len);
-
 /* Checks a TLS-RPT record (RFC 8460 3): v=TLSRPTv1 first, rua= with
  * mailto: or https: URIs separated by commas. NULL when good, else a
  * static reason. */

@@ -13,6 +13,7 @@
 #include "auth/dkim_int.h"
 #include "auth/spf_int.h"
 #include "auth/tag_list.h"
+#include "client/mta_sts.h"
 #include "domain.h"
 #include "tern/dmarc.h"
 #include "tern/spf.h"
@@ -26,6 +27,7 @@
 
 struct check {
 	FILE *out;
+	const char *state_dir;
 	struct tool_dns *dns;
 	const struct ternd_domain_records *r;
 	unsigned bad;
@@ -316,9 +318,57 @@ static void check_dmarc(struct check *c)
 	free(txt);
 }
 
+/* The policy file against the MX hosts DNS names now: a sender in enforce
+ * mode refuses every MX its patterns do not match (RFC 8461 4.1). */
+static void check_policy(struct check *c)
+{
+	char path[4400], what[TERND_DOMAIN_MAX + 32], *body = NULL;
+	const char *why = NULL;
+	struct tern__sts_policy p;
+	struct tern_dns_answer a;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(what, sizeof(what), "MTA-STS policy of %s", c->r->domain);
+	snprintf(path, sizeof(path), "%s/domains/%s/mta-sts.txt", c->state_dir, c->r->domain);
+	if ((f = fopen(path, "re")) != NULL) {
+		body = malloc(TERN__STS_MAX_BODY + 1);
+		if (body != NULL)
+			len = fread(body, 1, TERN__STS_MAX_BODY + 1, f);
+		fclose(f);
+	}
+	if (body == NULL) {
+		say(c, MISSING, what, "%s cannot be read", path);
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	int rc = tern__sts_policy_parse(&p, body, len, &why);
+	free(body);
+	if (rc != 0) {
+		say(c, WRONG, what, "%s does not parse: %s", path, why != NULL ? why : tern_strerror(rc));
+		return;
+	}
+	tool_dns_lookup(c->dns, c->r->domain, TERN_DNS_TYPE_MX, &a);
+	for (size_t i = 0; a.status == TERN_DNS_FOUND && i < a.count; i++) {
+		const char *x = (const char *)a.rrs[i].data;
+
+		if (!tern__sts_mx_match(&p, x)) {
+			say(c, WRONG, what, "the MX %s matches no mx: line, so %s would refuse it", x,
+			    p.mode == TERN__STS_ENFORCE ? "senders" : "senders in enforce mode");
+			tern__sts_policy_clear(&p);
+			return;
+		}
+	}
+	say(c, OK, what, "mode %s, %zu mx pattern%s%s",
+	    p.mode == TERN__STS_ENFORCE ? "enforce" : p.mode == TERN__STS_TESTING ? "testing" : "none",
+	    p.n_mx, p.n_mx == 1 ? "" : "s",
+	    a.status == TERN_DNS_FOUND ? ", every MX in DNS matches" : "");
+	tern__sts_policy_clear(&p);
+}
+
 static void check_sts(struct check *c)
 {
-	char name[TERND_DOMAIN_MAX + 16], what[sizeof(name) + 16], *txt;
+	char name[TERND_DOMAIN_MAX + 16], what[sizeof(name) + 16], *txt, id[TERN__STS_ID_SIZE];
 	const char *why;
 	size_t len;
 
@@ -330,21 +380,18 @@ static void check_sts(struct check *c)
 	} else if (n > 1) {
 		/* RFC 8461 3.1: several records, senders assume no policy. */
 		say(c, WRONG, what, "%d records: senders then see no policy", n);
-	} else if ((why = ternd_sts_record_problem(txt, len)) != NULL) {
-		say(c, WRONG, what, "%s", why);
+	} else if (!tern__sts_txt_parse(txt, len, id)) {
+		/* The parser ternd's own delivery agent reads it with. */
+		say(c, WRONG, what, "not \"v=STSv1; id=ID\" with an id of 1 to 32 letters and "
+				    "digits (RFC 8461 3.1)");
+	} else if (c->r->sts_id != NULL && strcmp(id, c->r->sts_id) != 0) {
+		say(c, WRONG, what, "id=%s, but the policy's is %s: senders keep an old policy", id,
+		    c->r->sts_id);
 	} else {
-		const char *id = strstr(txt, "id=") + 3;
-		size_t il = strcspn(id, "; \t");
-
-		if (c->r->sts_id != NULL &&
-		    (il != strlen(c->r->sts_id) || strncmp(id, c->r->sts_id, il) != 0))
-			say(c, WRONG, what,
-			    "id=%.*s, but the policy's is %s: senders keep an old policy", (int)il,
-			    id, c->r->sts_id);
-		else
-			say(c, OK, what, "id=%.*s", (int)il, id);
+		say(c, OK, what, "id=%s", id);
 	}
 	free(txt);
+	check_policy(c);
 
 	/* The policy host (RFC 8461 3.2): any address will do here; the
 	 * certificate is a matter for the HTTPS fetch. */
@@ -396,7 +443,7 @@ int ternd_domain_check(const struct ternd_domain_check_options *o, FILE *out)
 		ternd_domain_records_clear(&r);
 		return e == ENOENT ? CHECK_EX_NOINPUT : CHECK_EX_SOFTWARE;
 	}
-	struct check c = {.out = out, .r = &r};
+	struct check c = {.out = out, .r = &r, .state_dir = o->state_dir};
 	c.dns = tool_dns_new(o->dns_server, o->timeout_ms, err, sizeof(err));
 	if (c.dns == NULL) {
 		fprintf(stderr, "ternd domain: DNS: %s\n", err);

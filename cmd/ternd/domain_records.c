@@ -12,7 +12,7 @@
 #include "auth/tag_list.h"
 #include "domain.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+__attribute__((format(printf, 3, 4))) static int reject(char *err, size_t errlen, const char *fmt,
 						      ...)
 {
 	va_list ap;
@@ -60,13 +60,16 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 
 	if (len > 0 && in[len - 1] == '.')
 		len--;
-	if (len == 0 || len >= TERND_DOMAIN_MAX * 4)
-		return fail(err, errlen, "'%s' is not a domain name", in);
+	if (len == 0)
+		return reject(err, errlen, "'%s' is not a domain name", in);
+	if (len >= TERND_DOMAIN_MAX * 4)
+		return reject(err, errlen, "a domain name has at most 253 octets ('%.40s...')", in);
 	for (size_t i = 0; i < len; i++)
 		ascii = ascii && (unsigned char)in[i] < 0x80;
 	if (ascii) {
 		if (len >= TERND_DOMAIN_MAX)
-			return fail(err, errlen, "'%s' is longer than 253 octets", in);
+			return reject(err, errlen, "a domain name has at most 253 octets "
+						   "('%.40s...')", in);
 		for (size_t i = 0; i < len; i++)
 			out[i] = (char)tolower((unsigned char)in[i]);
 		out[len] = '\0';
@@ -79,12 +82,13 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		copy[len] = '\0';
 		int rc = idn2_to_ascii_8z(copy, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK)
-			return fail(err, errlen, "'%s' is not a domain name (%s)", in,
+			return reject(err, errlen, "'%s' is not a domain name (%s)", in,
 				    idn2_strerror(rc));
 		size_t alen = strlen(ace);
 		if (alen >= TERND_DOMAIN_MAX) {
 			idn2_free(ace);
-			return fail(err, errlen, "'%s' is longer than 253 octets", in);
+			return reject(err, errlen, "a domain name has at most 253 octets "
+						   "('%.40s...')", in);
 		}
 		for (size_t i = 0; i <= alen; i++)
 			out[i] = (char)tolower((unsigned char)ace[i]);
@@ -98,7 +102,7 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
 
 		if (!ldh_label(p, l))
-			return fail(err, errlen, "'%s' is not a domain name (label '%.*s')", in, (int)l,
+			return reject(err, errlen, "'%s' is not a domain name (label '%.*s')", in, (int)l,
 				    p);
 		labels++;
 		if (dot == NULL) {
@@ -109,10 +113,10 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		p = dot + 1;
 	}
 	if (labels < 2)
-		return fail(err, errlen, "'%s' is not a domain name (one label: a mail domain has a "
+		return reject(err, errlen, "'%s' is not a domain name (one label: a mail domain has a "
 					 "parent)", in);
 	if (digits_only)
-		return fail(err, errlen, "'%s' is an address, not a domain name", in);
+		return reject(err, errlen, "'%s' is an address, not a domain name", in);
 	return 0;
 }
 
@@ -278,15 +282,11 @@ static bool owner_is(const char *owner, size_t len, const char *prefix, const ch
 	       strncasecmp(owner + pl, domain, dl) == 0 && owner[pl + dl] == '.';
 }
 
-static int read_line(const char *line, size_t len, struct ternd_domain_records *r)
+/* One line, NUL-terminated and writable (strtok_r cuts it up). */
+static int read_fields(char *buf, struct ternd_domain_records *r)
 {
-	char buf[2048];
-	char *f[4], *save = NULL, *rest;
+	char *f[4] = {NULL}, *save = NULL, *rest;
 
-	if (len >= sizeof(buf) || len == 0 || line[0] == ';')
-		return 0;
-	memcpy(buf, line, len);
-	buf[len] = '\0';
 	/* OWNER TTL IN TYPE RDATA, as ternd_domain_zone_write() writes it. */
 	f[0] = strtok_r(buf, " \t", &save);
 	for (int i = 1; i < 4 && f[i - 1] != NULL; i++)
@@ -348,6 +348,18 @@ static int read_line(const char *line, size_t len, struct ternd_domain_records *
 	return 0;
 }
 
+static int read_line(const char *line, size_t len, struct ternd_domain_records *r)
+{
+	if (len == 0 || line[0] == ';')
+		return 0;
+	char *buf = strndup(line, len);
+	if (buf == NULL)
+		return ENOMEM;
+	int rc = read_fields(buf, r);
+	free(buf);
+	return rc;
+}
+
 int ternd_domain_zone_read(const char *text, struct ternd_domain_records *r)
 {
 	for (const char *p = text; *p != '\0';) {
@@ -386,32 +398,9 @@ char *ternd_mta_sts_policy(enum ternd_sts_mode mode, char *const *mx, unsigned m
 	return text;
 }
 
-/* Tags of a record made of "tag=value" separated by ";" (RFC 8461 3.1 and
- * RFC 8460 3 both use this shape; DKIM's tag-list parser reads it). */
+/* Tags of a TLS-RPT record: "tag=value" separated by ";" (RFC 8460 3),
+ * the shape DKIM's tag-list parser reads. */
 #define RECORD_TAGS 16
-
-const char *ternd_sts_record_problem(const char *txt, size_t len)
-{
-	struct tern__tag tags[RECORD_TAGS];
-	int n = tern__tag_parse(txt, len, tags, RECORD_TAGS);
-
-	if (n < 0)
-		return "not a list of tag=value pairs";
-	/* RFC 8461 3.1: sts-version is first, "v=STSv1"; sts-id is 1*32 of
-	 * ALPHA / DIGIT. */
-	if (n == 0 || !(tags[0].name_len == 1 && tags[0].name[0] == 'v') ||
-	    !tern__tag_value_is(&tags[0], "STSv1"))
-		return "does not start with v=STSv1";
-	const struct tern__tag *id = tern__tag_find(tags, (size_t)n, "id");
-	if (id == NULL)
-		return "no id=";
-	if (id->value_len == 0 || id->value_len > 32)
-		return "id= is not 1 to 32 letters and digits";
-	for (size_t i = 0; i < id->value_len; i++)
-		if (!isalnum((unsigned char)id->value[i]))
-			return "id= is not 1 to 32 letters and digits";
-	return NULL;
-}
 
 const char *ternd_tlsrpt_record_problem(const char *txt, size_t len)
 {
@@ -428,26 +417,24 @@ const char *ternd_tlsrpt_record_problem(const char *txt, size_t len)
 	const struct tern__tag *rua = tern__tag_find(tags, (size_t)n, "rua");
 	if (rua == NULL || rua->value_len == 0)
 		return "no rua=";
-	for (size_t i = 0; i < rua->value_len;) {
-		const char *u = rua->value + i;
-		size_t ul = 0;
+	/* Every item between commas, the last one too (a trailing comma
+	 * leaves an empty URI, which is no URI). */
+	for (const char *u = rua->value, *end = rua->value + rua->value_len;;) {
+		const char *comma = memchr(u, ',', (size_t)(end - u));
+		const char *stop = comma != NULL ? comma : end;
 
-		while (i + ul < rua->value_len && u[ul] != ',')
-			ul++;
-		while (ul > 0 && (*u == ' ' || *u == '\t')) {
+		while (u < stop && (*u == ' ' || *u == '\t'))
 			u++;
-			ul--;
-			i++;
-		}
+		size_t ul = (size_t)(stop - u);
 		while (ul > 0 && (u[ul - 1] == ' ' || u[ul - 1] == '\t'))
 			ul--;
 		bool mailto = ul > 7 && strncasecmp(u, "mailto:", 7) == 0 && memchr(u, '@', ul);
 		bool https = ul > 8 && strncasecmp(u, "https://", 8) == 0;
 		if (!mailto && !https)
 			return "a rua= URI is neither mailto:ADDRESS nor https://";
-		while (i < rua->value_len && rua->value[i] != ',')
-			i++;
-		i++;
+		if (comma == NULL)
+			break;
+		u = comma + 1;
 	}
 	return NULL;
 }

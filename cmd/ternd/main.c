@@ -24,6 +24,7 @@
 #include "signing.h"
 #include "log.h"
 #include "metrics.h"
+#include "mta_sts_serve.h"
 #include "maildir.h"
 #include "outbound.h"
 #include "routing.h"
@@ -608,6 +609,15 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	rc = tern_smtp_server_open(server, cfg->workers);
 	int saved_errno = errno;
 	int status = TERND_EX_OK;
+	/* The MTA-STS policy host binds as root too (443), and reads its
+	 * certificates' keys now; it serves once ternd runs as the user. */
+	struct ternd_mta_sts *mta_sts = NULL;
+	if (rc == 0 && cfg->mta_sts_listen != NULL) {
+		int mrc = ternd_mta_sts_open(&mta_sts, cfg->mta_sts_listen, cfg->state_dir,
+					     tf.certs, tf.keys);
+		if (mrc != 0)
+			status = mrc == TERN_EIO ? TERND_EX_OSERR : TERND_EX_USAGE;
+	}
 	if (rc == 0 && user.name != NULL) {
 		char uerr[512];
 
@@ -629,6 +639,9 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		rc = ternd_metrics_start(&metrics, cfg->metrics, server);
 		saved_errno = errno;
 	}
+	if (rc == 0 && status == TERND_EX_OK && mta_sts != NULL &&
+	    ternd_mta_sts_start(mta_sts) != 0)
+		status = TERND_EX_OSERR;
 
 	/* Routing and the queue, after the switch too: the queue's files
 	 * belong to the user ternd runs as. Not for --discard (benchmarks). */
@@ -725,6 +738,7 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		ternd_log(TERN_LOG_INFO, NULL, "all sessions closed, exiting");
 	}
 	ternd_metrics_stop(&metrics);
+	ternd_mta_sts_stop(&mta_sts);
 	tern_smtp_server_close(server);
 	/* Every session has ended; the loops the contexts' resolvers run on
 	 * go with the server. */

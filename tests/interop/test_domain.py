@@ -247,8 +247,9 @@ class DomainRecordsTest(DomainBase, unittest.TestCase):
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out + p.stderr.decode())
         lines = out.splitlines()
-        # MX, SPF, two DKIM keys, DMARC, MTA-STS record and host, TLS-RPT.
-        self.assertEqual(len(lines), 8, out)
+        # MX, SPF, two DKIM keys, DMARC, MTA-STS record, policy and host,
+        # TLS-RPT.
+        self.assertEqual(len(lines), 9, out)
         self.assertTrue(all(l.startswith("ok ") for l in lines), out)
 
     def broken(self, old_re, new, servfail=()):
@@ -273,7 +274,9 @@ class DomainRecordsTest(DomainBase, unittest.TestCase):
         cases = [
             # "v=spf1 mx -all" rests on the MX: SPF fails with it.
             (("missing MX", "wrong   SPF"), mx, ""),
-            (("wrong   MX", "wrong   SPF"), mx, line(DOMAIN, "MX", "10 other.example.net.")),
+            # ... and the policy names the MX hosts.
+            (("wrong   MX", "wrong   SPF", "wrong   MTA-STS policy"), mx,
+             line(DOMAIN, "MX", "10 other.example.net.")),
             ("missing SPF", spf, ""),
             ("wrong   SPF", spf, line(DOMAIN, "TXT", '"v=spf1 -all"')),
             ("wrong   SPF", spf, line(DOMAIN, "TXT", '"v=spf1 mx -all"') + "\n" +
@@ -295,6 +298,9 @@ class DomainRecordsTest(DomainBase, unittest.TestCase):
             ("wrong   MTA-STS _mta", sts, line("_mta-sts." + DOMAIN, "TXT", '"v=STSv1;"')),
             ("wrong   MTA-STS _mta", sts, line("_mta-sts." + DOMAIN, "TXT",
                                                '"v=STSv1; id=has-dashes"')),
+            # Not an STSv1 record: for senders, no policy is announced.
+            ("missing MTA-STS _mta", sts, line("_mta-sts." + DOMAIN, "TXT",
+                                               '"v=STSv2; id=1"')),
             ("missing MTA-STS host", r"^mta-sts\..*CNAME.*$", "; removed"),
             ("missing TLS-RPT", rpt, ""),
             ("wrong   TLS-RPT", rpt, line("_smtp._tls." + DOMAIN, "TXT",
@@ -311,7 +317,7 @@ class DomainRecordsTest(DomainBase, unittest.TestCase):
                 self.assertEqual(len(bad), len(want), out)
                 for b, w in zip(bad, want):
                     self.assertTrue(b.startswith(w), out)
-                self.assertEqual(len(out.splitlines()), 8, out)
+                self.assertEqual(len(out.splitlines()), 9, out)
 
     def test_check_servfail_is_wrong_not_missing(self):
         p = self.broken(r"^_dmarc\..*$", "", servfail=["_dmarc." + DOMAIN])
@@ -439,3 +445,124 @@ class DomainLayoutTest(DomainBase, unittest.TestCase):
             self.assertIn(b"ternd domain:", p.stderr)
         self.assertEqual(subprocess.run([TERND, "domain", "--help"], stdout=subprocess.PIPE,
                                         timeout=30).returncode, 0)
+
+
+class MtaStsServeTest(DomainBase, TerndTestCase):
+    """ternd --mta-sts-listen, fetched with Python's ssl and http.client
+    (SNI, certificate verification against the test certificate) and with
+    curl --resolve when it is installed."""
+
+    SECOND = "second.test"
+
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="tern-mta-sts-")
+        type(self).state = os.path.join(self.dir, "state")
+        self.add(DOMAIN, "--hostname", HOST, "--dkim", "ed25519")
+        self.add(self.SECOND, "--mx", "mx.second.test", "--mta-sts", "enforce", "--dkim",
+                 "ed25519")
+        self.cert = make_cert(self.dir, "sts", ["mta-sts." + DOMAIN])
+        self.cert2 = make_cert(self.dir, "sts2", ["mta-sts." + self.SECOND])
+        self.sts_port = free_port()
+        self.server = self.start_ternd("--state-dir", self.state, "--mta-sts-listen",
+                                       "127.0.0.1:%d" % self.sts_port,
+                                       "--tls-cert", self.cert[0], "--tls-key", self.cert[1],
+                                       "--tls-cert", self.cert2[0], "--tls-key", self.cert2[1])
+
+    def tearDown(self):
+        super().tearDown()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def fetch(self, host, path="/.well-known/mta-sts.txt", method="GET", sni=None,
+              cafile=None, alpn=None, extra=b""):
+        """(status, headers, body, peer certificate DER, ALPN) of one request."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if cafile:
+            ctx.load_verify_locations(cafile)
+        else:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        raw = socket.create_connection(("127.0.0.1", self.sts_port), timeout=10)
+        name = (sni if sni is not None else host) or None  # "": no SNI
+        with ctx.wrap_socket(raw, server_hostname=name) as s:
+            s.sendall(("%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                       % (method, path, host)).encode() + extra + b"\r\n")
+            resp = http.client.HTTPResponse(s, method=method)
+            resp.begin()
+            body = resp.read()
+            return (resp.status, {k.lower(): v for k, v in resp.getheaders()}, body,
+                    s.getpeercert(binary_form=True), s.selected_alpn_protocol())
+
+    def policy_file(self, domain):
+        with open(os.path.join(self.state, "domains", domain, "mta-sts.txt"), "rb") as f:
+            return f.read()
+
+    def test_policy_over_https_with_sni(self):
+        from ternlib import cert_der
+        for domain, cert in ((DOMAIN, self.cert), (self.SECOND, self.cert2)):
+            with self.subTest(domain=domain):
+                status, headers, body, der, _ = self.fetch("mta-sts." + domain, cafile=cert[0])
+                self.assertEqual(status, 200)
+                self.assertEqual(headers["content-type"], "text/plain")
+                self.assertEqual(body, self.policy_file(domain))
+                self.assertEqual(der, cert_der(cert[0]))
+                fields = parse_sts_policy(body.decode("ascii"))
+                self.assertEqual(fields["mode"], ["testing" if domain == DOMAIN else "enforce"])
+
+    def test_head_and_alpn(self):
+        status, headers, body, _, alpn = self.fetch("mta-sts." + DOMAIN, method="HEAD",
+                                                    alpn=["h2", "http/1.1"])
+        self.assertEqual((status, body, alpn), (200, b"", "http/1.1"))
+        self.assertEqual(headers["content-type"], "text/plain")
+
+    def test_everything_else_is_404_or_405(self):
+        host = "mta-sts." + DOMAIN
+        for path in ("/", "/.well-known/", "/.well-known/mta-sts.txt?x=1", "/mta-sts.txt",
+                     "/.well-known/mta-sts.txt/", "/.well-known/../.well-known/mta-sts.txt",
+                     "/.well-known/MTA-STS.TXT", "//.well-known/mta-sts.txt"):
+            with self.subTest(path=path):
+                self.assertEqual(self.fetch(host, path)[0], 404)
+        for h in ("mta-sts.unknown.test", DOMAIN, "mta-sts..test", "mta-sts.-x.test",
+                  "www." + DOMAIN, "mta-sts.192.0.2.1", "mta-sts.%2e%2e", "mta-sts.a/../b.test"):
+            with self.subTest(host=h):
+                # with SNI where Python can send it, and without
+                if h.replace(".", "").replace("-", "").isalnum() and ".." not in h:
+                    self.assertEqual(self.fetch(h)[0], 404)
+                self.assertEqual(self.fetch(h, sni="")[0], 404)
+        # The Host must be the SNI name: one domain's connection serves no
+        # other's policy.
+        self.assertEqual(self.fetch("mta-sts." + self.SECOND, sni=host)[0], 404)
+        # No SNI at all: the Host header decides.
+        self.assertEqual(self.fetch(host, sni="")[0], 200)
+        for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+            with self.subTest(method=method):
+                status, headers, _, _, _ = self.fetch(host, method=method)
+                self.assertEqual(status, 405)
+                self.assertEqual(headers.get("allow"), "GET, HEAD")
+
+    def test_bounded_requests(self):
+        host = "mta-sts." + DOMAIN
+        status = self.fetch(host, extra=b"X-Big: " + b"a" * 20000 + b"\r\n")[0]
+        self.assertIn(status, (400, 413, 431))
+        status = self.fetch(host, method="GET", extra=b"Content-Length: 100000\r\n")[0]
+        self.assertIn(status, (400, 413))
+        # and the server still serves
+        self.assertEqual(self.fetch(host)[0], 200)
+
+    def test_new_policy_served_without_restart(self):
+        self.add(DOMAIN, "--mta-sts", "enforce")
+        body = self.fetch("mta-sts." + DOMAIN)[2]
+        self.assertEqual(parse_sts_policy(body.decode())["mode"], ["enforce"])
+
+    def test_curl(self):
+        curl = self.need("curl")
+        p = self.run_tool([curl, "-sS", "--cacert", self.cert[0], "--resolve",
+                           "mta-sts.%s:%d:127.0.0.1" % (DOMAIN, self.sts_port), "-w",
+                           "\n%{http_code} %{content_type}",
+                           "https://mta-sts.%s:%d/.well-known/mta-sts.txt"
+                           % (DOMAIN, self.sts_port)])
+        body, _, tail = p.stdout.rpartition(b"\n")
+        self.assertEqual(tail, b"200 text/plain")
+        self.assertEqual(body, self.policy_file(DOMAIN))

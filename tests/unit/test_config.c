@@ -11,6 +11,7 @@
 #include "../../cmd/ternd/config.c"
 #include "../../cmd/ternd/config_outbound.c"
 #include "../../cmd/ternd/config_checks.c"
+#include "../../cmd/ternd/config_domain.c"
 
 #include <unistd.h>
 
@@ -1200,6 +1201,48 @@ static void test_every_problem(void **state)
 	unlink(path);
 }
 
+/* --mta-sts-listen ADDR:PORT (config_domain.c): any address (it serves
+ * the world), printed, parsed back, kept over SIGHUP. */
+static void test_mta_sts_listen(void **state)
+{
+	(void)state;
+	struct ternd_config cfg, back;
+	char err[256];
+
+	assert_int_equal(PARSE(&cfg, "--mta-sts-listen", "0.0.0.0:443"), TERND_EX_OK);
+	assert_string_equal(cfg.mta_sts_listen, "0.0.0.0:443");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	assert_non_null(out);
+	ternd_config_print(&cfg, out);
+	fclose(out);
+	assert_non_null(strstr(text, "mta-sts-listen = 0.0.0.0:443\n"));
+	ternd_config_init(&back);
+	assert_int_equal(ternd_config_parse_text(&back, text, "printed", err, sizeof(err)),
+			 TERND_EX_OK);
+	assert_string_equal(back.mta_sts_listen, "0.0.0.0:443");
+	free(text);
+	/* A restart is needed: SIGHUP keeps the running value. */
+	free(back.mta_sts_listen);
+	back.mta_sts_listen = strdup("[::1]:8443");
+	assert_int_equal(ternd_config_keep_fixed(&back, &cfg), 0);
+	assert_string_equal(back.mta_sts_listen, "0.0.0.0:443");
+	ternd_config_free(&back);
+	ternd_config_free(&cfg);
+
+	static const char *const bad[] = {"", "443", "127.0.0.1:", "host.example:443",
+					  "[::1:443", "127.0.0.1:65536"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(PARSE(&cfg, "--mta-sts-listen", bad[i]), TERND_EX_USAGE);
+		assert_non_null(strstr(err, "--mta-sts-listen"));
+		ternd_config_free(&cfg);
+	}
+	assert_int_equal(PARSE(&cfg, "--workers", "1"), TERND_EX_OK);
+	assert_null(cfg.mta_sts_listen);
+	ternd_config_free(&cfg);
+}
+
 /* --metrics ADDR:PORT (loopback unless --metrics-allow-remote),
  * --log-format text|kv and --syslog: flags, file keys, errors, printing. */
 static void test_metrics_and_log_flags(void **state)
@@ -1325,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_outbound_flags),
 		cmocka_unit_test(test_dns_flags),
 		cmocka_unit_test(test_metrics_and_log_flags),
+		cmocka_unit_test(test_mta_sts_listen),
 		cmocka_unit_test(test_abuse_flags),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
