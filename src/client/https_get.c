@@ -35,6 +35,8 @@ struct tern__https_get {
 	struct tern__dns_query *q4, *q6;
 	struct tern__dns_addr v4, v6;
 	bool have_v4, have_v6;
+	bool tried_v4, tried_v6;
+	bool retry;                      /* connect to the other address next */
 	int answers;
 	struct evhttp_connection *evcon; /* owns the bufferevent and the SSL */
 	SSL *ssl;
@@ -82,12 +84,25 @@ static void decide(struct tern__https_get *g, enum tern__https_result result, co
 	event_active(&g->finish, EV_TIMEOUT, 0);
 }
 
+static void connect_to(struct tern__https_get *g);
+
 static void on_finish(evutil_socket_t fd, short what, void *arg)
 {
 	struct tern__https_get *g = arg;
 
 	(void)fd;
 	(void)what;
+	if (!g->over && g->retry) {
+		/* The connection failed before any HTTP: the other family's
+		 * address (outside evhttp's callbacks, which must not free
+		 * their connection). */
+		g->retry = false;
+		evhttp_connection_free(g->evcon);
+		g->evcon = NULL;
+		g->ssl = NULL;
+		connect_to(g);
+		return;
+	}
 	g->cb(g->result, g->result == TERN__HTTPS_OK ? g->body : NULL, g->len, g->why, g->arg);
 	release(g);
 }
@@ -106,10 +121,15 @@ static void failed(struct tern__https_get *g, const char *what)
 {
 	long v = g->ssl != NULL ? SSL_get_verify_result(g->ssl) : X509_V_OK;
 
+	if (g->over || g->retry)
+		return;
 	if (v != X509_V_OK)
 		decide(g, TERN__HTTPS_WEBPKI, "https://%s%s: certificate: %s", g->host, g->path,
 		       X509_verify_cert_error_string(v));
-	else
+	else if ((g->have_v4 && !g->tried_v4) || (g->have_v6 && !g->tried_v6)) {
+		g->retry = true;
+		event_active(&g->finish, EV_TIMEOUT, 0);
+	} else
 		decide(g, TERN__HTTPS_FETCH, "https://%s%s: %s", g->host, g->path, what);
 }
 
@@ -174,13 +194,20 @@ static void on_response(struct evhttp_request *req, void *arg)
 
 static void connect_to(struct tern__https_get *g)
 {
-	const struct tern__dns_addr *a = g->have_v6 ? &g->v6 : &g->v4;
+	const struct tern__dns_addr *a;
 	char ip[INET6_ADDRSTRLEN];
 	struct bufferevent *bev;
 	struct evhttp_request *req;
 	struct evkeyvalq *h;
 
-	if (!g->have_v4 && !g->have_v6) {
+	/* IPv6 first, then IPv4 (RFC 6724's default order), each once. */
+	if (g->have_v6 && !g->tried_v6) {
+		a = &g->v6;
+		g->tried_v6 = true;
+	} else if (g->have_v4 && !g->tried_v4) {
+		a = &g->v4;
+		g->tried_v4 = true;
+	} else {
 		decide(g, TERN__HTTPS_FETCH, "%s has no address", g->host);
 		return;
 	}

@@ -1,5 +1,7 @@
 /* One HTTPS GET on an event loop, for the MTA-STS policy fetch (RFC 8461
- * 3.3): the host's address from the loop's resolver (net/dns.h), TLS with
+ * 3.3): the host's addresses from the loop's resolver (net/dns.h; one
+ * IPv6 and one IPv4 address, the IPv6 one first, the other after a
+ * connection failure), TLS with
  * the certificate verified for the host name (PKIX, the agent's CA file or
  * the system's), libevent's evhttp over a bufferevent_openssl, HTTP/1.1.
  * What it refuses, each a distinct error for TLS-RPT:

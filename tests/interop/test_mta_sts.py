@@ -26,7 +26,7 @@ from test_dns import DnsServer, have_dnslib
 MSG = b"From: a@client.test\r\nTo: b@enforce.test\r\nSubject: sts\r\n\r\nHello.\r\n"
 
 DOMAINS = ["enforce", "nomatch", "testing", "wild", "badcert", "redirect", "texthtml",
-           "changed", "nopolicy", "invalid"]
+           "changed", "nopolicy", "invalid", "dual"]
 
 
 def policy(mode, *mx, max_age=86400):
@@ -104,6 +104,7 @@ class MtaStsTest(MtaTestCase):
         p["mta-sts.badcert.test"] = (200, "text/plain", policy("enforce", "nothing.test"))
         p["mta-sts.redirect.test"] = (301, "text/plain", "https://mta-sts.enforce.test/")
         p["mta-sts.texthtml.test"] = (200, "text/html", policy("enforce", "nothing.test"))
+        p["mta-sts.dual.test"] = (200, "text/plain", policy("enforce", "mx.dual.test"))
         p["mta-sts.invalid.test"] = (200, "text/plain", "version: STSv2\r\nmode: enforce\r\n")
         self.zone_ids = {n: "1" for n in DOMAINS if n != "nopolicy"}
         self.dns_server = None
@@ -117,6 +118,10 @@ class MtaStsTest(MtaTestCase):
             host = "a.mx.wild.test" if n == "wild" else "mx.%s.test" % n
             lines += ["%s.test. 300 IN MX 10 %s." % (n, host), "%s. 300 IN A 127.0.0.1" % host,
                       "mta-sts.%s.test. 300 IN A 127.0.0.1" % n]
+            if n == "dual":
+                # Nothing listens on ::1 for the policy: the IPv4
+                # address is tried next.
+                lines.append("mta-sts.dual.test. 300 IN AAAA ::1")
             if n in self.zone_ids:
                 lines.append('_mta-sts.%s.test. 300 IN TXT "v=STSv1; id=%s;"'
                              % (n, self.zone_ids[n]))
@@ -153,6 +158,13 @@ class MtaStsTest(MtaTestCase):
                         outcomes)
         self.assertIn("tls-outcome-policy: mode: enforce", err)
         self.assertEqual(self.web.fetches.get("mta-sts.enforce.test"), 1)
+
+    def test_policy_host_second_address(self):
+        r, outcomes, err = self.deliver("dual", self.s_tls)
+        self.assertDelivered(self.s_tls, r, err)
+        self.assertTrue(self.has(outcomes, "dual.test sts mx.dual.test 127.0.0.1 success"),
+                        outcomes)
+        self.assertEqual(self.web.fetches.get("mta-sts.dual.test"), 1)
 
     def test_enforce_wildcard_mx_delivers(self):
         r, outcomes, err = self.deliver("wild", self.s_tls)
