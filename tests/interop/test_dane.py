@@ -175,11 +175,12 @@ class DaneTest(MtaTestCase):
         super().setUp()
         d = self.tmpdir()
         self.dir = d
+        self.ca_pair = None
         # Certificates: a self-signed one (DANE-EE), a CA and a leaf it
         # signed for mx-ta (DANE-TA), and an unrelated key.
         ee = make_cert(d, "ee", ["mx-good.dane.test"], key_type="ec")
         other = make_cert(d, "other", ["mx-good.dane.test"], key_type="ec")
-        ca = make_cert(d, "ca", ["Test DANE CA"], is_ca=True, key_type="ec")
+        ca = self.ca_pair = make_cert(d, "ca", ["Test DANE CA"], is_ca=True, key_type="ec")
         leaf = make_cert(d, "leaf", ["mx-ta.dane.test"], key_type="ec", ca=ca)
         chain = os.path.join(d, "chain.crt")
         with open(chain, "w") as out:
@@ -217,6 +218,9 @@ class DaneTest(MtaTestCase):
             # Implicit MX: no MX record, the domain's own address.
             "implicit A 127.0.0.1",
             "_%d._tcp.implicit TLSA %s" % (e, good),
+            # DANE and an MTA-STS policy naming the same host.
+            "both MX 10 mx-good", '_mta-sts.both TXT "v=STSv1; id=1;"',
+            "mta-sts.both A 127.0.0.1",
             # Two hosts: the first one's TLSA answer is bogus.
             "two MX 10 mx.bogus.test.", "two MX 20 mx-good",
             ""])
@@ -243,11 +247,13 @@ class DaneTest(MtaTestCase):
         with open(self.anchor, "w") as f:
             f.write(self.knot.anchors() + bogus_anchor)
 
+    def deliver_cmd(self, rcpt, port, *extra):
+        return [self.deliver_bin, "--from", "a@client.test", "--to", rcpt, "--port", str(port),
+                "--dns-server", "127.0.0.1@%d" % self.knot.port, "--dns-trust-anchor",
+                self.anchor, "--dane", "--timeout", "10000"] + list(extra)
+
     def deliver(self, rcpt, port, *extra):
-        cmd = [self.deliver_bin, "--from", "a@client.test", "--to", rcpt, "--port", str(port),
-               "--dns-server", "127.0.0.1@%d" % self.knot.port, "--dns-trust-anchor",
-               self.anchor, "--dane", "--timeout", "10000"] + list(extra)
-        return run_deliver(self, cmd, MSG)
+        return run_deliver(self, self.deliver_cmd(rcpt, port, *extra), MSG)
 
     def assertDelivered(self, sink, r, err):
         self.assertEqual(r["class"], "sent", err)
@@ -353,6 +359,31 @@ class DaneTest(MtaTestCase):
         self.assertDeferred(r, rc, err)
         self.assertTrue(r["enhanced"].startswith("4."), r)
 
+    # ---- DANE and MTA-STS -------------------------------------------------------
+
+    def test_dane_wins_over_mta_sts(self):
+        # RFC 8461 2: an enforce policy names mx-good, whose certificate
+        # is self-signed (no PKIX); its TLSA record authenticates it.
+        from test_mta_sts import PolicyServer, policy
+        web = PolicyServer(*make_cert(self.dir, "web", ["mta-sts.both.dane.test"],
+                                      key_type="ec", ca=self.ca_pair))
+        self.addCleanup(web.stop)
+        web.policies["mta-sts.both.dane.test"] = (200, "text/plain",
+                                                  policy("enforce", "mx-good.dane.test"))
+        sts = ["--mta-sts", "--mta-sts-port", str(web.port), "--ca", self.ca_pair[0]]
+        r, outcomes, err, rc = self.deliver("b@both.dane.test", self.s_ee.port, *sts)
+        self.assertEqual(rc, 0, err)
+        self.assertDelivered(self.s_ee, r, err)
+        self.assertEqual(web.fetches.get("mta-sts.both.dane.test"), 1)
+        self.assertTrue(any(o.startswith("both.dane.test tlsa mx-good.dane.test 127.0.0.1 "
+                                         "success") for o in outcomes), outcomes)
+        # Without DANE the same policy needs PKIX, which fails.
+        r, outcomes, err, rc = self.deliver_without_dane("b@both.dane.test", self.s_ee.port, *sts)
+        self.assertEqual(r["class"], "deferred", err)
+        self.assertTrue(any(o.startswith("both.dane.test sts mx-good.dane.test 127.0.0.1 "
+                                         "certificate-not-trusted") for o in outcomes), outcomes)
+        self.assertEqual(len(self.s_ee.messages()), 1)
+
     # ---- ternd -----------------------------------------------------------------
 
     def ternd(self, *args):
@@ -403,10 +434,8 @@ class DaneTest(MtaTestCase):
         self.assertEqual(rc, 0, err)
         self.assertEqual(r["class"], "sent", err)
 
-    def deliver_without_dane(self, rcpt, port):
-        cmd = [self.deliver_bin, "--from", "a@client.test", "--to", rcpt, "--port", str(port),
-               "--dns-server", "127.0.0.1@%d" % self.knot.port, "--dns-trust-anchor",
-               self.anchor]
+    def deliver_without_dane(self, rcpt, port, *extra):
+        cmd = [a for a in self.deliver_cmd(rcpt, port, *extra) if a != "--dane"]
         return run_deliver(self, cmd, MSG)
 
 
