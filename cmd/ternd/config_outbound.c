@@ -197,12 +197,11 @@ int set_smtp_ca(struct ternd_config *cfg, const char *value, char *err, size_t e
 
 static int set_yes_no(bool *no, const char *value, const char *flag, char *err, size_t errlen)
 {
-	if (strcmp(value, "yes") == 0)
-		*no = false;
-	else if (strcmp(value, "no") == 0)
-		*no = true;
-	else
+	bool yes;
+
+	if (parse_bool(value, &yes) != 0)
 		return usage_fail(err, errlen, "%s: '%s' is not yes or no", flag, value);
+	*no = !yes;
 	return TERND_EX_OK;
 }
 
