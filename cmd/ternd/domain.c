@@ -38,7 +38,7 @@ struct add_options {
 	const char *spf, *dmarc, *tls_rpt;
 	const char *mx[TERND_DOMAIN_MAX_MX];
 	unsigned mx_count;
-	bool dkim;                      /* --dkim given: make a key */
+	bool dkim; /* --dkim given: make a key */
 	enum tern_dkim_algorithm alg;
 	unsigned bits;
 	bool mode_set;
@@ -55,18 +55,6 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	va_end(ap);
 	fputs("\nTry 'ternd domain --help' for more information.\n", stderr);
 	return DOMAIN_EX_USAGE;
-}
-
-__attribute__((format(printf, 4, 5))) static int fail(char *err, size_t errlen, int code,
-						      const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (errlen > 0)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
 }
 
 static void usage(FILE *out)
@@ -135,8 +123,8 @@ static int read_small(const char *path, size_t max, char **text_r, size_t *len_r
 
 /* Writes path durably and atomically: PATH.tmp (O_EXCL, mode), fsync,
  * rename, fsync the directory. A reader sees the old file or the new one. */
-static int write_file(const char *dir, const char *name, const char *data, size_t len,
-		      mode_t mode, const struct ternd_user *u)
+static int write_file(const char *dir, const char *name, const char *data, size_t len, mode_t mode,
+		      const struct ternd_user *u)
 {
 	char tmp[512];
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -267,9 +255,10 @@ int ternd_domain_load(const char *state_dir, const char *domain, struct ternd_do
 
 	snprintf(r->domain, sizeof(r->domain), "%s", domain);
 	if (path_of(dir, sizeof(dir), state_dir, domain, NULL) != 0)
-		return fail(err, errlen, ENAMETOOLONG, "--state-dir %s: name too long", state_dir);
+		return ternd_domain_fail(err, errlen, ENAMETOOLONG, "--state-dir %s: name too long",
+					 state_dir);
 	if (stat(dir, &st) != 0)
-		return fail(err, errlen, errno, "%s: %s", dir, strerror(errno));
+		return ternd_domain_fail(err, errlen, errno, "%s: %s", dir, strerror(errno));
 	snprintf(path, sizeof(path), "%s/records.zone", dir);
 	char *zone = NULL;
 	int e = read_small(path, ZONE_FILE_MAX, &zone, NULL);
@@ -277,10 +266,10 @@ int ternd_domain_load(const char *state_dir, const char *domain, struct ternd_do
 		e = ternd_domain_zone_read(zone, r);
 	free(zone);
 	if (e != 0 && e != ENOENT)
-		return fail(err, errlen, e, "%s: %s", path, strerror(e));
+		return ternd_domain_fail(err, errlen, e, "%s: %s", path, strerror(e));
 	snprintf(path, sizeof(path), "%s/dkim", dir);
 	if ((e = list_selectors(path, sel, TERND_DOMAIN_MAX_KEYS, &n)) != 0)
-		return fail(err, errlen, e, "%s: %s", path, strerror(e));
+		return ternd_domain_fail(err, errlen, e, "%s: %s", path, strerror(e));
 	int rc = 0;
 	for (unsigned i = 0; i < n; i++) {
 		tern_dkim_key *key = NULL;
@@ -288,10 +277,11 @@ int ternd_domain_load(const char *state_dir, const char *domain, struct ternd_do
 
 		snprintf(path, sizeof(path), "%s/dkim/%s.pem", dir, sel[i]);
 		if (rc == 0 && (e = load_key(path, &key)) != 0)
-			rc = fail(err, errlen, e, "%s: %s", path,
-				  e == EINVAL ? "not a DKIM private key" : strerror(e));
+			rc =
+			    ternd_domain_fail(err, errlen, e, "%s: %s", path,
+					      e == EINVAL ? "not a DKIM private key" : strerror(e));
 		if (rc == 0 && tern_dkim_key_dns_record(key, &k->txt) != 0)
-			rc = fail(err, errlen, ENOMEM, "out of memory");
+			rc = ternd_domain_fail(err, errlen, ENOMEM, "out of memory");
 		if (rc == 0) {
 			snprintf(k->selector, sizeof(k->selector), "%s", sel[i]);
 			r->dkim_count++;
@@ -336,11 +326,13 @@ static int make_key(const struct add_options *o, const char *dkim_dir, time_t no
 		snprintf(sel, sizeof(sel), "%s", o->selector);
 		snprintf(path, sizeof(path), "%s/%s.pem", dkim_dir, sel);
 		if (access(path, F_OK) == 0)
-			return fail(err, errlen, EEXIST,
-				    "selector %s exists already (%s); remove-key it or pick another",
-				    sel, path);
+			return ternd_domain_fail(
+			    err, errlen, EEXIST,
+			    "selector %s exists already (%s); remove-key it or pick another", sel,
+			    path);
 	} else if (pick_selector(dkim_dir, o->alg, now, sel) != 0) {
-		return fail(err, errlen, EEXIST, "no free selector name in %s", dkim_dir);
+		return ternd_domain_fail(err, errlen, EEXIST, "no free selector name in %s",
+					 dkim_dir);
 	}
 	tern_dkim_key *key = NULL;
 	char *pem = NULL;
@@ -349,8 +341,11 @@ static int make_key(const struct add_options *o, const char *dkim_dir, time_t no
 		rc = tern_dkim_key_to_pem(key, &pem);
 	if (rc != 0) {
 		tern_dkim_key_free(&key);
-		return fail(err, errlen, rc == TERN_EINVAL ? EINVAL : rc == TERN_ENOMEM ? ENOMEM : EIO,
-			    "cannot make the key: %s", tern_strerror(rc));
+		return ternd_domain_fail(err, errlen,
+					 rc == TERN_EINVAL   ? EINVAL
+					 : rc == TERN_ENOMEM ? ENOMEM
+							     : EIO,
+					 "cannot make the key: %s", tern_strerror(rc));
 	}
 	snprintf(name, sizeof(name), "%s.pem", sel);
 	size_t len = strlen(pem);
@@ -359,7 +354,7 @@ static int make_key(const struct add_options *o, const char *dkim_dir, time_t no
 	free(pem);
 	if (e != 0) {
 		tern_dkim_key_free(&key);
-		return fail(err, errlen, e, "%s/%s: %s", dkim_dir, name, strerror(e));
+		return ternd_domain_fail(err, errlen, e, "%s/%s: %s", dkim_dir, name, strerror(e));
 	}
 	fprintf(stderr, "ternd domain: new DKIM key %s/%s (%s %u bits)\n", dkim_dir, name,
 		o->alg == TERN_DKIM_ED25519_SHA256 ? "ed25519" : "rsa", tern_dkim_key_bits(key));
@@ -420,16 +415,17 @@ static int settle_records(const struct add_options *o, const char *host,
 		}
 	} else if (r->mx_count == 0) {
 		if (host[0] == '\0')
-			return fail(err, errlen, EINVAL,
-				    "this host's name is not a domain name: give --hostname or --mx");
+			return ternd_domain_fail(
+			    err, errlen, EINVAL,
+			    "this host's name is not a domain name: give --hostname or --mx");
 		if ((r->mx[0] = strdup(host)) == NULL)
 			return ENOMEM;
 		r->mx_count = 1;
 	}
 	if (o->spf != NULL) {
 		if (!tern__spf_is_record((const unsigned char *)o->spf, strlen(o->spf)))
-			return fail(err, errlen, EINVAL, "--spf: '%s' does not start with v=spf1",
-				    o->spf);
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "--spf: '%s' does not start with v=spf1", o->spf);
 		if (set_text(&r->spf, o->spf) != 0)
 			return ENOMEM;
 	} else if (r->spf == NULL && set_text(&r->spf, "v=spf1 mx -all") != 0) {
@@ -449,25 +445,28 @@ static int settle_records(const struct add_options *o, const char *host,
 		if (rc == TERN_ENOMEM)
 			return ENOMEM;
 		if (rc != 0)
-			return fail(err, errlen, EINVAL,
-				    "--dmarc: '%s' is neither none, quarantine, reject nor a usable "
-				    "DMARC record",
-				    o->dmarc);
+			return ternd_domain_fail(
+			    err, errlen, EINVAL,
+			    "--dmarc: '%s' is neither none, quarantine, reject nor a usable "
+			    "DMARC record",
+			    o->dmarc);
 		if (set_text(&r->dmarc, dmarc) != 0)
 			return ENOMEM;
 	} else if (r->dmarc == NULL) {
-		snprintf(buf, sizeof(buf), "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@%s", d);
+		snprintf(buf, sizeof(buf), "v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@%s",
+			 d);
 		if (set_text(&r->dmarc, buf) != 0)
 			return ENOMEM;
 	}
 	if (o->tls_rpt != NULL) {
 		bool scheme = strncasecmp(o->tls_rpt, "mailto:", 7) == 0 ||
 			      strncasecmp(o->tls_rpt, "https://", 8) == 0;
-		snprintf(buf, sizeof(buf), "v=TLSRPTv1; rua=%s%s", scheme ? "" : "mailto:",
-			 o->tls_rpt);
+		snprintf(buf, sizeof(buf), "v=TLSRPTv1; rua=%s%s",
+			 scheme ? "" : "mailto:", o->tls_rpt);
 		if (ternd_tlsrpt_record_problem(buf, strlen(buf)) != NULL)
-			return fail(err, errlen, EINVAL, "--tls-rpt: '%s' is not an address or URI",
-				    o->tls_rpt);
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "--tls-rpt: '%s' is not an address or URI",
+						 o->tls_rpt);
 		if (set_text(&r->tlsrpt, buf) != 0)
 			return ENOMEM;
 	} else if (r->tlsrpt == NULL) {
@@ -547,7 +546,7 @@ static int cmd_add(const struct add_options *o)
 	snprintf(path, sizeof(path), "%s/mta-sts.txt", dir);
 	read_small(path, ZONE_FILE_MAX, &old, NULL);
 	int old_mode = policy_mode(old);
-	enum ternd_sts_mode mode = o->mode_set ? o->mode
+	enum ternd_sts_mode mode = o->mode_set     ? o->mode
 				   : old_mode >= 0 ? (enum ternd_sts_mode)old_mode
 						   : TERND_STS_TESTING;
 	char *policy = ternd_mta_sts_policy(mode, r.mx, r.mx_count, TERND_MTA_STS_MAX_AGE);
@@ -646,8 +645,8 @@ static int cmd_list(const char *state_dir)
 			if (load_key(path, &key) == 0)
 				printf(" %s(%s-%u)", sel[k],
 				       tern_dkim_key_algorithm(key) == TERN_DKIM_ED25519_SHA256
-					       ? "ed25519"
-					       : "rsa",
+					   ? "ed25519"
+					   : "rsa",
 				       tern_dkim_key_bits(key));
 			else
 				printf(" %s(unreadable)", sel[k]);
@@ -760,7 +759,8 @@ int ternd_domain_main(int argc, char **argv, const char *default_state_dir)
 		} else if ((v = flag_value(argc, argv, &i, "--selector", &missing)) != NULL) {
 			if (!ternd_selector_ok(v))
 				return usage_error("--selector: '%s' is not a DNS label (letters, "
-						   "digits, '-')", v);
+						   "digits, '-')",
+						   v);
 			o.selector = v;
 			o.dkim = true;
 		} else if ((v = flag_value(argc, argv, &i, "--mx", &missing)) != NULL) {
@@ -779,8 +779,8 @@ int ternd_domain_main(int argc, char **argv, const char *default_state_dir)
 				if (strcmp(v, sts_modes[k]) == 0)
 					m = k;
 			if (m < 0)
-				return usage_error("--mta-sts: '%s' is not enforce, testing or none",
-						   v);
+				return usage_error(
+				    "--mta-sts: '%s' is not enforce, testing or none", v);
 			o.mode = (enum ternd_sts_mode)m;
 			o.mode_set = true;
 		} else if ((v = flag_value(argc, argv, &i, "--dns-server", &missing)) != NULL) {
@@ -821,11 +821,11 @@ int ternd_domain_main(int argc, char **argv, const char *default_state_dir)
 	if (ternd_domain_name(o.name, domain, err, sizeof(err)) != 0)
 		return usage_error("%s", err);
 	struct ternd_domain_check_options co = {
-		.state_dir = o.state_dir,
-		.domain = domain,
-		.dns_server = dns_server,
-		.hostname = o.hostname,
-		.ips = nips > 0 ? ips : NULL,
+	    .state_dir = o.state_dir,
+	    .domain = domain,
+	    .dns_server = dns_server,
+	    .hostname = o.hostname,
+	    .ips = nips > 0 ? ips : NULL,
 	};
 	if (co.hostname == NULL)
 		co.hostname = gethostname(sys, sizeof(sys) - 1) == 0 && sys[0] ? sys : "localhost";

@@ -49,16 +49,21 @@ struct ternd_domain_records {
 	char domain[TERND_DOMAIN_MAX];
 	char *mx[TERND_DOMAIN_MAX_MX]; /* host names, no trailing dot */
 	unsigned mx_count;
-	char *spf;                     /* "v=spf1 mx -all" */
-	char *dmarc;                   /* "v=DMARC1; p=quarantine; rua=..." */
-	char *sts_id;                  /* "20261202175500" (the _mta-sts id) */
-	char *tlsrpt;                  /* "v=TLSRPTv1; rua=mailto:..." */
-	char *sts_host;                /* where mta-sts.DOMAIN points (CNAME) */
+	char *spf;      /* "v=spf1 mx -all" */
+	char *dmarc;    /* "v=DMARC1; p=quarantine; rua=..." */
+	char *sts_id;   /* "20261202175500" (the _mta-sts id) */
+	char *tlsrpt;   /* "v=TLSRPTv1; rua=mailto:..." */
+	char *sts_host; /* where mta-sts.DOMAIN points (CNAME) */
 	struct ternd_dkim_rec dkim[TERND_DOMAIN_MAX_KEYS];
 	unsigned dkim_count;
 };
 
 void ternd_domain_records_clear(struct ternd_domain_records *r);
+
+/* Writes a message into err (errlen octets, like snprintf) and returns
+ * code: the error return of every function here that takes err. */
+__attribute__((format(printf, 4, 5))) int ternd_domain_fail(char *err, size_t errlen, int code,
+							    const char *fmt, ...);
 
 /* ---- domain_records.c: names, zone text, the policy ---- */
 
@@ -105,11 +110,11 @@ const char *ternd_tlsrpt_record_problem(const char *txt, size_t len);
 
 struct ternd_domain_check_options {
 	const char *state_dir;
-	const char *domain;          /* as ternd_domain_name() gives it */
-	const char *dns_server;      /* "ADDR@PORT" or NULL for resolv.conf */
-	const char *hostname;        /* this host; MX must name it (or a --mx of add) */
-	const char *const *ips;      /* addresses SPF must pass; NULL: the hostname's */
-	unsigned timeout_ms;         /* per query; 0: 5 s */
+	const char *domain;     /* as ternd_domain_name() gives it */
+	const char *dns_server; /* "ADDR@PORT" or NULL for resolv.conf */
+	const char *hostname;   /* this host; MX must name it (or a --mx of add) */
+	const char *const *ips; /* addresses SPF must pass; NULL: the hostname's */
+	unsigned timeout_ms;    /* per query; 0: 5 s */
 };
 
 /* Looks up every record of the domain and writes one line per record to

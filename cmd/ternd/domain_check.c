@@ -36,7 +36,7 @@ struct check {
 enum verdict { OK, MISSING, WRONG };
 
 __attribute__((format(printf, 4, 5))) static void say(struct check *c, enum verdict v,
-						       const char *what, const char *fmt, ...)
+						      const char *what, const char *fmt, ...)
 {
 	static const char *const words[] = {"ok     ", "missing", "wrong  "};
 	va_list ap;
@@ -60,24 +60,26 @@ static const char *lookup_problem(const struct tern_dns_answer *a)
 	}
 }
 
-/* The TXT records at name that start with prefix (case-insensitive, then
- * ';', a space or the end); their number, the first in *txt_r (a malloc'd
- * copy, its length in *len_r). Returns -1 when the lookup failed. */
-static int txt_records(struct check *c, const char *name, const char *prefix, char **txt_r,
-		       size_t *len_r, const char **why_r)
+/* The one TXT record at name that starts with prefix (case-insensitive,
+ * then ';', a space or the end), as a malloc'd copy with its length in
+ * *len_r. None, several, or a failed lookup: says so on the line of what
+ * (several: "N records" and the consequence the RFC gives, in several)
+ * and returns NULL. */
+static char *one_txt(struct check *c, const char *name, const char *prefix, const char *what,
+		     const char *several, size_t *len_r)
 {
 	struct tern_dns_answer a;
 	size_t pl = strlen(prefix);
+	char *txt = NULL;
 	int n = 0;
 
-	*txt_r = NULL;
 	*len_r = 0;
 	tool_dns_lookup(c->dns, name, TERN_DNS_TYPE_TXT, &a);
-	*why_r = lookup_problem(&a);
-	if (a.status == TERN_DNS_TEMPFAIL)
-		return -1;
-	if (a.status != TERN_DNS_FOUND)
-		return 0;
+	if (a.status != TERN_DNS_FOUND) {
+		say(c, a.status == TERN_DNS_TEMPFAIL ? WRONG : MISSING, what, "%s",
+		    lookup_problem(&a));
+		return NULL;
+	}
 	for (size_t i = 0; i < a.count; i++) {
 		const char *t = (const char *)a.rrs[i].data;
 		size_t len = a.rrs[i].len;
@@ -86,13 +88,20 @@ static int txt_records(struct check *c, const char *name, const char *prefix, ch
 		    (len > pl && t[pl] != ';' && t[pl] != ' ' && t[pl] != '\t'))
 			continue;
 		if (n++ == 0) {
-			*txt_r = strndup(t, len);
+			txt = strndup(t, len);
 			*len_r = len;
 		}
 	}
 	if (n == 0)
-		*why_r = "no record of this kind among the TXT records";
-	return n;
+		say(c, MISSING, what, "no %s record among the TXT records", prefix);
+	else if (n > 1)
+		say(c, WRONG, what, "%d records (%s)", n, several);
+	else if (txt == NULL)
+		say(c, WRONG, what, "out of memory");
+	if (n == 1)
+		return txt;
+	free(txt);
+	return NULL;
 }
 
 /* ---- each record ----------------------------------------------------------- */
@@ -187,22 +196,16 @@ static unsigned host_ips(struct check *c, const char *host, char ips[][INET6_ADD
 static void check_spf(struct check *c, const char *hostname, const char *const *given)
 {
 	const char *d = c->r->domain, *why;
-	char what[TERND_DOMAIN_MAX + 16], *txt;
+	char what[TERND_DOMAIN_MAX + 16];
 	size_t len;
 	char ips[MAX_IPS][INET6_ADDRSTRLEN];
 	unsigned n = 0;
 
 	snprintf(what, sizeof(what), "SPF %s", d);
-	int count = txt_records(c, d, "v=spf1", &txt, &len, &why);
+	char *txt = one_txt(c, d, "v=spf1", what, "RFC 7208 4.5: permerror; publish one", &len);
+	if (txt == NULL)
+		return;
 	free(txt);
-	if (count <= 0) {
-		say(c, count < 0 ? WRONG : MISSING, what, "%s", why);
-		return;
-	}
-	if (count > 1) {
-		say(c, WRONG, what, "%d SPF records (RFC 7208 4.5: permerror); publish one", count);
-		return;
-	}
 	if (given != NULL) {
 		for (; given[n] != NULL && n < MAX_IPS; n++)
 			snprintf(ips[n], sizeof(ips[n]), "%s", given[n]);
@@ -221,7 +224,8 @@ static void check_spf(struct check *c, const char *hostname, const char *const *
 
 		if (res != TERN_SPF_RESULT_PASS) {
 			say(c, WRONG, what, "%s for %s%s%s%s", tern_spf_result_name(res), ips[i],
-			    why != NULL ? " (" : "", why != NULL ? why : "", why != NULL ? ")" : "");
+			    why != NULL ? " (" : "", why != NULL ? why : "",
+			    why != NULL ? ")" : "");
 			return;
 		}
 	}
@@ -258,9 +262,8 @@ static void check_dkim(struct check *c, const struct ternd_dkim_rec *k)
 		free(want);
 		return;
 	}
-	enum tern_dkim_algorithm alg = strstr(k->txt, "k=ed25519") != NULL
-					       ? TERN_DKIM_ED25519_SHA256
-					       : TERN_DKIM_RSA_SHA256;
+	enum tern_dkim_algorithm alg =
+	    strstr(k->txt, "k=ed25519") != NULL ? TERN_DKIM_ED25519_SHA256 : TERN_DKIM_RSA_SHA256;
 	for (size_t i = 0; i < a.count && want != NULL; i++) {
 		const char *t = (const char *)a.rrs[i].data;
 		char *got = p_value(t, a.rrs[i].len);
@@ -288,22 +291,13 @@ static void check_dkim(struct check *c, const struct ternd_dkim_rec *k)
 static void check_dmarc(struct check *c)
 {
 	char name[TERND_DOMAIN_MAX + 16], what[sizeof(name) + 8], *txt;
-	const char *why;
 	size_t len;
 
 	snprintf(name, sizeof(name), "_dmarc.%s", c->r->domain);
 	snprintf(what, sizeof(what), "DMARC %s", name);
-	int n = txt_records(c, name, "v=DMARC1", &txt, &len, &why);
-	if (n <= 0) {
-		say(c, n < 0 ? WRONG : MISSING, what, "%s", why);
+	/* RFC 7489 6.6.3: several records, no policy at all. */
+	if ((txt = one_txt(c, name, "v=DMARC1", what, "receivers then apply none", &len)) == NULL)
 		return;
-	}
-	if (n > 1) {
-		/* RFC 7489 6.6.3: more than one record, no policy at all. */
-		say(c, WRONG, what, "%d DMARC records: receivers then apply none", n);
-		free(txt);
-		return;
-	}
 	struct tern_dmarc_record rec;
 	int rc = tern_dmarc_record_parse(txt, len, &rec);
 	if (rc == 0 && !rec.p_from_rua)
@@ -345,7 +339,8 @@ static void check_policy(struct check *c)
 	int rc = tern__sts_policy_parse(&p, body, len, &why);
 	free(body);
 	if (rc != 0) {
-		say(c, WRONG, what, "%s does not parse: %s", path, why != NULL ? why : tern_strerror(rc));
+		say(c, WRONG, what, "%s does not parse: %s", path,
+		    why != NULL ? why : tern_strerror(rc));
 		return;
 	}
 	tool_dns_lookup(c->dns, c->r->domain, TERN_DNS_TYPE_MX, &a);
@@ -353,14 +348,16 @@ static void check_policy(struct check *c)
 		const char *x = (const char *)a.rrs[i].data;
 
 		if (!tern__sts_mx_match(&p, x)) {
-			say(c, WRONG, what, "the MX %s matches no mx: line, so %s would refuse it", x,
-			    p.mode == TERN__STS_ENFORCE ? "senders" : "senders in enforce mode");
+			say(c, WRONG, what, "the MX %s matches no mx: line, so %s would refuse it",
+			    x, p.mode == TERN__STS_ENFORCE ? "senders" : "senders in enforce mode");
 			tern__sts_policy_clear(&p);
 			return;
 		}
 	}
 	say(c, OK, what, "mode %s, %zu mx pattern%s%s",
-	    p.mode == TERN__STS_ENFORCE ? "enforce" : p.mode == TERN__STS_TESTING ? "testing" : "none",
+	    p.mode == TERN__STS_ENFORCE   ? "enforce"
+	    : p.mode == TERN__STS_TESTING ? "testing"
+					  : "none",
 	    p.n_mx, p.n_mx == 1 ? "" : "s",
 	    a.status == TERN_DNS_FOUND ? ", every MX in DNS matches" : "");
 	tern__sts_policy_clear(&p);
@@ -369,25 +366,21 @@ static void check_policy(struct check *c)
 static void check_sts(struct check *c)
 {
 	char name[TERND_DOMAIN_MAX + 16], what[sizeof(name) + 16], *txt, id[TERN__STS_ID_SIZE];
-	const char *why;
 	size_t len;
 
 	snprintf(name, sizeof(name), "_mta-sts.%s", c->r->domain);
 	snprintf(what, sizeof(what), "MTA-STS %s", name);
-	int n = txt_records(c, name, "v=STSv1", &txt, &len, &why);
-	if (n <= 0) {
-		say(c, n < 0 ? WRONG : MISSING, what, "%s", why);
-	} else if (n > 1) {
-		/* RFC 8461 3.1: several records, senders assume no policy. */
-		say(c, WRONG, what, "%d records: senders then see no policy", n);
-	} else if (!tern__sts_txt_parse(txt, len, id)) {
+	/* RFC 8461 3.1: several records, senders assume no policy. */
+	txt = one_txt(c, name, "v=STSv1", what, "senders then see no policy", &len);
+	if (txt != NULL && !tern__sts_txt_parse(txt, len, id)) {
 		/* The parser ternd's own delivery agent reads it with. */
-		say(c, WRONG, what, "not \"v=STSv1; id=ID\" with an id of 1 to 32 letters and "
-				    "digits (RFC 8461 3.1)");
-	} else if (c->r->sts_id != NULL && strcmp(id, c->r->sts_id) != 0) {
+		say(c, WRONG, what,
+		    "not \"v=STSv1; id=ID\" with an id of 1 to 32 letters and "
+		    "digits (RFC 8461 3.1)");
+	} else if (txt != NULL && c->r->sts_id != NULL && strcmp(id, c->r->sts_id) != 0) {
 		say(c, WRONG, what, "id=%s, but the policy's is %s: senders keep an old policy", id,
 		    c->r->sts_id);
-	} else {
+	} else if (txt != NULL) {
 		say(c, OK, what, "id=%s", id);
 	}
 	free(txt);
@@ -416,12 +409,10 @@ static void check_tlsrpt(struct check *c)
 
 	snprintf(name, sizeof(name), "_smtp._tls.%s", c->r->domain);
 	snprintf(what, sizeof(what), "TLS-RPT %s", name);
-	int n = txt_records(c, name, "v=TLSRPTv1", &txt, &len, &why);
-	if (n <= 0)
-		say(c, n < 0 ? WRONG : MISSING, what, "%s", why);
-	else if (n > 1)
-		say(c, WRONG, what, "%d records (RFC 8460 3: exactly one)", n);
-	else if ((why = ternd_tlsrpt_record_problem(txt, len)) != NULL)
+	txt = one_txt(c, name, "v=TLSRPTv1", what, "RFC 8460 3: exactly one", &len);
+	if (txt == NULL)
+		return;
+	if ((why = ternd_tlsrpt_record_problem(txt, len)) != NULL)
 		say(c, WRONG, what, "%s", why);
 	else
 		say(c, OK, what, "%s", txt);
@@ -436,7 +427,8 @@ int ternd_domain_check(const struct ternd_domain_check_options *o, FILE *out)
 
 	if (e != 0) {
 		if (e == ENOENT)
-			fprintf(stderr, "ternd domain: %s is not set up here (ternd domain add %s)\n",
+			fprintf(stderr,
+				"ternd domain: %s is not set up here (ternd domain add %s)\n",
 				o->domain, o->domain);
 		else
 			fprintf(stderr, "ternd domain: %s\n", err);

@@ -12,8 +12,7 @@
 #include "auth/tag_list.h"
 #include "domain.h"
 
-__attribute__((format(printf, 3, 4))) static int reject(char *err, size_t errlen, const char *fmt,
-						      ...)
+int ternd_domain_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -21,7 +20,7 @@ __attribute__((format(printf, 3, 4))) static int reject(char *err, size_t errlen
 	if (errlen > 0)
 		vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	return EINVAL;
+	return code;
 }
 
 void ternd_domain_records_clear(struct ternd_domain_records *r)
@@ -61,15 +60,18 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 	if (len > 0 && in[len - 1] == '.')
 		len--;
 	if (len == 0)
-		return reject(err, errlen, "'%s' is not a domain name", in);
+		return ternd_domain_fail(err, errlen, EINVAL, "'%s' is not a domain name", in);
 	if (len >= TERND_DOMAIN_MAX * 4)
-		return reject(err, errlen, "a domain name has at most 253 octets ('%.40s...')", in);
+		return ternd_domain_fail(err, errlen, EINVAL,
+					 "a domain name has at most 253 octets ('%.40s...')", in);
 	for (size_t i = 0; i < len; i++)
 		ascii = ascii && (unsigned char)in[i] < 0x80;
 	if (ascii) {
 		if (len >= TERND_DOMAIN_MAX)
-			return reject(err, errlen, "a domain name has at most 253 octets "
-						   "('%.40s...')", in);
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "a domain name has at most 253 octets "
+						 "('%.40s...')",
+						 in);
 		for (size_t i = 0; i < len; i++)
 			out[i] = (char)tolower((unsigned char)in[i]);
 		out[len] = '\0';
@@ -82,13 +84,16 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		copy[len] = '\0';
 		int rc = idn2_to_ascii_8z(copy, &ace, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 		if (rc != IDN2_OK)
-			return reject(err, errlen, "'%s' is not a domain name (%s)", in,
-				    idn2_strerror(rc));
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "'%s' is not a domain name (%s)", in,
+						 idn2_strerror(rc));
 		size_t alen = strlen(ace);
 		if (alen >= TERND_DOMAIN_MAX) {
 			idn2_free(ace);
-			return reject(err, errlen, "a domain name has at most 253 octets "
-						   "('%.40s...')", in);
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "a domain name has at most 253 octets "
+						 "('%.40s...')",
+						 in);
 		}
 		for (size_t i = 0; i <= alen; i++)
 			out[i] = (char)tolower((unsigned char)ace[i]);
@@ -102,8 +107,9 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
 
 		if (!ldh_label(p, l))
-			return reject(err, errlen, "'%s' is not a domain name (label '%.*s')", in, (int)l,
-				    p);
+			return ternd_domain_fail(err, errlen, EINVAL,
+						 "'%s' is not a domain name (label '%.*s')", in,
+						 (int)l, p);
 		labels++;
 		if (dot == NULL) {
 			for (size_t i = 0; i < l; i++)
@@ -113,10 +119,14 @@ int ternd_domain_name(const char *in, char out[TERND_DOMAIN_MAX], char *err, siz
 		p = dot + 1;
 	}
 	if (labels < 2)
-		return reject(err, errlen, "'%s' is not a domain name (one label: a mail domain has a "
-					 "parent)", in);
+		return ternd_domain_fail(
+		    err, errlen, EINVAL,
+		    "'%s' is not a domain name (one label: a mail domain has a "
+		    "parent)",
+		    in);
 	if (digits_only)
-		return reject(err, errlen, "'%s' is an address, not a domain name", in);
+		return ternd_domain_fail(err, errlen, EINVAL,
+					 "'%s' is an address, not a domain name", in);
 	return 0;
 }
 
@@ -174,27 +184,31 @@ void ternd_domain_zone_write(const struct ternd_domain_records *r, time_t now, F
 	if (gmtime_r(&now, &tm) != NULL)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 	fprintf(out, "; DNS records for %s, written by ternd domain add (%s).\n", d, when);
-	fprintf(out, "; Publish them in the zone of %s; `ternd domain check %s` looks them up.\n", d,
-		d);
+	fprintf(out, "; Publish them in the zone of %s; `ternd domain check %s` looks them up.\n",
+		d, d);
 	if (r->mx_count > 0)
 		fprintf(out, "\n; Mail for %s is delivered to these hosts (RFC 5321 5.1).\n", d);
 	for (unsigned i = 0; i < r->mx_count; i++)
-		fprintf(out, "%s.\t%u\tIN\tMX\t%u %s.\n", d, TERND_DOMAIN_TTL, 10 * (i + 1), r->mx[i]);
+		fprintf(out, "%s.\t%u\tIN\tMX\t%u %s.\n", d, TERND_DOMAIN_TTL, 10 * (i + 1),
+			r->mx[i]);
 	if (r->spf != NULL) {
 		fprintf(out, "\n; SPF (RFC 7208): the hosts that may send mail from @%s.\n", d);
 		ternd_zone_txt(out, d, r->spf);
 	}
 	if (r->dkim_count > 0)
-		fprintf(out, "\n; DKIM (RFC 6376): the public half of each signing key in "
-			     "dkim/; every one must stay\n; published while mail signed with it may "
-			     "still be verified.\n");
+		fprintf(out,
+			"\n; DKIM (RFC 6376): the public half of each signing key in "
+			"dkim/; every one must stay\n; published while mail signed with it may "
+			"still be verified.\n");
 	for (unsigned i = 0; i < r->dkim_count; i++) {
 		snprintf(owner, sizeof(owner), "%s._domainkey.%s", r->dkim[i].selector, d);
 		ternd_zone_txt(out, owner, r->dkim[i].txt);
 	}
 	if (r->dmarc != NULL) {
-		fprintf(out, "\n; DMARC (RFC 7489): what receivers do with mail from @%s that "
-			     "fails SPF and DKIM\n; alignment, and where they send reports.\n", d);
+		fprintf(out,
+			"\n; DMARC (RFC 7489): what receivers do with mail from @%s that "
+			"fails SPF and DKIM\n; alignment, and where they send reports.\n",
+			d);
 		snprintf(owner, sizeof(owner), "_dmarc.%s", d);
 		ternd_zone_txt(out, owner, r->dmarc);
 	}
@@ -205,9 +219,10 @@ void ternd_domain_zone_write(const struct ternd_domain_records *r, time_t now, F
 		char txt[64];
 		snprintf(txt, sizeof(txt), "v=STSv1; id=%s", r->sts_id);
 		ternd_zone_txt(out, owner, txt);
-		fprintf(out, "; The policy is fetched from https://mta-sts.%s/.well-known/mta-sts.txt:\n"
-			     "; mta-sts.%s must have an A/AAAA record (or this CNAME) for the host "
-			     "running\n; ternd --mta-sts-listen, with a certificate for mta-sts.%s.\n",
+		fprintf(out,
+			"; The policy is fetched from https://mta-sts.%s/.well-known/mta-sts.txt:\n"
+			"; mta-sts.%s must have an A/AAAA record (or this CNAME) for the host "
+			"running\n; ternd --mta-sts-listen, with a certificate for mta-sts.%s.\n",
 			d, d, d);
 		if (r->sts_host != NULL)
 			fprintf(out, "mta-sts.%s.\t%u\tIN\tCNAME\t%s.\n", d, TERND_DOMAIN_TTL,
@@ -254,7 +269,8 @@ static char *txt_join(const char *p)
 		for (p++; *p != '\0' && *p != '"'; p++) {
 			if (*p == '\\' && isdigit((unsigned char)p[1]) &&
 			    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3])) {
-				s[n++] = (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0'));
+				s[n++] =
+				    (char)((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0'));
 				p += 3;
 			} else if (*p == '\\' && p[1] != '\0') {
 				s[n++] = *++p;

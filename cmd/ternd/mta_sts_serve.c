@@ -99,13 +99,13 @@ static SSL_CTX *make_ctx(struct ternd_mta_sts *m, const char *cert, const char *
 	 * later (RFC 7525). */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-					 SSL_OP_CIPHER_SERVER_PREFERENCE);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		tern__tls_error_string(why, sizeof(why));
-		ternd_log(TERN_LOG_ERROR, NULL, "--mta-sts-listen: certificate %s, key %s: %s", cert,
-			  key, why);
+		ternd_log(TERN_LOG_ERROR, NULL, "--mta-sts-listen: certificate %s, key %s: %s",
+			  cert, key, why);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -206,16 +206,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	/* Exactly one resource per host; no listing, no other file. */
 	if (uri == NULL || strcmp(uri, TERND_MTA_STS_PATH) != 0 || host == NULL ||
-	    strncasecmp(host, "mta-sts.", 8) != 0 || ternd_domain_name(host + 8, domain, err,
-									 sizeof(err)) != 0) {
+	    strncasecmp(host, "mta-sts.", 8) != 0 ||
+	    ternd_domain_name(host + 8, domain, err, sizeof(err)) != 0) {
 		not_found(req);
 		return;
 	}
 	/* domain is LDH labels and dots, so the path stays inside STATE. */
 	char path[4400], *text = NULL;
 	int n = snprintf(path, sizeof(path), "%s/domains/%s/mta-sts.txt", m->state_dir, domain);
-	int fd = n > 0 && (size_t)n < sizeof(path) ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-						   : -1;
+	int fd = -1;
+	if (n > 0 && (size_t)n < sizeof(path))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0) {
 		if (errno != ENOENT)
@@ -289,8 +290,9 @@ int ternd_mta_sts_open(struct ternd_mta_sts **m_r, const char *addr_port, const 
 	size_t n = 0;
 
 	*m_r = NULL;
-	if (ternd_metrics_addr(addr_port, host, sizeof(host), &port, &loopback, why,
-			       sizeof(why)) != 0) {
+	int arc = ternd_metrics_addr(addr_port, host, sizeof(host), &port, &loopback, why,
+				     sizeof(why));
+	if (arc != 0) {
 		ternd_log(TERN_LOG_ERROR, NULL, "--mta-sts-listen: %s", why);
 		return TERN_EINVAL;
 	}
@@ -316,10 +318,10 @@ int ternd_mta_sts_open(struct ternd_mta_sts **m_r, const char *addr_port, const 
 			return TERN_EINVAL;
 		}
 	}
-	if (pipe2(m->stop_fd, O_NONBLOCK | O_CLOEXEC) != 0 || (m->base = event_base_new()) == NULL ||
-	    (m->http = evhttp_new(m->base)) == NULL ||
+	if (pipe2(m->stop_fd, O_NONBLOCK | O_CLOEXEC) != 0 ||
+	    (m->base = event_base_new()) == NULL || (m->http = evhttp_new(m->base)) == NULL ||
 	    (m->stop_ev = event_new(m->base, m->stop_fd[0], EV_READ | EV_PERSIST, on_stop, m)) ==
-		    NULL ||
+		NULL ||
 	    event_add(m->stop_ev, NULL) != 0) {
 		sts_free(m);
 		ternd_log(TERN_LOG_ERROR, NULL, "--mta-sts-listen: out of memory");
@@ -332,8 +334,8 @@ int ternd_mta_sts_open(struct ternd_mta_sts **m_r, const char *addr_port, const 
 	evhttp_set_timeout(m->http, TERND_MTA_STS_TIMEOUT);
 	/* Other methods reach on_request, which answers 405 with Allow. */
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+						EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_bevcb(m->http, make_bev, m);
 	evhttp_set_gencb(m->http, on_request, m);
 	if (evhttp_bind_socket_with_handle(m->http, host, (ev_uint16_t)port) == NULL) {

@@ -19,13 +19,14 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import stat
 import subprocess
 import tempfile
 import unittest
 
-from ternlib import ROOT, TERND, TerndTestCase, ToolsMixin, free_port, make_cert
+from ternlib import (ROOT, TERND, TerndTestCase, ToolsMixin, cert_der, client_context,
+                     free_port, make_cert)
+from test_dkim import DKIMPY_VERIFY
 from test_dns import DnsServer, PYTHON, have_dnslib
 
 TERN_DKIM = os.path.abspath(os.environ.get("TERN_DKIM", os.path.join(ROOT, "build", "tern-dkim")))
@@ -54,21 +55,6 @@ for rr in RR.fromZone(sys.stdin.read()):
         data = str(rr.rdata)
     out.append([str(rr.rname), QTYPE[rr.rtype], rr.ttl, data])
 print(json.dumps(out))
-"""
-
-DKIMPY_VERIFY = r"""
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ['127.0.0.1']
-r.port = int(sys.argv[1])
-def txt(name, timeout=5):
-    try:
-        a = r.resolve(name.decode().rstrip('.'), 'TXT')
-    except Exception:
-        return None
-    return b''.join(a[0].strings)
-msg = sys.stdin.buffer.read()
-print('pass' if dkim.verify(msg, dnsfunc=txt) else 'fail')
 """
 
 PYSPF = r"""
@@ -436,6 +422,25 @@ class DomainLayoutTest(DomainBase, unittest.TestCase):
         z = self.add(DOMAIN, "--dkim", "rsa").stdout.decode()
         self.assertRegex(z, r"s20[0-9]{4}-2\._domainkey")
 
+    def test_user_owns_what_add_makes(self):
+        import pwd
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give files away")
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            self.skipTest("no user nobody")
+        self.add(DOMAIN, "--hostname", HOST, "--user", "nobody")
+        made = [self.state]
+        for root, dirs, files in os.walk(self.state):
+            made += [os.path.join(root, n) for n in dirs + files]
+        self.assertEqual(len(made), 7, made)  # 4 directories, the key, 2 files
+        for path in made:
+            st = os.stat(path)
+            self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid), path)
+        self.assertEqual(self.add(DOMAIN, "--user", "no-such-user-here", ok=False).returncode,
+                         64)
+
     def test_usage(self):
         for args in (("frobnicate", "x.example"), ("add",), ("add", "a.example", "b.example"),
                      ("add", "a.example", "--nope"), ("add", "a.example", "--mx"),
@@ -476,14 +481,7 @@ class MtaStsServeTest(DomainBase, TerndTestCase):
     def fetch(self, host, path="/.well-known/mta-sts.txt", method="GET", sni=None,
               cafile=None, alpn=None, extra=b""):
         """(status, headers, body, peer certificate DER, ALPN) of one request."""
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if cafile:
-            ctx.load_verify_locations(cafile)
-        else:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        if alpn:
-            ctx.set_alpn_protocols(alpn)
+        ctx = client_context(alpn=alpn, cafile=cafile)
         raw = socket.create_connection(("127.0.0.1", self.sts_port), timeout=10)
         name = (sni if sni is not None else host) or None  # "": no SNI
         with ctx.wrap_socket(raw, server_hostname=name) as s:
@@ -500,7 +498,6 @@ class MtaStsServeTest(DomainBase, TerndTestCase):
             return f.read()
 
     def test_policy_over_https_with_sni(self):
-        from ternlib import cert_der
         for domain, cert in ((DOMAIN, self.cert), (self.SECOND, self.cert2)):
             with self.subTest(domain=domain):
                 status, headers, body, der, _ = self.fetch("mta-sts." + domain, cafile=cert[0])

@@ -19,12 +19,14 @@ static void test_domain_names(void **state)
 	static const struct {
 		const char *in, *out;
 	} good[] = {
-		{"example.com", "example.com"},
-		{"Example.COM.", "example.com"},
-		{"mail-1.a-b.example", "mail-1.a-b.example"},
-		{"b\xc3\xbc" "cher.example", "xn--bcher-kva.example"},
-		{"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
-		{"x.123a", "x.123a"},
+	    {"example.com", "example.com"},
+	    {"Example.COM.", "example.com"},
+	    {"mail-1.a-b.example", "mail-1.a-b.example"},
+	    {"b\xc3\xbc"
+	     "cher.example",
+	     "xn--bcher-kva.example"},
+	    {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
+	    {"x.123a", "x.123a"},
 	};
 	char out[TERND_DOMAIN_MAX], err[256];
 
@@ -40,9 +42,23 @@ static void test_domain_names(void **state)
 		memcpy(long_name + 2 * i, "a.", 2);
 	strcpy(long_name + 254, "com");
 	static const char *const bad[] = {
-		"", ".", "com", "com.", "192.0.2.1", "a..example", ".example.com", "-a.example",
-		"a-.example", "a_b.example", "a b.example", "exa\x01mple.com", "\xff.example",
-		"example.com..", "a.b/c", "a.1", "xn--.example",
+	    "",
+	    ".",
+	    "com",
+	    "com.",
+	    "192.0.2.1",
+	    "a..example",
+	    ".example.com",
+	    "-a.example",
+	    "a-.example",
+	    "a_b.example",
+	    "a b.example",
+	    "exa\x01mple.com",
+	    "\xff.example",
+	    "example.com..",
+	    "a.b/c",
+	    "a.1",
+	    "xn--.example",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -60,8 +76,10 @@ static void test_selectors(void **state)
 	assert_true(ternd_selector_ok("s202612"));
 	assert_true(ternd_selector_ok("s202612e-2"));
 	assert_true(ternd_selector_ok("A1"));
-	static const char *const bad[] = {"", "-a", "a.b", "a/b", "..", "a b", "a_b", "\xc3\xa4",
-					  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	static const char *const bad[] = {
+	    "",    "-a",       "a.b",
+	    "a/b", "..",       "a b",
+	    "a_b", "\xc3\xa4", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_false(ternd_selector_ok(bad[i]));
 }
@@ -194,18 +212,18 @@ static void test_zone_read_odd_lines(void **state)
 {
 	(void)state;
 	static const char *const texts[] = {
-		"",
-		"\n\n;comment\n",
-		"example.com.\n",
-		"example.com. 3600 IN MX\n",
-		"example.com. 3600 IN MX 10\n",
-		"example.com. 3600 IN TXT\n",
-		"example.com. 3600 IN TXT \"v=spf1 -all\n",
-		"example.com. 3600 IN TXT \"v=spf1\" \"\\\" -all\" trailing\n",
-		"example.com. 3600 IN TXT \"\\1\\12\\123\\\n",
-		"_mta-sts.example.com. 3600 IN TXT \"v=STSv1; id=\"\n",
-		"mta-sts.example.com. 3600 IN CNAME\n",
-		"example.com. 3600 IN TXT \"v=spf1 a\"\nexample.com. 3600 IN TXT \"v=spf1 b\"\n",
+	    "",
+	    "\n\n;comment\n",
+	    "example.com.\n",
+	    "example.com. 3600 IN MX\n",
+	    "example.com. 3600 IN MX 10\n",
+	    "example.com. 3600 IN TXT\n",
+	    "example.com. 3600 IN TXT \"v=spf1 -all\n",
+	    "example.com. 3600 IN TXT \"v=spf1\" \"\\\" -all\" trailing\n",
+	    "example.com. 3600 IN TXT \"\\1\\12\\123\\\n",
+	    "_mta-sts.example.com. 3600 IN TXT \"v=STSv1; id=\"\n",
+	    "mta-sts.example.com. 3600 IN CNAME\n",
+	    "example.com. 3600 IN TXT \"v=spf1 a\"\nexample.com. 3600 IN TXT \"v=spf1 b\"\n",
 	};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		struct ternd_domain_records r;
@@ -260,19 +278,26 @@ static void test_tlsrpt_records(void **state)
 {
 	(void)state;
 	static const char *const good[] = {
-		"v=TLSRPTv1; rua=mailto:tls@example.com",
-		"v=TLSRPTv1;rua=mailto:a@example.com,https://r.example.com/tls",
-		"v=TLSRPTv1; rua=mailto:a@example.com , mailto:b@example.net;",
-		"v=TLSRPTv1; rua=https://example.com/x; ext=1",
+	    "v=TLSRPTv1; rua=mailto:tls@example.com",
+	    "v=TLSRPTv1;rua=mailto:a@example.com,https://r.example.com/tls",
+	    "v=TLSRPTv1; rua=mailto:a@example.com , mailto:b@example.net;",
+	    "v=TLSRPTv1; rua=https://example.com/x; ext=1",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_null(ternd_tlsrpt_record_problem(good[i], strlen(good[i])));
 	static const char *const bad[] = {
-		"", "v=TLSRPTv1", "v=TLSRPTv1;", "v=TLSRPTv2; rua=mailto:a@example.com",
-		"rua=mailto:a@example.com; v=TLSRPTv1", "v=TLSRPTv1; rua=a@example.com",
-		"v=TLSRPTv1; rua=mailto:nobody", "v=TLSRPTv1; rua=http://example.com/",
-		"v=TLSRPTv1; rua=mailto:a@example.com,", "v=TLSRPTv1; rua=",
-		"v=TLSRPTv1; rua=mailto:a@b; rua=mailto:c@d", "v=TLSRPTv1; =x",
+	    "",
+	    "v=TLSRPTv1",
+	    "v=TLSRPTv1;",
+	    "v=TLSRPTv2; rua=mailto:a@example.com",
+	    "rua=mailto:a@example.com; v=TLSRPTv1",
+	    "v=TLSRPTv1; rua=a@example.com",
+	    "v=TLSRPTv1; rua=mailto:nobody",
+	    "v=TLSRPTv1; rua=http://example.com/",
+	    "v=TLSRPTv1; rua=mailto:a@example.com,",
+	    "v=TLSRPTv1; rua=",
+	    "v=TLSRPTv1; rua=mailto:a@b; rua=mailto:c@d",
+	    "v=TLSRPTv1; =x",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_non_null(ternd_tlsrpt_record_problem(bad[i], strlen(bad[i])));
@@ -281,13 +306,10 @@ static void test_tlsrpt_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_domain_names),
-		cmocka_unit_test(test_selectors),
-		cmocka_unit_test(test_txt_strings),
-		cmocka_unit_test(test_zone_round_trip),
-		cmocka_unit_test(test_zone_read_odd_lines),
-		cmocka_unit_test(test_policy),
-		cmocka_unit_test(test_tlsrpt_records),
+	    cmocka_unit_test(test_domain_names),        cmocka_unit_test(test_selectors),
+	    cmocka_unit_test(test_txt_strings),         cmocka_unit_test(test_zone_round_trip),
+	    cmocka_unit_test(test_zone_read_odd_lines), cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_tlsrpt_records),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
