@@ -518,6 +518,12 @@ static int cmd_add(const struct add_options *o)
 		ternd_domain_records_clear(&r);
 		return e == ENOMEM ? DOMAIN_EX_SOFTWARE : DOMAIN_EX_DATAERR;
 	}
+	/* Refused before anything is made: a key without its records
+	 * would be left behind. */
+	if (o->mx_count == 0 && r.mx_count == 0 && host[0] == '\0') {
+		ternd_domain_records_clear(&r);
+		return usage_error("%s", "this host's name is not a domain name: give --hostname or --mx");
+	}
 	/* A domain with keys gets a new one only when asked: running add
 	 * again prints what exists. */
 	if (o->dkim || r.dkim_count == 0) {
