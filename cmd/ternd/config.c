@@ -991,8 +991,9 @@ static const struct opt options[] = {
 	{"mta-sts", OPT_VALUE, "yes|no",
 	 "MTA-STS (RFC 8461) policies of recipient domains (default yes)", set_mta_sts},
 	{"dns-trust-anchor", OPT_VALUE, "FILE",
-	 "DNSSEC trust anchors (DS/DNSKEY records); default /usr/share/dns/root.key if it exists "
-	 "and no --dns-server is given", set_dns_trust_anchor},
+	 "DNSSEC trust anchors (DS/DNSKEY records), e.g. /usr/share/dns/root.key when the "
+	 "resolvers pass DNSSEC data (default none: no validation, DANE never applies)",
+	 set_dns_trust_anchor},
 	{"config", OPT_ACTION, "FILE", "read settings from FILE first (key = value lines)",
 	 set_config},
 	{"check-config", OPT_ACTION, NULL,

@@ -263,7 +263,7 @@ void ternd_config_print_outbound(const struct ternd_config *cfg, FILE *out)
 	fprintf(out, "dane = %s\n", cfg->no_dane ? "no" : "yes");
 	fprintf(out, "mta-sts = %s\n", cfg->no_mta_sts ? "no" : "yes");
 	print_str(out, "dns-trust-anchor", cfg->dns_trust_anchor,
-		  "(/usr/share/dns/root.key if it exists and no dns-server is set)");
+		  "(none: no DNSSEC validation)");
 }
 
 void ternd_config_free_outbound(struct ternd_config *cfg)

@@ -888,17 +888,16 @@ static int make_agents(struct ternd_outbound *ob, const struct ternd_config *cfg
 	o.max_per_dest = cfg->dest_concurrency;
 	o.dest_rate = cfg->dest_rate;
 	o.port = cfg->smtp_port;
-	/* DANE and MTA-STS (docs/dane-mta-sts.md). The root's anchor only
-	 * when we resolve ourselves: a --dns-server (tests, split horizon)
-	 * serves zones the root does not vouch for. MTA-STS policies are
-	 * cached in memory only for now (no sts_store). */
+	/* DANE and MTA-STS (docs/dane-mta-sts.md). Validation only with an
+	 * anchor the administrator names: libunbound forwards to the
+	 * servers of resolv.conf, and one that drops DNSSEC records (many
+	 * stub forwarders do) would make every answer bogus, which is a
+	 * temporary failure of every lookup: all outbound mail would stop.
+	 * MTA-STS policies are cached in memory only for now (no sts_store). */
 	o.dane = !cfg->no_dane;
 	o.mta_sts = !cfg->no_mta_sts;
 	o.on_tls_outcome = on_tls_outcome;
 	o.dns_trust_anchor = cfg->dns_trust_anchor;
-	if (o.dns_trust_anchor == NULL && cfg->dns_server == NULL &&
-	    access("/usr/share/dns/root.key", R_OK) == 0)
-		o.dns_trust_anchor = "/usr/share/dns/root.key";
 	/* Our names, for RFC 5321 5.1's loop rule: the host name and the
 	 * local domains (an MX pointing at us is a loop, not a relay). */
 	const char *self[TERND_MAX_DOMAINS + 2];
