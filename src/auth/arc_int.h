@@ -5,8 +5,8 @@
  *   arc_hash.c    the ARC-Seal's header hash (RFC 8617 5.1.1)
  *   arc_verify.c  the chain verifier (RFC 8617 5.2)
  *   arc_seal.c    the sealer (RFC 8617 5.1)
- * Keys, key records, the AMS header hash and body hashing are DKIM's
- * (auth/dkim_int.h, auth/canon.h). */
+ * Keys, key records, key queries, the AMS header hash and body hashing are
+ * DKIM's (auth/dkim_int.h, auth/dkim_keyq.h, auth/canon.h). */
 #ifndef TERN_AUTH_ARC_INT_H
 #define TERN_AUTH_ARC_INT_H
 

@@ -7,31 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-
 #include "auth/arc_int.h"
+#include "auth/dkim_keyq.h"
 #include "auth/tag_list.h"
 #include "util/base64.h"
-
-#define MAX_TXT_RECORDS 4
-#define TXT_MAX 8192
-
-struct bodyhash {
-	enum tern__canon canon;
-	uint64_t limit;
-	EVP_MD_CTX *md;
-	struct tern__canon_body cb;
-	unsigned char digest[TERN__DKIM_DIGEST_LEN];
-};
-
-struct query {
-	char *name;
-	bool given, answered;
-	enum tern_dns_status status;
-	char *txt[MAX_TXT_RECORDS];
-	size_t txt_len[MAX_TXT_RECORDS];
-	size_t count;
-};
 
 /* One signature to check: an AMS or an AS. */
 struct check {
@@ -49,10 +28,8 @@ struct tern_arc_verifier {
 	struct tern__headers hdr;
 	struct tern__arc_chain chain;
 	struct check *ams, *as;  /* [1..n] */
-	struct bodyhash *bodies;
-	size_t nbodies;
-	struct query *queries;
-	size_t nqueries;
+	struct tern__dkim_bodies bodies;
+	struct tern__dkim_keyqs queries;
 	tern_arc_result res;
 	bool decided, finished, reported, temporary;
 	int err;
@@ -102,61 +79,6 @@ static void decide(tern_arc_verifier *v, enum tern_arc_status status, const char
 	v->decided = true;
 	v->res.status = status;
 	v->res.reason = reason;
-}
-
-static int find_bodyhash(tern_arc_verifier *v, enum tern__canon c, uint64_t limit, size_t *idx)
-{
-	struct bodyhash *b;
-
-	for (size_t i = 0; i < v->nbodies; i++)
-		if (v->bodies[i].canon == c && v->bodies[i].limit == limit) {
-			*idx = i;
-			return 0;
-		}
-	b = realloc(v->bodies, (v->nbodies + 1) * sizeof *b);
-	if (b == NULL)
-		return TERN_ENOMEM;
-	v->bodies = b;
-	b = &v->bodies[v->nbodies];
-	memset(b, 0, sizeof *b);
-	b->md = EVP_MD_CTX_new();
-	if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(b->md);
-		ERR_clear_error();
-		return TERN_ENOMEM;
-	}
-	b->canon = c;
-	b->limit = limit;
-	tern__canon_body_init(&b->cb, c, limit, b->md);
-	*idx = v->nbodies++;
-	return 0;
-}
-
-static int find_query(tern_arc_verifier *v, const struct tern__arc_sig *g, size_t *idx)
-{
-	size_t len = g->s_len + 12 + g->d_len;
-	struct query *q;
-	char *name = malloc(len + 1);
-
-	if (name == NULL)
-		return TERN_ENOMEM;
-	snprintf(name, len + 1, "%.*s._domainkey.%.*s", (int)g->s_len, g->s, (int)g->d_len, g->d);
-	for (size_t i = 0; i < v->nqueries; i++)
-		if (strlen(v->queries[i].name) == len && tern__ascii_ieq(v->queries[i].name, name, len)) {
-			free(name);
-			*idx = i;
-			return 0;
-		}
-	q = realloc(v->queries, (v->nqueries + 1) * sizeof *q);
-	if (q == NULL) {
-		free(name);
-		return TERN_ENOMEM;
-	}
-	v->queries = q;
-	memset(&q[v->nqueries], 0, sizeof *q);
-	q[v->nqueries].name = name;
-	*idx = v->nqueries++;
-	return 0;
 }
 
 /* A base64 tag value, folding removed, decoded. Returns the length or -1. */
@@ -215,8 +137,9 @@ static int prepare(tern_arc_verifier *v, unsigned i, enum tern__arc_kind kind, s
 		rc = tern__dkim_header_digest(&v->hdr, c->sig.header_canon, c->sig.h, c->sig.h_len,
 					      blank, blen, c->hdigest);
 		if (rc == 0)
-			rc = find_bodyhash(v, c->sig.body_canon,
-					   c->sig.has_l ? c->sig.l : UINT64_MAX, &c->bodyhash);
+			rc = tern__dkim_bodies_find(&v->bodies, c->sig.body_canon,
+						    c->sig.has_l ? c->sig.l : UINT64_MAX,
+						    &c->bodyhash);
 	} else {
 		const struct tern__hfield *aar = field(v, i, TERN__ARC_AAR);
 		const struct tern__hfield *ams = field(v, i, TERN__ARC_AMS);
@@ -229,7 +152,8 @@ static int prepare(tern_arc_verifier *v, unsigned i, enum tern__arc_kind kind, s
 	free(blank);
 	if (rc < 0)
 		return rc;
-	if ((rc = find_query(v, &c->sig, &c->query)) < 0)
+	if ((rc = tern__dkim_keyqs_add(&v->queries, c->sig.s, c->sig.s_len, c->sig.d, c->sig.d_len,
+				       &c->query)) < 0)
 		return rc;
 	c->ready = true;
 	return 0;
@@ -370,8 +294,7 @@ int tern_arc_verifier_feed(tern_arc_verifier *v, const void *data, size_t len)
 			return v->err;
 	}
 	if (len > 0 && !v->decided)
-		for (size_t i = 0; i < v->nbodies; i++)
-			tern__canon_body_feed(&v->bodies[i].cb, p, len);
+		tern__dkim_bodies_feed(&v->bodies, p, len);
 	return 0;
 }
 
@@ -379,58 +302,22 @@ int tern_arc_verifier_next_query(tern_arc_verifier *v, const char **name_r)
 {
 	if (v->decided)
 		return 0;
-	for (size_t i = 0; i < v->nqueries; i++)
-		if (!v->queries[i].given) {
-			v->queries[i].given = true;
-			*name_r = v->queries[i].name;
-			return 1;
-		}
-	return 0;
+	return tern__dkim_keyqs_next(&v->queries, name_r);
 }
 
 int tern_arc_verifier_key_answer(tern_arc_verifier *v, const char *name,
 				 const struct tern_dns_answer *a)
 {
-	struct query *q = NULL;
-	size_t len;
-
 	if (v->reported)
 		return TERN_ESTATE;
 	if (name == NULL || a == NULL)
 		return TERN_EINVAL;
-	len = strlen(name);
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	for (size_t i = 0; i < v->nqueries && q == NULL; i++)
-		if (strlen(v->queries[i].name) == len &&
-		    tern__ascii_ieq(v->queries[i].name, name, len))
-			q = &v->queries[i];
-	if (q == NULL || !q->given || q->answered)
-		return TERN_EINVAL;
-	q->status = a->status;
-	if (a->status == TERN_DNS_FOUND)
-		for (size_t i = 0; i < a->count && q->count < MAX_TXT_RECORDS; i++) {
-			size_t n = a->rrs[i].len < TXT_MAX ? a->rrs[i].len : TXT_MAX;
-			char *t = malloc(n + 1);
-
-			if (t == NULL)
-				return TERN_ENOMEM; /* not answered: the caller may retry */
-			memcpy(t, a->rrs[i].data, n);
-			t[n] = '\0';
-			q->txt[q->count] = t;
-			q->txt_len[q->count++] = n;
-		}
-	q->answered = true;
-	return 0;
+	return tern__dkim_keyqs_answer(&v->queries, name, a);
 }
 
 size_t tern_arc_verifier_pending(const tern_arc_verifier *v)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < v->nqueries; i++)
-		n += v->queries[i].given && !v->queries[i].answered;
-	return n;
+	return tern__dkim_keyqs_pending(&v->queries);
 }
 
 int tern_arc_verifier_finish(tern_arc_verifier *v)
@@ -446,16 +333,8 @@ int tern_arc_verifier_finish(tern_arc_verifier *v)
 		if ((rc = tern__headers_end(&v->hdr)) < 0 || (rc = headers_ended(v)) < 0)
 			return v->err = rc;
 	}
-	for (size_t i = 0; i < v->nbodies; i++) {
-		struct bodyhash *b = &v->bodies[i];
-		unsigned int dlen;
-
-		if (tern__canon_body_end(&b->cb) < 0 ||
-		    EVP_DigestFinal_ex(b->md, b->digest, &dlen) != 1) {
-			ERR_clear_error();
-			return v->err = TERN_EIO;
-		}
-	}
+	if ((rc = tern__dkim_bodies_end(&v->bodies)) < 0)
+		return v->err = rc;
 	return 0;
 }
 
@@ -463,34 +342,16 @@ int tern_arc_verifier_finish(tern_arc_verifier *v)
  * failure also sets v->temporary), or TERN_ENOMEM. */
 static int check(tern_arc_verifier *v, struct check *c, bool body, const char **why)
 {
-	struct query *q = &v->queries[c->query];
 	struct tern__dkim_keyrec rec;
-	const char *first = NULL, *r = NULL;
-	bool have = false;
-	int ok;
+	int ok = tern__dkim_keyq_key(&v->queries.q[c->query], c->sig.alg, &rec, why);
 
-	if (!q->answered || q->status == TERN_DNS_TEMPFAIL) {
-		v->temporary = true;
-		*why = q->answered ? "key query failed (DNS)" : "no answer to the key query";
+	if (ok != 0) {
+		v->temporary |= ok > 0;
 		return 0;
 	}
-	if (q->status != TERN_DNS_FOUND) {
-		*why = "no key for signature";
-		return 0;
-	}
-	for (size_t i = 0; i < q->count && !have; i++) {
-		have = tern__dkim_keyrec_parse(q->txt[i], q->txt_len[i], c->sig.alg, &rec, &r) == 0;
-		if (!have && first == NULL)
-			first = r;
-	}
-	if (!have) {
-		*why = first ? first : "no key for signature";
-		return 0;
-	}
-	ok = 0;
 	if (rec.alg == TERN_DKIM_RSA_SHA256 && rec.bits < v->opts.min_rsa_bits)
 		*why = "RSA key too short";
-	else if (body && memcmp(v->bodies[c->bodyhash].digest, c->bh, sizeof c->bh) != 0)
+	else if (body && memcmp(v->bodies.b[c->bodyhash].digest, c->bh, sizeof c->bh) != 0)
 		*why = "body hash did not verify";
 	else if ((ok = tern__dkim_verify_digest(rec.pkey, rec.alg, c->hdigest, c->b, c->b_len)) == 0)
 		*why = "signature did not verify";
@@ -572,15 +433,8 @@ void tern_arc_verifier_free(tern_arc_verifier **verifier)
 		return;
 	free(v->ams);
 	free(v->as);
-	for (size_t i = 0; i < v->nbodies; i++)
-		EVP_MD_CTX_free(v->bodies[i].md);
-	free(v->bodies);
-	for (size_t i = 0; i < v->nqueries; i++) {
-		free(v->queries[i].name);
-		for (size_t k = 0; k < v->queries[i].count; k++)
-			free(v->queries[i].txt[k]);
-	}
-	free(v->queries);
+	tern__dkim_bodies_free(&v->bodies);
+	tern__dkim_keyqs_free(&v->queries);
 	tern__headers_free(&v->hdr);
 	free(v);
 	*verifier = NULL;

@@ -6,7 +6,10 @@
  *   dkim_hash.c    the header hash both sides compute (RFC 6376 3.7)
  *   dkim_sign.c    the signer
  *   dkim_verify.c  the verifier
- * Shared with ARC later: auth/tag_list.h, auth/canon.h. */
+ *   dkim_keyq.c    key queries and body hashes, the verifier's and ARC's
+ *                  (auth/dkim_keyq.h)
+ * Shared with ARC: this header, auth/dkim_keyq.h, auth/tag_list.h,
+ * auth/canon.h. */
 #ifndef TERN_AUTH_DKIM_INT_H
 #define TERN_AUTH_DKIM_INT_H
 

@@ -10,31 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-
 #include "auth/dkim_int.h"
+#include "auth/dkim_keyq.h"
 #include "auth/tag_list.h"
 #include "util/base64.h"
-
-#define MAX_TXT_RECORDS 4   /* key records tried at one name */
-#define TXT_MAX 8192        /* longer key records are not DKIM keys */
-
-struct bodyhash {
-	enum tern__canon canon;
-	uint64_t limit;          /* UINT64_MAX: the whole body */
-	EVP_MD_CTX *md;
-	struct tern__canon_body cb;
-	unsigned char digest[TERN__DKIM_DIGEST_LEN];
-};
-
-struct query {
-	char *name;
-	bool given, answered;
-	enum tern_dns_status status;
-	char *txt[MAX_TXT_RECORDS];
-	size_t txt_len[MAX_TXT_RECORDS];
-	size_t count;
-};
 
 struct sigstate {
 	struct tern__dkim_sig sig;
@@ -55,10 +34,8 @@ struct tern_dkim_verifier {
 	struct tern__headers hdr;
 	struct sigstate *sigs;
 	size_t nsigs;
-	struct bodyhash *bodies;
-	size_t nbodies;
-	struct query *queries;
-	size_t nqueries;
+	struct tern__dkim_bodies bodies;
+	struct tern__dkim_keyqs queries;
 	tern_dkim_result *results;
 	bool finished, reported;
 	int err;                 /* sticky TERN_ENOMEM / TERN_EIO */
@@ -152,61 +129,6 @@ static int result_strings(struct sigstate *s)
 	return 0;
 }
 
-static int find_bodyhash(tern_dkim_verifier *v, enum tern__canon c, uint64_t limit, size_t *idx)
-{
-	struct bodyhash *b;
-
-	for (size_t i = 0; i < v->nbodies; i++)
-		if (v->bodies[i].canon == c && v->bodies[i].limit == limit) {
-			*idx = i;
-			return 0;
-		}
-	b = realloc(v->bodies, (v->nbodies + 1) * sizeof *b);
-	if (b == NULL)
-		return TERN_ENOMEM;
-	v->bodies = b;
-	b = &v->bodies[v->nbodies];
-	memset(b, 0, sizeof *b);
-	b->md = EVP_MD_CTX_new();
-	if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(b->md);
-		ERR_clear_error();
-		return TERN_ENOMEM;
-	}
-	b->canon = c;
-	b->limit = limit;
-	tern__canon_body_init(&b->cb, c, limit, b->md);
-	*idx = v->nbodies++;
-	return 0;
-}
-
-static int find_query(tern_dkim_verifier *v, const struct tern__dkim_sig *g, size_t *idx)
-{
-	size_t len = g->s_len + 12 + g->d_len;
-	struct query *q;
-	char *name = malloc(len + 1);
-
-	if (name == NULL)
-		return TERN_ENOMEM;
-	snprintf(name, len + 1, "%.*s._domainkey.%.*s", (int)g->s_len, g->s, (int)g->d_len, g->d);
-	for (size_t i = 0; i < v->nqueries; i++)
-		if (strlen(v->queries[i].name) == len && tern__ascii_ieq(v->queries[i].name, name, len)) {
-			free(name);
-			*idx = i;
-			return 0;
-		}
-	q = realloc(v->queries, (v->nqueries + 1) * sizeof *q);
-	if (q == NULL) {
-		free(name);
-		return TERN_ENOMEM;
-	}
-	v->queries = q;
-	memset(&q[v->nqueries], 0, sizeof *q);
-	q[v->nqueries].name = name;
-	*idx = v->nqueries++;
-	return 0;
-}
-
 /* Decodes a base64 tag value that may be folded. Returns the length, or -1. */
 static ssize_t decode_b64(const char *value, size_t len, unsigned char *out, size_t out_size)
 {
@@ -281,9 +203,10 @@ static int check_signature(tern_dkim_verifier *v, struct sigstate *s, const char
 	free(blank);
 	if (rc < 0)
 		return rc;
-	if ((rc = find_bodyhash(v, g->body_canon, g->has_l ? g->l : UINT64_MAX, &s->bodyhash)) < 0)
+	if ((rc = tern__dkim_bodies_find(&v->bodies, g->body_canon, g->has_l ? g->l : UINT64_MAX,
+					 &s->bodyhash)) < 0)
 		return rc;
-	return find_query(v, g, &s->query);
+	return tern__dkim_keyqs_add(&v->queries, g->s, g->s_len, g->d, g->d_len, &s->query);
 }
 
 /* The header block has ended: find and check the signatures. */
@@ -321,13 +244,6 @@ static int headers_ended(tern_dkim_verifier *v)
 	return 0;
 }
 
-static int feed_body(tern_dkim_verifier *v, const char *p, size_t len)
-{
-	for (size_t i = 0; i < v->nbodies; i++)
-		tern__canon_body_feed(&v->bodies[i].cb, p, len);
-	return 0;
-}
-
 int tern_dkim_verifier_feed(tern_dkim_verifier *v, const void *data, size_t len)
 {
 	const char *p = data;
@@ -347,64 +263,28 @@ int tern_dkim_verifier_feed(tern_dkim_verifier *v, const void *data, size_t len)
 			return v->err;
 	}
 	if (len > 0)
-		feed_body(v, p, len);
+		tern__dkim_bodies_feed(&v->bodies, p, len);
 	return 0;
 }
 
 int tern_dkim_verifier_next_query(tern_dkim_verifier *v, const char **name_r)
 {
-	for (size_t i = 0; i < v->nqueries; i++)
-		if (!v->queries[i].given) {
-			v->queries[i].given = true;
-			*name_r = v->queries[i].name;
-			return 1;
-		}
-	return 0;
+	return tern__dkim_keyqs_next(&v->queries, name_r);
 }
 
 int tern_dkim_verifier_key_answer(tern_dkim_verifier *v, const char *name,
 				  const struct tern_dns_answer *a)
 {
-	size_t len;
-	struct query *q = NULL;
-
 	if (v->reported)
 		return TERN_ESTATE;
 	if (name == NULL || a == NULL)
 		return TERN_EINVAL;
-	len = strlen(name);
-	if (len > 0 && name[len - 1] == '.')
-		len--;
-	for (size_t i = 0; i < v->nqueries && q == NULL; i++)
-		if (strlen(v->queries[i].name) == len &&
-		    tern__ascii_ieq(v->queries[i].name, name, len))
-			q = &v->queries[i];
-	if (q == NULL || !q->given || q->answered)
-		return TERN_EINVAL;
-	q->status = a->status;
-	if (a->status == TERN_DNS_FOUND)
-		for (size_t i = 0; i < a->count && q->count < MAX_TXT_RECORDS; i++) {
-			size_t n = a->rrs[i].len < TXT_MAX ? a->rrs[i].len : TXT_MAX;
-			char *t = malloc(n + 1);
-
-			if (t == NULL)
-				return TERN_ENOMEM; /* not answered: the caller may retry */
-			memcpy(t, a->rrs[i].data, n);
-			t[n] = '\0';
-			q->txt[q->count] = t;
-			q->txt_len[q->count++] = n;
-		}
-	q->answered = true;
-	return 0;
+	return tern__dkim_keyqs_answer(&v->queries, name, a);
 }
 
 size_t tern_dkim_verifier_pending(const tern_dkim_verifier *v)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < v->nqueries; i++)
-		n += v->queries[i].given && !v->queries[i].answered;
-	return n;
+	return tern__dkim_keyqs_pending(&v->queries);
 }
 
 int tern_dkim_verifier_finish(tern_dkim_verifier *v)
@@ -420,56 +300,28 @@ int tern_dkim_verifier_finish(tern_dkim_verifier *v)
 		if ((rc = tern__headers_end(&v->hdr)) < 0 || (rc = headers_ended(v)) < 0)
 			return v->err = rc;
 	}
-	for (size_t i = 0; i < v->nbodies; i++) {
-		struct bodyhash *b = &v->bodies[i];
-		unsigned int dlen;
-
-		if (tern__canon_body_end(&b->cb) < 0 ||
-		    EVP_DigestFinal_ex(b->md, b->digest, &dlen) != 1) {
-			ERR_clear_error();
-			return v->err = TERN_EIO;
-		}
-	}
+	if ((rc = tern__dkim_bodies_end(&v->bodies)) < 0)
+		return v->err = rc;
 	return 0;
 }
 
-/* The key record for s: the first of the answer's records that parses. */
+/* The key record for s: the first of the answer's records that parses. A
+ * failure to get one decides s: temperror when DNS may answer later,
+ * permerror when it has said there is no usable key. */
 static int key_for(tern_dkim_verifier *v, struct sigstate *s, struct tern__dkim_keyrec *rec)
 {
-	struct query *q = &v->queries[s->query];
-	const char *reason = NULL, *first = NULL;
+	const char *reason;
+	int rc = tern__dkim_keyq_key(&v->queries.q[s->query], s->sig.alg, rec, &reason);
 
-	if (!q->answered) {
-		decide(s, TERN_DKIM_TEMPERROR, "no answer to the key query");
-		return -1;
-	}
-	switch (q->status) {
-	case TERN_DNS_FOUND:
-		break;
-	case TERN_DNS_TEMPFAIL:
-		decide(s, TERN_DKIM_TEMPERROR, "key query failed (DNS)");
-		return -1;
-	default:
-		/* RFC 6376 6.1.2: "If the query for the public key fails because
-		 * the corresponding key record does not exist, the Verifier MUST
-		 * immediately return PERMFAIL (no key for signature)." */
-		decide(s, TERN_DKIM_PERMERROR, "no key for signature");
-		return -1;
-	}
-	for (size_t i = 0; i < q->count; i++) {
-		if (tern__dkim_keyrec_parse(q->txt[i], q->txt_len[i], s->sig.alg, rec, &reason) == 0)
-			return 0;
-		if (first == NULL)
-			first = reason;
-	}
-	decide(s, TERN_DKIM_PERMERROR, first ? first : "no key for signature");
-	return -1;
+	if (rc != 0)
+		decide(s, rc > 0 ? TERN_DKIM_TEMPERROR : TERN_DKIM_PERMERROR, reason);
+	return rc == 0 ? 0 : -1;
 }
 
 static void evaluate(tern_dkim_verifier *v, struct sigstate *s)
 {
 	struct tern__dkim_sig *g = &s->sig;
-	struct bodyhash *b;
+	struct tern__dkim_bodyhash *b;
 	struct tern__dkim_keyrec rec;
 	int ok;
 
@@ -479,7 +331,7 @@ static void evaluate(tern_dkim_verifier *v, struct sigstate *s)
 		return;
 	/* Only now: a signature decided early may have no body hash at all
 	 * (v->bodies NULL), and indexing NULL is undefined even unused. */
-	b = &v->bodies[s->bodyhash];
+	b = &v->bodies.b[s->bodyhash];
 	s->res.testing = rec.testing;
 	s->res.key_bits = rec.bits;
 	s->res.unsigned_content = g->has_l && b->cb.total > g->l;
@@ -557,15 +409,8 @@ void tern_dkim_verifier_free(tern_dkim_verifier **verifier)
 	for (size_t i = 0; i < v->nsigs; i++)
 		free(v->sigs[i].strings);
 	free(v->sigs);
-	for (size_t i = 0; i < v->nbodies; i++)
-		EVP_MD_CTX_free(v->bodies[i].md);
-	free(v->bodies);
-	for (size_t i = 0; i < v->nqueries; i++) {
-		free(v->queries[i].name);
-		for (size_t k = 0; k < v->queries[i].count; k++)
-			free(v->queries[i].txt[k]);
-	}
-	free(v->queries);
+	tern__dkim_bodies_free(&v->bodies);
+	tern__dkim_keyqs_free(&v->queries);
 	free(v->results);
 	tern__headers_free(&v->hdr);
 	free(v);
