@@ -1,7 +1,6 @@
 /* The DKIM signer (RFC 6376 5): header block kept, body canonicalized and
  * hashed as it streams, and at the end one DKIM-Signature field. */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <openssl/err.h>
 
 #include "auth/dkim_int.h"
+#include "auth/fold.h"
 #include "util/base64.h"
 #include "util/buf.h"
 
@@ -28,8 +28,6 @@ static const char *const default_headers[] = {
 /* Signed once more than they occur (RFC 6376 8.15): a field of these names
  * added later would be shown to the reader while unsigned. */
 static const char *const oversigned[] = {"from", "to", "cc", "subject", "date", NULL};
-
-#define FOLD_WIDTH 78
 
 struct tern_dkim_signer {
 	EVP_PKEY *pkey;
@@ -53,14 +51,6 @@ void tern_dkim_sign_options_init(tern_dkim_sign_options *opts)
 	opts->header_canon = TERN_DKIM_RELAXED;
 	opts->body_canon = TERN_DKIM_RELAXED;
 	opts->oversign = true;
-}
-
-static bool in_list(const char *const *list, const char *name, size_t len)
-{
-	for (; *list; list++)
-		if (strlen(*list) == len && tern__ascii_ieq(*list, name, len))
-			return true;
-	return false;
 }
 
 static bool valid_identity(const char *i, const char *d)
@@ -177,127 +167,26 @@ int tern_dkim_signer_feed(tern_dkim_signer *s, const void *data, size_t len)
 	return 0;
 }
 
-/* The field being written, with its current column for folding. */
-struct field {
-	struct tern__buf b;
-	size_t col;
-	int err;
-};
-
-static void add(struct field *f, const char *s, size_t n)
-{
-	if (f->err == 0)
-		f->err = tern__buf_append(&f->b, s, n);
-	f->col += n;
-}
-
-/* Adds a piece, first folding the line when it would pass the width. space:
- * a space goes before the piece when it stays on the line. */
-static void piece(struct field *f, const char *s, size_t n, bool space)
-{
-	if (f->col + space + n > FOLD_WIDTH) {
-		add(f, "\r\n ", 3);
-		f->col = 1;
-	} else if (space) {
-		add(f, " ", 1);
-	}
-	add(f, s, n);
-}
-
-/* A base64 value folded anywhere (RFC 6376 3.5: FWS is allowed inside). */
-static void base64_value(struct field *f, const char *s, size_t n)
-{
-	while (n > 0) {
-		size_t room = f->col < FOLD_WIDTH ? FOLD_WIDTH - f->col : 0, k;
-
-		if (room == 0) {
-			add(f, "\r\n ", 3);
-			f->col = 1;
-			continue;
-		}
-		k = n < room ? n : room;
-		add(f, s, k);
-		s += k;
-		n -= k;
-	}
-}
-
-/* One name of h=, folded after the ":" before it when the line is full;
- * the same name is added to list, the value the header hash walks. */
-static void h_name(struct field *f, struct tern__buf *list, const char *name, size_t len,
-		   bool first)
-{
-	if (first) {
-		piece(f, "h=", 2, true);
-	} else {
-		add(f, ":", 1);
-		if (f->err == 0)
-			f->err = tern__buf_append(list, ":", 1);
-	}
-	if (!first && f->col + len > FOLD_WIDTH) {
-		add(f, "\r\n ", 3);
-		f->col = 1;
-	}
-	add(f, name, len);
-	if (f->err == 0)
-		f->err = tern__buf_append(list, name, len);
-}
-
 /* h=: each name signed once per instance, the over-signed ones once more. */
-static void h_tag(tern_dkim_signer *s, struct field *f, struct tern__buf *list)
+static void h_tag(tern_dkim_signer *s, struct tern__fold *f, struct tern__buf *list)
 {
 	const char *const *names = s->headers ? (const char *const *)s->headers : default_headers;
-	bool first = true, from = false;
+	bool from;
+	size_t n = tern__fold_h_names(f, list, &s->hdr, names, s->oversign ? oversigned : NULL,
+				      &from);
 
-	for (size_t i = 0; names[i]; i++) {
-		size_t len = strlen(names[i]), n;
-		bool dup = false;
-
-		for (size_t k = 0; k < i && !dup; k++)
-			dup = strlen(names[k]) == len && tern__ascii_ieq(names[k], names[i], len);
-		if (dup)
-			continue;
-		n = tern__headers_count(&s->hdr, names[i], len);
-		if (s->oversign && in_list(oversigned, names[i], len))
-			n++;
-		if (len == 4 && tern__ascii_ieq(names[i], "from", 4))
-			from = true;
-		for (; n > 0; n--, first = false)
-			h_name(f, list, names[i], len, first);
-	}
 	/* RFC 6376 5.4: "The From header field MUST be signed". */
 	if (!from)
-		h_name(f, list, "from", 4, first);
-	add(f, ";", 1);
-}
-
-static void tag(struct field *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void tag(struct field *f, const char *fmt, ...)
-{
-	char t[600];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(t, sizeof t, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof t) {
-		f->err = TERN_EINVAL;
-		return;
-	}
-	piece(f, t, (size_t)n, true);
+		tern__fold_h_name(f, list, "from", 4, n == 0);
+	tern__fold_add(f, ";", 1);
 }
 
 int tern_dkim_signer_finish(tern_dkim_signer *s, char **field_r, size_t *len_r)
 {
 	unsigned char bh[TERN__DKIM_DIGEST_LEN], hd[TERN__DKIM_DIGEST_LEN];
-	unsigned char sig[TERN__DKIM_SIG_MAX];
 	char bh64[TERN__BASE64_ENCODED_LEN(sizeof bh) + 1];
-	char b64[TERN__BASE64_ENCODED_LEN(sizeof sig) + 1];
-	size_t sig_len = sizeof sig;
 	unsigned int dlen;
-	struct field f = {.col = 0};
+	struct tern__fold f;
 	struct tern__buf list;
 	int rc;
 
@@ -314,25 +203,26 @@ int tern_dkim_signer_finish(tern_dkim_signer *s, char **field_r, size_t *len_r)
 	}
 	tern__base64_encode(bh, sizeof bh, bh64, sizeof bh64);
 
-	tern__buf_init(&f.b, 0);
+	tern__fold_init(&f);
 	tern__buf_init(&list, 0);
-	add(&f, "DKIM-Signature: v=1;", 20);
-	tag(&f, "a=%s;", s->alg == TERN_DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
-	tag(&f, "c=%s/%s;", s->header_canon == TERN__CANON_RELAXED ? "relaxed" : "simple",
-	    s->body_canon == TERN__CANON_RELAXED ? "relaxed" : "simple");
-	tag(&f, "d=%s;", s->domain);
-	tag(&f, "s=%s;", s->selector);
+	tern__fold_add(&f, "DKIM-Signature: v=1;", 20);
+	tern__fold_tag(&f, "a=%s;",
+		       s->alg == TERN_DKIM_ED25519_SHA256 ? "ed25519-sha256" : "rsa-sha256");
+	tern__fold_tag(&f, "c=%s/%s;", s->header_canon == TERN__CANON_RELAXED ? "relaxed" : "simple",
+		       s->body_canon == TERN__CANON_RELAXED ? "relaxed" : "simple");
+	tern__fold_tag(&f, "d=%s;", s->domain);
+	tern__fold_tag(&f, "s=%s;", s->selector);
 	if (s->identity)
-		tag(&f, "i=%s;", s->identity);
+		tern__fold_tag(&f, "i=%s;", s->identity);
 	if (s->now)
-		tag(&f, "t=%lld;", (long long)s->now);
+		tern__fold_tag(&f, "t=%lld;", (long long)s->now);
 	if (s->expire)
-		tag(&f, "x=%lld;", (long long)s->now + s->expire);
+		tern__fold_tag(&f, "x=%lld;", (long long)s->now + s->expire);
 	if (s->body_length)
-		tag(&f, "l=%" PRIu64 ";", s->body.total);
+		tern__fold_tag(&f, "l=%" PRIu64 ";", s->body.total);
 	h_tag(s, &f, &list);
-	tag(&f, "bh=%s;", bh64);
-	piece(&f, "b=", 2, true);
+	tern__fold_tag(&f, "bh=%s;", bh64);
+	tern__fold_piece(&f, "b=", 2);
 	if ((rc = f.err) < 0)
 		goto fail;
 	/* RFC 6376 3.7: the field itself is hashed with b= empty, as it is now. */
@@ -340,11 +230,9 @@ int tern_dkim_signer_finish(tern_dkim_signer *s, char **field_r, size_t *len_r)
 				      tern__buf_ptr(&f.b), f.b.len, hd);
 	if (rc < 0)
 		goto fail;
-	if ((rc = tern__dkim_sign_digest(s->pkey, s->alg, hd, sig, &sig_len)) < 0)
+	if ((rc = tern__fold_signature(&f, s->pkey, s->alg, hd)) < 0)
 		goto fail;
-	tern__base64_encode(sig, sig_len, b64, sizeof b64);
-	base64_value(&f, b64, strlen(b64));
-	add(&f, "\r\n", 3); /* and a NUL, not counted in the length */
+	tern__fold_add(&f, "\r\n", 3); /* and a NUL, not counted in the length */
 	if ((rc = f.err) < 0)
 		goto fail;
 	f.b.len--;
