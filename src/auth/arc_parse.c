@@ -10,7 +10,6 @@
 #include "auth/tag_list.h"
 
 #define SIG_MAX_TAGS 64
-#define TIME_MAX_DIGITS 12
 
 static const struct {
 	const char *name;
@@ -27,11 +26,6 @@ int tern__arc_field_kind(const struct tern__headers *h, const struct tern__hfiel
 		if (tern__hfield_is(h, f, kinds[k].name, kinds[k].len))
 			return k;
 	return -1;
-}
-
-static bool is_fws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* RFC 8617 4.2.1: instance values are 1 to 50; "i=01" is not written by
@@ -71,15 +65,15 @@ unsigned tern__arc_instance(const char *field, size_t len, enum tern__arc_kind k
 	 * [CFWS] arc-info, arc-info = instance [CFWS] ";" authres-payload,
 	 * instance = "i" [FWS] "=" [FWS] 1*2DIGIT. Comments before i= are
 	 * allowed by the grammar and written by nobody; they are refused. */
-	while (p < end && is_fws(*p))
+	while (p < end && tern__tag_is_fws(*p))
 		p++;
 	if (p == end || *p++ != 'i')
 		return 0;
-	while (p < end && is_fws(*p))
+	while (p < end && tern__tag_is_fws(*p))
 		p++;
 	if (p == end || *p++ != '=')
 		return 0;
-	while (p < end && is_fws(*p))
+	while (p < end && tern__tag_is_fws(*p))
 		p++;
 	{
 		const char *d = p;
@@ -88,7 +82,7 @@ unsigned tern__arc_instance(const char *field, size_t len, enum tern__arc_kind k
 			p++;
 		n = (int)instance_value(d, (size_t)(p - d));
 	}
-	while (p < end && is_fws(*p))
+	while (p < end && tern__tag_is_fws(*p))
 		p++;
 	return p < end && *p == ';' ? (unsigned)n : 0;
 }
@@ -143,32 +137,6 @@ void tern__arc_chain_collect(const struct tern__headers *h, struct tern__arc_cha
 				c->error = c->why;
 				return;
 			}
-}
-
-static bool parse_uint(const char *s, size_t len, size_t max_digits, uint64_t *v)
-{
-	uint64_t n = 0;
-
-	if (len == 0 || len > max_digits)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		n = n * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v = n;
-	return true;
-}
-
-static bool parse_canon(const char *s, size_t len, enum tern__canon *c)
-{
-	if (len == 6 && memcmp(s, "simple", 6) == 0)
-		*c = TERN__CANON_SIMPLE;
-	else if (len == 7 && memcmp(s, "relaxed", 7) == 0)
-		*c = TERN__CANON_RELAXED;
-	else
-		return false;
-	return true;
 }
 
 static bool value_is(const char *v, size_t len, const char *s)
@@ -234,7 +202,7 @@ int tern__arc_sig_parse(const char *field, size_t len, enum tern__arc_kind kind,
 	if (!tern__dkim_valid_domain(sig->s, sig->s_len))
 		FAIL("s= is not a valid selector");
 	if ((t = tern__tag_find(tags, (size_t)count, "t")) != NULL) {
-		if (!parse_uint(t->value, t->value_len, TIME_MAX_DIGITS, &v))
+		if (!tern__dkim_parse_uint(t->value, t->value_len, TERN__DKIM_TIME_MAX_DIGITS, &v))
 			FAIL("t= is not a timestamp");
 		sig->t = (time_t)v;
 	}
@@ -260,14 +228,9 @@ int tern__arc_sig_parse(const char *field, size_t len, enum tern__arc_kind kind,
 	/* RFC 8617 4.1.2: relaxed is what sealers write; c= may name either
 	 * canonicalization as in DKIM (RFC 6376 3.5), default simple/simple. */
 	sig->header_canon = sig->body_canon = TERN__CANON_SIMPLE;
-	if ((t = tern__tag_find(tags, (size_t)count, "c")) != NULL) {
-		const char *slash = memchr(t->value, '/', t->value_len);
-		size_t hl = slash ? (size_t)(slash - t->value) : t->value_len;
-
-		if (!parse_canon(t->value, hl, &sig->header_canon) ||
-		    (slash && !parse_canon(slash + 1, t->value_len - hl - 1, &sig->body_canon)))
-			FAIL("unknown canonicalization");
-	}
+	if ((t = tern__tag_find(tags, (size_t)count, "c")) != NULL &&
+	    !tern__dkim_parse_c(t->value, t->value_len, &sig->header_canon, &sig->body_canon))
+		FAIL("unknown canonicalization");
 	while (tern__dkim_list_next(sig->h, sig->h_len, &pos, &item, &n)) {
 		if (n == 0)
 			FAIL("h= has an empty entry");
@@ -277,7 +240,7 @@ int tern__arc_sig_parse(const char *field, size_t len, enum tern__arc_kind kind,
 			FAIL("ARC-Message-Signature signs ARC-Seal");
 	}
 	if ((t = tern__tag_find(tags, (size_t)count, "l")) != NULL) {
-		if (!parse_uint(t->value, t->value_len, 19, &sig->l))
+		if (!tern__dkim_parse_uint(t->value, t->value_len, TERN__DKIM_L_MAX_DIGITS, &sig->l))
 			FAIL("l= is not a number we can use");
 		sig->has_l = true;
 	}

@@ -57,16 +57,6 @@ static bool printable(const char *s)
 	return true;
 }
 
-static bool valid_field_name(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s <= ' ' || *s > '~' || *s == ':')
-			return false;
-	return true;
-}
-
 int tern_arc_sealer_new(const tern_arc_seal_options *in, tern_arc_sealer **sealer_r)
 {
 	tern_arc_seal_options o;
@@ -89,7 +79,7 @@ int tern_arc_sealer_new(const tern_arc_seal_options *in, tern_arc_sealer **seale
 		return TERN_EINVAL;
 	if (o.headers)
 		for (; o.headers[nh]; nh++)
-			if (!valid_field_name(o.headers[nh]) ||
+			if (!tern__dkim_valid_field_name(o.headers[nh]) ||
 			    (strlen(o.headers[nh]) == 8 && tern__ascii_ieq(o.headers[nh], "arc-seal", 8)))
 				return TERN_EINVAL;
 	s = calloc(1, sizeof *s);

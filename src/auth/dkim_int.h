@@ -52,8 +52,32 @@ int tern__dkim_verify_digest(EVP_PKEY *pkey, enum tern_dkim_algorithm alg,
  * labels of 1 to 63, no trailing dot. */
 bool tern__dkim_valid_domain(const char *s, size_t len);
 
+/* True when s (NUL-terminated) is a header field name a caller may put in
+ * h= (RFC 5322 2.2: printable US-ASCII except ":", at least one). The DKIM
+ * signer's and the ARC sealer's header lists are checked by this one rule
+ * (dkim_sign.c). */
+bool tern__dkim_valid_field_name(const char *s);
+
 /* Whether a is b or a subdomain of b (ASCII case-insensitive). */
 bool tern__dkim_domain_within(const char *a, size_t alen, const char *b, size_t blen);
+
+/* RFC 6376 3.5 t=, x=: "at least 40 bits"; anything longer is nonsense. */
+#define TERN__DKIM_TIME_MAX_DIGITS 12
+/* l= is at most 76 decimal digits; more than 2^64 octets of body is no
+ * body anyone sends. */
+#define TERN__DKIM_L_MAX_DIGITS 19
+
+/* The tag values DKIM-Signature (dkim_sig.c) and ARC-Message-Signature
+ * and ARC-Seal (arc_parse.c) share, read by one parser each so that the
+ * two engines accept the same spellings (RFC 8617 4.1.2 takes them from
+ * RFC 6376 3.5).
+ * parse_uint: s[0..len) is 1 to max_digits digits and nothing else; sets
+ * *v. parse_c: c= is "header/body" or "header" alone (body simple), each
+ * "simple" or "relaxed"; sets both. Both return false when the value is
+ * not that, leaving the outputs unspecified. */
+bool tern__dkim_parse_uint(const char *s, size_t len, size_t max_digits, uint64_t *v);
+bool tern__dkim_parse_c(const char *s, size_t len, enum tern__canon *header,
+			enum tern__canon *body);
 
 /* Walks a colon-separated list with FWS around the items (h=, the key
  * record's h=, s= and t=): sets *item and *len to the next item and returns

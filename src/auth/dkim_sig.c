@@ -7,13 +7,6 @@
 #include "auth/tag_list.h"
 
 #define SIG_MAX_TAGS 64
-/* RFC 6376 3.5 t=, x=: "at least 40 bits"; anything longer is nonsense. */
-#define TIME_MAX_DIGITS 12
-
-static bool is_fws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 bool tern__dkim_valid_domain(const char *s, size_t len)
 {
@@ -55,13 +48,13 @@ bool tern__dkim_list_next(const char *list, size_t list_len, size_t *pos, const 
 	 * item, which callers reject where the grammar does not allow it. */
 	if (i > list_len)
 		return false;
-	while (i < list_len && is_fws(list[i]))
+	while (i < list_len && tern__tag_is_fws(list[i]))
 		i++;
 	start = i;
 	while (i < list_len && list[i] != ':')
 		i++;
 	end = i;
-	while (end > start && is_fws(list[end - 1]))
+	while (end > start && tern__tag_is_fws(list[end - 1]))
 		end--;
 	*item = list + start;
 	*len = end - start;
@@ -69,8 +62,7 @@ bool tern__dkim_list_next(const char *list, size_t list_len, size_t *pos, const 
 	return true;
 }
 
-/* Digits only, at most max_digits of them. */
-static bool parse_uint(const char *s, size_t len, size_t max_digits, uint64_t *v)
+bool tern__dkim_parse_uint(const char *s, size_t len, size_t max_digits, uint64_t *v)
 {
 	uint64_t n = 0;
 
@@ -96,17 +88,16 @@ static bool parse_canon(const char *s, size_t len, enum tern__canon *c)
 	return true;
 }
 
-/* RFC 6376 3.5 c=: "header/body", or "header" alone (body simple). */
-static bool parse_c(const struct tern__tag *t, struct tern__dkim_sig *sig)
+bool tern__dkim_parse_c(const char *s, size_t len, enum tern__canon *header,
+			enum tern__canon *body)
 {
-	const char *slash = memchr(t->value, '/', t->value_len);
+	const char *slash = memchr(s, '/', len);
 
-	sig->body_canon = TERN__CANON_SIMPLE;
+	*body = TERN__CANON_SIMPLE;
 	if (slash == NULL)
-		return parse_canon(t->value, t->value_len, &sig->header_canon);
-	return parse_canon(t->value, (size_t)(slash - t->value), &sig->header_canon) &&
-	       parse_canon(slash + 1, t->value_len - (size_t)(slash - t->value) - 1,
-			   &sig->body_canon);
+		return parse_canon(s, len, header);
+	return parse_canon(s, (size_t)(slash - s), header) &&
+	       parse_canon(slash + 1, len - (size_t)(slash - s) - 1, body);
 }
 
 static bool list_has(const char *list, size_t len, const char *want, bool ci)
@@ -182,7 +173,8 @@ int tern__dkim_sig_parse(const char *field, size_t len, struct tern__dkim_sig *s
 	else
 		FAIL("unknown signature algorithm");
 	sig->header_canon = sig->body_canon = TERN__CANON_SIMPLE;
-	if ((t = tern__tag_find(tags, (size_t)count, "c")) != NULL && !parse_c(t, sig))
+	if ((t = tern__tag_find(tags, (size_t)count, "c")) != NULL &&
+	    !tern__dkim_parse_c(t->value, t->value_len, &sig->header_canon, &sig->body_canon))
 		FAIL("unknown canonicalization");
 	if ((t = tern__tag_find(tags, (size_t)count, "q")) != NULL &&
 	    !list_has(t->value, t->value_len, "dns/txt", false))
@@ -214,19 +206,17 @@ int tern__dkim_sig_parse(const char *field, size_t len, struct tern__dkim_sig *s
 			FAIL("i= is not in d= or a subdomain of it");
 	}
 	if ((t = tern__tag_find(tags, (size_t)count, "l")) != NULL) {
-		/* l= is at most 76 decimal digits; more than 2^64 octets of body
-		 * is no body anyone sends. */
-		if (!parse_uint(t->value, t->value_len, 19, &sig->l))
+		if (!tern__dkim_parse_uint(t->value, t->value_len, TERN__DKIM_L_MAX_DIGITS, &sig->l))
 			FAIL("l= is not a number we can use");
 		sig->has_l = true;
 	}
 	if ((t = tern__tag_find(tags, (size_t)count, "t")) != NULL) {
-		if (!parse_uint(t->value, t->value_len, TIME_MAX_DIGITS, &v))
+		if (!tern__dkim_parse_uint(t->value, t->value_len, TERN__DKIM_TIME_MAX_DIGITS, &v))
 			FAIL("t= is not a timestamp");
 		sig->t = (time_t)v;
 	}
 	if ((t = tern__tag_find(tags, (size_t)count, "x")) != NULL) {
-		if (!parse_uint(t->value, t->value_len, TIME_MAX_DIGITS, &v))
+		if (!tern__dkim_parse_uint(t->value, t->value_len, TERN__DKIM_TIME_MAX_DIGITS, &v))
 			FAIL("x= is not a timestamp");
 		sig->x = (time_t)v;
 		/* RFC 6376 3.5 x=: "the value of the "x=" tag MUST be greater

@@ -60,7 +60,7 @@ static bool valid_identity(const char *i, const char *d)
 	return at != NULL && tern__dkim_domain_within(at + 1, strlen(at + 1), d, strlen(d));
 }
 
-static bool valid_field_name(const char *s)
+bool tern__dkim_valid_field_name(const char *s)
 {
 	/* RFC 5322 2.2: printable US-ASCII except ":" */
 	if (*s == '\0')
@@ -114,7 +114,7 @@ int tern_dkim_signer_new(const tern_dkim_sign_options *in, tern_dkim_signer **si
 				return TERN_EINVAL;
 	if (o.headers)
 		for (const char *const *h = o.headers; *h; h++)
-			if (!valid_field_name(*h))
+			if (!tern__dkim_valid_field_name(*h))
 				return TERN_EINVAL;
 	s = calloc(1, sizeof *s);
 	if (s == NULL)

@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-static bool is_fws(unsigned char c)
+bool tern__tag_is_fws(unsigned char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -44,7 +44,7 @@ int tern__tag_parse(const char *text, size_t len, struct tern__tag *tags, size_t
 		struct tern__tag t;
 		size_t end;
 
-		while (i < len && is_fws(p[i]))
+		while (i < len && tern__tag_is_fws(p[i]))
 			i++;
 		if (i == len)
 			break;
@@ -54,20 +54,20 @@ int tern__tag_parse(const char *text, size_t len, struct tern__tag *tags, size_t
 		while (i < len && is_name_char(p[i]))
 			i++;
 		t.name_len = (size_t)(text + i - t.name);
-		while (i < len && is_fws(p[i]))
+		while (i < len && tern__tag_is_fws(p[i]))
 			i++;
 		if (i == len || p[i] != '=')
 			return TERN__TAG_ESYNTAX;
 		i++;
 		t.eq_end = i;
-		while (i < len && is_fws(p[i]))
+		while (i < len && tern__tag_is_fws(p[i]))
 			i++;
 		t.value = text + i;
 		end = i;
 		while (i < len && p[i] != ';') {
 			if (is_valchar(p[i]))
 				end = ++i;
-			else if (is_fws(p[i]))
+			else if (tern__tag_is_fws(p[i]))
 				i++;
 			else
 				return TERN__TAG_ESYNTAX;
@@ -109,7 +109,7 @@ size_t tern__tag_strip_fws(const char *value, size_t len, char *out)
 	size_t o = 0;
 
 	for (size_t i = 0; i < len; i++)
-		if (!is_fws((unsigned char)value[i]))
+		if (!tern__tag_is_fws((unsigned char)value[i]))
 			out[o++] = value[i];
 	out[o] = '\0';
 	return o;

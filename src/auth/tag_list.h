@@ -53,6 +53,12 @@ bool tern__tag_value_is(const struct tern__tag *t, const char *s);
  * have room for len + 1 octets. Returns the length written. */
 size_t tern__tag_strip_fws(const char *value, size_t len, char *out);
 
+/* Whether c is FWS as this parser reads it (SP, TAB, CR or LF; see
+ * tag_list.c). Shared with the parsers of h= lists (dkim_sig.c) and of
+ * ARC's i= (arc_parse.c), so every DKIM and ARC reader skips the same
+ * octets. */
+bool tern__tag_is_fws(unsigned char c);
+
 /* A static name for a parse error, for reasons and logs. */
 const char *tern__tag_strerror(int err);
 
