@@ -13,7 +13,6 @@
  * cv=, then writes the new ARC set and the message; it exits 1 when RFC
  * 8617 forbids a new set (50 sets, or a chain already ended by cv=fail). */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +21,7 @@
 #include <unistd.h>
 
 #include "tern/arc.h"
-#include "tool_dns.h"
+#include "tool_cli.h"
 
 static _Noreturn void usage(void)
 {
@@ -35,99 +34,20 @@ static _Noreturn void usage(void)
 	exit(2);
 }
 
-static _Noreturn void die(const char *what, const char *why)
-{
-	fprintf(stderr, "tern-arc: %s: %s\n", what, why);
-	exit(2);
-}
-
-static char *slurp(int fd, size_t *len_r)
-{
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-
-	if (buf == NULL)
-		die("read", "out of memory");
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *p = realloc(buf, cap *= 2);
-
-			if (p == NULL)
-				die("read", "out of memory");
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("read", strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*len_r = len;
-	return buf;
-}
-
-static time_t parse_time(const char *s)
-{
-	char *end;
-	long long t = strtoll(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || t <= 0)
-		die("--now", "not a number of seconds since the epoch");
-	return (time_t)t;
-}
-
 /* The options both commands share. */
 struct common {
-	const char *server, *records[64], *files[8];
-	size_t nrec, nfiles;
+	struct tool_dns_opts dns;
 	time_t now;
 };
 
-static void dns_option(struct common *c, int opt, const char *arg)
+/* --now: the verifier needs a time after the epoch. */
+static bool common_option(struct common *c, int opt, const char *arg)
 {
-	switch (opt) {
-	case 'D': c->server = arg; break;
-	case 'R':
-		if (c->nrec == 64)
-			die("--record", "too many");
-		c->records[c->nrec++] = arg;
-		break;
-	case 'F':
-		if (c->nfiles == 8)
-			die("--records", "too many");
-		c->files[c->nfiles++] = arg;
-		break;
-	case 'N': c->now = parse_time(arg); break;
-	default: usage();
+	if (opt == 'N') {
+		c->now = tool_parse_time(arg, "--now", 1);
+		return true;
 	}
-}
-
-static struct tool_dns *open_dns(const struct common *c)
-{
-	struct tool_dns *dns;
-	char err[256];
-
-	if ((dns = tool_dns_new(c->server, 0, err, sizeof err)) == NULL)
-		die("dns", err);
-	for (size_t i = 0; i < c->nrec; i++) {
-		const char *eq = strchr(c->records[i], '=');
-		char name[300];
-
-		if (eq == NULL || (size_t)(eq - c->records[i]) >= sizeof name)
-			die("--record", "expected NAME=TXT");
-		snprintf(name, sizeof name, "%.*s", (int)(eq - c->records[i]), c->records[i]);
-		if (tool_dns_add(dns, name, "TXT", eq + 1, err, sizeof err) < 0)
-			die("--record", err);
-	}
-	for (size_t i = 0; i < c->nfiles; i++)
-		if (tool_dns_load(dns, c->files[i], err, sizeof err) < 0)
-			die("--records", err);
-	return dns;
+	return tool_dns_option(&c->dns, opt, arg);
 }
 
 static void ask(tern_arc_verifier *v, struct tool_dns *dns)
@@ -139,7 +59,7 @@ static void ask(tern_arc_verifier *v, struct tool_dns *dns)
 
 		tool_dns_lookup(dns, name, TERN_DNS_TYPE_TXT, &a);
 		if (tern_arc_verifier_key_answer(v, name, &a) < 0)
-			die("verify", "out of memory");
+			tool_die("verify", "out of memory");
 	}
 }
 
@@ -149,7 +69,7 @@ static tern_arc_verifier *verify(const struct common *c, bool oldest_pass, const
 {
 	tern_arc_verify_options o;
 	tern_arc_verifier *v;
-	struct tool_dns *dns = open_dns(c);
+	struct tool_dns *dns = tool_dns_open(&c->dns);
 	char buf[65536];
 	int rc;
 
@@ -157,10 +77,10 @@ static tern_arc_verifier *verify(const struct common *c, bool oldest_pass, const
 	o.now = c->now;
 	o.oldest_pass = oldest_pass;
 	if ((rc = tern_arc_verifier_new(&o, &v)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	if (msg != NULL) {
 		if ((rc = tern_arc_verifier_feed(v, msg, len)) < 0)
-			die("verify", tern_strerror(rc));
+			tool_die("verify", tern_strerror(rc));
 	} else {
 		/* The lookups start as soon as the header block has ended, as
 		 * an embedder on an event loop would do them. */
@@ -170,27 +90,25 @@ static tern_arc_verifier *verify(const struct common *c, bool oldest_pass, const
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r < 0)
-				die("read", strerror(errno));
+				tool_die("read", strerror(errno));
 			if (r == 0)
 				break;
 			if ((rc = tern_arc_verifier_feed(v, buf, (size_t)r)) < 0)
-				die("verify", tern_strerror(rc));
+				tool_die("verify", tern_strerror(rc));
 			ask(v, dns);
 		}
 	}
 	if ((rc = tern_arc_verifier_finish(v)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	ask(v, dns);
 	if ((rc = tern_arc_verifier_result(v, res)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	tool_dns_free(dns);
 	return v;
 }
 
 static const struct option dns_longopts[] = {
-	{"dns", required_argument, NULL, 'D'},
-	{"record", required_argument, NULL, 'R'},
-	{"records", required_argument, NULL, 'F'},
+	TOOL_DNS_LONGOPTS,
 	{"now", required_argument, NULL, 'N'},
 	{"oldest-pass", no_argument, NULL, 'O'},
 	{"authserv-id", required_argument, NULL, 'A'},
@@ -209,10 +127,8 @@ static int cmd_verify(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", dns_longopts, NULL)) != -1) {
 		if (opt == 'O')
 			oldest = true;
-		else if (opt == 'A' || opt == 'r')
+		else if (opt == 'A' || opt == 'r' || !common_option(&c, opt, optarg))
 			usage();
-		else
-			dns_option(&c, opt, optarg);
 	}
 	if (optind != argc)
 		usage();
@@ -238,7 +154,7 @@ static int cmd_seal(int argc, char **argv)
 	tern_dkim_key *key;
 	char *pem, *msg, *fields;
 	size_t pem_len, msg_len, fields_len;
-	int opt, fd, rc;
+	int opt, rc;
 
 	tern_arc_seal_options_init(&o);
 	while ((opt = getopt_long(argc, argv, "d:s:k:", dns_longopts, NULL)) != -1) {
@@ -249,21 +165,19 @@ static int cmd_seal(int argc, char **argv)
 		case 'A': o.authserv_id = optarg; break;
 		case 'r': o.results = optarg; break;
 		case 'O': usage();
-		default: dns_option(&c, opt, optarg);
+		default:
+			if (!common_option(&c, opt, optarg))
+				usage();
 		}
 	}
 	if (!o.domain || !o.selector || !keyfile || !o.authserv_id || optind != argc)
 		usage();
-	fd = open(keyfile, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die(keyfile, strerror(errno));
-	pem = slurp(fd, &pem_len);
-	close(fd);
+	pem = tool_slurp_file(keyfile, &pem_len);
 	if ((rc = tern_dkim_key_from_pem(pem, pem_len, &key)) < 0)
-		die(keyfile, rc == TERN_EINVAL ? "not an RSA private key of 1024 bits or more"
-					       : tern_strerror(rc));
+		tool_die(keyfile, rc == TERN_EINVAL ? "not an RSA private key of 1024 bits or more"
+						    : tern_strerror(rc));
 	free(pem);
-	msg = slurp(0, &msg_len);
+	msg = tool_slurp(0, &msg_len);
 	v = verify(&c, false, msg, msg_len, &r);
 	if (!r->sealable) {
 		fprintf(stderr, "tern-arc: seal: refused: %s (arc=%s, i=%u)\n",
@@ -276,16 +190,16 @@ static int cmd_seal(int argc, char **argv)
 	o.cv = r->cv;
 	o.now = c.now;
 	if ((rc = tern_arc_sealer_new(&o, &s)) < 0)
-		die("seal", rc == TERN_EINVAL ? "bad domain, selector, authserv-id or results, or "
-						"not an RSA key (ARC seals are rsa-sha256)"
-					      : tern_strerror(rc));
+		tool_die("seal", rc == TERN_EINVAL ? "bad domain, selector, authserv-id or results, "
+						     "or not an RSA key (ARC seals are rsa-sha256)"
+						   : tern_strerror(rc));
 	tern_dkim_key_free(&key);
 	if ((rc = tern_arc_sealer_feed(s, msg, msg_len)) < 0 ||
 	    (rc = tern_arc_sealer_finish(s, &fields, &fields_len)) < 0)
-		die("seal", tern_strerror(rc));
+		tool_die("seal", tern_strerror(rc));
 	if (fwrite(fields, 1, fields_len, stdout) != fields_len ||
 	    fwrite(msg, 1, msg_len, stdout) != msg_len || fflush(stdout) != 0)
-		die("write", strerror(errno));
+		tool_die("write", strerror(errno));
 	fprintf(stderr, "tern-arc: sealed i=%u cv=%s\n", r->instance + 1,
 		tern_arc_status_name(r->cv));
 	free(fields);
@@ -297,6 +211,7 @@ static int cmd_seal(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	tool_name = "tern-arc";
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[1], "verify") == 0)

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "tern/dkim.h"
-#include "tool_dns.h"
+#include "tool_cli.h"
 
 static _Noreturn void usage(void)
 {
@@ -33,53 +33,6 @@ static _Noreturn void usage(void)
 	      "       tern-dkim keygen -a rsa|ed25519 [-b BITS] -o KEY.pem\n",
 	      stderr);
 	exit(2);
-}
-
-static _Noreturn void die(const char *what, const char *why)
-{
-	fprintf(stderr, "tern-dkim: %s: %s\n", what, why);
-	exit(2);
-}
-
-/* Reads a whole file (or stdin with fd 0) into memory. */
-static char *slurp(int fd, size_t *len_r)
-{
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap);
-
-	if (buf == NULL)
-		die("read", "out of memory");
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *p = realloc(buf, cap *= 2);
-
-			if (p == NULL)
-				die("read", "out of memory");
-			buf = p;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("read", strerror(errno));
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*len_r = len;
-	return buf;
-}
-
-static time_t parse_time(const char *s)
-{
-	char *end;
-	long long t = strtoll(s, &end, 10);
-
-	if (*s == '\0' || *end != '\0' || t < 0)
-		die("time", "not a number of seconds since the epoch");
-	return (time_t)t;
 }
 
 static int parse_canon(const char *s, tern_dkim_sign_options *o)
@@ -111,7 +64,7 @@ static int cmd_sign(int argc, char **argv)
 	tern_dkim_key *key;
 	char *pem, *msg, *field;
 	size_t pem_len, msg_len, field_len;
-	int c, fd, rc;
+	int c, rc;
 
 	tern_dkim_sign_options_init(&o);
 	o.now = time(NULL);
@@ -123,10 +76,10 @@ static int cmd_sign(int argc, char **argv)
 		case 'a': alg = optarg; break;
 		case 'c':
 			if (parse_canon(optarg, &o) < 0)
-				die("-c", "expected simple|relaxed[/simple|relaxed]");
+				tool_die("-c", "expected simple|relaxed[/simple|relaxed]");
 			break;
-		case 't': o.now = parse_time(optarg); break;
-		case 'x': o.expire = (uint32_t)parse_time(optarg); break;
+		case 't': o.now = tool_parse_time(optarg, "time", 0); break;
+		case 'x': o.expire = (uint32_t)tool_parse_time(optarg, "time", 0); break;
 		case 'i': o.identity = optarg; break;
 		case 'l': o.body_length = true; break;
 		case 'H': {
@@ -135,7 +88,7 @@ static int cmd_sign(int argc, char **argv)
 			free(hcopy);
 			hcopy = strdup(optarg);
 			if (hcopy == NULL)
-				die("-H", "out of memory");
+				tool_die("-H", "out of memory");
 			for (char *tok = strtok(hcopy, ":"); tok && n < 127; tok = strtok(NULL, ":"))
 				headers[n++] = tok;
 			headers[n] = NULL;
@@ -147,30 +100,27 @@ static int cmd_sign(int argc, char **argv)
 	}
 	if (!o.domain || !o.selector || !keyfile || optind != argc)
 		usage();
-	fd = open(keyfile, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die(keyfile, strerror(errno));
-	pem = slurp(fd, &pem_len);
-	close(fd);
+	pem = tool_slurp_file(keyfile, &pem_len);
 	if ((rc = tern_dkim_key_from_pem(pem, pem_len, &key)) < 0)
-		die(keyfile, rc == TERN_EINVAL ? "not an RSA (1024 bits or more) or Ed25519 private key"
-					       : tern_strerror(rc));
+		tool_die(keyfile, rc == TERN_EINVAL
+					  ? "not an RSA (1024 bits or more) or Ed25519 private key"
+					  : tern_strerror(rc));
 	free(pem);
 	if (alg && strcmp(alg, tern_dkim_key_algorithm(key) == TERN_DKIM_RSA_SHA256
 				       ? "rsa-sha256" : "ed25519-sha256") != 0)
-		die("-a", "does not match the key's type");
+		tool_die("-a", "does not match the key's type");
 	o.key = key;
 	if ((rc = tern_dkim_signer_new(&o, &s)) < 0)
-		die("sign", rc == TERN_EINVAL ? "bad domain, selector, identity or header name"
-					      : tern_strerror(rc));
+		tool_die("sign", rc == TERN_EINVAL ? "bad domain, selector, identity or header name"
+						   : tern_strerror(rc));
 	tern_dkim_key_free(&key);
-	msg = slurp(0, &msg_len);
+	msg = tool_slurp(0, &msg_len);
 	if ((rc = tern_dkim_signer_feed(s, msg, msg_len)) < 0 ||
 	    (rc = tern_dkim_signer_finish(s, &field, &field_len)) < 0)
-		die("sign", tern_strerror(rc));
+		tool_die("sign", tern_strerror(rc));
 	if (fwrite(field, 1, field_len, stdout) != field_len ||
 	    fwrite(msg, 1, msg_len, stdout) != msg_len || fflush(stdout) != 0)
-		die("write", strerror(errno));
+		tool_die("write", strerror(errno));
 	free(field);
 	free(msg);
 	free(hcopy);
@@ -187,66 +137,39 @@ static void ask(tern_dkim_verifier *v, struct tool_dns *dns)
 
 		tool_dns_lookup(dns, name, TERN_DNS_TYPE_TXT, &a);
 		if (tern_dkim_verifier_key_answer(v, name, &a) < 0)
-			die("verify", "out of memory");
+			tool_die("verify", "out of memory");
 	}
 }
 
 static int cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"dns", required_argument, NULL, 'D'},
-		{"record", required_argument, NULL, 'R'},
-		{"records", required_argument, NULL, 'F'},
+		TOOL_DNS_LONGOPTS,
 		{"now", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *server = NULL, *records[64], *files[8];
-	size_t nrec = 0, nfiles = 0, n;
+	struct tool_dns_opts dopts = {.server = NULL};
+	size_t n;
 	tern_dkim_verify_options o;
 	tern_dkim_verifier *v;
 	const tern_dkim_result *res;
 	struct tool_dns *dns;
-	char err[256], buf[65536];
+	char buf[65536];
 	int c, rc, passed = 0;
 
 	tern_dkim_verify_options_init(&o);
 	o.now = time(NULL);
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'D': server = optarg; break;
-		case 'R':
-			if (nrec == 64)
-				die("--record", "too many");
-			records[nrec++] = optarg;
-			break;
-		case 'F':
-			if (nfiles == 8)
-				die("--records", "too many");
-			files[nfiles++] = optarg;
-			break;
-		case 'N': o.now = parse_time(optarg); break;
-		default: usage();
-		}
+		if (c == 'N')
+			o.now = tool_parse_time(optarg, "time", 0);
+		else if (!tool_dns_option(&dopts, c, optarg))
+			usage();
 	}
 	if (optind != argc)
 		usage();
-	dns = tool_dns_new(server, 0, err, sizeof err);
-	if (dns == NULL)
-		die("dns", err);
-	for (size_t i = 0; i < nrec; i++) {
-		char *eq = strchr(records[i], '='), name[300];
-
-		if (eq == NULL || (size_t)(eq - records[i]) >= sizeof name)
-			die("--record", "expected NAME=TXT");
-		snprintf(name, sizeof name, "%.*s", (int)(eq - records[i]), records[i]);
-		if (tool_dns_add(dns, name, "TXT", eq + 1, err, sizeof err) < 0)
-			die("--record", err);
-	}
-	for (size_t i = 0; i < nfiles; i++)
-		if (tool_dns_load(dns, files[i], err, sizeof err) < 0)
-			die("--records", err);
+	dns = tool_dns_open(&dopts);
 	if ((rc = tern_dkim_verifier_new(&o, &v)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	/* The message streams through; the key lookups happen as soon as the
 	 * header block has ended, as an embedder on an event loop would. */
 	for (;;) {
@@ -255,18 +178,18 @@ static int cmd_verify(int argc, char **argv)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			die("read", strerror(errno));
+			tool_die("read", strerror(errno));
 		if (r == 0)
 			break;
 		if ((rc = tern_dkim_verifier_feed(v, buf, (size_t)r)) < 0)
-			die("verify", tern_strerror(rc));
+			tool_die("verify", tern_strerror(rc));
 		ask(v, dns);
 	}
 	if ((rc = tern_dkim_verifier_finish(v)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	ask(v, dns);
 	if ((rc = tern_dkim_verifier_results(v, &res, &n)) < 0)
-		die("verify", tern_strerror(rc));
+		tool_die("verify", tern_strerror(rc));
 	if (n == 0)
 		printf("none (no signature)\n");
 	for (size_t i = 0; i < n; i++) {
@@ -308,14 +231,15 @@ static int cmd_keygen(int argc, char **argv)
 	else
 		usage();
 	if (rc < 0)
-		die("keygen", rc == TERN_EINVAL ? "RSA keys are 1024 to 8192 bits" : tern_strerror(rc));
+		tool_die("keygen",
+			 rc == TERN_EINVAL ? "RSA keys are 1024 to 8192 bits" : tern_strerror(rc));
 	if (tern_dkim_key_to_pem(key, &pem) < 0 || tern_dkim_key_dns_record(key, &txt) < 0)
-		die("keygen", "out of memory");
+		tool_die("keygen", "out of memory");
 	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		die(out, strerror(errno));
+		tool_die(out, strerror(errno));
 	if (write(fd, pem, strlen(pem)) != (ssize_t)strlen(pem) || close(fd) != 0)
-		die(out, strerror(errno));
+		tool_die(out, strerror(errno));
 	printf("%s\n", txt);
 	free(pem);
 	free(txt);
@@ -325,6 +249,7 @@ static int cmd_keygen(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	tool_name = "tern-dkim";
 	if (argc < 2)
 		usage();
 	if (strcmp(argv[1], "sign") == 0)
