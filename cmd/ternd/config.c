@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/cidr.h"
 
@@ -330,7 +332,27 @@ static int set_greeting_delay(struct ternd_config *cfg, const char *value, char 
 
 static int set_workers(struct ternd_config *cfg, const char *value, char *err, size_t errlen)
 {
+	if (strcmp(value, "auto") == 0) {
+		cfg->workers = TERND_WORKERS_AUTO;
+		return TERND_EX_OK;
+	}
 	return set_uint(&cfg->workers, value, "--workers", 1, TERND_MAX_WORKERS, err, errlen);
+}
+
+unsigned ternd_config_workers(const struct ternd_config *cfg)
+{
+	cpu_set_t set;
+	long n = 0;
+
+	if (cfg->workers != TERND_WORKERS_AUTO)
+		return cfg->workers;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n <= 0)
+		n = 1;
+	return n > TERND_MAX_WORKERS ? TERND_MAX_WORKERS : (unsigned)n;
 }
 
 /* ---- TLS and authentication ------------------------------------------ */
@@ -842,7 +864,8 @@ static const struct opt options[] = {
 	{"greeting-delay", OPT_VALUE, "MS",
 	 "wait before the greeting; clients that talk first are refused (default 0)",
 	 set_greeting_delay},
-	{"workers", OPT_VALUE, "N", "event loop threads (default 1)", set_workers},
+	{"workers", OPT_VALUE, "N|auto",
+	 "event loop threads (default auto: one per CPU ternd may run on)", set_workers},
 	{"lmtp", OPT_BOOL, NULL, "speak LMTP (RFC 2033): one reply per recipient", set_lmtp},
 	{"discard", OPT_BOOL, NULL, "read every message and drop it (benchmarks)", set_discard},
 	{"no-received-header", OPT_BOOL, NULL, "do not prepend a Received: header",
@@ -1405,7 +1428,7 @@ void ternd_config_init(struct ternd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->maildir = strdup(TERND_DEFAULT_MAILDIR);
-	cfg->workers = 1;
+	cfg->workers = TERND_WORKERS_AUTO;
 	cfg->log_level = TERN_LOG_INFO;
 	cfg->bare_newline = TERN_SMTP_BARE_NEWLINE_NORMALIZE;
 	cfg->state_dir = strdup(TERND_DEFAULT_STATE_DIR);
@@ -1571,7 +1594,10 @@ void ternd_config_print(const struct ternd_config *cfg, FILE *out)
 		fprintf(out, "greeting-delay = %u\n", cfg->greeting_delay);
 	else
 		fprintf(out, "# greeting-delay = (1000 on --listen, 0 on other listeners and LMTP)\n");
-	fprintf(out, "workers = %u\n", cfg->workers);
+	if (cfg->workers == TERND_WORKERS_AUTO)
+		fprintf(out, "workers = auto\n");
+	else
+		fprintf(out, "workers = %u\n", cfg->workers);
 	fprintf(out, "lmtp = %s\n", cfg->lmtp ? "yes" : "no");
 	fprintf(out, "discard = %s\n", cfg->discard ? "yes" : "no");
 	fprintf(out, "no-received-header = %s\n", cfg->no_received_header ? "yes" : "no");

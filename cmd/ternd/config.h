@@ -36,6 +36,7 @@
 #define TERND_MAX_PROXY_FROM 64
 #define TERND_MAX_DOMAINS 256
 #define TERND_MAX_WORKERS 1024
+#define TERND_WORKERS_AUTO 0
 /* Certificate/key pairs: one default and the rest chosen by SNI. */
 #define TERND_MAX_TLS_CERTS 32
 #define TERND_DEFAULT_STATE_DIR "./ternd-state"
@@ -107,7 +108,9 @@ struct ternd_config {
 	unsigned tls_handshake_timeout; /* seconds; 0 = library default (60) */
 	unsigned greeting_delay;    /* milliseconds; 0 = greet at once */
 	bool greeting_delay_set;    /* given: else 1000 on --listen (not LMTP), 0 elsewhere */
-	unsigned workers;           /* default 1 */
+	/* Event loops; TERND_WORKERS_AUTO (the default): one per CPU this
+	 * process may run on (ternd_config_workers()). */
+	unsigned workers;
 	enum tern_smtp_log_level log_level;
 	enum tern_smtp_bare_newline bare_newline;
 	bool lmtp;
@@ -284,5 +287,10 @@ int ternd_metrics_addr(const char *addr_port, char *host, size_t host_size, unsi
 		       int *loopback_r, char *err, size_t errlen);
 /* "1.2" or "1.3". */
 const char *ternd_tls_version_name(enum ternd_tls_version v);
+
+/* The number of event loops to run: cfg->workers, or with
+ * TERND_WORKERS_AUTO one per CPU in this process's affinity mask (taskset
+ * and cgroup cpusets are honoured), at most TERND_MAX_WORKERS. */
+unsigned ternd_config_workers(const struct ternd_config *cfg);
 
 #endif

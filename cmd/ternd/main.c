@@ -606,7 +606,11 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 
 	/* Bind first, so "listening" is only said once it is true, and so
 	 * that port 25 is ours before root is given up. */
-	rc = tern_smtp_server_open(server, cfg->workers);
+	unsigned workers = ternd_config_workers(cfg);
+	rc = tern_smtp_server_open(server, workers);
+	if (rc == 0)
+		ternd_log(TERN_LOG_INFO, NULL, "%u event loop%s%s", workers, workers == 1 ? "" : "s",
+			  cfg->workers == TERND_WORKERS_AUTO ? " (one per CPU)" : "");
 	int saved_errno = errno;
 	int status = TERND_EX_OK;
 	/* The MTA-STS policy host binds as root too (443), and reads its
@@ -711,7 +715,7 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		} else {
 			sig_thread = true;
 			startup_line(cfg);
-			rc = tern_smtp_server_run(server, cfg->workers);
+			rc = tern_smtp_server_run(server, workers);
 			saved_errno = errno;
 		}
 	}

@@ -55,7 +55,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.max_recipients, 0);
 	assert_int_equal(cfg.max_clients, 0);
 	assert_int_equal(cfg.idle_timeout, 0);
-	assert_int_equal(cfg.workers, 1);
+	assert_int_equal(cfg.workers, TERND_WORKERS_AUTO);
+	assert_true(ternd_config_workers(&cfg) >= 1);
 	assert_int_equal(cfg.log_level, TERN_LOG_INFO);
 	assert_int_equal(cfg.bare_newline, TERN_SMTP_BARE_NEWLINE_NORMALIZE);
 	assert_false(cfg.lmtp);
