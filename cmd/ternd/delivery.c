@@ -17,6 +17,10 @@
 #include "routing.h"
 #include "signing.h"
 
+/* Room a checked message's queue file keeps for its Authentication-Results
+ * (a handful of DKIM results fit; a longer field is logged and left out). */
+#define AUTH_RESULTS_ROOM 4000
+
 struct session_ctx {
 	maildir_msg *msg;   /* the message being received, if any */
 	q_writer *queued;   /* or: the message going to the queue */
@@ -199,6 +203,8 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 
 	if (sign)
 		env.prefix_room = TERND_SIGNING_ROOM;
+	else if (ctx->ma != NULL)
+		env.prefix_room = AUTH_RESULTS_ROOM;
 
 	if (ternd_outbound_full(d->ob, mail->size)) {
 		ternd_log(TERN_LOG_WARNING, sid(s), "queue full (--max-queue-size): message refused");
@@ -249,6 +255,8 @@ static int strip_out(const void *data, size_t len, void *arg)
 {
 	struct session_ctx *ctx = arg;
 
+	if (ctx->queued != NULL)
+		return ternd_outbound_write(ctx->d->ob, ctx->queued, data, len);
 	return maildir_msg_write(ctx->msg, data, len);
 }
 
@@ -336,9 +344,17 @@ static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *use
 		const tern_smtp_rcpt *r = tern_smtp_session_rcpt(s, i);
 
 		if (r != NULL && via_queue(d, r->address)) {
-			/* Checked where it is delivered, not here. */
-			tern_mailauth_free(&ctx->ma);
-			return begin_queued(s, d, ctx, mail, n, reply);
+			int rc = begin_queued(s, d, ctx, mail, n, reply);
+
+			/* Strangers' mail for local domains goes through the
+			 * queue with --lmtp-to: checked the same way, the field
+			 * put in the room the queue file keeps for it. */
+			if (rc == TERN_SMTP_ACCEPT && ctx->ma != NULL)
+				tern__hdr_filter_init(&ctx->strip, strip_fields, strip_decide,
+						      strip_out, ctx);
+			else
+				tern_mailauth_free(&ctx->ma);
+			return rc;
 		}
 	}
 	const char **rcpts = calloc(n, sizeof(*rcpts));
@@ -370,7 +386,18 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 		return storage_reject(reply, EIO);
 	ctx->received += len;
 	if (ctx->queued != NULL) {
-		int err = ternd_outbound_write(d->ob, ctx->queued, buf, len);
+		int err;
+
+		ctx->d = d;
+		if (ctx->ma != NULL) {
+			if (tern_mailauth_feed(ctx->ma, buf, len) != 0)
+				ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: DKIM not checked");
+			err = tern__hdr_filter_feed(&ctx->strip, buf, len);
+			if (err == TERN_ENOMEM)
+				err = ENOMEM;
+		} else {
+			err = ternd_outbound_write(d->ob, ctx->queued, buf, len);
+		}
 
 		if (err == 0 && ctx->signer != NULL && ternd_signer_feed(ctx->signer, buf, len) != 0)
 			err = ENOMEM;   /* not sent unsigned: the sender's DMARC may need it */
@@ -544,6 +571,17 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 		ctx->queued_size = info->size;
 		if (ctx->signer != NULL)
 			sign_queued(s, ctx);
+		if (ctx->ma != NULL) {
+			err = tern__hdr_filter_end(&ctx->strip);
+			if (err == 0 && tern_mailauth_finish(ctx->ma, finish_checked, ctx) == 0)
+				return TERN_SMTP_PENDING;
+			if (err != 0) {
+				drop_message(d, ctx);
+				return storage_reject(reply, err == TERN_ENOMEM ? ENOMEM : err);
+			}
+			ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: message not checked");
+			tern_mailauth_free(&ctx->ma);
+		}
 		err = ternd_outbound_commit_async(d->ob, &ctx->queued, tern_smtp_session_event_base(s),
 						  queued_done, ctx, &ctx->commit);
 		if (err != 0) {
@@ -582,6 +620,35 @@ static int on_data_end(tern_smtp_session *s, const tern_smtp_data_info *info,
 	return rc;
 }
 
+/* A checked message on its way through the queue (--lmtp-to): the field
+ * goes into the room its file keeps, then the group commit answers. A
+ * quarantine cannot choose the LMTP server's folder: the message goes with
+ * its field, for the server's filters (Sieve) to file. */
+static void commit_checked_queued(tern_smtp_session *s, struct session_ctx *ctx,
+				  enum ternd_verdict verdict, const char *field, size_t field_len)
+{
+	const struct ternd_delivery *d = ctx->d;
+	tern_smtp_reply reply;
+	int err;
+
+	if (field != NULL && (err = q_writer_set_prefix(ctx->queued, field, field_len)) != 0)
+		ternd_log(TERN_LOG_WARNING, sid(s), "Authentication-Results not added: %s",
+			  err == E2BIG ? "too long for the room kept" : strerror(err));
+	if (verdict == TERND_VERDICT_JUNK)
+		ternd_log(TERN_LOG_INFO, sid(s), "DMARC quarantine: delivered with its "
+			  "Authentication-Results for the LMTP server to file");
+	tern_mailauth_free(&ctx->ma);
+	tern__hdr_filter_clear(&ctx->strip);
+	err = ternd_outbound_commit_async(d->ob, &ctx->queued, tern_smtp_session_event_base(s),
+					  queued_done, ctx, &ctx->commit);
+	if (err != 0) {
+		ternd_log(TERN_LOG_WARNING, sid(s), "message not queued: %s", strerror(err));
+		storage_reject(&reply, err);
+		drop_message(d, ctx);
+		tern_smtp_session_resume(s, &reply);
+	}
+}
+
 /* The checks are done: refuse (DMARC p=reject), or store with the
  * Authentication-Results field on top, into Junk for a quarantine. */
 static void finish_checked(tern_mailauth *ma, void *arg)
@@ -615,6 +682,10 @@ static void finish_checked(tern_mailauth *ma, void *arg)
 		}
 		drop_message(d, ctx);
 		tern_smtp_session_resume(s, &reply);
+		return;
+	}
+	if (ctx->queued != NULL) {
+		commit_checked_queued(s, ctx, verdict, field, field_len);
 		return;
 	}
 	if (verdict == TERND_VERDICT_JUNK)

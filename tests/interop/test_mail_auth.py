@@ -244,6 +244,29 @@ class MailAuthTest(TerndTestCase):
         self.send(t2, "a@soft.test", sealed.replace(b"Hello from", b"Hullo from"))
         self.assertEqual(self.our_results(self.stored(t2))["arc"]["result"], "fail")
 
+    def test_checked_through_the_queue_to_lmtp(self):
+        # --lmtp-to: local mail goes through the queue to an LMTP server (a
+        # second ternd here); the field travels in the queued message.
+        lmtp = self.start_ternd("--lmtp", "--auth-checks", "no")
+        t = self.ternd("--domain", "local.test", "--lmtp-to", "127.0.0.1:%d" % lmtp.port)
+        signed = self.sign(message("a@good.test"))
+        self.send(t, "a@good.test", signed)
+        import time
+        deadline = time.monotonic() + 20
+        while not lmtp.files("u@local.test") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        data = self.stored(lmtp)
+        r = self.our_results(data)
+        self.assertEqual((r["spf"]["result"], r["dkim"]["result"], r["dmarc"]["result"]),
+                         ("pass", "pass", "pass"))
+        self.assertEqual(self.oracle("dkim-verify", str(self.dns.port),
+                                     input=self.client_part(data)).strip(), b"pass")
+        # p=reject is refused before anything is queued.
+        with self.assertRaises(smtplib.SMTPDataError) as cm:
+            self.send(t, "a@strict.test", message("a@strict.test"))
+        self.assertEqual(cm.exception.smtp_code, 550)
+        self.assertEqual(os.listdir(os.path.join(t.state_dir, "queue", "incoming")), [])
+
     def test_null_sender_checks_helo(self):
         t = self.ternd()
         self.send(t, "", message("a@soft.test"), helo="good.test")
