@@ -199,7 +199,10 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 	int err = ENOMEM;
 	/* Our users' mail is signed (docs/domains.md); room for the
 	 * signatures is kept in the file's header. */
-	bool sign = d->signing != NULL && ternd_routing_may_relay(d->routing, s);
+	struct ternd_signing *keys = ternd_routing_may_relay(d->routing, s)
+					    ? ternd_signing_get(d->signing)
+					    : NULL;
+	bool sign = keys != NULL;
 
 	if (sign)
 		env.prefix_room = TERND_SIGNING_ROOM;
@@ -209,6 +212,7 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 	if (ternd_outbound_full(d->ob, mail->size)) {
 		ternd_log(TERN_LOG_WARNING, sid(s), "queue full (--max-queue-size): message refused");
 		set_reply(reply, 452, "4.3.1", "Insufficient system storage");
+		ternd_signing_put(&keys);
 		free(rcpts);
 		free(orcpts);
 		return TERN_SMTP_REJECT;
@@ -231,10 +235,11 @@ static int begin_queued(tern_smtp_session *s, const struct ternd_delivery *d,
 	}
 	if (rcpts != NULL && orcpts != NULL)
 		err = ternd_outbound_writer_open(d->ob, &env, &ctx->queued);
-	if (err == 0 && sign && ternd_signer_new(&ctx->signer, d->signing, time(NULL)) != 0) {
+	if (err == 0 && sign && ternd_signer_new(&ctx->signer, keys, time(NULL)) != 0) {
 		ternd_outbound_abort(d->ob, &ctx->queued);
 		err = ENOMEM;
 	}
+	ternd_signing_put(&keys);
 out:
 	for (unsigned i = 0; orcpts != NULL && i < n; i++)
 		free(orcpts[i]);

@@ -12,7 +12,7 @@
 
 struct ternd_auth;
 struct ternd_checks;
-struct ternd_signing;
+struct ternd_signing_slot;
 struct ternd_outbound;
 struct ternd_routing;
 struct hashpool_job;
@@ -32,8 +32,9 @@ struct ternd_delivery {
 	bool local_via_queue; /* --lmtp-to */
 	/* SPF/DKIM/DMARC of local mail (inbound_auth.h); NULL: none. */
 	struct ternd_checks *checks;
-	/* DKIM keys for our users' outbound mail (signing.h); NULL: none. */
-	const struct ternd_signing *signing;
+	/* DKIM keys for our users' outbound mail (signing.h), refilled by
+	 * SIGHUP; NULL with --discard. */
+	struct ternd_signing_slot *signing;
 };
 
 /* A session's AUTH state (auth.c): the running password check, which

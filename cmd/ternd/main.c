@@ -214,6 +214,26 @@ out:
 	ternd_config_free(&next);
 }
 
+/* SIGHUP: the DKIM keys again (a `ternd domain add` since). Messages being
+ * signed keep the keys they started with. */
+static void reload_signing(struct signal_state *st)
+{
+	struct ternd_signing *keys;
+	unsigned ndom, nkeys;
+	char err[512];
+
+	if (ternd_signing_reload(st->delivery->signing, st->cfg->state_dir, err, sizeof(err)) != 0) {
+		ternd_log(TERN_LOG_ERROR, NULL, "SIGHUP: DKIM keys not reloaded (%s); the old stay",
+			  err);
+		return;
+	}
+	keys = ternd_signing_get(st->delivery->signing);
+	ternd_signing_counts(keys, &ndom, &nkeys);
+	ternd_signing_put(&keys);
+	ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: DKIM signing for %u domain%s with %u key%s", ndom,
+		  ndom == 1 ? "" : "s", nkeys, nkeys == 1 ? "" : "s");
+}
+
 static void *signal_thread(void *arg)
 {
 	struct signal_state *st = arg;
@@ -231,6 +251,8 @@ static void *signal_thread(void *arg)
 			int rc = st->server ? tern_smtp_server_reload_tls(st->server) : 0;
 			if (st->server && st->auth)
 				ternd_auth_reload(st->auth);
+			if (st->server && st->delivery->signing != NULL)
+				reload_signing(st);
 			pthread_mutex_unlock(&st->lock);
 			if (rc == TERN_ESTATE)
 				ternd_log(TERN_LOG_INFO, NULL, "SIGHUP: no TLS to reload");
@@ -576,28 +598,36 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 
 	/* DKIM keys of our domains (ternd domain add), read before root is
 	 * given up: they are private. */
-	struct ternd_signing *signing = NULL;
+	struct ternd_signing_slot *signing = NULL;
 	if (!cfg->discard) {
+		struct ternd_signing *keys = NULL;
 		char serr[512];
 		unsigned ndom, nkeys;
 
-		if (ternd_signing_load(&signing, cfg->state_dir, serr, sizeof(serr)) != 0) {
+		if (ternd_signing_load(&keys, cfg->state_dir, serr, sizeof(serr)) != 0) {
 			fprintf(stderr, "ternd: DKIM keys: %s\n", serr);
 			maildir_close(&delivery.md);
 			free_tls(&tf);
 			ternd_auth_close(&auth);
 			return TERND_EX_NOINPUT;
 		}
-		ternd_signing_counts(signing, &ndom, &nkeys);
+		ternd_signing_counts(keys, &ndom, &nkeys);
 		if (nkeys > 0)
 			ternd_log(TERN_LOG_INFO, NULL, "DKIM signing for %u domain%s with %u key%s",
 				  ndom, ndom == 1 ? "" : "s", nkeys, nkeys == 1 ? "" : "s");
+		if (ternd_signing_slot_new(&signing, keys) != 0) {
+			fprintf(stderr, "ternd: out of memory\n");
+			maildir_close(&delivery.md);
+			free_tls(&tf);
+			ternd_auth_close(&auth);
+			return TERND_EX_SOFTWARE;
+		}
 		delivery.signing = signing;
 	}
 
 	rc = make_server(cfg, &opts, &server);
 	if (rc != TERND_EX_OK) {
-		ternd_signing_free(&signing);
+		ternd_signing_slot_free(&signing);
 		maildir_close(&delivery.md);
 		free_tls(&tf);
 		ternd_auth_close(&auth);
@@ -754,7 +784,7 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 	if (routing_made)
 		ternd_routing_free(&routing);
 	maildir_close(&delivery.md);
-	ternd_signing_free(&signing);
+	ternd_signing_slot_free(&signing);
 	free_tls(&tf);
 	ternd_auth_close(&auth);
 	return status;

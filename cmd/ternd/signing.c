@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "tern/dkim.h"
 #include "tern/dmarc.h"
@@ -37,12 +39,18 @@ struct sign_domain {
 };
 
 struct ternd_signing {
+	atomic_uint refs;
 	struct sign_domain *domains;
 	unsigned n, nkeys;
 };
 
+struct ternd_signing_slot {
+	pthread_mutex_t lock;
+	struct ternd_signing *cur;
+};
+
 struct ternd_signer {
-	const struct ternd_signing *s;
+	struct ternd_signing *s;     /* a reference: a reload does not free it */
 	time_t now;
 	bool in_body;       /* the header section has ended: the choice is made */
 	int line;           /* 0 mid-line, 1 at a line start, 2 after a CR there */
@@ -199,6 +207,8 @@ int ternd_signing_load(struct ternd_signing **s_r, const char *state_dir, char *
 		return -1;
 	}
 	s = calloc(1, sizeof(*s));
+	if (s != NULL)
+		atomic_init(&s->refs, 1);
 	if (s == NULL) {
 		closedir(dir);
 		snprintf(err, err_size, "out of memory");
@@ -243,6 +253,69 @@ void ternd_signing_free(struct ternd_signing **sp)
 	*sp = NULL;
 }
 
+void ternd_signing_put(struct ternd_signing **sp)
+{
+	if (sp == NULL || *sp == NULL)
+		return;
+	if (atomic_fetch_sub(&(*sp)->refs, 1) == 1)
+		ternd_signing_free(sp);
+	*sp = NULL;
+}
+
+int ternd_signing_slot_new(struct ternd_signing_slot **slot_r, struct ternd_signing *s)
+{
+	struct ternd_signing_slot *slot = calloc(1, sizeof(*slot));
+
+	*slot_r = NULL;
+	if (slot == NULL) {
+		ternd_signing_put(&s);
+		return -1;
+	}
+	pthread_mutex_init(&slot->lock, NULL);
+	slot->cur = s;
+	*slot_r = slot;
+	return 0;
+}
+
+void ternd_signing_slot_free(struct ternd_signing_slot **slot)
+{
+	if (slot == NULL || *slot == NULL)
+		return;
+	ternd_signing_put(&(*slot)->cur);
+	pthread_mutex_destroy(&(*slot)->lock);
+	free(*slot);
+	*slot = NULL;
+}
+
+struct ternd_signing *ternd_signing_get(struct ternd_signing_slot *slot)
+{
+	struct ternd_signing *s;
+
+	if (slot == NULL)
+		return NULL;
+	pthread_mutex_lock(&slot->lock);
+	s = slot->cur;
+	if (s != NULL)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&slot->lock);
+	return s;
+}
+
+int ternd_signing_reload(struct ternd_signing_slot *slot, const char *state_dir, char *err,
+			 size_t err_size)
+{
+	struct ternd_signing *s = NULL, *old;
+
+	if (ternd_signing_load(&s, state_dir, err, err_size) != 0)
+		return -1;
+	pthread_mutex_lock(&slot->lock);
+	old = slot->cur;
+	slot->cur = s;
+	pthread_mutex_unlock(&slot->lock);
+	ternd_signing_put(&old);
+	return 0;
+}
+
 void ternd_signing_counts(const struct ternd_signing *s, unsigned *domains, unsigned *keys)
 {
 	*domains = s != NULL ? s->n : 0;
@@ -272,7 +345,7 @@ static const struct sign_domain *find_domain(const struct ternd_signing *s, cons
 
 /* ---- one message -------------------------------------------------------- */
 
-int ternd_signer_new(struct ternd_signer **m_r, const struct ternd_signing *s, time_t now)
+int ternd_signer_new(struct ternd_signer **m_r, struct ternd_signing *s, time_t now)
 {
 	struct ternd_signer *m = calloc(1, sizeof(*m));
 
@@ -280,6 +353,7 @@ int ternd_signer_new(struct ternd_signer **m_r, const struct ternd_signing *s, t
 	if (m == NULL)
 		return -1;
 	m->s = s;
+	atomic_fetch_add(&s->refs, 1);
 	m->now = now;
 	m->line = 1;
 	*m_r = m;
@@ -486,6 +560,7 @@ void ternd_signer_free(struct ternd_signer **mp)
 	for (size_t i = 0; i < MAX_FROM_FIELDS; i++)
 		free(m->from[i]);
 	free(m->hdr);
+	ternd_signing_put(&m->s);
 	free(m);
 	*mp = NULL;
 }

@@ -8,6 +8,7 @@ unsigned."""
 
 import base64
 import os
+import signal
 import smtplib
 import subprocess
 
@@ -101,3 +102,21 @@ class SigningTest(MtaTestCase):
             s.sendmail("a@sign.test", ["me@local.test"], MSG % b"a@sign.test")
         stored = self.mailbox(t, "me@local.test")
         self.assertIsNone(stored[0]["DKIM-Signature"])
+
+    def test_sighup_loads_new_keys(self):
+        # A domain set up while ternd runs signs after SIGHUP; a message
+        # already being signed would keep its keys.
+        t = self.ternd("--relay-from", "127.0.0.1")
+        self.assertNotIn(b"DKIM-Signature:", self.relay(t, "a@late.test", 1))
+        keys = os.path.join(self.state, "domains", "late.test", "dkim")
+        os.makedirs(keys, mode=0o700)
+        make_key(os.path.join(keys, "s1.pem"), "ed25519")
+        os.kill(t.pid(), signal.SIGHUP)  # t.signal() is for stop signals
+        self.wait_log(t, r"SIGHUP: DKIM signing for 2 domains with 3 keys")
+        self.assertIn(b"d=late.test", self.relay(t, "a@late.test", 2))
+        # A broken key keeps the old table in service.
+        with open(os.path.join(keys, "broken.pem"), "w") as f:
+            f.write("not a key\n")
+        os.kill(t.pid(), signal.SIGHUP)  # t.signal() is for stop signals
+        self.wait_log(t, r"SIGHUP: DKIM keys not reloaded .*broken\.pem")
+        self.assertIn(b"d=late.test", self.relay(t, "a@late.test", 3))
