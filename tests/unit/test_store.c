@@ -652,6 +652,85 @@ static void test_concurrent(void **state)
 	sfix_free(f);
 }
 
+static int chown_nobody(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, 65534, 65534);
+}
+
+/* Runs doveadm's command on the store; its output into out. */
+static void doveadm(struct sfix *f, const char *cmd, char *out, size_t size)
+{
+	char line[1200];
+	snprintf(line, sizeof(line), "USER='%s' HOME='%s' doveadm -c '%s/dovecot.conf' %s 2>&1", USER,
+		 f->root, f->root, cmd);
+	FILE *p = popen(line, "r");
+	assert_non_null(p);
+	size_t n = fread(out, 1, size - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+}
+
+/* An independent reader: Dovecot (doveadm, Maildir++ with UTF-8 names)
+ * lists the folders and reads the messages with their flags and sizes.
+ * Dovecot keeps UIDs of its own (dovecot-uidlist), so those are not
+ * compared. Skipped when doveadm is not installed. */
+static void test_dovecot_reads(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/doveadm", X_OK) != 0)
+		skip();
+	struct sfix *f = sfix_new();
+	store *s = sfix_open(f, 0);
+	uint32_t uid;
+	assert_int_equal(store_folder_create(s, "Lists.Tern", NULL, T0), 0);
+	assert_int_equal(store_folder_create(s, "Ünï", NULL, T0), 0);
+	assert_int_equal(sfix_append(s, "INBOX", "Subject: one\r\n\r\n1\r\n", STORE_SEEN |
+				     STORE_ANSWERED, NULL, false, &uid), 0);
+	assert_int_equal(sfix_append(s, "INBOX", "Subject: two\r\n\r\n22\r\n", STORE_FLAGGED |
+				     STORE_DELETED, NULL, false, &uid), 0);
+	assert_int_equal(sfix_append(s, "Lists.Tern", "Subject: t\r\n\r\ntern body\r\n", 0,
+				     NULL, false, &uid), 0);
+	store_close(&s);
+	char conf[200];
+	snprintf(conf, sizeof(conf), "%s/dovecot.conf", f->root);
+	FILE *c = fopen(conf, "w");
+	assert_non_null(c);
+	bool root = geteuid() == 0;
+	fprintf(c, "base_dir = %s/run\nlog_path = %s/log\nssl = no\n"
+		   "mail_location = maildir:%s:UTF-8\nmail_uid = %u\nmail_gid = %u\n",
+		f->root, f->root, f->udir, root ? 65534u : (unsigned)getuid(),
+		root ? 65534u : (unsigned)getgid());
+	fclose(c);
+	if (root) /* Dovecot refuses to read mail as root */
+		assert_int_equal(nftw(f->udir, chown_nobody, 16, FTW_PHYS), 0);
+	assert_int_equal(chmod(f->root, 0755), 0);
+	char out[4096];
+	doveadm(f, "mailbox list", out, sizeof(out));
+	static const char *const names[] = {"INBOX\n", "Drafts\n", "Sent\n", "Junk\n", "Trash\n",
+					    "Archive\n", "Lists.Tern\n", "Ünï\n"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strstr(out, names[i]) == NULL)
+			fail_msg("doveadm did not list %s in:\n%s", names[i], out);
+	}
+	doveadm(f, "fetch 'flags size.physical' mailbox INBOX all", out, sizeof(out));
+	if (strstr(out, "flags: \\Answered \\Seen") == NULL ||
+	    strstr(out, "flags: \\Flagged \\Deleted") == NULL ||
+	    strstr(out, "size.physical: 19") == NULL || strstr(out, "size.physical: 20") == NULL)
+		fail_msg("doveadm fetch INBOX:\n%s", out);
+	doveadm(f, "fetch 'body' mailbox Lists.Tern all", out, sizeof(out));
+	assert_non_null(strstr(out, "tern body"));
+	/* And the store still opens beside Dovecot's own files. */
+	s = sfix_open(f, STORE_OPEN_RECOVER);
+	struct store_status st;
+	assert_int_equal(store_status(s, "INBOX", &st), 0);
+	assert_int_equal(st.messages, 2);
+	store_close(&s);
+	sfix_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_copy_move_expunge), cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_deliver),         cmocka_unit_test(test_recover),
 		cmocka_unit_test(test_rebuild),         cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_dovecot_reads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,10 +112,10 @@ static int locate(store *s, const char *dir, const char *base, unsigned flags, c
 	return err;
 }
 
-int sf_set_flags(store *s, const char *dir, const char *base, unsigned flags)
+int sf_set_flags(store *s, const char *dir, const char *base, unsigned old, unsigned flags)
 {
 	char from[ST_PATH_MAX], to[ST_PATH_MAX], name[ST_FILE_MAX + 16];
-	int err = locate(s, dir, base, flags, from, sizeof(from));
+	int err = locate(s, dir, base, old, from, sizeof(from));
 	if (err != 0)
 		return err;
 	sf_name(base, flags, name, sizeof(name));
@@ -125,19 +125,23 @@ int sf_set_flags(store *s, const char *dir, const char *base, unsigned flags)
 	/* A plain rename: the target name can only be this message's. A crash
 	 * before the directory reaches the disk leaves the old letters, which
 	 * recovery corrects from the index. */
-	if (renameat(s->userfd, from, s->userfd, to) != 0)
-		return errno;
-	snprintf(to, sizeof(to), "%s/cur", dir);
-	return fs_fsync_dir_at(s->userfd, to);
+	return renameat(s->userfd, from, s->userfd, to) == 0 ? 0 : errno;
 }
 
-int sf_open(store *s, const char *dir, const char *base, int *fd_r)
+int sf_sync_cur(store *s, const char *dir)
+{
+	char path[ST_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/cur", dir);
+	return fs_fsync_dir_at(s->userfd, path);
+}
+
+int sf_open(store *s, const char *dir, const char *base, unsigned flags, int *fd_r)
 {
 	char path[ST_PATH_MAX];
 	/* Another session may rename the file between the lookup and the
 	 * open: look again a few times. */
 	for (int tries = 0; tries < 5; tries++) {
-		int err = locate(s, dir, base, 0, path, sizeof(path));
+		int err = locate(s, dir, base, flags, path, sizeof(path));
 		if (err != 0)
 			return err;
 		*fd_r = openat(s->userfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -149,10 +153,10 @@ int sf_open(store *s, const char *dir, const char *base, int *fd_r)
 	return ENOENT;
 }
 
-int sf_unlink(store *s, const char *dir, const char *base)
+int sf_unlink(store *s, const char *dir, const char *base, unsigned flags)
 {
 	char path[ST_PATH_MAX];
-	int err = locate(s, dir, base, 0, path, sizeof(path));
+	int err = locate(s, dir, base, flags, path, sizeof(path));
 	if (err == ENOENT)
 		return 0;
 	if (err != 0)

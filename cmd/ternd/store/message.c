@@ -69,6 +69,7 @@ int store_flags(store *s, const char *folder, const struct store_uidset *set,
 	size_t n = 0;
 	char *kw = NULL, dir[ST_NAME_MAX + 2];
 	bool *changed = NULL;
+	unsigned *old = NULL; /* the flags before, which the names still say */
 	uint64_t modseq = 0;
 	if ((flags & ~(unsigned)STORE_FLAGS_ALL) != 0 || op > STORE_FLAGS_REMOVE)
 		return EINVAL;
@@ -87,7 +88,8 @@ int store_flags(store *s, const char *folder, const struct store_uidset *set,
 	err = si_folder_get(s, folder, &f);
 	if (err == 0)
 		err = si_msg_list(s, f.id, set, &ml, &n);
-	if (err == 0 && (changed = calloc(n ? n : 1, sizeof(*changed))) == NULL)
+	if (err == 0 && ((changed = calloc(n ? n : 1, sizeof(*changed))) == NULL ||
+			 (old = calloc(n ? n : 1, sizeof(*old))) == NULL))
 		err = ENOMEM;
 	modseq = f.highestmodseq;
 	for (size_t i = 0; err == 0 && i < n; i++) {
@@ -107,6 +109,7 @@ int store_flags(store *s, const char *folder, const struct store_uidset *set,
 			if (err == 0)
 				err = si_msg_set_flags(s, f.id, ml[i].uid, nf, nk, modseq);
 			changed[i] = true;
+			old[i] = ml[i].flags;
 			ml[i].flags = nf;
 		}
 		free(nk);
@@ -119,13 +122,17 @@ int store_flags(store *s, const char *folder, const struct store_uidset *set,
 	st_point(s, "flags.committed");
 	/* The index is the truth; the names follow. A crash here leaves old
 	 * letters that recovery renames. */
+	bool renamed = false;
 	for (size_t i = 0; i < n; i++) {
 		if (changed[i]) {
-			int e = sf_set_flags(s, dir, ml[i].base, ml[i].flags);
+			int e = sf_set_flags(s, dir, ml[i].base, old[i], ml[i].flags);
 			if (e != 0 && e != ENOENT && err == 0)
 				err = e;
+			renamed |= e == 0;
 		}
 	}
+	if (renamed && err == 0)
+		err = sf_sync_cur(s, dir);
 out:
 	st_lock(s, LOCK_UN);
 	for (size_t i = 0; err == 0 && i < n; i++) {
@@ -135,6 +142,7 @@ out:
 	if (modseq_r != NULL)
 		*modseq_r = modseq;
 	free(changed);
+	free(old);
 	si_msgs_free(ml, n);
 	free(kw);
 	return err;
@@ -218,7 +226,7 @@ int store_copy(store *s, const char *from, const struct store_uidset *set, const
 				(void)sf_transfer(s, tdir, nb[i], fdir, ml[i].base, ml[i].flags,
 						  true);
 			else
-				(void)sf_unlink(s, tdir, nb[i]);
+				(void)sf_unlink(s, tdir, nb[i], ml[i].flags);
 		}
 	}
 	st_lock(s, LOCK_UN);
@@ -267,7 +275,7 @@ int store_expunge(store *s, const char *folder, const struct store_uidset *set,
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		if (only_deleted && !(ml[i].flags & STORE_DELETED))
 			continue;
-		err = sf_unlink(s, dir, ml[i].base);
+		err = sf_unlink(s, dir, ml[i].base, ml[i].flags);
 		if (err == 0)
 			uids[k++] = ml[i].uid;
 	}
@@ -309,7 +317,7 @@ int store_msg_open(store *s, const char *folder, uint32_t uid, int *fd_r, uint64
 		return err;
 	free(m.keywords);
 	st_folder_dir(folder, dir, sizeof(dir));
-	err = sf_open(s, dir, m.base, fd_r);
+	err = sf_open(s, dir, m.base, m.flags, fd_r);
 	if (err == 0 && size_r != NULL)
 		*size_r = m.size;
 	return err;

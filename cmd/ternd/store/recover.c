@@ -178,8 +178,9 @@ static int reconcile_folder(store *s, const struct si_folder *f, struct store_re
 			continue;
 		}
 		fd->used = true;
-		if (st_flags_parse(fd->name + fd->baselen) != ml[i].flags) {
-			err = sf_set_flags(s, dir, ml[i].base, ml[i].flags);
+		unsigned named = st_flags_parse(fd->name + fd->baselen);
+		if (named != ml[i].flags) {
+			err = sf_set_flags(s, dir, ml[i].base, named, ml[i].flags);
 			st->files_renamed++;
 		}
 	}
@@ -198,6 +199,8 @@ static int reconcile_folder(store *s, const struct si_folder *f, struct store_re
 					    mtime, size, &uid);
 		st->files_added++;
 	}
+	if (err == 0 && st->files_renamed > 0)
+		err = sf_sync_cur(s, dir);
 	if (err == 0 && (st->rows_dropped | st->files_added))
 		err = si_meta_add(s, "change", 1);
 	err = err == 0 ? si_commit(s) : (si_rollback(s), err);

@@ -152,8 +152,9 @@ int store_append_commit(store_writer **w, uint32_t *uid_r, uint32_t *uidvalidity
 void store_writer_abort(store_writer **w);
 
 /* Delivery of one message to the INBOX of several users under root: the
- * message is written once to ROOT/tmp/ and hard-linked (copied where
- * linking fails) into each user's INBOX. results[i] (n of them) gets the
+ * message is written once to ROOT/tmp/ and hard-linked into each user's
+ * INBOX under a name of its own (so ROOT must be one file system: EXDEV
+ * otherwise). results[i] (n of them) gets the
  * error and UID for users[i]; the call returns 0 when it could try every
  * user (look at results), else the error that stopped it. */
 struct store_delivery {

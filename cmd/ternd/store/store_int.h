@@ -70,13 +70,19 @@ void sf_host(char host[64]);
 int sf_unique(const char *host, int64_t now, char *out, size_t size);
 /* base + ":2," + letters of flags. */
 void sf_name(const char *base, unsigned flags, char *out, size_t size);
-/* Renames dir/cur/BASE:2,OLD to the letters of flags (looks the file up by
- * base when its name lags); ENOENT when it is gone. */
-int sf_set_flags(store *s, const char *dir, const char *base, unsigned flags);
-/* Opens dir/cur/ file of base (any flags). */
-int sf_open(store *s, const char *dir, const char *base, int *fd_r);
-/* Unlinks dir/cur/ file of base; 0 when gone already. */
-int sf_unlink(store *s, const char *dir, const char *base);
+/* Renames dir/cur/BASE:2,OLD to the letters of flags (old: the flags the
+ * name should have now; the file is looked up by base when its name lags
+ * them); ENOENT when it is gone. Not fsynced: the caller
+ * does one sf_sync_cur for a batch. */
+int sf_set_flags(store *s, const char *dir, const char *base, unsigned old, unsigned flags);
+/* fsync of dir/cur. */
+int sf_sync_cur(store *s, const char *dir);
+/* Opens dir/cur/ file of base; flags: the letters tried first (any are
+ * found). */
+int sf_open(store *s, const char *dir, const char *base, unsigned flags, int *fd_r);
+/* Unlinks dir/cur/ file of base (flags as for sf_open); 0 when gone
+ * already. */
+int sf_unlink(store *s, const char *dir, const char *base, unsigned flags);
 /* Hard-links (or copies) dir/cur/ file of base to todir/cur/tobase with
  * flags; renames instead when move. The target directory is fsynced. */
 int sf_transfer(store *s, const char *dir, const char *base, const char *todir,
