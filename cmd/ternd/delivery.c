@@ -320,6 +320,20 @@ static int on_mail_from(tern_smtp_session *s, const tern_smtp_mail *mail, tern_s
 
 static void finish_checked(tern_mailauth *ma, void *arg);
 
+/* A piece of a checked message: the checks see it as sent; the store (the
+ * Maildir or the queue, through strip_out) gets it without fields forged in
+ * our name. Returns 0 or an errno value. */
+static int write_checked(tern_smtp_session *s, struct session_ctx *ctx, const void *buf,
+			 size_t len)
+{
+	int err;
+
+	if (tern_mailauth_feed(ctx->ma, buf, len) != 0)
+		ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: DKIM not checked");
+	err = tern__hdr_filter_feed(&ctx->strip, buf, len);
+	return err == TERN_ENOMEM ? ENOMEM : err;
+}
+
 static int on_data_start(tern_smtp_session *s, tern_smtp_reply *reply, void *user_data)
 {
 	const struct ternd_delivery *d = user_data;
@@ -394,15 +408,8 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 		int err;
 
 		ctx->d = d;
-		if (ctx->ma != NULL) {
-			if (tern_mailauth_feed(ctx->ma, buf, len) != 0)
-				ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: DKIM not checked");
-			err = tern__hdr_filter_feed(&ctx->strip, buf, len);
-			if (err == TERN_ENOMEM)
-				err = ENOMEM;
-		} else {
-			err = ternd_outbound_write(d->ob, ctx->queued, buf, len);
-		}
+		err = ctx->ma != NULL ? write_checked(s, ctx, buf, len)
+				      : ternd_outbound_write(d->ob, ctx->queued, buf, len);
 
 		if (err == 0 && ctx->signer != NULL && ternd_signer_feed(ctx->signer, buf, len) != 0)
 			err = ENOMEM;   /* not sent unsigned: the sender's DMARC may need it */
@@ -417,18 +424,8 @@ static int on_data_chunk(tern_smtp_session *s, const void *buf, size_t len,
 	}
 	if (ctx->msg == NULL)
 		return ctx->msg_err != 0 ? storage_reject(reply, ctx->msg_err) : TERN_SMTP_ACCEPT;
-	int err;
-	if (ctx->ma != NULL) {
-		/* The checks see the message as sent; the Maildir gets it
-		 * without fields forged in our name. */
-		if (tern_mailauth_feed(ctx->ma, buf, len) != 0)
-			ternd_log(TERN_LOG_WARNING, sid(s), "out of memory: DKIM not checked");
-		err = tern__hdr_filter_feed(&ctx->strip, buf, len);
-		if (err == TERN_ENOMEM)
-			err = ENOMEM;
-	} else {
-		err = maildir_msg_write(ctx->msg, buf, len);
-	}
+	int err = ctx->ma != NULL ? write_checked(s, ctx, buf, len)
+				  : maildir_msg_write(ctx->msg, buf, len);
 	if (err != 0) {
 		/* The library reads the rest and drops it; nothing of ours
 		 * stays on disk. */
