@@ -65,8 +65,10 @@ static void test_folders(void **state)
 	(void)state;
 	struct sfix *f = sfix_new();
 	store *s = sfix_open(f, 0);
-	static const char *const bad[] = {"",      ".x",    "x.",     "a..b", "a/b",
-					  "INBOX.x", "tab\tx", "inbox.y"};
+	static const char *const bad[] = {
+		"",       ".x",      "x.",       "a..b",     "a/b",          "INBOX.x",
+		"tab\tx", "inbox.y", "\xff",     "\xc0\xaf", "\xed\xa0\x80", "a\xe6\x97",
+		"\x7f",   "\xf4\x90\x80\x80"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(store_folder_create(s, bad[i], NULL, T0), EINVAL);
 	assert_int_equal(store_folder_create(s, "x", "\\Bogus", T0), EINVAL);
@@ -85,6 +87,11 @@ static void test_folders(void **state)
 	assert_int_equal(store_folder_rename(s, "Work", "Sent"), EEXIST);
 	assert_int_equal(store_folder_rename(s, "INBOX", "X"), EPERM);
 	assert_int_equal(store_folder_rename(s, "Nope", "X"), ENOENT);
+	/* A child's new name is taken: nothing moves. */
+	assert_int_equal(store_folder_create(s, "Job.Old", NULL, T0), 0);
+	assert_int_equal(store_folder_rename(s, "Work", "Job"), EEXIST);
+	assert_int_equal(store_status(s, "Work.Old", &after), 0);
+	assert_int_equal(store_folder_delete(s, "Job.Old"), 0);
 	assert_int_equal(store_folder_rename(s, "Work", "Job"), 0);
 	assert_int_equal(store_status(s, "Work.Old", &after), ENOENT);
 	assert_int_equal(store_status(s, "Job.Old", &after), 0);
@@ -265,6 +272,14 @@ static void test_flags_modseq(void **state)
 	sfix_check(f);
 	assert_int_equal(store_flags(s, "INBOX", &sall, STORE_FLAGS_ADD, 0x40, NULL, NULL), EINVAL);
 	assert_int_equal(store_flags(s, "INBOX", &sall, STORE_FLAGS_ADD, 0, "(x", NULL), EINVAL);
+	/* At most 128 keywords a message. */
+	char many[128 * 6 + 8] = "";
+	for (int i = 0; i < 128; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "k%d ", i);
+	assert_int_equal(store_flags(s, "INBOX", &s12, STORE_FLAGS_SET, 0, many, NULL), 0);
+	assert_int_equal(store_flags(s, "INBOX", &s12, STORE_FLAGS_ADD, 0, "more", NULL), EINVAL);
+	strcat(many, "k999");
+	assert_int_equal(store_flags(s, "INBOX", &s12, STORE_FLAGS_SET, 0, many, NULL), EINVAL);
 	assert_int_equal(store_flags(s, "Nope", &sall, STORE_FLAGS_ADD, 0, NULL, NULL), ENOENT);
 	store_close(&s);
 	sfix_free(f);
@@ -575,6 +590,35 @@ static void test_rebuild(void **state)
 	sfix_free(f);
 }
 
+/* An append in progress (its tmp file held by a shared lock) neither
+ * blocks another session's open nor its appends; recovery by yet another
+ * session would wait for it rather than remove its tmp file. */
+static void test_open_during_append(void **state)
+{
+	(void)state;
+	struct sfix *f = sfix_new();
+	store *a = sfix_open(f, 0), *b;
+	store_writer *w;
+	uint32_t uid, uv;
+	assert_int_equal(store_append_begin(a, "INBOX", 0, NULL, T0, &w), 0);
+	assert_int_equal(store_writer_write(w, "slow\r\n", 6), 0);
+	b = sfix_open(f, 0);
+	assert_int_equal(sfix_append(b, "INBOX", "fast\r\n", 0, NULL, false, &uid), 0);
+	assert_int_equal(uid, 1);
+	/* The exclusive lock is not to be had while the writer lives. */
+	int fd = openat(b->userfd, "ternd-store.lock", O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);
+	assert_int_equal(store_append_commit(&w, &uid, &uv), 0);
+	assert_int_equal(uid, 2);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	close(fd);
+	store_close(&b);
+	store_close(&a);
+	sfix_check(f);
+	sfix_free(f);
+}
+
 #define NPER 40
 
 struct worker {
@@ -739,7 +783,7 @@ int main(void)
 		cmocka_unit_test(test_copy_move_expunge), cmocka_unit_test(test_quota),
 		cmocka_unit_test(test_deliver),         cmocka_unit_test(test_recover),
 		cmocka_unit_test(test_rebuild),         cmocka_unit_test(test_concurrent),
-		cmocka_unit_test(test_dovecot_reads),
+		cmocka_unit_test(test_dovecot_reads),   cmocka_unit_test(test_open_during_append),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@ struct store_writer {
 	store *s;          /* NULL for a delivery */
 	int dirfd;         /* the directory tmp is relative to */
 	int fd;
+	int lockfd;        /* a shared flock held while tmp exists, or -1 */
 	int err;           /* the first write error, reported at commit */
 	char tmp[ST_PATH_MAX];
 	char unique[ST_FILE_MAX - 32];
@@ -37,6 +38,8 @@ static void writer_free(store_writer *w, bool unlink_tmp)
 		close(w->fd);
 	if (unlink_tmp)
 		unlinkat(w->dirfd, w->tmp, 0);
+	if (w->lockfd >= 0)
+		close(w->lockfd); /* releases the flock */
 	if (w->s == NULL && w->dirfd >= 0)
 		close(w->dirfd);
 	free(w->keywords);
@@ -51,6 +54,7 @@ static int writer_new(int dirfd, const char *tmpdir, const char *host, int64_t d
 		return ENOMEM;
 	w->dirfd = dirfd;
 	w->date = date;
+	w->lockfd = -1;
 	int err = sf_unique(host, date, w->unique, sizeof(w->unique));
 	snprintf(w->tmp, sizeof(w->tmp), "%s/%s", tmpdir, w->unique);
 	if (err == 0 && (w->fd = openat(dirfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -81,12 +85,24 @@ int store_append_begin(store *s, const char *folder, unsigned flags, const char 
 	err = si_folder_get(s, folder, &f);
 	st_folder_dir(folder, dir, sizeof(dir));
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", dir);
+	/* The tmp file must survive a recovery by another session, which
+	 * empties tmp/ under the exclusive lock: hold it shared until commit
+	 * or abort, on a file description of the writer's own (the handle's
+	 * own lock comes and goes with each call). */
+	int lockfd = -1;
+	if (err == 0 && (lockfd = openat(s->userfd, "ternd-store.lock", O_RDWR | O_CLOEXEC)) < 0)
+		err = errno;
+	while (err == 0 && flock(lockfd, LOCK_SH) != 0)
+		err = errno == EINTR ? 0 : errno;
 	if (err == 0)
 		err = writer_new(s->userfd, tmpdir, s->host, internaldate, w_r);
 	if (err != 0) {
+		if (lockfd >= 0)
+			close(lockfd);
 		free(kw);
 		return err;
 	}
+	(*w_r)->lockfd = lockfd;
 	(*w_r)->s = s;
 	(*w_r)->flags = flags;
 	(*w_r)->keywords = kw;

@@ -67,19 +67,25 @@ void sf_name(const char *base, unsigned flags, char *out, size_t size)
 	snprintf(out, size, "%s:2,%s", base, letters);
 }
 
+DIR *sf_opendir(store *s, const char *dir, const char *sub)
+{
+	char path[ST_PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	int fd = openat(s->userfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (d == NULL)
+		close(fd);
+	return d;
+}
+
 /* Finds the name in dir/cur of base (whatever its flags) into name. */
 static int find_name(store *s, const char *dir, const char *base, char *name, size_t size)
 {
-	char path[ST_PATH_MAX];
-	snprintf(path, sizeof(path), "%s/cur", dir);
-	int fd = openat(s->userfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = sf_opendir(s, dir, "cur");
+	if (d == NULL)
 		return errno;
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return ENOMEM;
-	}
 	size_t bl = strlen(base);
 	int err = ENOENT;
 	struct dirent *de;

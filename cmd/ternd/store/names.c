@@ -8,6 +8,25 @@
 #include <string.h>
 #include <strings.h>
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, at most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t n = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
+	if (n == 0 || p[0] > 0xf4)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return n;
+}
+
 int st_name_check(const char *name)
 {
 	size_t len = strlen(name);
@@ -15,10 +34,12 @@ int st_name_check(const char *name)
 		return EINVAL;
 	if (strncasecmp(name, "INBOX.", 6) == 0)
 		return EINVAL; /* children of INBOX would clash with the top */
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)name[i];
-		if (c < 0x20 || c == 0x7f || c == '/' || (c == '.' && name[i + 1] == '.'))
+		size_t n = utf8_len((const unsigned char *)name + i);
+		if (n == 0 || c < 0x20 || c == 0x7f || c == '/' || (c == '.' && name[i + 1] == '.'))
 			return EINVAL;
+		i += n;
 	}
 	return 0;
 }
@@ -73,12 +94,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Splits s into words (modifies s); at most max. */
+/* Splits s into words (modifies s); at most max, else max + 1. */
 static size_t split_words(char *s, char **words, size_t max)
 {
 	size_t n = 0;
-	for (char *tok = strtok(s, " "); tok != NULL && n < max; tok = strtok(NULL, " "))
+	char *save;
+	for (char *tok = strtok_r(s, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+		if (n == max)
+			return max + 1;
 		words[n++] = tok;
+	}
 	return n;
 }
 
@@ -126,7 +151,7 @@ int st_keywords_norm(const char *in, char **out)
 		return ENOMEM;
 	char *words[KW_MAX];
 	size_t n = split_words(copy, words, KW_MAX);
-	int err = join_words(words, n, out);
+	int err = n > KW_MAX ? EINVAL : join_words(words, n, out);
 	free(copy);
 	return err;
 }
@@ -145,6 +170,10 @@ int st_keywords_apply(const char *have, const char *kw, enum store_flag_op op, c
 	memcpy(b, kw != NULL ? kw : "", lk + 1);
 	char *wa[KW_MAX * 2], *wb[KW_MAX];
 	size_t na = split_words(a, wa, KW_MAX), nb = split_words(b, wb, KW_MAX);
+	if (na > KW_MAX || nb > KW_MAX) {
+		err = EINVAL;
+		goto out;
+	}
 	if (op == STORE_FLAGS_ADD) {
 		for (size_t i = 0; i < nb; i++)
 			wa[na++] = wb[i];
@@ -160,6 +189,17 @@ int st_keywords_apply(const char *have, const char *kw, enum store_flag_op op, c
 		na = keep;
 	}
 	err = join_words(wa, na, out);
+	/* More than KW_MAX distinct keywords on one message: refused. */
+	if (err == 0 && *out != NULL) {
+		size_t words = 1;
+		for (const char *p = *out; *p != '\0'; p++)
+			words += *p == ' ';
+		if (words > KW_MAX) {
+			free(*out);
+			*out = NULL;
+			err = EINVAL;
+		}
+	}
 out:
 	free(a);
 	free(b);

@@ -27,27 +27,13 @@ static int cmp_found(const void *a, const void *b)
 	return strcmp(((const struct found *)a)->name, ((const struct found *)b)->name);
 }
 
-/* Opens dir/sub as a DIR. */
-static DIR *open_sub(store *s, const char *dir, const char *sub)
-{
-	char path[ST_PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	int fd = openat(s->userfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	DIR *d = fdopendir(fd);
-	if (d == NULL)
-		close(fd);
-	return d;
-}
-
 /* Empties dir/tmp (nothing is in flight under the exclusive lock) and
  * moves dir/new/X to dir/cur/X:2, (mail other programs dropped). */
 static int sweep(store *s, const char *dir, struct store_recovery *st)
 {
 	char from[ST_PATH_MAX], to[ST_PATH_MAX];
 	struct dirent *de;
-	DIR *d = open_sub(s, dir, "tmp");
+	DIR *d = sf_opendir(s, dir, "tmp");
 	if (d != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] != '.' && unlinkat(dirfd(d), de->d_name, 0) == 0)
@@ -55,7 +41,7 @@ static int sweep(store *s, const char *dir, struct store_recovery *st)
 		}
 		closedir(d);
 	}
-	d = open_sub(s, dir, "new");
+	d = sf_opendir(s, dir, "new");
 	if (d == NULL)
 		return 0;
 	int err = 0, moved = 0;
@@ -78,7 +64,7 @@ static int sweep(store *s, const char *dir, struct store_recovery *st)
 /* The files of dir/cur, sorted by name. */
 static int list_cur(store *s, const char *dir, struct found **list_r, size_t *n_r)
 {
-	DIR *d = open_sub(s, dir, "cur");
+	DIR *d = sf_opendir(s, dir, "cur");
 	*list_r = NULL;
 	*n_r = 0;
 	if (d == NULL)

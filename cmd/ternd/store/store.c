@@ -146,8 +146,13 @@ int store_open(store **s_r, const char *root, const char *user, unsigned flags, 
 	sf_host(s->host);
 	bool created = false;
 	int err = open_dirs(s, root, user);
+	/* Exclusive only to rebuild or recover: an ordinary open must not wait
+	 * for another session's append in progress. */
+	struct stat sb;
+	bool exclusive = (flags & STORE_OPEN_RECOVER) ||
+			 (err == 0 && fstatat(s->userfd, "index.db", &sb, 0) != 0);
 	if (err == 0)
-		err = st_lock(s, LOCK_EX);
+		err = st_lock(s, exclusive ? LOCK_EX : LOCK_SH);
 	if (err == 0)
 		err = si_open(s, &created);
 	for (size_t i = 0; err == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++) {
@@ -157,7 +162,7 @@ int store_open(store **s_r, const char *root, const char *user, unsigned flags, 
 	}
 	/* A new index beside existing files: they are indexed now, with new
 	 * UIDVALIDITY values (the old UIDs are lost with the old index). */
-	if (err == 0 && (created || (flags & STORE_OPEN_RECOVER)))
+	if (err == 0 && exclusive && (created || (flags & STORE_OPEN_RECOVER)))
 		err = st_reconcile(s, now, created, NULL);
 	if (s->lockfd >= 0)
 		st_lock(s, LOCK_UN);
@@ -273,15 +278,20 @@ int store_folder_create(store *s, const char *name, const char *special, int64_t
 	return err;
 }
 
-/* Directory names of name and its children, from the index. */
-static int tree_dirs(store *s, const char *name, char (**dirs_r)[ST_NAME_MAX + 2], size_t *n_r)
+typedef char st_dirname[ST_NAME_MAX + 16];
+
+/* Directory names of name and its children, from the index; ENOENT when
+ * name is not a folder. */
+static int tree_dirs(store *s, const char *name, st_dirname **dirs_r, size_t *n_r)
 {
-	struct si_folder *fl;
+	struct si_folder *fl, f;
 	size_t n, k = 0, len = strlen(name);
-	int err = si_folder_list(s, &fl, &n);
+	int err = si_folder_get(s, name, &f);
+	if (err == 0)
+		err = si_folder_list(s, &fl, &n);
 	if (err != 0)
 		return err;
-	char (*dirs)[ST_NAME_MAX + 2] = calloc(n ? n : 1, sizeof(*dirs));
+	st_dirname *dirs = calloc(n ? n : 1, sizeof(*dirs));
 	if (dirs == NULL) {
 		free(fl);
 		return ENOMEM;
@@ -297,48 +307,65 @@ static int tree_dirs(store *s, const char *name, char (**dirs_r)[ST_NAME_MAX + 2
 	return 0;
 }
 
+/* Renames each from[i] to to[i] (a missing one is skipped), then fsyncs
+ * the user's directory; after a failure the ones done are renamed back,
+ * so the folders stay as the index says. */
+static int move_dirs(store *s, st_dirname *from, st_dirname *to, size_t n)
+{
+	size_t i;
+	int err = 0;
+	for (i = 0; err == 0 && i < n; i++) {
+		err = fs_rename_noreplace(s->userfd, from[i], s->userfd, to[i]);
+		if (err == ENOENT)
+			err = 0;
+	}
+	if (err == 0)
+		return fsync(s->userfd) == 0 ? 0 : errno;
+	for (i--; i-- > 0;)
+		(void)renameat(s->userfd, to[i], s->userfd, from[i]);
+	return err;
+}
+
 int store_folder_delete(store *s, const char *name)
 {
 	if (strcasecmp(name, "INBOX") == 0)
 		return EPERM;
 	if (st_name_check(name) != 0)
 		return EINVAL;
-	struct si_folder f;
-	char (*dirs)[ST_NAME_MAX + 2] = NULL;
+	st_dirname *dirs = NULL, *to = NULL;
 	size_t n = 0;
 	int err = st_lock(s, LOCK_SH);
-	if (err != 0)
-		return err;
-	err = si_folder_get(s, name, &f);
 	if (err == 0)
 		err = tree_dirs(s, name, &dirs, &n);
+	if (err == 0 && (to = calloc(n ? n : 1, sizeof(*to))) == NULL)
+		err = ENOMEM;
 	/* Each directory moves aside to "..DELETED.X" first (atomic, hidden
 	 * from Maildir++ readers), then the rows go, then the files: a crash
 	 * leaves rows without directories (dropped by recovery) or leftovers
 	 * that recovery removes, never a half-deleted folder that comes back. */
-	char aside[ST_NAME_MAX + 16];
-	for (size_t i = 0; err == 0 && i < n; i++) {
-		snprintf(aside, sizeof(aside), "..DELETED%s", dirs[i]);
-		if (renameat(s->userfd, dirs[i], s->userfd, aside) != 0 && errno != ENOENT)
-			err = errno;
-	}
-	if (err == 0 && fsync(s->userfd) != 0)
-		err = errno;
-	st_point(s, "delete.aside");
+	for (size_t i = 0; err == 0 && i < n; i++)
+		snprintf(to[i], sizeof(to[i]), "..DELETED%s", dirs[i]);
+	if (err == 0)
+		err = move_dirs(s, dirs, to, n);
+	if (err == 0)
+		st_point(s, "delete.aside");
 	if (err == 0 && (err = si_begin(s)) == 0) {
 		err = si_folder_delete_tree(s, name);
 		if (err == 0)
 			err = si_meta_add(s, "change", 1);
 		err = err == 0 ? si_commit(s) : (si_rollback(s), err);
+		if (err != 0)
+			(void)move_dirs(s, to, dirs, n);
 	}
-	st_point(s, "delete.committed");
+	if (err == 0)
+		st_point(s, "delete.committed");
 	for (size_t i = 0; err == 0 && i < n; i++) {
-		snprintf(aside, sizeof(aside), "..DELETED%s", dirs[i]);
-		int e = sf_remove_tree(s->userfd, aside);
+		int e = sf_remove_tree(s->userfd, to[i]);
 		if (e != 0 && e != ENOENT)
 			err = e;
 	}
 	free(dirs);
+	free(to);
 	st_lock(s, LOCK_UN);
 	if (err == 0)
 		st_notify(s, STORE_EV_FOLDERS, name, 0);
@@ -355,40 +382,41 @@ int store_folder_rename(store *s, const char *from, const char *to)
 	if (strncmp(to, from, fl) == 0 && to[fl] == '.')
 		return EINVAL; /* into its own child */
 	struct si_folder f;
-	char (*dirs)[ST_NAME_MAX + 2] = NULL;
+	st_dirname *dirs = NULL, *to_dirs = NULL;
 	size_t n = 0;
 	int err = st_lock(s, LOCK_SH);
-	if (err != 0)
-		return err;
-	err = si_folder_get(s, from, &f);
-	if (err == 0) {
-		err = si_folder_get(s, to, &f);
-		err = err == 0 ? EEXIST : err == ENOENT ? 0 : err;
-	}
 	if (err == 0)
 		err = tree_dirs(s, from, &dirs, &n);
+	if (err == 0 && (to_dirs = calloc(n ? n : 1, sizeof(*to_dirs))) == NULL)
+		err = ENOMEM;
+	/* The target names: none may exist (a child's too). */
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		int len = snprintf(to_dirs[i], sizeof(to_dirs[i]), ".%s%s", to, dirs[i] + 1 + fl);
+		if (len > ST_NAME_MAX + 1)
+			err = ENAMETOOLONG;
+		else if ((err = si_folder_get(s, to_dirs[i] + 1, &f)) == 0)
+			err = EEXIST;
+		else if (err == ENOENT)
+			err = 0;
+	}
 	/* Directories first (each rename atomic), then the rows in one
 	 * transaction. After a crash in between, recovery drops the rows whose
 	 * directory moved and indexes the moved directories as new folders:
 	 * no message is lost, their UIDs change. */
-	char target[ST_NAME_MAX + 8];
-	for (size_t i = 0; err == 0 && i < n; i++) {
-		snprintf(target, sizeof(target), ".%s%s", to, dirs[i] + 1 + fl);
-		if (strlen(target) > ST_NAME_MAX + 1)
-			err = ENAMETOOLONG;
-		else
-			err = fs_rename_noreplace(s->userfd, dirs[i], s->userfd, target);
-	}
-	if (err == 0 && fsync(s->userfd) != 0)
-		err = errno;
-	st_point(s, "rename.moved");
+	if (err == 0)
+		err = move_dirs(s, dirs, to_dirs, n);
+	if (err == 0)
+		st_point(s, "rename.moved");
 	if (err == 0 && (err = si_begin(s)) == 0) {
 		err = si_folder_rename_tree(s, from, to);
 		if (err == 0)
 			err = si_meta_add(s, "change", 1);
 		err = err == 0 ? si_commit(s) : (si_rollback(s), err);
+		if (err != 0)
+			(void)move_dirs(s, to_dirs, dirs, n);
 	}
 	free(dirs);
+	free(to_dirs);
 	st_lock(s, LOCK_UN);
 	if (err == 0)
 		st_notify(s, STORE_EV_FOLDERS, to, 0);

@@ -121,7 +121,7 @@ void store_folders_free(struct store_folder *list, size_t n);
  * \Flagged (EINVAL otherwise). Parents are not created: "A.B" needs no "A"
  * (Maildir++ keeps them flat). A name is non-empty UTF-8 without control
  * characters, '/', empty levels ("A..B", ".A", "A."), leading "INBOX."
- * and at most 255 bytes. Subscribes the new folder. */
+ * and at most 255 bytes; anything else is EINVAL. Subscribes the new folder. */
 int store_folder_create(store *s, const char *name, const char *special, int64_t now);
 /* Deletes the folder, its children ("NAME.*") and their messages. */
 int store_folder_delete(store *s, const char *name);
@@ -140,7 +140,7 @@ int store_status(store *s, const char *folder, struct store_status *st);
 
 /* Appends a message to folder: begin, write pieces of any size, commit.
  * flags: STORE_* bits; keywords: NULL or space-separated atoms (IMAP
- * flag-keyword syntax, EINVAL otherwise). Commit returns once the file
+ * flag-keyword syntax, at most 128 per message; EINVAL otherwise). Commit returns once the file
  * (fsynced, renamed into cur/, directory fsynced) and the index row are
  * both durable; only then may the client be told OK. The writer is freed
  * by commit and abort whatever the result. EDQUOT at commit when the

@@ -5,6 +5,7 @@
 #ifndef TERND_STORE_INT_H
 #define TERND_STORE_INT_H
 
+#include <dirent.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -62,6 +63,8 @@ int st_keywords_apply(const char *have, const char *kw, enum store_flag_op op, c
 
 /* ---- files (files.c) ---------------------------------------------------- */
 
+/* dir/sub opened for readdir, or NULL and errno. */
+DIR *sf_opendir(store *s, const char *dir, const char *sub);
 /* Makes dir/{cur,new,tmp} (and maildirfolder unless INBOX). */
 int sf_make_folder(store *s, const char *dir);
 /* This host's name for file names: '/', ':' and ',' become '_'. */
