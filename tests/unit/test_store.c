@@ -132,6 +132,11 @@ static void test_folders(void **state)
 	snprintf(path, sizeof(path), "%s/.Ünïcödé.日本/cur", f->udir);
 	assert_int_equal(stat(path, &sb), 0);
 	sfix_check(f);
+	/* A deleted default folder stays deleted. */
+	assert_int_equal(store_folder_delete(s, "Junk"), 0);
+	store_close(&s);
+	s = sfix_open(f, STORE_OPEN_RECOVER);
+	assert_int_equal(store_status(s, "Junk", &after), ENOENT);
 	store_close(&s);
 	sfix_free(f);
 }

@@ -155,7 +155,10 @@ int store_open(store **s_r, const char *root, const char *user, unsigned flags, 
 		err = st_lock(s, exclusive ? LOCK_EX : LOCK_SH);
 	if (err == 0)
 		err = si_open(s, &created);
-	for (size_t i = 0; err == 0 && i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+	/* The default folders come with a new index only: one the user
+	 * deleted stays deleted. */
+	for (size_t i = 0; err == 0 && created && i < sizeof(defaults) / sizeof(defaults[0]);
+	     i++) {
 		err = folder_create(s, defaults[i].name, defaults[i].special, now);
 		if (err == EEXIST)
 			err = 0;

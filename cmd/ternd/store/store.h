@@ -72,10 +72,11 @@ typedef void store_notify_fn(void *arg, enum store_event ev, const char *folder,
 typedef void store_hook_fn(void *arg, const char *point);
 
 /* Opens (creating when missing) the store of user under root: the
- * directories, the index and the default folders INBOX, Drafts (\Drafts),
- * Sent (\Sent), Junk (\Junk), Trash (\Trash), Archive (\Archive). A lost
- * index.db is rebuilt from the files (every folder gets a new
- * UIDVALIDITY). now: seconds since the epoch, used for UIDVALIDITY.
+ * directories, the index and, with a new index, the default folders INBOX,
+ * Drafts (\Drafts), Sent (\Sent), Junk (\Junk), Trash (\Trash), Archive
+ * (\Archive). A lost index.db is rebuilt from the files (every folder
+ * gets a new UIDVALIDITY). now: seconds since the epoch, used for
+ * UIDVALIDITY. Waits (flock) only for a recovery or rebuild in progress.
  * *s_r is set on success only. EINVAL: user is empty, has no '@', holds
  * '/' or starts with '.'. */
 int store_open(store **s_r, const char *root, const char *user, unsigned flags, int64_t now);
@@ -93,7 +94,8 @@ struct store_recovery {
 	unsigned folders_dropped;/* rows without a directory */
 };
 /* Reconciles the index with the files under the exclusive lock (waits for
- * changes in progress): rows without files are dropped, files without rows
+ * changes in progress, appends included until they commit or abort, so
+ * never call it with a writer of the same handle open): rows without files are dropped, files without rows
  * (new/ included: mail dropped by other programs) are indexed with new
  * UIDs, file names follow the index's flags, tmp/ is emptied, the quota
  * counters are recounted. stats may be NULL. */
