@@ -184,41 +184,27 @@ static int addr_spec_rest(struct lex *x, struct addr *a)
 	return 0;
 }
 
-static int write_str(struct tern__buf *out, const struct tern__buf *b, int present)
-{
-	if (!present)
-		return tern__buf_append(out, "NIL", 3);
-	return tern__mime_imap_nstring(out, tern__buf_ptr(b), b->len);
-}
-
+/* (name adl mailbox host), RFC 9051 7.5.2; an absent local part or
+ * domain is filled in as Dovecot fills it. */
 static int write_addr(struct tern__buf *out, struct addr *a)
 {
+	const struct tern__buf *v[4] = { &a->name, &a->route, &a->mailbox, &a->domain };
+	const int present[4] = { a->has_name, a->has_route, 1, 1 };
+	static const char *const missing[4] = { NULL, NULL, "MISSING_MAILBOX", "MISSING_DOMAIN" };
 	int rc = tern__buf_append(out, "(", 1);
-	if (rc == 0)
-		rc = write_str(out, &a->name, a->has_name);
-	if (rc == 0)
-		rc = tern__buf_append(out, " ", 1);
-	if (rc == 0)
-		rc = write_str(out, &a->route, a->has_route);
-	if (rc == 0)
-		rc = tern__buf_append(out, " ", 1);
-	if (rc == 0) {
-		if (a->mailbox.len == 0)
-			rc = tern__mime_imap_nstring(out, "MISSING_MAILBOX", 15);
+	for (int i = 0; i < 4 && rc == 0; i++) {
+		if (i > 0)
+			rc = tern__buf_append(out, " ", 1);
+		if (rc < 0)
+			break;
+		if (!present[i])
+			rc = tern__buf_append(out, "NIL", 3);
+		else if (v[i]->len == 0 && missing[i])
+			rc = tern__mime_imap_nstring(out, missing[i], strlen(missing[i]));
 		else
-			rc = write_str(out, &a->mailbox, 1);
+			rc = tern__mime_imap_nstring(out, tern__buf_ptr(v[i]), v[i]->len);
 	}
-	if (rc == 0)
-		rc = tern__buf_append(out, " ", 1);
-	if (rc == 0) {
-		if (a->domain.len == 0)
-			rc = tern__mime_imap_nstring(out, "MISSING_DOMAIN", 14);
-		else
-			rc = write_str(out, &a->domain, 1);
-	}
-	if (rc == 0)
-		rc = tern__buf_append(out, ")", 1);
-	return rc;
+	return rc < 0 ? rc : tern__buf_append(out, ")", 1);
 }
 
 static void addr_reset(struct addr *a)

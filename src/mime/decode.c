@@ -231,17 +231,10 @@ void tern__mime_decoder_init(struct tern__mime_decoder *d, enum tern__mime_cte c
 
 static int b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *p = c ? memchr(alphabet, c, 64) : NULL;
+	return p ? (int)(p - alphabet) : -1;
 }
 
 static int b64_feed(struct tern__mime_decoder *d, const unsigned char *s, size_t len,

@@ -9,7 +9,7 @@
 #include "mime/mime.h"
 #include "tern/tern.h"
 
-#define APPEND(out, lit) tern__buf_append(out, lit, sizeof(lit) - 1)
+#define APPEND(out, s) tern__buf_append(out, s, sizeof(s) - 1)
 
 /* escape: quotes and backslashes are escaped in a quoted string (Dovecot's
  * form for parameters) rather than sent as a literal (its envelope form). */
@@ -68,250 +68,215 @@ int tern__mime_imap_nstring(struct tern__buf *out, const char *s, size_t len)
 	return nstring(out, s, len, 0);
 }
 
-static int field(struct tern__buf *out, const struct tern__mime_part *p, int f)
+/* A writer whose first error sticks: every later write is skipped, and the
+ * caller reads the error once at the end, instead of an "if (rc == 0)"
+ * before every piece. */
+struct w {
+	struct tern__buf *out;
+	int rc;
+};
+
+static void lit(struct w *w, const char *s)
 {
-	return tern__mime_imap_nstring(out, p->field[f], p->field_len[f]);
+	if (w->rc == 0)
+		w->rc = tern__buf_append(w->out, s, strlen(s));
 }
 
-static int addresses(struct tern__buf *out, const struct tern__mime_part *p, int f)
+static void str(struct w *w, const char *s, size_t len, int escape)
 {
+	if (w->rc == 0)
+		w->rc = nstring(w->out, s, len, escape);
+}
+
+static void num(struct w *w, uint64_t v)
+{
+	if (w->rc == 0)
+		w->rc = tern__buf_printf(w->out, " %llu", (unsigned long long)v);
+}
+
+/* " " and the field's value as an nstring. */
+static void field(struct w *w, const struct tern__mime_part *p, int f)
+{
+	lit(w, " ");
+	str(w, p->field[f], p->field_len[f], 0);
+}
+
+static void addresses(struct w *w, const struct tern__mime_part *p, int f)
+{
+	lit(w, " ");
 	if (!p->field[f])
-		return APPEND(out, "NIL");
-	return tern__mime_imap_addresses(out, p->field[f], p->field_len[f]);
+		lit(w, "NIL");
+	else if (w->rc == 0)
+		w->rc = tern__mime_imap_addresses(w->out, p->field[f], p->field_len[f]);
+}
+
+static void envelope(struct w *w, const struct tern__mime_part *p)
+{
+	lit(w, "(");
+	str(w, p->field[TERN__MIME_F_DATE], p->field_len[TERN__MIME_F_DATE], 0);
+	field(w, p, TERN__MIME_F_SUBJECT);
+	addresses(w, p, TERN__MIME_F_FROM);
+	/* RFC 3501 7.4.2: absent Sender and Reply-To take From's value. */
+	addresses(w, p, p->field[TERN__MIME_F_SENDER] ? TERN__MIME_F_SENDER : TERN__MIME_F_FROM);
+	addresses(w, p, p->field[TERN__MIME_F_REPLY_TO] ? TERN__MIME_F_REPLY_TO : TERN__MIME_F_FROM);
+	addresses(w, p, TERN__MIME_F_TO);
+	addresses(w, p, TERN__MIME_F_CC);
+	addresses(w, p, TERN__MIME_F_BCC);
+	field(w, p, TERN__MIME_F_IN_REPLY_TO);
+	field(w, p, TERN__MIME_F_MESSAGE_ID);
+	lit(w, ")");
 }
 
 int tern__mime_imap_envelope(const struct tern__mime *m, uint32_t part, struct tern__buf *out)
 {
-	const struct tern__mime_part *p = &m->parts[part];
-	int rc = APPEND(out, "(");
-	if (rc == 0)
-		rc = field(out, p, TERN__MIME_F_DATE);
-	if (rc == 0)
-		rc = APPEND(out, " ");
-	if (rc == 0)
-		rc = field(out, p, TERN__MIME_F_SUBJECT);
-	static const int addr_fields[] = { TERN__MIME_F_FROM, TERN__MIME_F_SENDER,
-					   TERN__MIME_F_REPLY_TO, TERN__MIME_F_TO,
-					   TERN__MIME_F_CC, TERN__MIME_F_BCC };
-	for (size_t i = 0; i < sizeof(addr_fields) / sizeof(addr_fields[0]) && rc == 0; i++) {
-		int f = addr_fields[i];
-		/* RFC 3501 7.4.2: absent Sender and Reply-To take From's value. */
-		if ((f == TERN__MIME_F_SENDER || f == TERN__MIME_F_REPLY_TO) && !p->field[f])
-			f = TERN__MIME_F_FROM;
-		rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = addresses(out, p, f);
-	}
-	if (rc == 0)
-		rc = APPEND(out, " ");
-	if (rc == 0)
-		rc = field(out, p, TERN__MIME_F_IN_REPLY_TO);
-	if (rc == 0)
-		rc = APPEND(out, " ");
-	if (rc == 0)
-		rc = field(out, p, TERN__MIME_F_MESSAGE_ID);
-	return rc < 0 ? rc : APPEND(out, ")");
+	struct w w = { out, 0 };
+	envelope(&w, &m->parts[part]);
+	return w.rc;
 }
 
-static int params(struct tern__buf *out, const struct tern__mime_params *ps,
-		  const char *skip, int add_charset)
+/* " " and a parameter list, NIL when empty; text parts without parameters
+ * get charset us-ascii (RFC 2045 5.2), as Dovecot writes them. */
+static void params(struct w *w, const struct tern__mime_params *ps, int add_charset)
 {
-	int n = 0, rc = 0;
-	for (size_t i = 0; i < ps->n && rc == 0; i++) {
-		if (skip && strcasecmp(ps->v[i].name, skip) == 0)
-			continue;
-		rc = n++ ? APPEND(out, " ") : APPEND(out, "(");
-		if (rc == 0)
-			rc = nstring(out, ps->v[i].name, strlen(ps->v[i].name), 1);
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = nstring(out, ps->v[i].value, strlen(ps->v[i].value), 1);
+	lit(w, " ");
+	if (ps->n == 0) {
+		lit(w, add_charset ? "(\"charset\" \"us-ascii\")" : "NIL");
+		return;
 	}
-	if (rc == 0 && n == 0 && add_charset) {
-		rc = APPEND(out, "(\"charset\" \"us-ascii\"");
-		n = 1;
+	for (size_t i = 0; i < ps->n; i++) {
+		lit(w, i ? " " : "(");
+		str(w, ps->v[i].name, strlen(ps->v[i].name), 1);
+		lit(w, " ");
+		str(w, ps->v[i].value, strlen(ps->v[i].value), 1);
 	}
-	if (rc < 0)
-		return rc;
-	return n ? APPEND(out, ")") : APPEND(out, "NIL");
+	lit(w, ")");
 }
 
-/* Extension data shared by single and multipart: disposition, language,
- * location (RFC 9051 7.5.2). */
-static int ext_tail(struct tern__buf *out, const struct tern__mime_part *p)
+/* " " and Content-Disposition as (type params), or NIL. */
+static void disposition(struct w *w, const struct tern__mime_part *p)
 {
 	char dtype[128];
 	struct tern__mime_params dps = { 0 };
-	int rc = APPEND(out, " ");
-	int v = p->field[TERN__MIME_F_CONTENT_DISPOSITION]
-			? tern__mime_parse_ctype(p->field[TERN__MIME_F_CONTENT_DISPOSITION],
-						 p->field_len[TERN__MIME_F_CONTENT_DISPOSITION], 0,
-						 dtype, sizeof(dtype), NULL, 0, &dps)
-			: 0;
-	if (v < 0)
-		rc = v;
-	else if (rc == 0 && v == 1) {
-		rc = APPEND(out, "(");
-		if (rc == 0)
-			rc = tern__mime_imap_nstring(out, dtype, strlen(dtype));
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = params(out, &dps, NULL, 0);
-		if (rc == 0)
-			rc = APPEND(out, ")");
-	} else if (rc == 0) {
-		rc = APPEND(out, "NIL");
+	int f = TERN__MIME_F_CONTENT_DISPOSITION;
+	int v = tern__mime_parse_ctype(p->field[f], p->field_len[f], 0, dtype, sizeof(dtype), NULL,
+				       0, &dps);
+	lit(w, " ");
+	if (v < 0 && w->rc == 0)
+		w->rc = v;
+	if (v == 1) {
+		lit(w, "(");
+		str(w, dtype, strlen(dtype), 0);
+		params(w, &dps, 0);
+		lit(w, ")");
+	} else {
+		lit(w, "NIL");
 	}
 	tern__mime_params_free(&dps);
-	if (rc == 0)
-		rc = APPEND(out, " ");
-	/* Content-Language: a list of tags separated by commas (RFC 3282). */
-	const char *lang = p->field[TERN__MIME_F_CONTENT_LANGUAGE];
-	if (rc == 0 && lang) {
-		int n = 0;
-		size_t len = p->field_len[TERN__MIME_F_CONTENT_LANGUAGE], i = 0;
-		while (i < len && rc == 0) {
-			while (i < len && strchr(" \t\r\n,", lang[i]))
-				i++;
-			size_t s = i;
-			while (i < len && !strchr(" \t\r\n,", lang[i]))
-				i++;
-			if (i > s) {
-				rc = n++ ? APPEND(out, " ") : APPEND(out, "(");
-				if (rc == 0)
-					rc = tern__mime_imap_nstring(out, lang + s, i - s);
-			}
-		}
-		if (rc == 0)
-			rc = n ? APPEND(out, ")") : APPEND(out, "NIL");
-	} else if (rc == 0) {
-		rc = APPEND(out, "NIL");
-	}
-	if (rc == 0)
-		rc = APPEND(out, " ");
-	if (rc == 0)
-		rc = field(out, p, TERN__MIME_F_CONTENT_LOCATION);
-	return rc;
 }
 
-/* The Content-Transfer-Encoding token, default 7bit. */
-static int encoding(struct tern__buf *out, const struct tern__mime_part *p)
+/* " " and Content-Language as a list of tags (RFC 3282), or NIL. */
+static void language(struct w *w, const struct tern__mime_part *p)
+{
+	const char *lang = p->field[TERN__MIME_F_CONTENT_LANGUAGE];
+	size_t len = lang ? p->field_len[TERN__MIME_F_CONTENT_LANGUAGE] : 0, i = 0;
+	int n = 0;
+	lit(w, " ");
+	while (i < len) {
+		while (i < len && strchr(" \t\r\n,", lang[i]))
+			i++;
+		size_t s = i;
+		while (i < len && !strchr(" \t\r\n,", lang[i]))
+			i++;
+		if (i > s) {
+			lit(w, n++ ? " " : "(");
+			str(w, lang + s, i - s, 0);
+		}
+	}
+	lit(w, n ? ")" : "NIL");
+}
+
+/* " " and the Content-Transfer-Encoding token, default 7bit. */
+static void encoding(struct w *w, const struct tern__mime_part *p)
 {
 	const char *e = p->field[TERN__MIME_F_CONTENT_TRANSFER_ENCODING];
-	if (!e)
-		return APPEND(out, "\"7bit\"");
 	size_t n = 0;
-	while (n < p->field_len[TERN__MIME_F_CONTENT_TRANSFER_ENCODING] &&
+	while (e && n < p->field_len[TERN__MIME_F_CONTENT_TRANSFER_ENCODING] &&
 	       !strchr(" \t\r\n(;", e[n]))
 		n++;
+	lit(w, " ");
 	if (n == 0)
-		return APPEND(out, "\"7bit\"");
-	return tern__mime_imap_nstring(out, e, n);
+		lit(w, "\"7bit\"");
+	else
+		str(w, e, n, 0);
 }
 
-static int body(const struct tern__mime *m, uint32_t pi, int ext, struct tern__buf *out);
-
-static int empty_text(struct tern__buf *out, int ext)
-{
-	return ext ? APPEND(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)")
-		   : APPEND(out, "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)");
-}
-
-static int body(const struct tern__mime *m, uint32_t pi, int ext, struct tern__buf *out)
+static void body(struct w *w, const struct tern__mime *m, uint32_t pi, int ext)
 {
 	const struct tern__mime_part *p = &m->parts[pi];
-	char type[32] = "text", sub[64] = "plain";
+	char type[32], sub[64];
 	struct tern__mime_params ps = { 0 };
-	int valid = tern__mime_parse_ctype(p->field[TERN__MIME_F_CONTENT_TYPE],
-					   p->field_len[TERN__MIME_F_CONTENT_TYPE], 1, type,
-					   sizeof(type), sub, sizeof(sub), &ps);
-	if (valid < 0)
-		return valid;
-	if (valid == 0) {
+	int f = TERN__MIME_F_CONTENT_TYPE;
+	int valid = tern__mime_parse_ctype(p->field[f], p->field_len[f], 1, type, sizeof(type), sub,
+					   sizeof(sub), &ps);
+	if (valid < 0 && w->rc == 0)
+		w->rc = valid;
+	if (valid != 1) {
+		/* RFC 2045 5.2 (and 2046 5.1.5 in a digest): the parser's default. */
 		tern__mime_params_free(&ps);
-		if (p->kind == TERN__MIME_KIND_MESSAGE) {
-			strcpy(type, "message");
-			strcpy(sub, "rfc822");
-		} else {
-			strcpy(type, "text");
-			strcpy(sub, "plain");
+		int msg = p->kind == TERN__MIME_KIND_MESSAGE;
+		strcpy(type, msg ? "message" : "text");
+		strcpy(sub, msg ? "rfc822" : "plain");
+	}
+	lit(w, "(");
+	if (p->kind == TERN__MIME_KIND_MULTIPART) {
+		/* A multipart without parts shows one empty text/plain part. */
+		if (p->first_child == TERN__MIME_NONE)
+			lit(w, ext ? "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
+				     "NIL NIL NIL NIL)"
+				   : "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0)");
+		for (uint32_t c = p->first_child; c != TERN__MIME_NONE; c = m->parts[c].next_sibling)
+			body(w, m, c, ext);
+		lit(w, " ");
+		str(w, sub, strlen(sub), 0);
+		if (ext) {
+			params(w, &ps, 0);
+			disposition(w, p);
+			language(w, p);
+			field(w, p, TERN__MIME_F_CONTENT_LOCATION);
+		}
+	} else {
+		str(w, type, strlen(type), 0);
+		lit(w, " ");
+		str(w, sub, strlen(sub), 0);
+		params(w, &ps, strcasecmp(type, "text") == 0);
+		field(w, p, TERN__MIME_F_CONTENT_ID);
+		field(w, p, TERN__MIME_F_CONTENT_DESCRIPTION);
+		encoding(w, p);
+		num(w, p->body.vsize);
+		if (p->kind == TERN__MIME_KIND_MESSAGE && p->first_child != TERN__MIME_NONE) {
+			lit(w, " ");
+			envelope(w, &m->parts[p->first_child]);
+			lit(w, " ");
+			body(w, m, p->first_child, ext);
+			num(w, p->body.lines);
+		} else if (p->flags & TERN__MIME_P_TEXT) {
+			num(w, p->body.lines);
+		}
+		if (ext) {
+			field(w, p, TERN__MIME_F_CONTENT_MD5);
+			disposition(w, p);
+			language(w, p);
+			field(w, p, TERN__MIME_F_CONTENT_LOCATION);
 		}
 	}
-	int rc = APPEND(out, "(");
-	if (rc == 0 && p->kind == TERN__MIME_KIND_MULTIPART) {
-		uint32_t c = p->first_child;
-		if (c == TERN__MIME_NONE)
-			rc = empty_text(out, ext);
-		for (; c != TERN__MIME_NONE && rc == 0; c = m->parts[c].next_sibling)
-			rc = body(m, c, ext, out);
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = tern__mime_imap_nstring(out, sub, strlen(sub));
-		if (rc == 0 && ext) {
-			rc = APPEND(out, " ");
-			if (rc == 0)
-				rc = params(out, &ps, NULL, 0);
-			if (rc == 0)
-				rc = ext_tail(out, p);
-		}
-	} else if (rc == 0) {
-		rc = tern__mime_imap_nstring(out, type, strlen(type));
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = tern__mime_imap_nstring(out, sub, strlen(sub));
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = params(out, &ps, NULL, strcasecmp(type, "text") == 0);
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = field(out, p, TERN__MIME_F_CONTENT_ID);
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = field(out, p, TERN__MIME_F_CONTENT_DESCRIPTION);
-		if (rc == 0)
-			rc = APPEND(out, " ");
-		if (rc == 0)
-			rc = encoding(out, p);
-		if (rc == 0)
-			rc = tern__buf_printf(out, " %llu", (unsigned long long)p->body.vsize);
-		if (rc == 0 && p->kind == TERN__MIME_KIND_MESSAGE && p->first_child != TERN__MIME_NONE) {
-			rc = APPEND(out, " ");
-			if (rc == 0)
-				rc = tern__mime_imap_envelope(m, p->first_child, out);
-			if (rc == 0)
-				rc = APPEND(out, " ");
-			if (rc == 0)
-				rc = body(m, p->first_child, ext, out);
-			if (rc == 0)
-				rc = tern__buf_printf(out, " %llu", (unsigned long long)p->body.lines);
-		} else if (rc == 0 && (p->flags & TERN__MIME_P_TEXT)) {
-			rc = tern__buf_printf(out, " %llu", (unsigned long long)p->body.lines);
-		}
-		if (rc == 0 && ext) {
-			rc = APPEND(out, " ");
-			if (rc == 0)
-				rc = field(out, p, TERN__MIME_F_CONTENT_MD5);
-			if (rc == 0)
-				rc = ext_tail(out, p);
-		}
-	}
+	lit(w, ")");
 	tern__mime_params_free(&ps);
-	return rc < 0 ? rc : APPEND(out, ")");
 }
 
 int tern__mime_imap_bodystructure(const struct tern__mime *m, uint32_t part, int extended,
 				  struct tern__buf *out)
 {
-	/* A message's structure is its root part's (RFC 9051 7.5.2). */
-	size_t start = out->len;
-	int rc = body(m, part, extended, out);
-	(void)start;
-	return rc;
+	struct w w = { out, 0 };
+	body(&w, m, part, extended);
+	return w.rc;
 }

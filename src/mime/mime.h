@@ -97,6 +97,9 @@ struct tern__mime {
 };
 
 void tern__mime_limits_default(struct tern__mime_limits *l);
+/* Hooks parts[i] under its parent (depth, first child or last sibling):
+ * parts are appended in document order, so the list stays in order. */
+void tern__mime_link(struct tern__mime *m, uint32_t i);
 void tern__mime_free(struct tern__mime **m);
 
 /* The streaming parser. new: limits NULL for the defaults (copied).

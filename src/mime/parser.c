@@ -76,6 +76,23 @@ void tern__mime_free(struct tern__mime **mp)
 	*mp = NULL;
 }
 
+void tern__mime_link(struct tern__mime *m, uint32_t i)
+{
+	struct tern__mime_part *p = &m->parts[i];
+	if (p->parent == TERN__MIME_NONE)
+		return;
+	struct tern__mime_part *pp = &m->parts[p->parent];
+	p->depth = pp->depth + 1;
+	if (pp->first_child == TERN__MIME_NONE) {
+		pp->first_child = i;
+		return;
+	}
+	uint32_t c = pp->first_child;
+	while (m->parts[c].next_sibling != TERN__MIME_NONE)
+		c = m->parts[c].next_sibling;
+	m->parts[c].next_sibling = i;
+}
+
 /* Appends a part under parent starting at off. Returns its index or
  * TERN__MIME_NONE on ENOMEM. */
 static uint32_t part_add(struct tern__mime *m, uint32_t parent, uint64_t off)
@@ -95,18 +112,7 @@ static uint32_t part_add(struct tern__mime *m, uint32_t parent, uint64_t off)
 	p->first_child = p->next_sibling = TERN__MIME_NONE;
 	p->header.off = off;
 	p->body.off = off;
-	if (parent != TERN__MIME_NONE) {
-		struct tern__mime_part *pp = &m->parts[parent];
-		p->depth = pp->depth + 1;
-		if (pp->first_child == TERN__MIME_NONE) {
-			pp->first_child = i;
-		} else {
-			uint32_t c = pp->first_child;
-			while (m->parts[c].next_sibling != TERN__MIME_NONE)
-				c = m->parts[c].next_sibling;
-			m->parts[c].next_sibling = i;
-		}
-	}
+	tern__mime_link(m, i);
 	return i;
 }
 
@@ -234,8 +240,10 @@ static int end_header(struct tern__mime_parser *p)
 	if (ct) {
 		valid = tern__mime_parse_ctype(ct, part->field_len[TERN__MIME_F_CONTENT_TYPE], 1,
 					       type, sizeof(type), sub, sizeof(sub), &ps);
-		if (valid < 0)
+		if (valid < 0) {
+			tern__mime_params_free(&ps);
 			return valid;
+		}
 	}
 	if (!valid) {
 		/* RFC 2046 5.1.5: in multipart/digest the default is message/rfc822. */

@@ -176,18 +176,7 @@ int tern__mime_load(const void *data, size_t len, struct tern__mime **m_r)
 		if (r.bad || rc < 0)
 			break;
 		/* Rebuild the tree from the parent links, in document order. */
-		if (p->parent != TERN__MIME_NONE) {
-			struct tern__mime_part *pp = &m->parts[p->parent];
-			p->depth = pp->depth + 1;
-			if (pp->first_child == TERN__MIME_NONE) {
-				pp->first_child = i;
-			} else {
-				uint32_t c = pp->first_child;
-				while (m->parts[c].next_sibling != TERN__MIME_NONE)
-					c = m->parts[c].next_sibling;
-				m->parts[c].next_sibling = i;
-			}
-		}
+		tern__mime_link(m, i);
 	}
 	if (rc == 0 && (r.bad || r.i != r.len))
 		rc = TERN_EINVAL;

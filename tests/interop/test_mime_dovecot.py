@@ -37,6 +37,23 @@ KNOWN = {
         "syntactically invalid Content-Type header field is encountered'; Dovecot "
         "reports the broken value as type \"garbage\" subtype \"\".",
     ("11-bad-ctype.eml", "body"): "the same as its BODYSTRUCTURE",
+    ("39-message-global.eml", "bodystructure"):
+        "RFC 9051 7.5.2: 'A body type of type MESSAGE and subtype RFC822 or GLOBAL "
+        "contains, immediately after the basic fields, the envelope structure, body "
+        "structure, and size in text lines of the encapsulated message.' Dovecot 2.3 "
+        "follows RFC 3501, which names only RFC822 (RFC 6532 3.5 says message/global "
+        "is otherwise handled like message/rfc822).",
+    ("39-message-global.eml", "body"): "the same as its BODYSTRUCTURE",
+}
+
+# Messages whose sections Python's email package reads differently, and why
+# ours stand.
+SECTION_SKIP = {
+    "40-boundary-prefix.eml":
+        "'--abc' is taken as a delimiter of boundary 'ab' (a prefix match), as "
+        "Dovecot takes it (its BODYSTRUCTURE above agrees with ours); Python wants "
+        "the boundary then only whitespace. RFC 2046 5.1.1 forbids the ambiguity "
+        "('the boundary delimiter MUST NOT appear inside any of the encapsulated parts').",
 }
 
 
@@ -166,7 +183,7 @@ class MimeDovecotTest(unittest.TestCase):
             with open(os.path.join(CORPUS, n), "rb") as f:
                 data = f.read()
             msg = email.message_from_bytes(data, policy=email.policy.compat32)
-            if msg.get_content_maintype() != "multipart" or msg.defects:
+            if msg.get_content_maintype() != "multipart" or msg.defects or n in SECTION_SKIP:
                 continue
 
             def walk(part, prefix):
