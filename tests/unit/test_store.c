@@ -544,6 +544,13 @@ static void test_recover(void **state)
 	struct store_status st;
 	assert_int_equal(store_status(s, "Hand", &st), 0);
 	assert_int_equal(store_status(s, "Gone", &st), ENOENT);
+	/* Two names for one base (no program of ours makes that): one is
+	 * indexed, the other left alone, and recovery still succeeds. */
+	drop_file(f, ".Drafts/cur/1700000800.P4.other:2,S", "d\r\n");
+	drop_file(f, ".Drafts/cur/1700000800.P4.other:2,F", "d\r\n");
+	assert_int_equal(store_recover(s, T0, &rs), 0);
+	assert_int_equal(store_status(s, "Drafts", &st), 0);
+	assert_int_equal(st.messages, 1);
 	store_close(&s);
 	sfix_free(f);
 }

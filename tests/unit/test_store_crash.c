@@ -42,7 +42,8 @@ static void kill_hook(void *arg, const char *point)
 
 /* The script. Logs "A i uid" once message i ("mI") is acknowledged, then
  * one letter per finished phase: F (flags), C (copy), M (move), E
- * (expunge), W (folders made), R (rename), D (delete); a lower-case one
+ * (expunge), W (folders made), R (rename), D (delete), V (delivery to
+ * two users); a lower-case one
  * when a phase starts (e: expunge, d: delete). */
 static void child_run(const char *root, unsigned stop_at, int log)
 {
@@ -89,6 +90,16 @@ static void child_run(const char *root, unsigned stop_at, int log)
 	if (store_folder_delete(s, "Job") != 0)
 		_exit(15);
 	say(log, "D\n");
+	store_writer *w;
+	const char *users[] = {USER, "bob@example.org"};
+	struct store_delivery res[2];
+	if (store_deliver_begin(root, T0, &w) != 0)
+		_exit(16);
+	store_deliver_set_hook(w, kill_hook, &c);
+	if (store_writer_write(w, "v\r\n", 3) != 0 ||
+	    store_deliver_commit(&w, users, 2, T0, res) != 0 || res[0].err != 0)
+		_exit(16);
+	say(log, "V\n");
 	store_close(&s);
 	_exit(0);
 }
@@ -196,6 +207,8 @@ static void check_recovered(struct sfix *f, const struct logged *l, bool index_l
 		assert_int_equal(store_status(s, "Job", &st), ENOENT);
 		assert_int_equal(store_status(s, "Job.Sub", &st), ENOENT);
 	}
+	if (did(l, 'V'))
+		assert_int_equal(count_body(s, "INBOX", "v\r\n", NULL), 1);
 	/* UIDs are not handed out again (with the index lost, UIDVALIDITY
 	 * changed instead). */
 	uint32_t uid;
@@ -284,11 +297,48 @@ static void test_kill_then_lose_index(void **state)
 	}
 }
 
+/* A recovery killed at each of its own points, then recovered again:
+ * recovery is idempotent, whatever it was interrupted in. */
+static void test_kill_during_recovery(void **state)
+{
+	(void)state;
+	unsigned runs = 0;
+	for (unsigned k = 3; k < 28; k += 4) {
+		for (unsigned j = 1; j < 100; j++) {
+			struct sfix *f = sfix_new();
+			struct logged l;
+			int status = fork_child(f, k, &l);
+			assert_true(WIFSIGNALED(status));
+			pid_t pid = fork();
+			assert_true(pid >= 0);
+			if (pid == 0) {
+				struct child c = {.stop_at = j, .log = open("/dev/null", O_WRONLY)};
+				store *s;
+				if (store_open(&s, f->root, USER, 0, T0) != 0)
+					_exit(5);
+				store_set_hook(s, kill_hook, &c);
+				_exit(store_recover(s, T0, NULL) != 0 ? 6 : 0);
+			}
+			assert_int_equal(waitpid(pid, &status, 0), pid);
+			bool finished = WIFEXITED(status);
+			if (finished)
+				assert_int_equal(WEXITSTATUS(status), 0);
+			check_recovered(f, &l, false);
+			sfix_free(f);
+			runs++;
+			if (finished)
+				break;
+		}
+	}
+	print_message("%u recoveries\n", runs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_at_every_point),
 		cmocka_unit_test(test_kill_then_lose_index),
+		cmocka_unit_test(test_kill_during_recovery),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

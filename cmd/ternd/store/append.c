@@ -30,6 +30,8 @@ struct store_writer {
 	char *keywords;
 	int64_t date;
 	uint64_t size;
+	store_hook_fn *hook; /* a delivery's, for the stores it opens */
+	void *hook_arg;
 };
 
 static void writer_free(store_writer *w, bool unlink_tmp)
@@ -253,6 +255,12 @@ int store_deliver_begin(const char *root, int64_t internaldate, store_writer **w
 	return 0;
 }
 
+void store_deliver_set_hook(store_writer *w, store_hook_fn *fn, void *arg)
+{
+	w->hook = fn;
+	w->hook_arg = arg;
+}
+
 int store_deliver_commit(store_writer **wp, const char *const *users, size_t n, int64_t now,
 			 struct store_delivery *results)
 {
@@ -270,6 +278,8 @@ int store_deliver_commit(store_writer **wp, const char *const *users, size_t n, 
 		 * and a later flag rename in one INBOX must not touch another. */
 		char unique[sizeof(w->unique)];
 		int e = store_open(&s, w->folder, users[i], 0, now);
+		if (e == 0)
+			store_set_hook(s, w->hook, w->hook_arg);
 		if (e == 0)
 			e = sf_unique(s->host, w->date, unique, sizeof(unique));
 		if (e == 0)

@@ -122,17 +122,16 @@ int store_flags(store *s, const char *folder, const struct store_uidset *set,
 	st_point(s, "flags.committed");
 	/* The index is the truth; the names follow. A crash here leaves old
 	 * letters that recovery renames. */
+	/* The change is durable now, so it is reported as done even when a
+	 * rename fails: a name with stale letters is what a crash here
+	 * leaves too, and recovery renames it. */
 	bool renamed = false;
 	for (size_t i = 0; i < n; i++) {
-		if (changed[i]) {
-			int e = sf_set_flags(s, dir, ml[i].base, old[i], ml[i].flags);
-			if (e != 0 && e != ENOENT && err == 0)
-				err = e;
-			renamed |= e == 0;
-		}
+		if (changed[i])
+			renamed |= sf_set_flags(s, dir, ml[i].base, old[i], ml[i].flags) == 0;
 	}
-	if (renamed && err == 0)
-		err = sf_sync_cur(s, dir);
+	if (renamed)
+		(void)sf_sync_cur(s, dir);
 out:
 	st_lock(s, LOCK_UN);
 	for (size_t i = 0; err == 0 && i < n; i++) {

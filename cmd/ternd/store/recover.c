@@ -149,8 +149,10 @@ static int reconcile_folder(store *s, const struct si_folder *f, struct store_re
 	size_t nf, n = 0;
 	st_folder_dir(f->name, dir, sizeof(dir));
 	int err = sweep(s, dir, st);
-	if (err == 0)
+	if (err == 0) {
+		st_point(s, "recover.swept");
 		err = list_cur(s, dir, &files, &nf);
+	}
 	if (err != 0)
 		return err;
 	err = si_msg_list(s, f->id, NULL, &ml, &n);
@@ -183,6 +185,12 @@ static int reconcile_folder(store *s, const struct si_folder *f, struct store_re
 		if (err == 0)
 			err = st_index_file(s, f, base, *info ? st_flags_parse(info) : 0, NULL,
 					    mtime, size, &uid);
+		if (err == EEXIST) {
+			/* A second name for an indexed base (not one the store
+			 * makes): left alone rather than failing the recovery. */
+			err = 0;
+			continue;
+		}
 		st->files_added++;
 	}
 	if (err == 0 && st->files_renamed > 0)
@@ -190,6 +198,8 @@ static int reconcile_folder(store *s, const struct si_folder *f, struct store_re
 	if (err == 0 && (st->rows_dropped | st->files_added))
 		err = si_meta_add(s, "change", 1);
 	err = err == 0 ? si_commit(s) : (si_rollback(s), err);
+	if (err == 0)
+		st_point(s, "recover.folder");
 	si_msgs_free(ml, n);
 	free(files);
 	return err;

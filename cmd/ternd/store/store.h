@@ -164,6 +164,8 @@ struct store_delivery {
 	uint32_t uid;
 };
 int store_deliver_begin(const char *root, int64_t internaldate, store_writer **w_r);
+/* The crash-point hook for the stores a delivery opens (tests). */
+void store_deliver_set_hook(store_writer *w, store_hook_fn *fn, void *arg);
 int store_deliver_commit(store_writer **w, const char *const *users, size_t n, int64_t now,
 			 struct store_delivery *results);
 
@@ -195,7 +197,8 @@ enum store_flag_op { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
  * changes gets the folder's next MODSEQ (one for the whole call) and its
  * file is renamed to the new flag letters; unchanged ones keep theirs.
  * modseq_r (may be NULL): the MODSEQ given (or the HIGHESTMODSEQ when
- * nothing changed). */
+ * nothing changed). Once the index has committed, the call succeeds even
+ * if a rename fails (recovery corrects the names). */
 int store_flags(store *s, const char *folder, const struct store_uidset *set,
 		enum store_flag_op op, unsigned flags, const char *keywords, uint64_t *modseq_r);
 
