@@ -756,7 +756,8 @@ static void test_dovecot_reads(void **state)
 	assert_non_null(c);
 	bool root = geteuid() == 0;
 	fprintf(c, "base_dir = %s/run\nlog_path = %s/log\nssl = no\n"
-		   "mail_location = maildir:%s:UTF-8\nmail_uid = %u\nmail_gid = %u\n",
+		   "mail_location = maildir:%s:UTF-8\nmail_uid = %u\nmail_gid = %u\n"
+		   "first_valid_uid = 1\nfirst_valid_gid = 1\n",
 		f->root, f->root, f->udir, root ? 65534u : (unsigned)getuid(),
 		root ? 65534u : (unsigned)getgid());
 	fclose(c);

@@ -129,6 +129,8 @@ int store_folder_create(store *s, const char *name, const char *special, int64_t
 int store_folder_delete(store *s, const char *name);
 /* Renames the folder and its children; UIDVALIDITY and UIDs are kept. */
 int store_folder_rename(store *s, const char *from, const char *to);
+/* ENOENT when there is no such folder (no subscriptions to names that do
+ * not exist, unlike RFC 9051's LSUB leftovers). */
 int store_folder_subscribe(store *s, const char *name, bool on);
 
 struct store_status {
@@ -136,6 +138,8 @@ struct store_status {
 	uint64_t size;                                           /* bytes */
 	uint64_t highestmodseq;
 };
+/* One read transaction, so the numbers agree; ENOENT for no such folder.
+ * Folder names are case-sensitive except INBOX. */
 int store_status(store *s, const char *folder, struct store_status *st);
 
 /* ---- messages ----------------------------------------------------------- */
@@ -149,6 +153,8 @@ int store_status(store *s, const char *folder, struct store_status *st);
  * message would pass the quota. */
 int store_append_begin(store *s, const char *folder, unsigned flags, const char *keywords,
 		       int64_t internaldate, store_writer **w_r);
+/* The first write error is returned by this and every later write, and
+ * by the commit. */
 int store_writer_write(store_writer *w, const void *buf, size_t len);
 int store_append_commit(store_writer **w, uint32_t *uid_r, uint32_t *uidvalidity_r);
 void store_writer_abort(store_writer **w);
@@ -233,6 +239,8 @@ struct store_quota {
 	uint64_t limit_bytes, limit_msgs; /* 0: no limit */
 };
 int store_quota_get(store *s, struct store_quota *q);
+/* New limits (0: none); they apply to later appends and copies, never
+ * removing anything. EINVAL above INT64_MAX. */
 int store_quota_set(store *s, uint64_t limit_bytes, uint64_t limit_msgs);
 
 #endif
