@@ -16,6 +16,7 @@ struct lex {
 	size_t len, i;
 	struct tern__buf comment; /* the last comment skipped */
 	int have_comment;
+	int unterminated; /* a quoted string ran to the end */
 };
 
 struct addr {
@@ -87,6 +88,8 @@ static int quoted(struct lex *x, struct tern__buf *out)
 	}
 	if (x->i < x->len)
 		x->i++;
+	else
+		x->unterminated = 1;
 	return 0;
 }
 
@@ -216,8 +219,8 @@ static void addr_reset(struct addr *a)
 	a->has_name = a->has_route = 0;
 }
 
-/* One mailbox (name-addr or addr-spec); writes it. Returns 1 written, 0
- * nothing there, TERN_ENOMEM. */
+/* One mailbox (name-addr or addr-spec); writes it, with MISSING_* parts
+ * when there is nothing usable. Returns 1 or TERN_ENOMEM. */
 static int mailbox(struct lex *x, struct addr *a, struct tern__buf *out)
 {
 	addr_reset(a);
@@ -231,7 +234,7 @@ static int mailbox(struct lex *x, struct addr *a, struct tern__buf *out)
 	if (x->i < x->len && x->s[x->i] == '<') {
 		/* name-addr: [display-name] angle-addr, obs-route allowed. */
 		x->i++;
-		a->has_name = words > 0;
+		a->has_name = words > 0 && a->name.len > 0; /* "" <a@b>: NIL, as Dovecot */
 		if (skip(x) < 0)
 			return TERN_ENOMEM;
 		if (x->i < x->len && x->s[x->i] == '@') {
@@ -264,14 +267,16 @@ static int mailbox(struct lex *x, struct addr *a, struct tern__buf *out)
 			return TERN_ENOMEM;
 		if (skip(x) < 0)
 			return TERN_ENOMEM;
-		if (n == 0 && a->domain.len == 0 && x->i == start)
-			return 0;
 		/* "user@host (Name)": the comment is the name. */
 		if (x->have_comment) {
 			if (tern__buf_append(&a->name, tern__buf_ptr(&x->comment), x->comment.len) < 0)
 				return TERN_ENOMEM;
 			a->has_name = 1;
 		}
+	}
+	if (x->unterminated) {
+		/* Dovecot gives up on the address: both parts missing. */
+		addr_reset(a);
 	}
 	return write_addr(out, a) < 0 ? TERN_ENOMEM : 1;
 }
@@ -296,7 +301,13 @@ int tern__mime_imap_addresses(struct tern__buf *out, const char *s, size_t len)
 			break;
 		char c = x.s[x.i];
 		if (c == ',') {
+			/* An empty element ("a, , b" or a leading comma) is an
+			 * address with nothing in it, as Dovecot lists it; a
+			 * trailing comma adds nothing. */
 			x.i++;
+			addr_reset(&a);
+			rc = write_addr(&body, &a);
+			count++;
 			continue;
 		}
 		if (c == ';' && in_group) {
@@ -304,6 +315,11 @@ int tern__mime_imap_addresses(struct tern__buf *out, const char *s, size_t len)
 			in_group = 0;
 			rc = tern__buf_append(&body, "(NIL NIL NIL NIL)", 17);
 			count++;
+			/* The comma after a group separates, it is no element. */
+			if (rc == 0)
+				rc = skip(&x);
+			if (x.i < x.len && x.s[x.i] == ',')
+				x.i++;
 			continue;
 		}
 		/* group = display-name ":" [group-list] ";" */
@@ -339,11 +355,10 @@ int tern__mime_imap_addresses(struct tern__buf *out, const char *s, size_t len)
 		}
 		if (r > 0)
 			count++;
-		/* Skip to the next separator after junk. */
-		size_t before = x.i;
+		/* Skip junk up to the separator, and the separator. */
 		while (x.i < x.len && x.s[x.i] != ',' && !(x.s[x.i] == ';' && in_group))
 			x.i++;
-		if (r == 0 && x.i == before)
+		if (x.i < x.len && x.s[x.i] == ',')
 			x.i++;
 	}
 	if (rc >= 0 && in_group) {

@@ -38,6 +38,34 @@ static int keep(struct tern__mime_part *part, int f, const char *v, size_t n)
 	return 0;
 }
 
+/* A second To (From, Cc...): its addresses join the first field's list. */
+static int append_list(struct tern__mime_part *part, int f, const char *v, size_t n)
+{
+	char *old = part->field[f];
+	uint32_t olen = part->field_len[f];
+	part->field[f] = NULL;
+	int rc = keep(part, f, v, n);
+	if (rc < 0) {
+		part->field[f] = old;
+		return rc;
+	}
+	char *joined = malloc((size_t)olen + 1 + part->field_len[f] + 1);
+	if (!joined) {
+		free(part->field[f]);
+		part->field[f] = old;
+		part->field_len[f] = olen;
+		return TERN_ENOMEM;
+	}
+	memcpy(joined, old, olen);
+	joined[olen] = ',';
+	memcpy(joined + olen + 1, part->field[f], part->field_len[f] + 1);
+	part->field_len[f] += olen + 1;
+	free(part->field[f]);
+	free(old);
+	part->field[f] = joined;
+	return 0;
+}
+
 int tern__mime_header_scan(struct tern__mime_part *part, const char *hdr, size_t len,
 			   int keep_envelope)
 {
@@ -68,11 +96,15 @@ int tern__mime_header_scan(struct tern__mime_part *part, const char *hdr, size_t
 			    strncasecmp(field_names[f], hdr + start, nlen) != 0)
 				continue;
 			/* As in Dovecot: the first Content-* field counts, the last
-			 * envelope one. */
+			 * envelope string, and address fields add up. */
 			if (part->field[f] && f < TERN__MIME_F_FIRST_ENVELOPE)
 				break;
 			const char *v = colon + 1;
-			int rc = keep(part, f, v, (size_t)(hdr + end - v));
+			int rc;
+			if (part->field[f] && f >= TERN__MIME_F_FROM && f <= TERN__MIME_F_BCC)
+				rc = append_list(part, f, v, (size_t)(hdr + end - v));
+			else
+				rc = keep(part, f, v, (size_t)(hdr + end - v));
 			if (rc < 0)
 				return rc;
 			break;

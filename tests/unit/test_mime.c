@@ -121,6 +121,14 @@ static const struct mcase cases[] = {
 	  "NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0 NIL NIL NIL "
 	  "NIL) \"mixed\" (\"boundary\" \"R\") NIL NIL NIL)",
 	  NULL },
+	{ "address oddities: empty elements, \"\" names, unterminated quote, groups",
+	  "From: \"Last, First\" <lf@example.com>, Plain Name <pn@example.com>, <angle@example.com>, \"\" <empty@example.com>\r\nTo: a@b, , c@d,\r\nCc: \"unterminated <x@example.com>\r\nBcc: Group: a@example.com, b@example.com\r\n\r\nx\r\n",
+	  NULL,
+	  "(NIL NIL ((\"Last, First\" NIL \"lf\" \"example.com\")(\"Plain Name\" NIL \"pn\" \"example.com\")(NIL NIL \"angle\" \"example.com\")(NIL NIL \"empty\" \"example.com\")) ((\"Last, First\" NIL \"lf\" \"example.com\")(\"Plain Name\" NIL \"pn\" \"example.com\")(NIL NIL \"angle\" \"example.com\")(NIL NIL \"empty\" \"example.com\")) ((\"Last, First\" NIL \"lf\" \"example.com\")(\"Plain Name\" NIL \"pn\" \"example.com\")(NIL NIL \"angle\" \"example.com\")(NIL NIL \"empty\" \"example.com\")) ((NIL NIL \"a\" \"b\")(NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")(NIL NIL \"c\" \"d\")) ((NIL NIL \"MISSING_MAILBOX\" \"MISSING_DOMAIN\")) ((NIL NIL \"Group\" NIL)(NIL NIL \"a\" \"example.com\")(NIL NIL \"b\" \"example.com\")(NIL NIL NIL NIL)) NIL NIL)" },
+	{ "a second To adds up, the first Content-Type counts",
+	  "From: a@example.com\r\nTo: first@example.com\r\nTo: second@example.com\r\nContent-Type: text/html\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nx\r\n",
+	  NULL,
+	  "(NIL NIL ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"a\" \"example.com\")) ((NIL NIL \"first\" \"example.com\")(NIL NIL \"second\" \"example.com\")) NIL NIL NIL NIL)" },
 	{ "header only", "From: a@example.com" NL "Subject: no blank line",
 	  "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)", NULL },
 };
