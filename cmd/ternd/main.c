@@ -634,25 +634,28 @@ static int run(struct ternd_config *cfg, int argc, char **argv)
 		return rc;
 	}
 
-	/* Bind first, so "listening" is only said once it is true, and so
-	 * that port 25 is ours before root is given up. */
-	unsigned workers = ternd_config_workers(cfg);
-	rc = tern_smtp_server_open(server, workers);
-	if (rc == 0)
-		ternd_log(TERN_LOG_INFO, NULL, "%u event loop%s%s", workers, workers == 1 ? "" : "s",
-			  cfg->workers == TERND_WORKERS_AUTO ? " (one per CPU)" : "");
-	int saved_errno = errno;
-	int status = TERND_EX_OK;
 	/* The MTA-STS policy host binds as root too (443), and reads its
-	 * certificates' keys now; it serves once ternd runs as the user. */
+	 * certificates' keys now; it serves once ternd runs as the user. It
+	 * binds before the mail listeners, so that a client that finds the
+	 * SMTP port open finds this one open too. */
+	int status = TERND_EX_OK;
 	struct ternd_mta_sts *mta_sts = NULL;
-	if (rc == 0 && cfg->mta_sts_listen != NULL) {
+	if (cfg->mta_sts_listen != NULL) {
 		int mrc = ternd_mta_sts_open(&mta_sts, cfg->mta_sts_listen, cfg->state_dir,
 					     tf.certs, tf.keys);
 		if (mrc != 0)
 			status = mrc == TERN_EIO ? TERND_EX_OSERR : TERND_EX_USAGE;
 	}
-	if (rc == 0 && user.name != NULL) {
+
+	/* Bind first, so "listening" is only said once it is true, and so
+	 * that port 25 is ours before root is given up. */
+	unsigned workers = ternd_config_workers(cfg);
+	rc = tern_smtp_server_open(server, workers);
+	int saved_errno = errno;
+	if (rc == 0 && status == TERND_EX_OK)
+		ternd_log(TERN_LOG_INFO, NULL, "%u event loop%s%s", workers, workers == 1 ? "" : "s",
+			  cfg->workers == TERND_WORKERS_AUTO ? " (one per CPU)" : "");
+	if (rc == 0 && status == TERND_EX_OK && user.name != NULL) {
 		char uerr[512];
 
 		if (ternd_drop_privileges(&user, uerr, sizeof(uerr)) != 0) {
