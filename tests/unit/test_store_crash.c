@@ -314,10 +314,17 @@ static void test_kill_during_recovery(void **state)
 			if (pid == 0) {
 				struct child c = {.stop_at = j, .log = open("/dev/null", O_WRONLY)};
 				store *s;
-				if (store_open(&s, f->root, USER, 0, T0) != 0)
-					_exit(5);
-				store_set_hook(s, kill_hook, &c);
-				_exit(store_recover(s, T0, NULL) != 0 ? 6 : 0);
+				int rc = 5;
+				if (store_open(&s, f->root, USER, 0, T0) == 0) {
+					store_set_hook(s, kill_hook, &c);
+					rc = store_recover(s, T0, NULL) != 0 ? 6 : 0;
+					store_close(&s);
+				}
+				/* Freed so that valgrind's leak check in this
+				 * child (run at _exit) finds nothing. */
+				close(c.log);
+				free(f);
+				_exit(rc);
 			}
 			assert_int_equal(waitpid(pid, &status, 0), pid);
 			bool finished = WIFEXITED(status);
