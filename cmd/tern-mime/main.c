@@ -6,6 +6,7 @@
  *   tern-mime body FILE           BODY (non-extensible)
  *   tern-mime section SPEC FILE   the octets of BODY[SPEC]
  *   tern-mime parts FILE          one line per part: number, offsets, sizes
+ *   tern-mime size FILE           the physical size and RFC822.SIZE
  *
  * FILE "-" is stdin. Exit 0 on success, 2 on a usage or system error. */
 #include <stdio.h>
@@ -18,7 +19,7 @@
 
 static void usage(void)
 {
-	fputs("usage: tern-mime envelope|bodystructure|body|parts FILE\n"
+	fputs("usage: tern-mime envelope|bodystructure|body|parts|size FILE\n"
 	      "       tern-mime section SPEC FILE\n",
 	      stderr);
 	exit(2);
@@ -80,6 +81,9 @@ int main(int argc, char **argv)
 		tern__mime_section_clear(&sec);
 		fwrite(tern__buf_ptr(&out), 1, out.len, stdout);
 		goto done;
+	} else if (strcmp(cmd, "size") == 0) {
+		rc = tern__buf_printf(&out, "%llu %llu", (unsigned long long)m->size,
+				      (unsigned long long)m->vsize);
 	} else if (strcmp(cmd, "parts") == 0) {
 		for (uint32_t i = 0; i < m->nparts && rc == 0; i++) {
 			const struct tern__mime_part *p = &m->parts[i];

@@ -118,6 +118,17 @@ passdb {{
             self.p.kill()
             self.p.wait(timeout=10)
 
+    def fetch_raw(self, folder, field):
+        """One field of the folder's only message, as doveadm prints it
+        after "field:\n"."""
+        r = subprocess.run(["doveadm", "-c", self.conf, "fetch", "-u", "nobody", field,
+                            "mailbox", folder, "all"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        if r.returncode != 0 or not r.stdout.startswith(field.encode() + b":"):
+            raise AssertionError("doveadm fetch %s %s: %r" % (folder, field, r.stderr))
+        out = r.stdout[len(field) + 1:]
+        return out[1:] if out.startswith(b"\n") else out.lstrip(b" ")
+
     def fetch(self, folder):
         r = subprocess.run(["doveadm", "-c", self.conf, "fetch", "-u", "nobody",
                             "imap.envelope imap.bodystructure imap.body", "mailbox", folder,
@@ -173,6 +184,25 @@ class MimeDovecotTest(unittest.TestCase):
         if os.environ.get("MIME_DIFF_OUT"):
             with open(os.environ["MIME_DIFF_OUT"], "w") as f:
                 f.write("\n".join(diffs))
+        self.assertEqual(diffs, [], "\n" + "\n".join(diffs))
+
+    def test_header_text_size(self):
+        """BODY[HEADER], BODY[TEXT] and RFC822.SIZE against doveadm's hdr,
+        body and size.virtual (the ranges of the top level, and the size
+        with every bare LF counted as CRLF)."""
+        diffs = []
+        for i, n in enumerate(self.names):
+            path = os.path.join(CORPUS, n)
+            folder = "m%02d" % i
+            for spec, field in (("HEADER", "hdr"), ("TEXT", "body")):
+                ours = run_tool("section", spec, path)
+                theirs = self.dc.fetch_raw(folder, field)
+                if ours != theirs:
+                    diffs.append("%s BODY[%s]: dovecot %r, tern %r" % (n, spec, theirs[:200], ours[:200]))
+            size = run_tool("size", path).split()[1]
+            theirs = self.dc.fetch_raw(folder, "size.virtual").strip()
+            if size != theirs:
+                diffs.append("%s RFC822.SIZE: dovecot %r, tern %r" % (n, theirs, size))
         self.assertEqual(diffs, [], "\n" + "\n".join(diffs))
 
     def test_sections_against_python_email(self):
