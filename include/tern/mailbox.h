@@ -317,6 +317,9 @@ const char *tern_mailbox_session_user(const tern_mailbox_session *s);
 /* NULL when no folder is selected. */
 const char *tern_mailbox_session_folder(const tern_mailbox_session *s);
 bool tern_mailbox_session_secure(const tern_mailbox_session *s);
+/* The loop the session runs on (for the embedder's own events, and for
+ * answering an op from work done elsewhere). */
+struct event_base *tern_mailbox_session_event_base(const tern_mailbox_session *s);
 void tern_mailbox_session_set_context(tern_mailbox_session *s, void *context);
 void *tern_mailbox_session_get_context(const tern_mailbox_session *s);
 
