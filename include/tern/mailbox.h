@@ -271,7 +271,9 @@ typedef struct tern_mailbox_callbacks {
 			  void *user_data);
 
 	/* The session ended; the embedder frees what it kept for it (its
-	 * context). No op is open any more. Optional. */
+	 * context). An op still open stays valid: end it with done() now or
+	 * when its work finishes (its results are dropped); the library frees
+	 * the session only after that. Optional. */
 	void (*close)(tern_mailbox_session *s, void *user_data);
 
 	/* ABI: new callbacks replace reserved slots (shrink the array by
