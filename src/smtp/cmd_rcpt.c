@@ -155,11 +155,14 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 		tern__smtp_reply_error(s, 501, "5.5.2", "Syntax: RCPT TO:<address>");
 		return;
 	}
-	char *addr = malloc(len + 1), *type_buf = malloc(len + 1), *orcpt_buf = malloc(len + 1);
-	if (!addr || !type_buf || !orcpt_buf) {
+	/* Scratch strings on the stack for ordinary lines (see cmd_mail.c). */
+	char small[TERN__CMD_SCRATCH];
+	char *block = 3 * (len + 1) <= sizeof(small) ? small : malloc(3 * (len + 1));
+	if (block == NULL) {
 		tern__smtp_reply(s, 451, "4.3.0", "Out of memory");
-		goto done;
+		return;
 	}
+	char *addr = block, *type_buf = block + len + 1, *orcpt_buf = block + 2 * (len + 1);
 	unsigned flags = TERN__PATH_ALLOW_POSTMASTER;
 	if (s->tx.mail.smtputf8)
 		flags |= TERN__PATH_ALLOW_UTF8;
@@ -198,8 +201,6 @@ void tern__cmd_rcpt(tern_smtp_session *s, const char *verb, char *args, size_t l
 				tern__cmd_rcpt_decided(s, d, &r);
 		}
 	}
-done:
-	free(addr);
-	free(type_buf);
-	free(orcpt_buf);
+	if (block != small)
+		free(block);
 }

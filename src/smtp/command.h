@@ -8,6 +8,11 @@
 
 #include "smtp/session.h"
 
+/* Stack room for the scratch strings a MAIL or RCPT parse needs (three of
+ * the line's length): RFC 5321 4.5.3.1 keeps paths to 256 octets, so an
+ * ordinary command line fits and only unusual ones touch the heap. */
+#define TERN__CMD_SCRATCH 1536
+
 enum tern__cmd_flags {
 	TERN__CMD_NEEDS_HELO = 1 << 0,    /* 503 5.5.1 before HELO/EHLO/LHLO */
 	TERN__CMD_ENDS_GROUP = 1 << 1,    /* RFC 2920 3.1: nothing after it is parsed

@@ -210,9 +210,13 @@ static void emit_headers(tern_smtp_session *s)
 {
 	struct tern__buf b;
 	tern__buf_init(&b, 0);
+	/* One allocation for the usual trace header (a few hundred octets);
+	 * added headers past it grow the buffer. */
 	int r = 0;
-	if (!s->opts->disable_received_header)
-		r = build_received(s, &b);
+	if (!s->opts->disable_received_header) {
+		r = tern__buf_reserve(&b, 1024);
+		r = r ? r : build_received(s, &b);
+	}
 	for (struct tern__smtp_header *h = s->tx.headers; h && r == 0; h = h->next)
 		r = tern__buf_append(&b, h->line, h->len);
 	tern__smtp_tx_free_headers(&s->tx);

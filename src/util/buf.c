@@ -46,6 +46,11 @@ static int reserve(struct tern__buf *b, size_t n)
 	return 0;
 }
 
+int tern__buf_reserve(struct tern__buf *b, size_t n)
+{
+	return reserve(b, n);
+}
+
 int tern__buf_append(struct tern__buf *b, const void *p, size_t n)
 {
 	int r = reserve(b, n);

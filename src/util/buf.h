@@ -17,6 +17,9 @@ struct tern__buf {
 void tern__buf_init(struct tern__buf *b, size_t limit);
 void tern__buf_free(struct tern__buf *b);
 /* Returns 0, TERN_ENOMEM or TERN_ELIMIT (nothing appended then). */
+/* Makes room for n more octets in one allocation (so a buffer whose final
+ * size is roughly known grows once). Returns 0, TERN_ENOMEM or TERN_ELIMIT. */
+int tern__buf_reserve(struct tern__buf *b, size_t n);
 int tern__buf_append(struct tern__buf *b, const void *p, size_t n);
 int tern__buf_printf(struct tern__buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
